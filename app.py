@@ -1,0 +1,8 @@
+"""The web chat: `python app.py` (same as `articlebot serve`)."""
+
+import sys
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -1,0 +1,94 @@
+"""Answering: an LCEL chain from a question to an `Answer` with verified citations.
+
+The extractive answer quotes the best sentence verbatim, marked [1], and a second one only
+when the ranker scores it nearly as high (it then likely adds support the first lacks).
+When the abstention model says the article does not answer, the answer says so in the
+question's language and lists the closest sentences with `support: false`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from bot import texts
+from bot.language import detect_language
+from bot.records import Answer, Citation, Ranked
+from bot.retriever import Retrieval, SentenceRetriever
+from index.records import Sentence
+
+
+def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: int) -> list[
+        Ranked]:
+    """The top sentence, plus followers scoring within `within` of it (document order kept
+    by the caller)."""
+    if not ranked:
+        return []
+    top = ranked[0].score
+    chosen = [ranked[0]]
+    for r in ranked[1:max_citations]:
+        if top - r.score <= within:
+            chosen.append(r)
+    return chosen
+
+
+def extractive_answer(question: str, retrieval: Retrieval, article_id: str, language: str,
+                      abstain_below: float, within: float, max_citations: int,
+                      ranking_size: int) -> Answer:
+    """Compose the extractive answer from a retrieval."""
+    ranked = retrieval.ranked
+    abstained = not ranked or retrieval.answerable < abstain_below
+    if abstained:
+        citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score, support=False)
+                          for i, r in enumerate(ranked[:2], start=1))
+        body = texts.text("abstain", language)
+    else:
+        chosen = choose_citations(ranked, within, max_citations)
+        citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score)
+                          for i, r in enumerate(chosen, start=1))
+        body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
+    return Answer(question=question, answer=body, language=language, article=article_id,
+                  citations=citations, ranking=ranked[:ranking_size], abstained=abstained)
+
+
+class Answerer:
+    """The answer chain over one article's retriever."""
+
+    def __init__(self, retriever: SentenceRetriever, max_citations: int,
+                 ranking_size: int) -> None:
+        self._retriever = retriever
+        self._max_citations = max_citations
+        self._ranking_size = ranking_size
+        self.chain: Runnable[dict[str, Any], Answer] = (
+            RunnableLambda(self._retrieve) | RunnableLambda(self._compose))
+
+    def _retrieve(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        retrieval = self._retriever.retrieve(inputs["query"])
+        return {**inputs, "retrieval": retrieval,
+                "retrieve_ms": (time.perf_counter() - t0) * 1000}
+
+    def _compose(self, inputs: dict[str, Any]) -> Answer:
+        t0 = time.perf_counter()
+        model = self._retriever.model
+        answer = extractive_answer(
+            inputs["question"], inputs["retrieval"], self._retriever.index.article.id,
+            inputs["language"], model.abstain_below, model.second_citation_within,
+            self._max_citations, self._ranking_size)
+        timings = {"retrieve": inputs["retrieve_ms"],
+                   "answer": (time.perf_counter() - t0) * 1000}
+        return dataclasses.replace(answer, timings_ms=timings)
+
+    @property
+    def sentences(self) -> tuple[Sentence, ...]:
+        """The article's sentences, in document order."""
+        return self._retriever.index.sentences
+
+    def answer(self, question: str, query: str | None = None,
+               language: str | None = None) -> Answer:
+        """Answer a (cleaned) question; `query` may widen retrieval with conversation context."""
+        return self.chain.invoke({"question": question, "query": query or question,
+                                  "language": language or detect_language(question)})

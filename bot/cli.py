@@ -1,0 +1,243 @@
+"""The command line: `articlebot <command> [options]` (also `python -m bot`).
+
+stdout carries results only; progress and notices go to stderr. Exit codes: 0 answered or
+abstained, 1 a --fail-under gate failed, 2 bad input or another domain error (one line on
+stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot import __version__
+from bot.settings import Settings
+from index.errors import ArticlebotError, ConfigError
+
+EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
+    g = p.add_argument_group("common options")
+    g.add_argument("--store", metavar="DIR", help="store directory (env ARTICLEBOT_STORE)")
+    g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead")
+    g.add_argument("--chroma-token", metavar="TOKEN", help="bearer token for the Chroma server")
+    g.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default) or st:<model>")
+    g.add_argument("--article", metavar="ID|PATH", help="article id or file (default: bundled)")
+    g.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    g.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
+    if llm:
+        g.add_argument("--llm", choices=["openai", "ollama"], help="write answers with an LLM")
+        g.add_argument("--llm-base-url", metavar="URL", help="the LLM server's base URL")
+        g.add_argument("--llm-model", metavar="NAME", help="the LLM's model name")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(prog="articlebot", description=(
+        "Ask questions of a news article; every answer quotes the article's own sentences."))
+    parser.add_argument("--version", action="version", version=f"articlebot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("index", help="index article files")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="article files (default: bundled)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild even when unchanged")
+    _common(p)
+
+    p = sub.add_parser("articles", help="list the indexed articles")
+    _common(p)
+
+    p = sub.add_parser("remove", help="remove an indexed article")
+    p.add_argument("article_id", metavar="ID")
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer record as JSON")
+    _common(p, llm=True)
+
+    p = sub.add_parser("chat", help="a terminal chat")
+    _common(p, llm=True)
+
+    p = sub.add_parser("serve", help="the web chat")
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASSWORD",
+                   help="required for a non-loopback host (env ARTICLEBOT_AUTH)")
+    _common(p, llm=True)
+
+    p = sub.add_parser("eval", help="evaluate on a file of Q&A pairs")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--out", metavar="DIR", required=True, help="where to write the results")
+    p.add_argument("--fail-under", metavar="METRIC=VALUE", action="append", default=[],
+                   help="exit 1 when METRIC < VALUE (repeatable)")
+    p.add_argument("--baseline", metavar="SUMMARY", help="a summary.json to compare against")
+    p.add_argument("--add-negatives", action="store_true",
+                   help="also ask each question against another context (unanswerable)")
+    p.add_argument("--seed", type=int, default=0, help="seed for negatives and bootstrap")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="skip malformed items instead of stopping")
+    p.add_argument("--limit", type=int, help="evaluate only the first N items")
+    _common(p, llm=True)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings: environment first, then the flags that were given."""
+    overrides: dict[str, Any] = {}
+    for flag, field in (("store", "store"), ("chroma_url", "chroma_url"),
+                        ("chroma_token", "chroma_token"), ("embedder", "embedder"),
+                        ("article", "article"), ("llm", "llm"),
+                        ("llm_base_url", "llm_base_url"), ("llm_model", "llm_model"),
+                        ("host", "host"), ("port", "port"), ("auth", "auth")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        raise ConfigError(f"setting {where}: {err['msg']}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet = bool(getattr(args, "quiet", False))
+
+    def notice(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    try:
+        settings = settings_from(args)
+        command = _COMMANDS[args.command]
+        return command(args, settings, notice)
+    except ArticlebotError as exc:
+        print(f"articlebot: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("articlebot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _engine(settings: Settings) -> Any:
+    from bot.engine import Engine
+
+    return Engine(settings)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+              ) -> int:
+    """`articlebot index [PATH ...]`."""
+    from bot.engine import bundled_article_path
+
+    engine = _engine(settings)
+    paths = [Path(p) for p in args.paths] or [bundled_article_path()]
+    engine.index_files(paths, rebuild=args.rebuild, notice=notice)
+    return EXIT_OK
+
+
+def cmd_articles(args: argparse.Namespace, settings: Settings,
+                 notice: Callable[[str], None]) -> int:
+    """`articlebot articles`."""
+    engine = _engine(settings)
+    rows = engine.store.articles()
+    if not rows:
+        notice(f"no articles indexed in {engine.store.describe()}")
+    for a in rows:
+        print(f"{a.id}\t{a.sentences}\t{','.join(a.embedders) or '-'}\t{a.title}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings,
+               notice: Callable[[str], None]) -> int:
+    """`articlebot remove ID`."""
+    engine = _engine(settings)
+    with engine.store.writer():
+        engine.store.remove(args.article_id)
+    notice(f"removed {args.article_id}")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+            ) -> int:
+    """`articlebot ask QUESTION`."""
+    from bot.format import answer_text
+    from bot.question import clean_question
+
+    question = clean_question(args.question, settings.max_question_chars)  # before any work
+    engine = _engine(settings)
+    article_id = engine.resolve_article(settings.article, notice=notice)
+    answer = engine.ask(question, article_id)
+    if args.json:
+        print(json.dumps(answer.to_record(), ensure_ascii=False))
+    else:
+        print(answer_text(answer))
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+             ) -> int:
+    """`articlebot chat`: questions from stdin, answers to stdout."""
+    from bot.format import answer_text
+    from index.errors import QuestionError
+
+    engine = _engine(settings)
+    article_id = engine.resolve_article(settings.article, notice=notice)
+    notice(f"Ask about {article_id!r}; an empty line or Ctrl-D ends.")
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        if not line.strip():
+            if interactive:
+                break
+            continue
+        try:
+            print(answer_text(engine.ask(line, article_id)), flush=True)
+        except QuestionError as exc:
+            print(str(exc), flush=True)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+              ) -> int:
+    """`articlebot serve`: the web chat."""
+    from bot.web import serve
+
+    return serve(settings, notice)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+             ) -> int:
+    """`articlebot eval FILE --out DIR`."""
+    from bot.evaluation import run_eval
+
+    return run_eval(args, settings, notice)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Callable[[str], None]], int]] = {
+    "index": cmd_index, "articles": cmd_articles, "remove": cmd_remove, "ask": cmd_ask,
+    "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval,
+}

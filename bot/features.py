@@ -1,0 +1,221 @@
+"""Features of (question, sentence) pairs for the learned ranker and the abstention model.
+
+Each sentence of an article gets a row of cheap signals: dense and BM25 scores with their
+within-article z-scores, ranks and margins; overlap of stemmed terms, names and numbers;
+question type (who/when/how many) against what the sentence holds; kind, position, length;
+and the neighbours' scores, which carry context without diluting the sentence's own embedding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.lexical import tokenize
+from index.records import Sentence
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "dense", "dense_z", "dense_rank_recip", "dense_margin",
+    "bm25", "bm25_z", "bm25_rel", "bm25_rank_recip",
+    "term_overlap", "term_overlap_any", "name_overlap", "number_overlap",
+    "asks_number_has_digit", "asks_who_has_name", "asks_when_has_time",
+    "asks_where_has_place_word", "position", "is_body", "is_heading", "log_len",
+    "prev_dense_z", "next_dense_z", "prev_bm25_rel", "next_bm25_rel",
+    "dense_x_bm25", "fused_z",
+)
+
+_NAME = re.compile(r"\b[A-ZÆØÅÄÖÜ][\wæøåäöü]+(?:-[A-ZÆØÅ]?[\wæøåäöü]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
+           "september", "oktober", "november", "desember", "january", "february", "march",
+           "may", "june", "july", "october", "december", "sommer", "vinter", "høst", "vår",
+           "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+_YEAR = re.compile(r"\b1[0-9]{3}\b|\b20[0-9]{2}\b|\b[0-9]{2,4}-tallet\b")
+_ASKS_NUMBER = re.compile(
+    r"\b(hvor mange|hvor mye|hvor stor|hvor lang|hvor høy|hvor gammel|kor mange|kor mykje|"
+    r"how many|how much|how old|how long|how large|hvilket år|what year|antall|prosent)\b",
+    re.IGNORECASE)
+_ASKS_WHO = re.compile(r"\b(hvem|kven|who|whom|hvilken person)\b", re.IGNORECASE)
+_ASKS_WHEN = re.compile(r"\b(når|når|kva tid|when|hvilket år|what year|hvilken dato|"
+                        r"hvilken måned)\b", re.IGNORECASE)
+_ASKS_WHERE = re.compile(r"\b(hvor|kvar|where)\b(?! mange| mye| stor| lang| gammel)",
+                         re.IGNORECASE)
+_PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
+
+
+def name_key(word: str) -> str:
+    """A spelling-folded key for names, so that Radchenko ~ Radtsjenko and Shoigu ~ Sjojgu."""
+    w = word.lower()
+    for a, b in (("tsj", "ch"), ("kj", "ch"), ("sj", "sh"), ("ck", "k"), ("ph", "f"),
+                 ("w", "v"), ("y", "i"), ("j", "i"), ("é", "e"), ("ø", "o"), ("å", "a"),
+                 ("æ", "ae"), ("ö", "o"), ("ä", "ae"), ("ü", "u")):
+        w = w.replace(a, b)
+    return w[:6]
+
+
+def _names(text: str, skip_first: bool) -> set[str]:
+    found = set()
+    for m in _NAME.finditer(text):
+        if skip_first and m.start() == 0:
+            continue
+        for part in m.group(0).split("-"):
+            if len(part) > 1:
+                found.add(name_key(part))
+    return found
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What is extracted from a question once, before scoring its sentences."""
+
+    terms: tuple[str, ...]
+    names: frozenset[str]
+    numbers: frozenset[str]
+    asks_number: bool
+    asks_who: bool
+    asks_when: bool
+    asks_where: bool
+
+
+def question_info(question: str) -> QuestionInfo:
+    """Parse a question into the parts the features use."""
+    return QuestionInfo(
+        terms=tuple(tokenize(question)),
+        names=frozenset(_names(question, skip_first=True)),
+        numbers=frozenset(_NUMBER.findall(question)),
+        asks_number=bool(_ASKS_NUMBER.search(question)),
+        asks_who=bool(_ASKS_WHO.search(question)),
+        asks_when=bool(_ASKS_WHEN.search(question)),
+        asks_where=bool(_ASKS_WHERE.search(question)),
+    )
+
+
+@dataclass(frozen=True)
+class SentenceInfo:
+    """What is extracted from a sentence once, at load time."""
+
+    terms: frozenset[str]
+    names: frozenset[str]
+    numbers: frozenset[str]
+    has_digit: bool
+    has_name: bool
+    has_time: bool
+    has_place: bool
+
+
+def sentence_info(sentence: Sentence, terms: Sequence[str]) -> SentenceInfo:
+    """Parse a sentence into the parts the features use."""
+    text = sentence.text
+    lower = text.lower()
+    names = frozenset(_names(text, skip_first=True))
+    return SentenceInfo(
+        terms=frozenset(terms),
+        names=frozenset(_names(text, skip_first=False)),
+        numbers=frozenset(_NUMBER.findall(text)),
+        has_digit=any(ch.isdigit() for ch in text),
+        has_name=bool(names),
+        has_time=bool(_YEAR.search(text)) or any(m in lower for m in _MONTHS),
+        has_place=bool(_PLACE_WORDS.search(text)),
+    )
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    sd = float(x.std())
+    return (x - float(x.mean())) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
+def _rank_recip(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(-x, kind="stable")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(len(x))
+    return 1.0 / (1.0 + ranks)
+
+
+def _shift(x: np.ndarray, by: int) -> np.ndarray:
+    out = np.full_like(x, x.min() if len(x) else 0.0)
+    if by > 0:
+        out[by:] = x[:-by]
+    else:
+        out[:by] = x[-by:]
+    return out
+
+
+def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
+                   infos: Sequence[SentenceInfo], dense: np.ndarray,
+                   bm25: np.ndarray) -> np.ndarray:
+    """The (n_sentences, len(FEATURE_NAMES)) feature matrix for one question."""
+    n = len(sentences)
+    if n == 0:
+        return np.zeros((0, len(FEATURE_NAMES)))
+    dense = dense.astype(np.float64)
+    bm25 = bm25.astype(np.float64)
+    dense_z, bm25_z = _z(dense), _z(bm25)
+    bm25_max = float(bm25.max())
+    bm25_rel = bm25 / bm25_max if bm25_max > 0 else np.zeros(n)
+    qterms = set(q.terms)
+    rows = np.zeros((n, len(FEATURE_NAMES)))
+    rows[:, 0] = dense
+    rows[:, 1] = dense_z
+    rows[:, 2] = _rank_recip(dense)
+    rows[:, 3] = dense - dense.max()
+    rows[:, 4] = bm25
+    rows[:, 5] = bm25_z
+    rows[:, 6] = bm25_rel
+    rows[:, 7] = _rank_recip(bm25) if bm25_max > 0 else 0.0
+    for i, (s, info) in enumerate(zip(sentences, infos, strict=True)):
+        shared = len(qterms & info.terms)
+        rows[i, 8] = shared / len(qterms) if qterms else 0.0
+        rows[i, 9] = float(shared > 0)
+        rows[i, 10] = (len(q.names & info.names) / len(q.names)) if q.names else 0.0
+        rows[i, 11] = (len(q.numbers & info.numbers) / len(q.numbers)) if q.numbers else 0.0
+        rows[i, 12] = float(q.asks_number and info.has_digit)
+        rows[i, 13] = float(q.asks_who and info.has_name)
+        rows[i, 14] = float(q.asks_when and info.has_time)
+        rows[i, 15] = float(q.asks_where and info.has_place)
+        rows[i, 16] = (s.n - 1) / max(n - 1, 1)
+        rows[i, 17] = float(s.kind == "body")
+        rows[i, 18] = float(s.kind in ("headline", "section", "subheading"))
+        rows[i, 19] = np.log1p(len(s.text))
+    rows[:, 20] = _shift(dense_z, 1)
+    rows[:, 21] = _shift(dense_z, -1)
+    rows[:, 22] = _shift(bm25_rel, 1)
+    rows[:, 23] = _shift(bm25_rel, -1)
+    rows[:, 24] = dense_z * bm25_rel
+    rows[:, 25] = _z(dense_z + bm25_z)
+    return rows
+
+
+def abstain_row(q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray,
+                article_terms: frozenset[str], article_names: frozenset[str]) -> np.ndarray:
+    """Question-level features for the abstention model (order: ranker.ABSTAIN_FEATURES).
+
+    They describe the best candidates and how much of the question the article covers at
+    all, since a single cosine threshold does not separate answerable questions.
+    """
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    order = np.argsort(-scores, kind="stable")
+    top = order[0]
+    second = scores[order[1]] if len(order) > 1 else scores[top] - 1.0
+    qterms = set(q.terms)
+    type_match = matrix[top, col["asks_number_has_digit"]] + matrix[
+        top, col["asks_who_has_name"]] + matrix[top, col["asks_when_has_time"]]
+    asks_type = q.asks_number or q.asks_who or q.asks_when
+    return np.array([
+        scores[top],
+        scores[top] - second,
+        matrix[top, col["dense"]],
+        matrix[top, col["dense_z"]],
+        matrix[top, col["bm25"]],
+        matrix[top, col["bm25_rel"]],
+        matrix[:, col["term_overlap"]].max(),
+        matrix[:, col["name_overlap"]].max(),
+        len(qterms & article_terms) / len(qterms) if qterms else 0.0,
+        len(q.names & article_names) / len(q.names) if q.names else 1.0,
+        float(bool(q.names)),
+        matrix[:, col["dense"]].max(),
+        matrix[:, col["dense"]].max() - float(np.median(matrix[:, col["dense"]])),
+        type_match if asks_type else 1.0,
+    ], dtype=np.float64)

@@ -1,0 +1,31 @@
+"""Questions: cleaned and checked before any model sees them."""
+
+from __future__ import annotations
+
+from bot import texts
+from index.article import clean_text
+from index.errors import QuestionError
+
+
+def clean_question(raw: object, max_chars: int) -> str:
+    """A question with invisible and control characters removed, NFC, whitespace folded.
+
+    Raises QuestionError (with a message in the question's language where it can tell)
+    when nothing is left or the question is longer than `max_chars`.
+    """
+    if not isinstance(raw, str):
+        raise QuestionError(texts.text("empty_question", "en"))
+    if len(raw) > max_chars * 4:
+        # checked before any work on the text, so a huge paste costs nothing
+        raise QuestionError(texts.text("too_long", "en", limit=max_chars))
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("The question holds characters that are not valid text "
+                            "(a lone surrogate).") from None
+    question = " ".join(clean_text(raw).split())
+    if not question or not any(ch.isalnum() for ch in question):
+        raise QuestionError(texts.text("empty_question", "en"))
+    if len(question) > max_chars:
+        raise QuestionError(texts.text("too_long", "en", limit=max_chars))
+    return question

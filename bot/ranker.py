@@ -1,0 +1,119 @@
+"""The learned ranker and abstention decision: small linear models over `features`.
+
+Both are logistic regressions trained on NorQuAD train by `articlebot train-ranker` and
+shipped as JSON (`bot/data/ranker.json`, with the training data's sha256): plain numbers,
+no pickle, readable in a diff. Without the file, hand-set weights fuse dense and BM25.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.features import FEATURE_NAMES
+
+ABSTAIN_FEATURES: tuple[str, ...] = (
+    "top_score", "margin", "top_dense", "top_dense_z", "top_bm25", "top_bm25_rel",
+    "max_term_overlap", "max_name_overlap", "q_terms_in_article", "q_names_in_article",
+    "q_has_names", "max_dense", "dense_spread", "asks_type_match",
+)
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A standardised linear model: sigmoid(((x - mean) / scale) . coef + intercept)."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        """The linear score (log-odds) of each row."""
+        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """The probability of the positive class for each row."""
+        return np.asarray(1.0 / (1.0 + np.exp(-self.decision(x))))
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as JSON-ready data."""
+        return {"names": list(self.names), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinearModel:
+        """Read a model written by `to_json`."""
+        return cls(names=tuple(data["names"]), mean=np.asarray(data["mean"], dtype=np.float64),
+                   scale=np.asarray(data["scale"], dtype=np.float64),
+                   coef=np.asarray(data["coef"], dtype=np.float64),
+                   intercept=float(data["intercept"]))
+
+
+def _hand_ranker() -> LinearModel:
+    coef = np.zeros(len(FEATURE_NAMES))
+    coef[FEATURE_NAMES.index("dense_z")] = 1.0
+    coef[FEATURE_NAMES.index("bm25_z")] = 0.6
+    n = len(FEATURE_NAMES)
+    return LinearModel(FEATURE_NAMES, np.zeros(n), np.ones(n), coef, 0.0)
+
+
+def _hand_abstainer() -> LinearModel:
+    coef = np.zeros(len(ABSTAIN_FEATURES))
+    coef[ABSTAIN_FEATURES.index("top_dense")] = 40.0
+    coef[ABSTAIN_FEATURES.index("top_bm25_rel")] = 1.0
+    n = len(ABSTAIN_FEATURES)
+    return LinearModel(ABSTAIN_FEATURES, np.zeros(n), np.ones(n), coef, -33.0)
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    """The shipped ranker and abstainer, with the threshold and provenance."""
+
+    ranker: LinearModel
+    abstainer: LinearModel
+    abstain_below: float
+    second_citation_within: float
+    meta: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole model file as JSON-ready data."""
+        return {"ranker": self.ranker.to_json(), "abstainer": self.abstainer.to_json(),
+                "abstain_below": self.abstain_below,
+                "second_citation_within": self.second_citation_within, "meta": self.meta}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RankerModel:
+        """Read a model file written by `to_json`."""
+        return cls(ranker=LinearModel.from_json(data["ranker"]),
+                   abstainer=LinearModel.from_json(data["abstainer"]),
+                   abstain_below=float(data["abstain_below"]),
+                   second_citation_within=float(data["second_citation_within"]),
+                   meta=dict(data.get("meta", {})))
+
+
+def hand_model() -> RankerModel:
+    """Fallback weights, used when no trained model file exists."""
+    return RankerModel(_hand_ranker(), _hand_abstainer(), 0.5, 0.0, {"source": "hand-set"})
+
+
+def load_model(path: Path | None = None) -> RankerModel:
+    """Load the ranker file (default: the one shipped in the package)."""
+    if path is None:
+        ref = resources.files("bot") / "data" / "ranker.json"
+        if not ref.is_file():
+            return hand_model()
+        data = json.loads(ref.read_text(encoding="utf-8"))
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    model = RankerModel.from_json(data)
+    if model.ranker.names != FEATURE_NAMES or model.abstainer.names != ABSTAIN_FEATURES:
+        return hand_model()  # a file from another feature set would mis-rank silently
+    return model

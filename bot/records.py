@@ -1,0 +1,69 @@
+"""Typed records of query time: ranked sentences, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.records import Sentence
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A sentence with the retriever's score for one question (higher is better)."""
+
+    sentence: Sentence
+    score: float
+    features: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A sentence quoted in an answer as `[n]`; `support` is False for "closest, not support"."""
+
+    n: int
+    sentence: Sentence
+    score: float
+    support: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        """The citation as in the answer record."""
+        s = self.sentence
+        return {"n": self.n, "sentence_id": s.id, "text": s.text, "start": s.start,
+                "end": s.end, "score": round(self.score, 4), "support": self.support}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations: what `ask --json` prints and eval scores."""
+
+    question: str
+    answer: str
+    language: str
+    article: str
+    citations: tuple[Citation, ...]
+    ranking: tuple[Ranked, ...]
+    abstained: bool = False
+    short_answer: str | None = None
+    backend: str = "extractive"
+    fallback_reason: str | None = None
+    id: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The answer record of DESIGN.md."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "short_answer": self.short_answer,
+            "abstained": self.abstained,
+            "language": self.language,
+            "article": self.article,
+            "backend": self.backend,
+            "fallback_reason": self.fallback_reason,
+            "citations": [c.to_record() for c in self.citations],
+            "ranking": [{"sentence_id": r.sentence.id, "score": round(r.score, 4)}
+                        for r in self.ranking],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

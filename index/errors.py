@@ -1,0 +1,51 @@
+"""Domain errors of articlebot, for build time and query time alike.
+
+They carry a message meant for a person; the CLI and the web UI are the only places that
+turn them into output (one line on stderr, or a chat message).
+"""
+
+from __future__ import annotations
+
+
+class ArticlebotError(Exception):
+    """Base of every error a user can cause or fix."""
+
+
+class ArticleError(ArticlebotError):
+    """An article file or text cannot be used (unreadable, not UTF-8, empty, too large)."""
+
+
+class EmbedderError(ArticlebotError):
+    """An embedder spec is unknown or its model cannot be loaded."""
+
+
+class StoreError(ArticlebotError):
+    """The store cannot be opened, read or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store's writer lock."""
+
+
+class ManifestMismatchError(StoreError):
+    """An existing index was built differently from what is asked; it needs a rebuild."""
+
+
+class ArticleNotFoundError(StoreError):
+    """No indexed article has the given id."""
+
+
+class QuestionError(ArticlebotError):
+    """A question is empty, too long, or otherwise unusable."""
+
+
+class QAFileError(ArticlebotError):
+    """A Q&A file for eval is malformed; the message starts with FILE:LINE."""
+
+
+class LLMError(ArticlebotError):
+    """A configured language model cannot be used."""
+
+
+class ConfigError(ArticlebotError):
+    """A setting has an unusable value."""

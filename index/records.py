@@ -1,0 +1,68 @@
+"""Typed records that travel between the build-time stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["section", "headline", "subheading", "teaser", "body"]
+KINDS: tuple[Kind, ...] = ("section", "headline", "subheading", "teaser", "body")
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article's normalised text and identity.
+
+    `text` is the stored text: UTF-8 decoded, BOM removed, NFC, newlines kept, invisible and
+    control characters removed. Every offset in the product points into it.
+    """
+
+    id: str
+    title: str
+    text: str
+    sha256: str
+    source: str  # the file path it came from, or "inline"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One numbered unit of an article; `text == article.text[start:end]`."""
+
+    article_id: str
+    n: int
+    kind: Kind
+    text: str
+    start: int
+    end: int
+
+    @property
+    def id(self) -> str:
+        """The sentence id, `<article_id>:<n>`."""
+        return f"{self.article_id}:{self.n}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What is embedded for one sentence: the sentence itself, and the text the model sees."""
+
+    sentence: Sentence
+    embed_text: str
+
+    @property
+    def id(self) -> str:
+        """The chunk id equals its sentence's id: one chunk per sentence."""
+        return self.sentence.id
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index was built from; compared before any query uses it."""
+
+    article_id: str
+    embedder: str
+    dimension: int
+    chunker_version: str
+    article_sha256: str
+    sentence_count: int
+    collection: str
+    chromadb_version: str

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import DATA, run_cli
+
+
+def test_ask_json_prints_one_record_with_verbatim_citations(tmp_path: Path,
+                                                            cli_env: dict[str, str]) -> None:
+    store = tmp_path / "store"
+    r = run_cli(["ask", "Hvem er Sergej Radtsjenko?", "--json", "--store", str(store)],
+                cli_env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert "building the index" in r.stderr
+    assert record["backend"] == "extractive" and record["language"] == "nb"
+    assert record["article"] == "article" and not record["abstained"]
+    assert record["citations"] and len(record["ranking"]) == 5
+    from index.article import read_article
+    from tests.conftest import ARTICLE
+
+    text = read_article(ARTICLE).text
+    for c in record["citations"]:
+        assert text[c["start"]:c["end"]] == c["text"]
+    assert any("Radtsjenko" in c["text"] for c in record["citations"])
+
+
+def test_errors_are_one_line_exit_2(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    r = run_cli(["ask", "   ", "--store", str(tmp_path / "s")], cli_env)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    r = run_cli(["ask", "x?", "--article", "no-such", "--store", str(tmp_path / "s")], cli_env)
+    assert r.returncode == 2 and "no-such" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(["frobnicate"], cli_env)
+    assert r.returncode == 2
+
+
+def test_index_articles_remove_and_eval(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    store = ["--store", str(tmp_path / "s")]
+    assert run_cli(["index", *store], cli_env).returncode == 0
+    r = run_cli(["index", *store], cli_env)
+    assert "unchanged article" in r.stderr
+    r = run_cli(["articles", *store], cli_env)
+    assert r.stdout.startswith("article\t22\te5-small-q4\tEkspert: Putins")
+    out = tmp_path / "out"
+    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(out), *store],
+                cli_env)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["n_total"] == 24
+    assert summary["hit_at_1"] >= 0.8
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in preds][:2] == ["d01", "d02"]
+    r = run_cli(["remove", "article", *store], cli_env)
+    assert r.returncode == 0
+    assert run_cli(["articles", *store], cli_env).stdout == ""
+
+
+def test_version(cli_env: dict[str, str]) -> None:
+    r = run_cli(["--version"], cli_env)
+    assert r.returncode == 0 and r.stdout.startswith("articlebot ")

@@ -1,0 +1,97 @@
+"""Shared fixtures: no network beyond loopback, temporary stores, the real models."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+ARTICLE = REPO / "index" / "data" / "article.txt"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):
+        return True  # a Unix socket path
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond loopback fails the test loudly."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if not _is_local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+        if not _is_local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+
+
+@pytest.fixture()
+def store_dir(tmp_path: Path) -> Path:
+    """An empty store directory."""
+    return tmp_path / "store"
+
+
+@pytest.fixture(scope="session")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the bundled article indexed with the default embedder (built once)."""
+    from bot.engine import Engine, bundled_article_path
+    from bot.settings import Settings
+
+    path = tmp_path_factory.mktemp("shared") / "store"
+    Engine(Settings(store=path)).index_files([bundled_article_path()])
+    return path
+
+
+@pytest.fixture()
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the real CLI in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLEBOT_")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], input_text: str | None = None,
+            timeout: float = 300) -> Any:
+    """Run `python -m bot ARGS` and return the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
+                          text=True, env=env, input=input_text, timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def e5() -> Iterator[Any]:
+    """The real packaged e5-small-q4 embedder."""
+    from index.embedder import make_embedder
+
+    yield make_embedder("e5-small-q4")

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from index.embedder import make_embedder, normalise_spec
+from index.errors import EmbedderError
+
+
+def test_e5_prefixes_and_unit_vectors(e5: Any) -> None:
+    assert e5.spec == "e5-small-q4" and e5.dimension == 384
+    q = e5.embed_query_array("Hvem skal Kim Jong-un møte?")
+    docs = e5.embed_documents_array([
+        "Kim Jong-un planla å reise til Russland for et møte med president Vladimir Putin.",
+        "Været i Bergen har vært tørt i november."])
+    assert docs.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
+    assert float(docs[0] @ q) > float(docs[1] @ q)
+    # the LangChain interface returns plain lists of the same vectors
+    assert np.allclose(e5.embed_query("x"), e5.embed_query_array("x"))
+
+
+def test_packaged_minilm_through_sentence_transformers() -> None:
+    st = make_embedder("st:all-MiniLM-L6-v2")
+    assert st.spec == "st:all-MiniLM-L6-v2" and st.dimension == 384
+    docs = st.embed_documents_array(["The cat sat on the mat.", "Stock markets fell today."])
+    q = st.embed_query_array("Where did the cat sit?")
+    assert float(docs[0] @ q) > float(docs[1] @ q)
+
+
+def test_unknown_specs_are_clear_errors() -> None:
+    with pytest.raises(EmbedderError, match="unknown embedder"):
+        normalise_spec("word2vec")
+    with pytest.raises(EmbedderError, match="cannot load"):
+        make_embedder("st:/nonexistent/model/dir")
