@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
@@ -18,7 +19,11 @@ from bot import texts
 from bot.language import detect_language
 from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval, SentenceRetriever
+from bot.span import short_answer
 from index.records import Sentence
+
+if TYPE_CHECKING:
+    from bot.llm import Generator
 
 
 def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: int) -> list[
@@ -36,11 +41,11 @@ def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: i
 
 
 def extractive_answer(question: str, retrieval: Retrieval, article_id: str, language: str,
-                      abstain_below: float, within: float, max_citations: int,
+                      within: float, max_citations: int,
                       ranking_size: int) -> Answer:
     """Compose the extractive answer from a retrieval."""
     ranked = retrieval.ranked
-    abstained = not ranked or retrieval.answerable < abstain_below
+    abstained = not ranked or retrieval.abstain
     if abstained:
         citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score, support=False)
                           for i, r in enumerate(ranked[:2], start=1))
@@ -50,24 +55,34 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
         citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score)
                           for i, r in enumerate(chosen, start=1))
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
+    short = None if abstained else short_answer(retrieval.question, citations[0].sentence.text)
     return Answer(question=question, answer=body, language=language, article=article_id,
-                  citations=citations, ranking=ranked[:ranking_size], abstained=abstained)
+                  citations=citations, ranking=ranked[:ranking_size], abstained=abstained,
+                  short_answer=short)
 
 
 class Answerer:
     """The answer chain over one article's retriever."""
 
     def __init__(self, retriever: SentenceRetriever, max_citations: int,
-                 ranking_size: int) -> None:
+                 ranking_size: int, generator: Generator | None = None) -> None:
         self._retriever = retriever
         self._max_citations = max_citations
         self._ranking_size = ranking_size
+        self.generator = generator
+        # The extractive answer is always composed: it is the answer without a model, and
+        # the fallback with one.
         self.chain: Runnable[dict[str, Any], Answer] = (
-            RunnableLambda(self._retrieve) | RunnableLambda(self._compose))
+            RunnableLambda(self._retrieve)
+            | RunnableLambda(self._compose if generator is None else self._generate))
+
+    def with_generator(self, generator: Generator | None) -> Answerer:
+        """The same article's chain with another generative step (or none)."""
+        return Answerer(self._retriever, self._max_citations, self._ranking_size, generator)
 
     def _retrieve(self, inputs: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        retrieval = self._retriever.retrieve(inputs["query"])
+        retrieval = self._retriever.retrieve(inputs["query"], inputs["language"])
         return {**inputs, "retrieval": retrieval,
                 "retrieve_ms": (time.perf_counter() - t0) * 1000}
 
@@ -76,11 +91,20 @@ class Answerer:
         model = self._retriever.model
         answer = extractive_answer(
             inputs["question"], inputs["retrieval"], self._retriever.index.article.id,
-            inputs["language"], model.abstain_below, model.second_citation_within,
+            inputs["language"], model.second_citation_within,
             self._max_citations, self._ranking_size)
         timings = {"retrieve": inputs["retrieve_ms"],
                    "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
+
+    def _generate(self, inputs: dict[str, Any]) -> Answer:
+        assert self.generator is not None
+        extractive = self._compose(inputs)
+        t0 = time.perf_counter()
+        answer = self.generator.generate(inputs["question"], inputs["language"],
+                                         inputs["retrieval"], extractive,
+                                         self._retriever.index.article.text)
+        return _timed(answer, extractive, t0)
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
@@ -92,3 +116,27 @@ class Answerer:
         """Answer a (cleaned) question; `query` may widen retrieval with conversation context."""
         return self.chain.invoke({"question": question, "query": query or question,
                                   "language": language or detect_language(question)})
+
+    def answer_stream(self, question: str, query: str | None = None,
+                      language: str | None = None) -> Iterator[str | Answer]:
+        """Like `answer`, streamed: with a generative step, the checked answer text so far
+        (str, cumulative) as the model writes it; always the final `Answer` last."""
+        inputs = self._retrieve({"question": question, "query": query or question,
+                                 "language": language or detect_language(question)})
+        generator = self.generator
+        extractive = self._compose(inputs)
+        if generator is None:
+            yield extractive
+            return
+        t0 = time.perf_counter()
+        for item in generator.stream(inputs["question"], inputs["language"],
+                                     inputs["retrieval"], extractive,
+                                     self._retriever.index.article.text):
+            yield _timed(item, extractive, t0) if isinstance(item, Answer) else item
+
+
+def _timed(answer: Answer, extractive: Answer, t0: float) -> Answer:
+    """`answer` with the model's time added to the extractive timings."""
+    timings = dict(extractive.timings_ms)
+    timings["answer"] = timings.get("answer", 0.0) + (time.perf_counter() - t0) * 1000
+    return dataclasses.replace(answer, timings_ms=timings)

@@ -80,19 +80,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="required for a non-loopback host (env ARTICLEBOT_AUTH)")
     _common(p, llm=True)
 
+    p = sub.add_parser("train-ranker", help="train the ranker and abstainer on NorQuAD-style data")
+    p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
+    p.add_argument("--out", metavar="PATH", required=True, help="the model file to write")
+    p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split and negatives")
+    p.add_argument("--max-contexts", type=int, metavar="N",
+                   help="train on the questions of the first N passages only")
+    _common(p)
+
     p = sub.add_parser("eval", help="evaluate on a file of Q&A pairs")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", metavar="DIR", required=True, help="where to write the results")
     p.add_argument("--fail-under", metavar="METRIC=VALUE", action="append", default=[],
-                   help="exit 1 when METRIC < VALUE (repeatable)")
+                   help="exit 1 when METRIC falls short of VALUE: below it, or above it "
+                   "for false_abstention_rate and latency (repeatable)")
     p.add_argument("--baseline", metavar="SUMMARY", help="a summary.json to compare against")
     p.add_argument("--add-negatives", action="store_true",
                    help="also ask each question against another context (unanswerable)")
     p.add_argument("--seed", type=int, default=0, help="seed for negatives and bootstrap")
     p.add_argument("--skip-invalid", action="store_true",
                    help="skip malformed items instead of stopping")
-    p.add_argument("--limit", type=int, help="evaluate only the first N items")
+    p.add_argument("--limit", type=int,
+                   help="evaluate only the first N items of the file (before negatives)")
     _common(p, llm=True)
+
+    p = sub.add_parser("feedback", help="ratings saved by the web chat")
+    fsub = p.add_subparsers(dest="feedback_command", metavar="ACTION", parser_class=_Parser)
+    fsub.required = True
+    fp = fsub.add_parser("export", help="turn saved ratings into a Q&A file for eval")
+    fp.add_argument("--out", metavar="FILE", required=True, help="the Q&A JSONL file to write")
+    _common(fp)
+
+    p = sub.add_parser("bench", help="speed and memory, beside the LangChain tutorial default")
+    from bot.bench import add_arguments
+
+    add_arguments(p)
+    _common(p)
     return parser
 
 
@@ -229,6 +253,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[st
     return serve(settings, notice)
 
 
+def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
+                     notice: Callable[[str], None]) -> int:
+    """`articlebot train-ranker FILE --out PATH`."""
+    from bot.training import run_training
+
+    return run_training(args, settings, notice)
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
              ) -> int:
     """`articlebot eval FILE --out DIR`."""
@@ -237,7 +269,42 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str
     return run_eval(args, settings, notice)
 
 
+def cmd_feedback(args: argparse.Namespace, settings: Settings,
+                 notice: Callable[[str], None]) -> int:
+    """`articlebot feedback export --out FILE`: ratings -> a Q&A file that eval reads."""
+    from bot import feedback
+
+    records = feedback.load(settings.feedback_path)
+    if args.article:
+        records = [r for r in records if r.article == args.article]
+    engine = _engine(settings)
+
+    def article_text(article_id: str) -> str | None:
+        try:
+            return str(engine.store.article(article_id).text)
+        except ArticlebotError:
+            return None
+
+    written, skipped = feedback.export(records, article_text, Path(args.out))
+    notice(f"wrote {written} Q&A items to {args.out} from {len(records)} ratings in "
+           f"{settings.feedback_path}" + (f"; skipped {skipped} (a dislike without the right "
+                                           "sentence, or an article no longer indexed)"
+                                           if skipped else ""))
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+              ) -> int:
+    """`articlebot bench`: the table on stdout, or one JSON object with `--json`."""
+    from bot.bench import render_table, run_bench
+
+    report = run_bench(args, settings, notice)
+    print(json.dumps(report, ensure_ascii=False) if args.json else render_table(report))
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Callable[[str], None]], int]] = {
     "index": cmd_index, "articles": cmd_articles, "remove": cmd_remove, "ask": cmd_ask,
-    "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval,
+    "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval, "train-ranker": cmd_train_ranker,
+    "feedback": cmd_feedback, "bench": cmd_bench,
 }

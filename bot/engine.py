@@ -8,10 +8,11 @@ method is called.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bot.answer import Answerer
+from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
 from bot.ranker import RankerModel, load_model
 from bot.records import Answer
@@ -50,7 +51,11 @@ class Engine:
                            lock_timeout=settings.lock_timeout_s)
         self._ranker = ranker
         self._answerers: dict[str, Answerer] = {}
+        self._loaded: dict[str, str] = {}  # article id -> the collection its answerer reads
         self._lock = threading.RLock()
+        # checked now (no I/O) so that a half-configured model fails before any indexing
+        self._llm = llm_config(settings)
+        self._generator: Generator | None = None
 
     # -- building -------------------------------------------------------------------------
 
@@ -61,8 +66,21 @@ class Engine:
     def ranker(self) -> RankerModel:
         """The ranker model (loaded on first use)."""
         if self._ranker is None:
-            self._ranker = load_model()
+            self._ranker = load_model(self.settings.ranker_file)
         return self._ranker
+
+    def generator(self) -> Generator | None:
+        """The configured model's generative step (client built on first use), or None:
+        without `--llm` nothing is ever called."""
+        if self._llm is None:
+            return None
+        with self._lock:
+            if self._generator is None:
+                self._generator = Generator(make_chat_model(self._llm),
+                                            model_name=self._llm.model,
+                                            timeout_s=self._llm.timeout_s,
+                                            url=self._llm.base_url)
+            return self._generator
 
     def indexer(self) -> Indexer:
         """An indexer over this engine's store and embedder."""
@@ -94,9 +112,25 @@ class Engine:
         self._forget(article.id)
         return article.id
 
+    def index_texts(self, texts: Sequence[str], notice: Notice = _quiet) -> list[IndexResult]:
+        """Index many inline articles under one writer lock (eval contexts, `bench --scale`):
+        one lock and one sweep for the lot instead of one per article; unchanged ones are
+        skipped by hash."""
+        results = []
+        with self.store.writer():
+            indexer = self.indexer()
+            for text in texts:
+                result = indexer.index_article(article_from_text(text, inline_id(text)))
+                self._forget(result.article.id)
+                results.append(result)
+                notice(f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
+                       f"{result.manifest.sentence_count} sentences")
+        return results
+
     def _forget(self, article_id: str) -> None:
         with self._lock:
             self._answerers.pop(article_id, None)
+            self._loaded.pop(article_id, None)
 
     def resolve_article(self, ref: str | None = None, notice: Notice = _quiet) -> str:
         """The id of the article to answer from: `ref` (an id or a file path), else the
@@ -141,11 +175,16 @@ class Engine:
     # -- answering ------------------------------------------------------------------------
 
     def answerer(self, article_id: str) -> Answerer:
-        """The answer chain for an article, loaded once and cached."""
-        with self._lock:
-            if article_id in self._answerers:
-                return self._answerers[article_id]
+        """The answer chain for an article, loaded once and cached while its index is live.
+
+        The pointer is read on every call: another process (`articlebot index --rebuild`)
+        may have switched the article to a new collection and dropped the one cached here.
+        """
         manifest = self.store.manifest(article_id, self.embedder_spec)
+        with self._lock:
+            if (article_id in self._answerers and manifest is not None
+                    and self._loaded.get(article_id) == manifest.collection):
+                return self._answerers[article_id]
         if manifest is None:
             raise ArticleNotFoundError(
                 f"article {article_id!r} has no {self.embedder_spec} index in "
@@ -153,24 +192,48 @@ class Engine:
         embedder = self.embedder()
         self.store.check(manifest, embedder.dimension, CHUNKER_VERSION)
         article = self.store.article(article_id)
-        sentences, _ = self.store.sentences(manifest)
+        sentences, vectors = self.store.sentences(manifest)
+        if len(vectors):
+            self.store.probe(manifest, vectors[0])
         index = load_index(article, manifest, sentences,
                            self.store.vectorstore(manifest, embedder))
         retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
                                       k=self.settings.ranking_size)
         answerer = Answerer(retriever, max_citations=self.settings.max_citations,
-                            ranking_size=self.settings.ranking_size)
+                            ranking_size=self.settings.ranking_size,
+                            generator=self.generator())
         with self._lock:
             self._answerers[article_id] = answerer
+            self._loaded[article_id] = manifest.collection
         return answerer
 
     def ask(self, question: str, article_id: str, item_id: str | None = None,
             query: str | None = None) -> Answer:
         """Answer one question about an indexed article."""
         cleaned = clean_question(question, self.settings.max_question_chars)
-        answer = self.answerer(article_id).answer(cleaned, query=query)
+        try:
+            answer = self.answerer(article_id).answer(cleaned, query=query)
+        except Exception:
+            # A writer in another process may have switched the index and dropped the
+            # collection between our pointer check and the query: load the new one, once.
+            with self._lock:
+                loaded = self._loaded.get(article_id)
+            current = self.store.manifest(article_id, self.embedder_spec)
+            if current is not None and current.collection == loaded:
+                raise  # not a switch: a real failure
+            answer = self.answerer(article_id).answer(cleaned, query=query)
         if item_id is not None:
             import dataclasses
 
             answer = dataclasses.replace(answer, id=item_id)
         return answer
+
+    def ask_stream(self, question: str, article_id: str, query: str | None = None
+                   ) -> Iterator[str | Answer]:
+        """Answer one question, streamed: zero or more str (the checked answer text so far,
+        cumulative, plain text: escape before showing) while a configured model writes,
+        then exactly one final `Answer` (its citations validated; on a model failure the
+        extractive answer with `fallback_reason`). The question is checked now, so a
+        QuestionError is raised by this call, not by the iteration."""
+        cleaned = clean_question(question, self.settings.max_question_chars)
+        return self.answerer(article_id).answer_stream(cleaned, query=query)

@@ -8,13 +8,14 @@ and the neighbours' scores, which carry context without diluting the sentence's 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.lexical import tokenize
+from bot.lexical import EXONYMS, LexicalIndex, cognate_keys, tokenize
 from index.records import Sentence
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -24,7 +25,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "asks_number_has_digit", "asks_who_has_name", "asks_when_has_time",
     "asks_where_has_place_word", "position", "is_body", "is_heading", "log_len",
     "prev_dense_z", "next_dense_z", "prev_bm25_rel", "next_bm25_rel",
-    "dense_x_bm25", "fused_z",
+    "dense_x_bm25", "fused_z", "idf_overlap", "cognate_overlap", "cognate_z",
+    "all_names", "is_teaser", "new_terms", "asks_why_has_cause", "has_new_name",
+    "has_new_number", "bigram_overlap",
 )
 
 _NAME = re.compile(r"\b[A-ZÆØÅÄÖÜ][\wæøåäöü]+(?:-[A-ZÆØÅ]?[\wæøåäöü]+)*")
@@ -44,11 +47,17 @@ _ASKS_WHEN = re.compile(r"\b(når|når|kva tid|when|hvilket år|what year|hvilke
 _ASKS_WHERE = re.compile(r"\b(hvor|kvar|where)\b(?! mange| mye| stor| lang| gammel)",
                          re.IGNORECASE)
 _PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
+_ASKS_WHY = re.compile(r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason|"
+                       r"hva skyldes|hva førte til)\b", re.IGNORECASE)
+_CAUSE = re.compile(r"\b(fordi|derfor|på grunn av|grunnet|som følge av|skyldes|ettersom|"
+                    r"siden|slik at|førte til|because|due to)\b", re.IGNORECASE)
 
 
 def name_key(word: str) -> str:
     """A spelling-folded key for names, so that Radchenko ~ Radtsjenko and Shoigu ~ Sjojgu."""
     w = word.lower()
+    if len(w) > 4 and w.endswith("s"):
+        w = w[:-1]  # the genitive: "Neils sønn" names Neil
     for a, b in (("tsj", "ch"), ("kj", "ch"), ("sj", "sh"), ("ck", "k"), ("ph", "f"),
                  ("w", "v"), ("y", "i"), ("j", "i"), ("é", "e"), ("ø", "o"), ("å", "a"),
                  ("æ", "ae"), ("ö", "o"), ("ä", "ae"), ("ü", "u")):
@@ -63,8 +72,13 @@ def _names(text: str, skip_first: bool) -> set[str]:
             continue
         for part in m.group(0).split("-"):
             if len(part) > 1:
-                found.add(name_key(part))
+                # an English exonym is matched by its Norwegian form (Russia -> Russland)
+                found.add(name_key(EXONYMS.get(part.lower(), part)))
     return found
+
+
+def _bigrams(terms: Sequence[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(itertools.pairwise(terms))
 
 
 @dataclass(frozen=True)
@@ -74,22 +88,28 @@ class QuestionInfo:
     terms: tuple[str, ...]
     names: frozenset[str]
     numbers: frozenset[str]
+    cognates: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
     asks_number: bool
     asks_who: bool
     asks_when: bool
     asks_where: bool
+    asks_why: bool
 
 
 def question_info(question: str) -> QuestionInfo:
     """Parse a question into the parts the features use."""
     return QuestionInfo(
-        terms=tuple(tokenize(question)),
+        terms=tuple(tokenize(question, expand=True)),
         names=frozenset(_names(question, skip_first=True)),
         numbers=frozenset(_NUMBER.findall(question)),
+        cognates=frozenset(cognate_keys(question)),
+        bigrams=_bigrams(tokenize(question)),
         asks_number=bool(_ASKS_NUMBER.search(question)),
         asks_who=bool(_ASKS_WHO.search(question)),
         asks_when=bool(_ASKS_WHEN.search(question)),
         asks_where=bool(_ASKS_WHERE.search(question)),
+        asks_why=bool(_ASKS_WHY.search(question)),
     )
 
 
@@ -100,10 +120,14 @@ class SentenceInfo:
     terms: frozenset[str]
     names: frozenset[str]
     numbers: frozenset[str]
+    cognates: frozenset[str]
     has_digit: bool
     has_name: bool
     has_time: bool
     has_place: bool
+    has_cause: bool
+    mid_names: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
 
 
 def sentence_info(sentence: Sentence, terms: Sequence[str]) -> SentenceInfo:
@@ -115,10 +139,14 @@ def sentence_info(sentence: Sentence, terms: Sequence[str]) -> SentenceInfo:
         terms=frozenset(terms),
         names=frozenset(_names(text, skip_first=False)),
         numbers=frozenset(_NUMBER.findall(text)),
+        cognates=frozenset(cognate_keys(text)),
         has_digit=any(ch.isdigit() for ch in text),
         has_name=bool(names),
         has_time=bool(_YEAR.search(text)) or any(m in lower for m in _MONTHS),
         has_place=bool(_PLACE_WORDS.search(text)),
+        has_cause=bool(_CAUSE.search(text)),
+        mid_names=names,
+        bigrams=_bigrams(terms),
     )
 
 
@@ -145,7 +173,7 @@ def _shift(x: np.ndarray, by: int) -> np.ndarray:
 
 def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
                    infos: Sequence[SentenceInfo], dense: np.ndarray,
-                   bm25: np.ndarray) -> np.ndarray:
+                   bm25: np.ndarray, lexical: LexicalIndex) -> np.ndarray:
     """The (n_sentences, len(FEATURE_NAMES)) feature matrix for one question."""
     n = len(sentences)
     if n == 0:
@@ -156,6 +184,8 @@ def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
     bm25_max = float(bm25.max())
     bm25_rel = bm25 / bm25_max if bm25_max > 0 else np.zeros(n)
     qterms = set(q.terms)
+    idf = {t: lexical.idf(t) for t in qterms}
+    idf_total = sum(idf.values())
     rows = np.zeros((n, len(FEATURE_NAMES)))
     rows[:, 0] = dense
     rows[:, 1] = dense_z
@@ -171,25 +201,37 @@ def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
         rows[i, 9] = float(shared > 0)
         rows[i, 10] = (len(q.names & info.names) / len(q.names)) if q.names else 0.0
         rows[i, 11] = (len(q.numbers & info.numbers) / len(q.numbers)) if q.numbers else 0.0
-        rows[i, 12] = float(q.asks_number and info.has_digit)
-        rows[i, 13] = float(q.asks_who and info.has_name)
+        rows[i, 12] = float(q.asks_number and bool(info.numbers - q.numbers))
+        rows[i, 13] = float(q.asks_who and bool(info.mid_names - q.names))
         rows[i, 14] = float(q.asks_when and info.has_time)
         rows[i, 15] = float(q.asks_where and info.has_place)
         rows[i, 16] = (s.n - 1) / max(n - 1, 1)
         rows[i, 17] = float(s.kind == "body")
         rows[i, 18] = float(s.kind in ("headline", "section", "subheading"))
         rows[i, 19] = np.log1p(len(s.text))
+        rows[i, 26] = (sum(idf[t] for t in qterms & info.terms) / idf_total
+                       if idf_total > 0 else 0.0)
+        rows[i, 27] = (len(q.cognates & info.cognates) / len(q.cognates)
+                       if q.cognates else 0.0)
+        rows[i, 29] = float(bool(q.names) and q.names <= info.names)
+        rows[i, 30] = float(s.kind == "teaser")
+        rows[i, 31] = (len(info.terms - qterms) / len(info.terms)) if info.terms else 0.0
+        rows[i, 32] = float(q.asks_why and info.has_cause)
+        rows[i, 33] = float(bool(info.mid_names - q.names))
+        rows[i, 34] = float(bool(info.numbers - q.numbers))
+        rows[i, 35] = (len(q.bigrams & info.bigrams) / len(q.bigrams)) if q.bigrams else 0.0
     rows[:, 20] = _shift(dense_z, 1)
     rows[:, 21] = _shift(dense_z, -1)
     rows[:, 22] = _shift(bm25_rel, 1)
     rows[:, 23] = _shift(bm25_rel, -1)
     rows[:, 24] = dense_z * bm25_rel
     rows[:, 25] = _z(dense_z + bm25_z)
+    rows[:, 28] = _z(rows[:, 27])
     return rows
 
 
 def abstain_row(q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray,
-                article_terms: frozenset[str], article_names: frozenset[str]) -> np.ndarray:
+                article: ArticleInfo) -> np.ndarray:
     """Question-level features for the abstention model (order: ranker.ABSTAIN_FEATURES).
 
     They describe the best candidates and how much of the question the article covers at
@@ -212,10 +254,34 @@ def abstain_row(q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray,
         matrix[top, col["bm25_rel"]],
         matrix[:, col["term_overlap"]].max(),
         matrix[:, col["name_overlap"]].max(),
-        len(qterms & article_terms) / len(qterms) if qterms else 0.0,
-        len(q.names & article_names) / len(q.names) if q.names else 1.0,
+        len(qterms & article.terms) / len(qterms) if qterms else 0.0,
+        len(q.names & article.names) / len(q.names) if q.names else 1.0,
         float(bool(q.names)),
         matrix[:, col["dense"]].max(),
         matrix[:, col["dense"]].max() - float(np.median(matrix[:, col["dense"]])),
         type_match if asks_type else 1.0,
+        matrix[:, col["idf_overlap"]].max(),
+        matrix[:, col["cognate_overlap"]].max(),
+        len(q.cognates & article.cognates) / len(q.cognates) if q.cognates else 1.0,
+        matrix[top, col["idf_overlap"]],
+        matrix[top, col["cognate_overlap"]],
+        len(q.numbers & article.numbers) / len(q.numbers) if q.numbers else 1.0,
     ], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What the abstention features need of a whole article: its vocabulary."""
+
+    terms: frozenset[str]
+    names: frozenset[str]
+    cognates: frozenset[str]
+    numbers: frozenset[str]
+
+
+def article_info(infos: Sequence[SentenceInfo]) -> ArticleInfo:
+    """The union of the sentences' terms, names, cognates and numbers."""
+    return ArticleInfo(terms=frozenset(t for i in infos for t in i.terms),
+                       names=frozenset(n for i in infos for n in i.names),
+                       cognates=frozenset(c for i in infos for c in i.cognates),
+                       numbers=frozenset(n for i in infos for n in i.numbers))

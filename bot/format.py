@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from bot import texts
 from bot.records import Answer
@@ -22,22 +23,50 @@ def answer_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+# Markdown syntax characters as numeric entities, mapped in one pass (entities hold "#").
+_MARKDOWN_ENTITIES = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]`*_\\~#$"})
+
+
 def escape(text: str) -> str:
-    """HTML-escape text for Markdown output, also neutralising Markdown link/image syntax."""
-    out = html.escape(text, quote=False)
-    for ch, entity in (("[", "&#91;"), ("]", "&#93;"), ("`", "&#96;"), ("*", "&#42;"),
-                       ("_", "&#95;"), ("!", "&#33;"), ("\\", "&#92;")):
-        out = out.replace(ch, entity)
-    return out
+    """HTML-escape text for Markdown output (`<`, `>`, `&` as entities), also neutralising
+    Markdown link, image, emphasis, code, heading and math syntax with numeric entities.
+
+    A browser shows the result as the original characters, and `html.unescape` gives the
+    original text back, so quoted sentences stay verbatim.
+    """
+    return html.escape(text, quote=False).translate(_MARKDOWN_ENTITIES)
+
+
+def anchor(sentence_id: str) -> str:
+    """The HTML id of a sentence in the article panel (`article:6` -> `s-article-6`)."""
+    article_id, _, n = sentence_id.rpartition(":")
+    return f"s-{_ANCHOR_SAFE.sub('-', article_id)}-{n}"
+
+
+_ANCHOR_SAFE = re.compile(r"[^A-Za-z0-9-]")
+_MARKER = re.compile(r"&#91;(\d+)&#93;")
+# A line of the sources list as answer_markdown writes it: "N. text [(article:6)](#s-...)".
+_SOURCE_LINE = re.compile(r"^(\d+)\. .*\[\(([A-Za-z0-9-]+:\d+)\)\]\(#s-[A-Za-z0-9-]+\)$")
+
+
+def _link_markers(escaped_answer: str, answer: Answer) -> str:
+    """Turn the answer's `[n]` markers into links to the cited sentences in the panel."""
+    by_n = {c.n: c.sentence.id for c in answer.citations}
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in by_n:
+            return match.group(0)
+        return f"&#91;[{n}](#{anchor(by_n[n])})&#93;"
+
+    return _MARKER.sub(link, escaped_answer)
 
 
 def answer_markdown(answer: Answer) -> str:
-    """An answer for the web chat: the answer, then "Kilder / Sources" with each sentence."""
-    parts = []
-    if answer.abstained:
-        parts.append(escape(answer.answer))
-    else:
-        parts.append(escape(answer.answer))
+    """An answer for the web chat: the answer (its `[n]` markers link to the article panel),
+    then "Kilder / Sources" (or the closest sentences, when it abstained) with each cited
+    sentence verbatim and escaped."""
+    parts = [_link_markers(escape(answer.answer), answer)]
     if answer.fallback_reason:
         parts.append("_" + escape(texts.text("fallback", answer.language,
                                              reason=answer.fallback_reason)) + "_")
@@ -46,7 +75,25 @@ def answer_markdown(answer: Answer) -> str:
                    else texts.SOURCES_HEADING)
         lines = [f"**{heading}**", ""]
         for c in answer.citations:
-            lines.append(f"{c.n}. {escape(c.sentence.text)} "
-                         f"<small>({escape(c.sentence.id)})</small>")
+            sid = c.sentence.id
+            lines.append(f"{c.n}. {escape(c.sentence.text)} [({sid})](#{anchor(sid)})")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def cited_in(markdown: str) -> list[tuple[int, str, bool]]:
+    """The citations of an answer written by `answer_markdown`: (n, sentence id, support).
+
+    Read back from the Markdown, so the article panel and the feedback log need nothing but
+    the chat history Gradio keeps per browser tab.
+    """
+    support = True
+    found = []
+    for line in markdown.split("\n"):
+        if line.startswith("**") and line.endswith("**"):
+            support = line.strip("*") == texts.SOURCES_HEADING
+            continue
+        match = _SOURCE_LINE.match(line)
+        if match:
+            found.append((int(match.group(1)), match.group(2), support))
+    return found

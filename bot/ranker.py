@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 
 from bot.features import FEATURE_NAMES
+from index.errors import ConfigError
 
 ABSTAIN_FEATURES: tuple[str, ...] = (
     "top_score", "margin", "top_dense", "top_dense_z", "top_bm25", "top_bm25_rel",
     "max_term_overlap", "max_name_overlap", "q_terms_in_article", "q_names_in_article",
-    "q_has_names", "max_dense", "dense_spread", "asks_type_match",
+    "q_has_names", "max_dense", "dense_spread", "asks_type_match", "max_idf_overlap",
+    "max_cognate_overlap", "q_cognates_in_article", "top_idf_overlap", "top_cognate_overlap",
+    "q_numbers_in_article",
 )
 
 
@@ -57,6 +60,21 @@ class LinearModel:
                    intercept=float(data["intercept"]))
 
 
+# Features that compare the question's words with the sentence's. They mean nothing when the
+# question is in another language than the article, so the cross-lingual variant is trained
+# without them (and without raw cosines, which run lower across languages).
+LEXICAL_FEATURES = frozenset({
+    "dense", "bm25", "bm25_z", "bm25_rel", "bm25_rank_recip", "term_overlap",
+    "term_overlap_any", "prev_bm25_rel", "next_bm25_rel", "dense_x_bm25", "fused_z",
+    "idf_overlap", "new_terms", "bigram_overlap"})
+LEXICAL_ABSTAIN_FEATURES = frozenset({
+    "top_dense", "max_dense", "top_bm25", "top_bm25_rel", "max_term_overlap",
+    "q_terms_in_article", "max_idf_overlap", "top_idf_overlap", "max_cognate_overlap",
+    "q_cognates_in_article", "top_cognate_overlap"})
+# Languages whose words a Norwegian article shares closely enough for lexical matching.
+LEXICAL_LANGUAGES = frozenset({"nb", "nn", "no", "da"})
+
+
 def _hand_ranker() -> LinearModel:
     coef = np.zeros(len(FEATURE_NAMES))
     coef[FEATURE_NAMES.index("dense_z")] = 1.0
@@ -67,41 +85,64 @@ def _hand_ranker() -> LinearModel:
 
 def _hand_abstainer() -> LinearModel:
     coef = np.zeros(len(ABSTAIN_FEATURES))
-    coef[ABSTAIN_FEATURES.index("top_dense")] = 40.0
-    coef[ABSTAIN_FEATURES.index("top_bm25_rel")] = 1.0
+    coef[ABSTAIN_FEATURES.index("top_dense_z")] = 1.0
     n = len(ABSTAIN_FEATURES)
-    return LinearModel(ABSTAIN_FEATURES, np.zeros(n), np.ones(n), coef, -33.0)
+    return LinearModel(ABSTAIN_FEATURES, np.zeros(n), np.ones(n), coef, -2.0)
 
 
 @dataclass(frozen=True)
-class RankerModel:
-    """The shipped ranker and abstainer, with the threshold and provenance."""
+class Variant:
+    """A ranker, an abstainer and its threshold, for one kind of question."""
 
     ranker: LinearModel
     abstainer: LinearModel
     abstain_below: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The variant as JSON-ready data."""
+        return {"ranker": self.ranker.to_json(), "abstainer": self.abstainer.to_json(),
+                "abstain_below": self.abstain_below}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Variant:
+        """Read a variant written by `to_json`."""
+        return cls(ranker=LinearModel.from_json(data["ranker"]),
+                   abstainer=LinearModel.from_json(data["abstainer"]),
+                   abstain_below=float(data["abstain_below"]))
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    """The shipped models: one variant for questions in the article's language, one for
+    questions in other languages; with provenance."""
+
+    lexical: Variant
+    crosslingual: Variant
     second_citation_within: float
     meta: dict[str, Any]
 
+    def variant(self, language: str) -> Variant:
+        """The variant for a question in `language`."""
+        return self.lexical if language in LEXICAL_LANGUAGES else self.crosslingual
+
     def to_json(self) -> dict[str, Any]:
         """The whole model file as JSON-ready data."""
-        return {"ranker": self.ranker.to_json(), "abstainer": self.abstainer.to_json(),
-                "abstain_below": self.abstain_below,
+        return {"lexical": self.lexical.to_json(), "crosslingual": self.crosslingual.to_json(),
                 "second_citation_within": self.second_citation_within, "meta": self.meta}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RankerModel:
         """Read a model file written by `to_json`."""
-        return cls(ranker=LinearModel.from_json(data["ranker"]),
-                   abstainer=LinearModel.from_json(data["abstainer"]),
-                   abstain_below=float(data["abstain_below"]),
+        return cls(lexical=Variant.from_json(data["lexical"]),
+                   crosslingual=Variant.from_json(data["crosslingual"]),
                    second_citation_within=float(data["second_citation_within"]),
                    meta=dict(data.get("meta", {})))
 
 
 def hand_model() -> RankerModel:
     """Fallback weights, used when no trained model file exists."""
-    return RankerModel(_hand_ranker(), _hand_abstainer(), 0.5, 0.0, {"source": "hand-set"})
+    variant = Variant(_hand_ranker(), _hand_abstainer(), 0.5)
+    return RankerModel(variant, variant, 0.0, {"source": "hand-set"})
 
 
 def load_model(path: Path | None = None) -> RankerModel:
@@ -112,8 +153,18 @@ def load_model(path: Path | None = None) -> RankerModel:
             return hand_model()
         data = json.loads(ref.read_text(encoding="utf-8"))
     else:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    model = RankerModel.from_json(data)
-    if model.ranker.names != FEATURE_NAMES or model.abstainer.names != ABSTAIN_FEATURES:
-        return hand_model()  # a file from another feature set would mis-rank silently
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the ranker file {path}: {exc}") from None
+    try:
+        model = RankerModel.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"the ranker file {path or 'bot/data/ranker.json'} is malformed "
+                          f"({exc})") from None
+    for v in (model.lexical, model.crosslingual):
+        if v.ranker.names != FEATURE_NAMES or v.abstainer.names != ABSTAIN_FEATURES:
+            # a model from another feature set would mis-rank silently
+            raise ConfigError(f"the ranker file {path or 'bot/data/ranker.json'} was trained "
+                              "on other features; retrain it with `articlebot train-ranker`")
     return model

@@ -16,13 +16,16 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.features import (
+    ArticleInfo,
     QuestionInfo,
     SentenceInfo,
     abstain_row,
+    article_info,
     feature_matrix,
     question_info,
     sentence_info,
 )
+from bot.language import detect_language
 from bot.lexical import LexicalIndex
 from bot.ranker import RankerModel
 from bot.records import Ranked
@@ -39,8 +42,7 @@ class SentenceIndex:
     sentences: tuple[Sentence, ...]
     lexical: LexicalIndex
     infos: tuple[SentenceInfo, ...]
-    terms: frozenset[str]
-    names: frozenset[str]
+    vocabulary: ArticleInfo
     vectorstore: Any  # langchain_chroma.Chroma over the article's collection
 
 
@@ -51,8 +53,7 @@ def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
     infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
     return SentenceIndex(
         article=article, manifest=manifest, sentences=tuple(sentences), lexical=lexical,
-        infos=infos, terms=frozenset(t for i in infos for t in i.terms),
-        names=frozenset(n for i in infos for n in i.names), vectorstore=vectorstore)
+        infos=infos, vocabulary=article_info(infos), vectorstore=vectorstore)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Retrieval:
 
     ranked: tuple[Ranked, ...]
     answerable: float  # the abstention model's probability that the article answers
+    abstain: bool  # the calibrated decision: the article does not answer
     question: QuestionInfo
 
 
@@ -85,24 +87,26 @@ class SentenceRetriever(BaseRetriever):
             scores[int(doc.metadata["n"]) - 1] = 1.0 - float(distance)
         return scores
 
-    def retrieve(self, question: str) -> Retrieval:
-        """Rank all sentences of the article for the question."""
+    def retrieve(self, question: str, language: str = "nb") -> Retrieval:
+        """Rank all sentences of the article for a question in `language`."""
         idx = self.index
         q = question_info(question)
         dense = self.dense_scores(question)
         bm25 = idx.lexical.scores(q.terms)
-        matrix = feature_matrix(q, idx.sentences, idx.infos, dense, bm25)
-        scores = self.model.ranker.decision(matrix)
+        matrix = feature_matrix(q, idx.sentences, idx.infos, dense, bm25, idx.lexical)
+        variant = self.model.variant(language)
+        scores = variant.ranker.decision(matrix)
         order = np.argsort(-scores, kind="stable")
         ranked = tuple(Ranked(sentence=idx.sentences[i], score=float(scores[i]),
                               features=tuple(float(v) for v in matrix[i])) for i in order)
-        row = abstain_row(q, matrix, scores, idx.terms, idx.names)
-        answerable = float(self.model.abstainer.probability(row[None, :])[0])
-        return Retrieval(ranked=ranked, answerable=answerable, question=q)
+        row = abstain_row(q, matrix, scores, idx.vocabulary)
+        answerable = float(variant.abstainer.probability(row[None, :])[0])
+        return Retrieval(ranked=ranked, answerable=answerable,
+                         abstain=answerable < variant.abstain_below, question=q)
 
     def _get_relevant_documents(self, query: str, *,
                                 run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        result = self.retrieve(query)
+        result = self.retrieve(query, detect_language(query))
         return [
             Document(page_content=r.sentence.text, id=r.sentence.id,
                      metadata={"sentence_id": r.sentence.id, "n": r.sentence.n,

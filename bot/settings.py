@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     lock_timeout_s: float = 10.0
 
     # retrieval and answering
+    ranker_file: Path | None = None  # default: the model shipped in the package
     ranking_size: int = 5
     max_citations: int = 2
     max_question_chars: int = 2000

@@ -1,21 +1,80 @@
-"""The web chat: a Gradio ChatInterface over the engine.
+"""The web chat: a Gradio ChatInterface beside the article, with cited sentences highlighted.
 
-`/chat` answers with the message alone. All article and user text is escaped before it is
-rendered; the app binds to loopback unless told otherwise, and then only with auth.
+`/chat` answers with the message alone (the article is a per-session gr.State, not an API
+parameter) and returns the answer as Markdown. Article and user text is escaped before it is
+rendered anywhere (answers, the user's own bubble, the article panel, status lines); the
+app binds to loopback unless told otherwise, and then only with auth.
+
+Conversation state lives only in what Gradio passes per browser tab (the history and the
+session's gr.State); nothing about a conversation is kept at module level.
 """
 
 from __future__ import annotations
 
+import html
 import ipaddress
+import logging
+import math
 import os
-from collections.abc import Callable
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bot import texts
+from bot.conversation import message_text, retrieval_query
 from bot.engine import Engine
-from bot.format import answer_markdown
+from bot.feedback import CitedSentence, FeedbackRecord, Rating, save
+from bot.format import anchor, answer_markdown, cited_in, escape
+from bot.language import detect_language
 from bot.settings import Settings
+from index.article import decode_article, slugify
 from index.errors import ArticlebotError, ConfigError, QuestionError
+from index.records import Sentence
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".txt", ".md")
+STREAM_STEPS = 6
+STREAM_PAUSE_S = 0.04  # between streamed pieces, so the answer visibly streams in
+
+CSS = """
+#article-panel .article-body { max-height: 68vh; overflow-y: auto; line-height: 1.65;
+  font-size: 0.97rem; padding-right: 6px; }
+#article-panel .legend { font-size: 0.85rem; opacity: 0.75; margin: 0 0 0.6rem; }
+#article-panel .sent { border-radius: 3px; scroll-margin: 30vh; }
+#article-panel .sent.cited { background: #fde68a; color: #1f2937; padding: 1px 2px; }
+#article-panel .sent.closest { background: transparent; color: inherit;
+  border-bottom: 2px dashed #9ca3af; }
+#article-panel .cite-n { font-weight: 700; color: #b45309; margin-right: 3px; }
+#article-panel .sent.closest .cite-n { color: #6b7280; }
+#article-panel .sent.flash { animation: articlebot-flash 1.8s ease-out; }
+@keyframes articlebot-flash {
+  0%, 40% { background: #f59e0b; box-shadow: 0 0 0 4px #f59e0b; }
+  100% { box-shadow: 0 0 0 0 transparent; }
+}
+"""
+
+# Clicking a citation link ([n] in the answer, or a source's id) scrolls the article panel to
+# the sentence and flashes it. Our own script; no article or user text is ever placed in it.
+HEAD = """
+<script>
+document.addEventListener("click", function (event) {
+  var link = event.target && event.target.closest ? event.target.closest('a[href^="#s-"]') : null;
+  if (!link) { return; }
+  var target = document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) { return; }
+  event.preventDefault();
+  event.stopPropagation();
+  target.scrollIntoView({behavior: "smooth", block: "center"});
+  target.classList.remove("flash");
+  void target.offsetWidth;
+  target.classList.add("flash");
+}, true);
+</script>
+"""
 
 
 def is_loopback(host: str) -> bool:
@@ -28,23 +87,380 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _lang(message: object) -> str:
+    """The language of a (possibly huge or odd) message, from its start only."""
+    return detect_language(message[:500]) if isinstance(message, str) else "nb"
+
+
+def _question_problem(message: object, limit: int, exc: QuestionError) -> str:
+    """The reason a question was refused, in the question's language where we can tell."""
+    lang = _lang(message)
+    if isinstance(message, str) and len(message) > limit:
+        return texts.text("too_long", lang, limit=limit)
+    if not isinstance(message, str) or not any(ch.isalnum() for ch in message):
+        return texts.text("empty_question", lang)
+    return str(exc)
+
+
+def stream_pieces(markdown: str, steps: int = STREAM_STEPS) -> Iterator[str]:
+    """Growing prefixes of an answer's first paragraph, cut at spaces, then the whole answer.
+
+    Cuts fall between words only, so no entity or citation link is ever split.
+    """
+    head = markdown.split("\n\n", 1)[0]
+    words = head.split(" ")
+    size = max(1, math.ceil(len(words) / steps))
+    for i in range(size, len(words), size):
+        yield " ".join(words[:i])
+    yield markdown
+
+
+def _text_html(text: str) -> str:
+    return html.escape(text, quote=False).replace("\n", "<br>\n")
+
+
+def article_panel_html(title: str, text: str, sentences: list[Sentence],
+                       cited: dict[int, tuple[int, bool]], lang: str) -> str:
+    """The article as HTML: every sentence an anchor (`s-<article>-<n>`), the cited ones
+    highlighted with their answer number ([n]); all article text escaped."""
+    parts = []
+    pos = 0
+    for s in sorted(sentences, key=lambda s: s.start):
+        if s.start < pos:
+            continue
+        parts.append(_text_html(text[pos:s.start]))
+        sid = html.escape(anchor(s.id), quote=True)
+        body = _text_html(text[s.start:s.end])
+        if s.n in cited:
+            n, support = cited[s.n]
+            kind = "cited" if support else "closest"
+            badge = "" if support else f' title="{texts.text("closest_badge", lang)}"'
+            parts.append(f'<mark class="sent {kind}" id="{sid}" data-n="{n}"{badge}>'
+                         f'<sup class="cite-n">[{n}]</sup>{body}</mark>')
+        else:
+            parts.append(f'<span class="sent" id="{sid}">{body}</span>')
+        pos = s.end
+    parts.append(_text_html(text[pos:]))
+    return (f'<div class="article-panel"><h3>{html.escape(texts.text("panel_heading", lang))}'
+            f': {html.escape(title)}</h3>'
+            f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
+            f'<div class="article-body">{"".join(parts)}</div></div>')
+
+
+def _last_answer(history: list[dict[str, Any]]) -> tuple[str, str]:
+    """The last user question and the last assistant answer in a history."""
+    question = answer = ""
+    for message in history:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "user":
+            question = message_text(message)
+        elif message.get("role") == "assistant":
+            answer = message_text(message)
+    return question, answer
+
+
+class WebChat:
+    """The handlers of the web chat over one engine; they keep no conversation state."""
+
+    def __init__(self, engine: Engine, default_article: str) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.default_article = default_article
+        # a cache of the store's sentences per (article, text hash); no conversation state
+        self._sentences: dict[tuple[str, str], list[Sentence]] = {}
+        self._lock = threading.Lock()
+
+    # -- reading the store ----------------------------------------------------------------
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        """The sentences of an indexed article, in order."""
+        manifest = self.engine.store.manifest(article_id, self.engine.embedder_spec)
+        if manifest is None:
+            return []
+        key = (article_id, manifest.article_sha256)
+        with self._lock:
+            cached = self._sentences.get(key)
+        if cached is None:
+            cached = self.engine.store.sentences(manifest)[0]
+            with self._lock:
+                self._sentences[key] = cached
+        return cached
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, id) of every article indexed with this engine's embedder."""
+        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.store.articles()
+                if self.engine.embedder_spec in a.embedders]
+
+    def panel(self, article_id: str, history: list[dict[str, Any]] | None = None) -> str:
+        """The article panel for an article, highlighting what the last answer cited."""
+        try:
+            article = self.engine.store.article(article_id)
+            sentences = self.sentences(article_id)
+        except ArticlebotError:
+            return f"<p>{html.escape(texts.text('error', 'en'))}</p>"
+        question, answer = _last_answer(history or [])
+        lang = _lang(question) if question else "nb"
+        cited: dict[int, tuple[int, bool]] = {}
+        for n, sentence_id, support in cited_in(answer):
+            aid, _, number = sentence_id.rpartition(":")
+            if aid == article_id:
+                cited.setdefault(int(number), (n, support))
+        return article_panel_html(article.title, article.text, sentences, cited, lang)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def respond(self, message: str, history: list[dict[str, Any]],
+                article_id: str | None = None) -> Iterator[str]:
+        """The chat function (`/chat`): stream the answer Markdown for one question."""
+        article_id = article_id or self.default_article
+        try:
+            from bot.question import clean_question
+
+            question = clean_question(message, self.settings.max_question_chars)
+            query = retrieval_query(question, history or [])
+            answer = self.engine.ask(question, article_id, query=query)
+        except QuestionError as exc:
+            yield escape(_question_problem(message, self.settings.max_question_chars, exc))
+            return
+        except ArticlebotError as exc:
+            log.warning("could not answer: %s", exc)
+            yield escape(texts.text("error", _lang(message)))
+            return
+        except Exception:  # the page shows a generic message; details go to the log
+            log.exception("answering failed")
+            yield escape(texts.text("error", _lang(message)))
+            return
+        pieces = list(stream_pieces(answer_markdown(answer)))
+        for i, piece in enumerate(pieces):
+            yield piece
+            if i < len(pieces) - 1:
+                time.sleep(STREAM_PAUSE_S)
+
+    def after_answer(self, history: list[dict[str, Any]], article_id: str) -> tuple[Any, ...]:
+        """After each answer: the panel, and interface labels in the question's language."""
+        import gradio as gr
+
+        question, _ = _last_answer(history or [])
+        lang = _lang(question) if question else None
+        panel = self.panel(article_id, history)
+        if lang is None:
+            return panel, gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        return (panel, gr.update(value=texts.text("web_intro", lang)),
+                gr.update(label=texts.text("article_label", lang)),
+                gr.update(label=texts.text("upload_label", lang)),
+                gr.update(label=texts.text("right_sentence_label", lang)), lang)
+
+    def switch(self, article_id: str | None) -> tuple[Any, ...]:
+        """Switch the session to another indexed article: new panel, empty conversation."""
+        article_id = article_id or self.default_article
+        return article_id, self.panel(article_id), [], []
+
+    def upload(self, path: str | None, lang_hint: str) -> tuple[Any, ...]:
+        """Index an uploaded .txt/.md article (validated here, on the server) and switch."""
+        import gradio as gr
+
+        lang = "en" if lang_hint == "en" else "nb"
+        keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+        if not path:
+            return (*keep, "", None)
+        source = Path(path)
+        name = source.name
+        if source.suffix.lower() not in UPLOAD_SUFFIXES:
+            return (*keep, escape(texts.text("upload_type", lang)), None)
+        try:
+            size = source.stat().st_size
+            if size > self.settings.max_upload_bytes:
+                return (*keep, escape(texts.text("upload_size", lang,
+                                                 limit=self.settings.max_upload_bytes)), None)
+            data = source.read_bytes()
+            decode_article(data, name)  # strict UTF-8 (or UTF-16 with BOM), names the byte
+            dest = self._store_upload(data, name)
+            result = self.engine.index_files([dest])[0]
+        except ArticlebotError as exc:
+            message = str(exc).replace(str(source), name)
+            message = message.replace(str(self.settings.uploads_dir), "uploads")
+            return (*keep, escape(message), None)
+        except OSError:
+            log.exception("upload failed")
+            return (*keep, escape(texts.text("error", lang)), None)
+        article = result.article
+        status = texts.text("upload_ok", lang, title=article.title,
+                            sentences=result.manifest.sentence_count)
+        return (gr.update(choices=self.choices(), value=article.id), article.id,
+                self.panel(article.id), [], [], escape(status), None)
+
+    def _store_upload(self, data: bytes, name: str) -> Path:
+        """Copy an upload into the data dir under a safe name, never over another upload."""
+        folder = self.settings.uploads_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        stem, suffix = slugify(Path(name).stem), Path(name).suffix.lower()
+        n = 1
+        while True:
+            dest = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+            if not dest.exists() or dest.read_bytes() == data:
+                break
+            n += 1
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        tmp.write_bytes(data)
+        shutil.move(tmp, dest)
+        return dest
+
+    def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
+             data: Any) -> str:
+        """Save a like or dislike on an answer to the feedback file (this machine only)."""
+        liked = getattr(data, "liked", None)
+        rating: Rating | None = ("up" if liked in (True, "Like")
+                                 else "down" if liked in (False, "Dislike") else None)
+        index = getattr(data, "index", None)
+        if isinstance(index, (tuple, list)):
+            index = index[0]
+        if rating is None or not isinstance(index, int) or not 0 <= index < len(history):
+            return ""
+        answer = message_text(history[index])
+        question = ""
+        for message in reversed(history[:index]):
+            if message.get("role") == "user":
+                question = message_text(message)
+                break
+        citations = []
+        texts_by_id: dict[str, dict[int, str]] = {}
+        for n, sentence_id, support in cited_in(answer):
+            aid, _, number = sentence_id.rpartition(":")
+            if aid not in texts_by_id:
+                texts_by_id[aid] = {s.n: s.text for s in self.sentences(aid)}
+            text = texts_by_id[aid].get(int(number))
+            if text is not None:
+                citations.append(CitedSentence(n=n, sentence_id=sentence_id, text=text,
+                                               support=support))
+        answered_article = citations[0].sentence_id.rpartition(":")[0] if citations \
+            else article_id
+        lang = _lang(question)
+        record = FeedbackRecord(article=answered_article, question=question, answer=answer,
+                                rating=rating, citations=tuple(citations),
+                                right_sentence=(right_sentence or "").strip() or None,
+                                language=lang)
+        save(self.settings.feedback_path, record)
+        return escape(texts.text("feedback_saved", lang))
+
+
+def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
+    """A gr.Chatbot that shows the user's own text literally.
+
+    Gradio renders user messages as Markdown and sanitises the HTML, which silently deletes
+    a typed `<script>` and leaves `<img src=x>` fetching. The frontend is sent the user's
+    text escaped instead (and cut to `display_limit` characters); what comes back is
+    unescaped, so handlers see what was typed. The two methods are wrapped on the instance:
+    a subclass would make Gradio write a .pyi stub beside this module.
+    """
+    import gradio as gr
+    from gradio.components.chatbot import TextMessage
+
+    chatbot = gr.Chatbot(**kwargs)
+    postprocess, preprocess = chatbot.postprocess, chatbot.preprocess
+
+    def user_parts(data: Any) -> Iterator[Any]:
+        for message in data.root:
+            if message.role == "user":
+                for part in message.content:
+                    if isinstance(part, TextMessage):
+                        yield part
+
+    def escaped_postprocess(value: Any) -> Any:
+        data = postprocess(value)
+        for part in user_parts(data):
+            text = part.text
+            if len(text) > display_limit:
+                text = text[:display_limit] + " …"
+            part.text = escape(text)
+        return data
+
+    def unescaped_preprocess(payload: Any) -> Any:
+        if payload is not None:
+            for part in user_parts(payload):
+                part.text = html.unescape(part.text)
+        return preprocess(payload)
+
+    setattr(chatbot, "postprocess", escaped_postprocess)  # noqa: B010
+    setattr(chatbot, "preprocess", unescaped_preprocess)  # noqa: B010
+    return chatbot
+
+
 def build_app(engine: Engine, article_id: str) -> Any:
-    """The Gradio app answering about `article_id`."""
+    """The Gradio app: the chat beside the article, answering about `article_id` first."""
     import gradio as gr
 
-    def respond(message: str, history: list[dict[str, Any]]) -> str:
-        try:
-            return answer_markdown(engine.ask(message, article_id))
-        except QuestionError as exc:
-            return str(exc)
-        except ArticlebotError:
-            return texts.text("error", "en")
+    chat = WebChat(engine, article_id)
+    settings = engine.settings
+    with gr.Blocks(title=texts.text("chat_title", "nb"), analytics_enabled=False,
+                   fill_height=True) as app:
+        article_state = gr.State(article_id)
+        lang_state = gr.State("nb")
+        gr.Markdown(f"# {texts.text('chat_title', 'nb')} / {texts.text('chat_title', 'en')}")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                intro = gr.Markdown(texts.text("web_intro", "nb") + "  \n"
+                                    + texts.text("web_intro", "en"))
+                chatbot = _safe_chatbot(
+                    display_limit=settings.max_question_chars, height=560,
+                    latex_delimiters=[], sanitize_html=True, allow_tags=False,
+                    feedback_options=("Like", "Dislike"), elem_id="chatbot",
+                    buttons=["copy", "copy_all"],  # no "share": it posts to Hugging Face
+                    show_label=False)
+                question_box = gr.Textbox(
+                    placeholder=texts.QUESTION_PLACEHOLDER, elem_id="question",
+                    submit_btn=True, stop_btn=True, show_label=False, lines=1, max_lines=6,
+                    scale=7, autofocus=True)
+                ci = gr.ChatInterface(
+                    fn=chat.respond, chatbot=chatbot, textbox=question_box,
+                    additional_inputs=[article_state],
+                    examples=[[q, None] for q in texts.EXAMPLES], cache_examples=False,
+                    flagging_mode="never", concurrency_limit=settings.concurrency_limit,
+                    api_name="chat", analytics_enabled=False, fill_height=False)
+                right_box = gr.Textbox(
+                    label=texts.text("right_sentence_label", "nb") + " / "
+                    + texts.text("right_sentence_label", "en"), lines=1, max_lines=3,
+                    max_length=settings.max_question_chars * 4, elem_id="right-sentence")
+                feedback_status = gr.Markdown(elem_id="feedback-status")
+            with gr.Column(scale=4):
+                dropdown = gr.Dropdown(
+                    choices=chat.choices(), value=article_id, elem_id="article-choice",
+                    label=texts.text("article_label", "nb") + " / "
+                    + texts.text("article_label", "en"), interactive=True)
+                upload = gr.File(
+                    label=texts.text("upload_label", "nb") + " / "
+                    + texts.text("upload_label", "en"), file_types=list(UPLOAD_SUFFIXES),
+                    file_count="single", type="filepath", elem_id="article-upload")
+                upload_status = gr.Markdown(elem_id="upload-status")
+                panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
-    return gr.ChatInterface(
-        fn=respond, title=texts.text("chat_title", "nb"),
-        examples=list(texts.EXAMPLES), cache_examples=False, flagging_mode="never",
-        concurrency_limit=engine.settings.concurrency_limit, api_name="chat",
-        analytics_enabled=False)
+        # articles indexed since start-up (uploads from any tab) are offered on each page load
+        app.load(lambda: gr.update(choices=chat.choices()), None, [dropdown],
+                 api_visibility="private", queue=False)
+        # The chatbot changes with every streamed piece; always_last skips stale updates.
+        ci.chatbot.change(
+            chat.after_answer, [ci.chatbot, article_state],
+            [panel, intro, dropdown, upload, right_box, lang_state], api_visibility="private",
+            trigger_mode="always_last", queue=False)
+        dropdown.input(
+            chat.switch, [dropdown],
+            [article_state, panel, ci.chatbot, ci.chatbot_state], api_visibility="private",
+            queue=False)
+        upload.upload(
+            chat.upload, [upload, lang_state],
+            [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, upload_status,
+             upload], api_visibility="private", concurrency_limit=1)
+        def on_like(history: list[dict[str, Any]], aid: str, right: str | None,
+                    data: Any) -> tuple[str, str]:
+            status = chat.rate(history, aid, right, data)
+            return status, "" if status else (right or "")  # a correction is used once
+
+        # set at run time: this module's annotations are strings and gr is a local name here
+        on_like.__annotations__["data"] = gr.LikeData
+        ci.chatbot.like(
+            on_like, [ci.chatbot, article_state, right_box], [feedback_status, right_box],
+            api_visibility="private", queue=False)
+    return app
 
 
 def _auth(settings: Settings) -> tuple[str, str] | None:
@@ -63,13 +479,39 @@ def serve(settings: Settings, notice: Callable[[str], None]) -> int:
         raise ConfigError(f"binding {settings.host} exposes the chat beyond this machine; "
                           "give --auth USER:PASSWORD (or ARTICLEBOT_AUTH)")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import uvicorn
+
     engine = Engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
     engine.answerer(article_id)  # load before the first visitor waits for it
-    app = build_app(engine, article_id)
-    app.queue(default_concurrency_limit=settings.concurrency_limit,
-              max_size=settings.queue_max_size)
+    server = asgi_app(build_app(engine, article_id), settings)
     notice(f"serving {article_id!r} at http://{settings.host}:{settings.port}")
-    app.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
-               max_file_size=settings.max_upload_bytes, show_error=False, quiet=True)
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+# Names a browser may use for a chat bound to loopback (the Host header, without port).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
+
+
+def asgi_app(blocks: Any, settings: Settings) -> Any:
+    """The web server: the Gradio app (queued as settings say, never shared, auth when
+    given, uploads capped, errors generic with details in the log, our CSS and click
+    script) inside an app that, on loopback, refuses any other Host header.
+
+    The Host check defeats DNS rebinding, and keeps Gradio from answering a foreign origin
+    with credentialed CORS, which it does for any Host it does not know as local.
+    """
+    import gradio as gr
+    from fastapi import FastAPI
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    blocks.queue(default_concurrency_limit=settings.concurrency_limit,
+                 max_size=settings.queue_max_size)
+    outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    if is_loopback(settings.host):
+        outer.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
+    return gr.mount_gradio_app(
+        outer, blocks, path="/", server_name=settings.host, server_port=settings.port,
+        auth=_auth(settings), max_file_size=settings.max_upload_bytes, show_error=False,
+        ssr_mode=False, css=CSS, head=HEAD)

@@ -36,6 +36,8 @@ from index.records import Article, Chunk, Manifest, Sentence
 REGISTRY = "articlebot-registry"
 COLLECTION_PREFIX = "ab-"
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)
+SERVER_CONNECT_TIMEOUT_S = 10.0  # a Chroma server that does not answer its heartbeat by then
+SERVER_CALL_TIMEOUT_S = 120.0  # any later request to the server
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,47 @@ class Store:
                 raise StoreError(f"--chroma-url {self.chroma_url!r}: expected http(s)://HOST:PORT")
             headers = ({"Authorization": f"Bearer {self.chroma_token}"}
                        if self.chroma_token else None)
+            self._preflight(headers or {})
             try:
-                return chromadb.HttpClient(
+                client: Any = chromadb.HttpClient(
                     host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
                     ssl=url.scheme == "https", headers=headers, settings=settings)
             except Exception as exc:
                 raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: "
                                  f"{_first_line(exc)}") from None
+            # chromadb's HTTP session has no timeout at all: a hung server would hang us.
+            with contextlib.suppress(AttributeError, ImportError):
+                import httpx
+
+                client._server._session.timeout = httpx.Timeout(SERVER_CALL_TIMEOUT_S)
+            return client
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(self.path), settings=settings)
         except Exception as exc:
             raise StoreError(f"cannot open the store at {self.path}: {_first_line(exc)}") from None
+
+    def _preflight(self, headers: dict[str, str]) -> None:
+        """Ask the server's heartbeat with a timeout, so that a dead or hung server is a
+        clear error within seconds (chromadb's own client would wait without limit)."""
+        import urllib.error
+        import urllib.request
+
+        url = f"{str(self.chroma_url).rstrip('/')}/api/v2/heartbeat"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=SERVER_CONNECT_TIMEOUT_S) as response:
+                response.read(4096)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise StoreError(f"the Chroma server at {self.chroma_url} refused the request "
+                                 f"(HTTP {exc.code}); check --chroma-token") from None
+            raise StoreError(f"the Chroma server at {self.chroma_url} answered HTTP "
+                             f"{exc.code} to its heartbeat; is it a Chroma server?") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: "
+                             f"{reason}; is `chroma run` up?") from None
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a Chroma call, turning its many failure types into one StoreError."""
@@ -342,6 +373,24 @@ class Store:
         vectors = np.asarray([r[2] for r in rows], dtype=np.float32).reshape(
             len(rows), manifest.dimension)
         return sentences, vectors
+
+    def probe(self, manifest: Manifest, vector: np.ndarray) -> None:
+        """Check that the vector index finds every sentence, not only that the counts match:
+        a killed writer can leave a segment whose count looks right while queries come back
+        short (chroma#7678), and a short answer would silently skew every ranking."""
+        collection = self._collection(manifest)
+        found = 0
+        for attempt in range(3):
+            got = self._call("probing the index", collection.query,
+                             query_embeddings=[vector.tolist()],
+                             n_results=max(1, manifest.sentence_count), include=["distances"])
+            found = len(got["ids"][0])
+            if found == manifest.sentence_count:
+                return
+            time.sleep(0.2 * (attempt + 1))  # a writer may still be flushing its segment
+        raise ManifestMismatchError(
+            f"the index of {manifest.article_id!r} finds {found} of its "
+            f"{manifest.sentence_count} sentences; run `articlebot index --rebuild`")
 
     def _collection(self, manifest: Manifest) -> Any:
         return self._call("opening the index", self.client.get_collection, manifest.collection)

@@ -1,57 +1,134 @@
+"""The web chat through its API (gradio_client against `python app.py`) and its pure parts."""
+
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
+import html
+import json
+import re
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tests.conftest import REPO
+from tests.bot.webapp import WebApp, running_app
+from tests.conftest import DATA
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+RADTSJENKO = ("For den russiskfødte analytikeren Sergej Radtsjenko tyder meldingene om møtet "
+              "på et skifte i maktbalansen og en trussel mot den gamle kald-krig politikken.")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real web chat in a subprocess (`python app.py`)."""
-    import os
-
-    tmp = tmp_path_factory.mktemp("web")
-    port = _free_port()
-    env = {**os.environ, "ARTICLEBOT_STORE": str(tmp / "store"),
-           "XDG_DATA_HOME": str(tmp / "xdg")}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError as exc:
-            if proc.poll() is not None:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"the web chat died: {output}") from exc
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
+    """The real web chat, started once for this module."""
+    with running_app(tmp_path_factory.mktemp("web")) as running:
+        yield running
 
 
-def test_chat_endpoint_answers_with_sources(server: str) -> None:
+def _client(app: WebApp) -> Any:
     from gradio_client import Client
 
-    client = Client(server, verbose=False)
-    reply = client.predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
+    return Client(app.url, verbose=False)
+
+
+def test_chat_endpoint_answers_with_sources(app: WebApp) -> None:
+    reply = _client(app).predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
     assert "Kilder / Sources" in reply
-    assert "Sergej Radtsjenko" in reply
+    answer, sources = reply.split("Kilder / Sources", 1)
+    assert html.escape(RADTSJENKO, quote=False) in sources  # verbatim, words intact
+    assert "[1](#s-article-6)" in answer  # the marker links to the sentence in the panel
+
+
+def test_abstention_offers_closest_sentences_as_not_support(app: WebApp) -> None:
+    reply = _client(app).predict("Hva er hovedstaden i Frankrike?", api_name="/chat")
+    assert reply.startswith("Artikkelen sier ikke noe om dette.")
+    assert "ikke belegg" in reply and "Kilder / Sources" not in reply
+    reply = _client(app).predict("How many moons does Jupiter have?", api_name="/chat")
+    assert reply.startswith("The article doesn't say.")
+    assert "not support" in reply
+
+
+def test_follow_up_uses_this_sessions_history(app: WebApp) -> None:
+    alone = _client(app).predict("Hvor jobber han?", api_name="/chat")
+    client = _client(app)  # one client is one session: /chat keeps its history
+    client.predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
+    follow_up = client.predict("Hvor jobber han?", api_name="/chat")
+    assert follow_up != alone
+    assert "Radtsjenko" in follow_up.split("Kilder / Sources", 1)[1]
+    # another session asking the same follow-up still knows nothing of this conversation
+    assert _client(app).predict("Hvor jobber han?", api_name="/chat") == alone
+
+
+def test_twelve_concurrent_users_each_get_their_own_answer(app: WebApp) -> None:
+    rows = [json.loads(line) for line in
+            (DATA / "article_dev_qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions = [r["question"] for r in rows][:12]
+    assert len(set(questions)) == 12
+    expected = {q: _client(app).predict(q, api_name="/chat") for q in questions}
+    assert len(set(expected.values())) > 6  # the questions have different answers
+
+    def ask(question: str) -> tuple[str, str]:
+        return question, _client(app).predict(question, api_name="/chat")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        got = dict(pool.map(ask, questions))
+    assert got == expected
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\u200b\u200b", "\u00ad"])
+def test_empty_questions_get_a_friendly_reply(app: WebApp, question: str) -> None:
+    client = _client(app)
+    reply = client.predict(question, api_name="/chat")
+    assert reply in ("Skriv et spørsmål om artikkelen.",
+                     "Please type a question about the article.")
+    assert "Kilder / Sources" in client.predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
+
+
+def test_oversized_question_is_refused_server_side(app: WebApp) -> None:
+    client = _client(app)
+    for size in (10_000, 100_000, 1_000_000):
+        reply = client.predict("Hvem " + "x" * size, api_name="/chat")
+        assert "for langt" in reply or "too long" in reply
+    assert "Kilder / Sources" in client.predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
+
+
+@pytest.mark.parametrize("question", [
+    "Hvem er\x00 Sergej Radtsjenko?", "Hvem er \x1b[2JSergej Radtsjenko?",
+    "Hvem er\r Sergej \u202eRadtsjenko?", "Hvem er \U000e0041Sergej Radtsjenko?"])
+def test_control_characters_are_stripped(app: WebApp, question: str) -> None:
+    reply = _client(app).predict(question, api_name="/chat")
+    assert html.escape(RADTSJENKO, quote=False) in reply
+
+
+def test_lone_surrogate_is_refused_with_a_message(app: WebApp) -> None:
+    # gradio_client cannot send a lone surrogate; raw JSON over REST can
+    body = b'{"data": ["Hvem er \\ud800?"]}'
+    request = urllib.request.Request(f"{app.url}gradio_api/call/chat", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{app.url}gradio_api/call/chat/{event_id}",
+                                timeout=60) as response:
+        stream = response.read().decode("utf-8")
+    assert "event: complete" in stream, stream
+    assert "surrogate" in stream
+
+
+@pytest.mark.parametrize("payload", [
+    "<img src=x onerror=alert(1)>", "<script>alert(1)</script>",
+    "<style>body{display:none}</style>", "[x](javascript:alert(1))",
+    "![](https://external.example/p.png)", "<svg onload=alert(1)>"])
+def test_api_answers_never_carry_markup_from_the_question(app: WebApp, payload: str) -> None:
+    reply = _client(app).predict(f"Hvem er Sergej Radtsjenko? {payload}", api_name="/chat")
+    for raw in ("<img", "<script", "<style", "<svg", "](javascript:", "![]("):
+        assert raw not in reply
 
 
 def test_gradio_version_gate() -> None:
@@ -68,3 +145,257 @@ def test_non_loopback_needs_auth(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="--auth"):
         serve(Settings(store=tmp_path, host="0.0.0.0"), lambda _: None)
+    with pytest.raises(ConfigError, match="USER:PASSWORD"):
+        serve(Settings(store=tmp_path, host="0.0.0.0", auth="nocolon"), lambda _: None)
+
+
+# -- the pure parts: escaping, citations read back, the article panel ------------------------
+
+@given(st.text())
+def test_escape_is_undone_by_unescape_and_leaves_no_markup(text: str) -> None:
+    from bot.format import escape
+
+    out = escape(text)
+    assert html.unescape(out) == text
+    bare = re.sub(r"&(#\d+|lt|gt|amp);", "", out)
+    for ch in "<>[]`*_\\~#$&":
+        assert ch not in bare
+
+
+def _answer(text: str, abstained: bool = False) -> Any:
+    from bot.records import Answer, Citation
+    from index.records import Sentence
+
+    sentence = Sentence(article_id="xss", n=3, kind="body", text=text, start=10,
+                        end=10 + len(text))
+    citation = Citation(n=1, sentence=sentence, score=1.0, support=not abstained)
+    return Answer(question="q", answer="Artikkelen sier ikke noe om dette." if abstained
+                  else f"{text} [1]", language="nb", article="xss", citations=(citation,),
+                  ranking=(), abstained=abstained)
+
+
+@pytest.mark.parametrize("abstained", [False, True])
+def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
+    from bot.format import answer_markdown, cited_in
+
+    payload = "Ola skrev <img src=x onerror=alert(1)> og [x](javascript:alert(1)) 1. **"
+    markdown = answer_markdown(_answer(payload, abstained))
+    assert cited_in(markdown) == [(1, "xss:3", not abstained)]
+    assert "<img" not in markdown and "](javascript" not in markdown
+    assert html.escape(payload, quote=False).replace("[", "&#91;").replace("]", "&#93;") \
+        .replace("*", "&#42;") in markdown
+
+
+def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
+    from bot.web import article_panel_html
+    from index.records import Sentence
+
+    text = "Tittel <b>\nOla skrev <script>alert(1)</script>.\nSlutt & farvel."
+    sentences = []
+    for n, part in enumerate(text.split("\n"), start=1):
+        start = text.index(part)
+        sentences.append(Sentence("a", n, "body", part, start, start + len(part)))
+    out = article_panel_html("Tittel <b>", text, sentences, {2: (1, True), 3: (2, False)}, "en")
+    assert "<script>" not in out and "<b>" not in out
+    assert "Ola skrev &lt;script&gt;alert(1)&lt;/script&gt;." in out
+    assert '<mark class="sent cited" id="s-a-2" data-n="1"><sup class="cite-n">[1]</sup>' in out
+    assert '<mark class="sent closest" id="s-a-3" data-n="2"' in out
+    assert '<span class="sent" id="s-a-1">' in out
+
+
+def test_streaming_pieces_grow_and_end_with_the_whole_answer() -> None:
+    from bot.format import answer_markdown
+    from bot.web import stream_pieces
+
+    markdown = answer_markdown(_answer("En lang setning med mange ord i seg, [x] og <y> & z."))
+    pieces = list(stream_pieces(markdown))
+    assert len(pieces) > 2 and pieces[-1] == markdown
+    for shorter, longer in pairwise(pieces):
+        assert longer.startswith(shorter)
+    for piece in pieces:
+        assert re.search(r"&#?\w*$", piece) is None  # never cut inside an entity
+
+
+# -- uploads and ratings, in process over a temporary store ---------------------------------
+
+@pytest.fixture()
+def webchat(tmp_path: Path) -> Any:
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from bot.web import WebChat
+
+    settings = Settings(store=tmp_path / "store", data_dir=tmp_path / "data",
+                        max_upload_bytes=1000)
+    return WebChat(Engine(settings), "article")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("notes.pdf", b"%PDF-1.4", "Bare .txt- og .md-filer"),
+    ("big.txt", b"x" * 1001, "for stor"),
+    ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "bad.txt: not valid UTF-8 at byte 9"),
+])
+def test_bad_uploads_are_refused_on_the_server(webchat: Any, tmp_path: Path, name: str,
+                                               data: bytes, message: str) -> None:
+    path = tmp_path / "upload" / name
+    path.parent.mkdir()
+    path.write_bytes(data)
+    *_, status, cleared = webchat.upload(str(path), "nb")
+    assert message in status and cleared is None
+    assert str(tmp_path) not in status  # no server path in the page
+    assert not (webchat.settings.uploads_dir / name).exists()
+
+
+def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
+                                                              shared_store: Path) -> None:
+    from bot.engine import Engine
+    from bot.feedback import load
+    from bot.settings import Settings
+    from bot.web import WebChat
+
+    settings = Settings(store=shared_store, data_dir=tmp_path / "data")
+    chat = WebChat(Engine(settings), "article")
+    answer = list(chat.respond("Hvem er Sergej Radtsjenko?", [], "article"))[-1]
+    history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
+               {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+    status = chat.rate(history, "article", "", SimpleNamespace(index=1, liked=True))
+    assert "lagret" in status
+    chat.rate(history, "article", "Radtsjenko, som er professor ved Henry A Kissinger Center",
+              SimpleNamespace(index=1, liked=False))
+    up, down = load(settings.feedback_path)
+    assert (up.rating, up.question, up.article) == ("up", "Hvem er Sergej Radtsjenko?", "article")
+    assert [c.text for c in up.citations] == [RADTSJENKO] and up.right_sentence is None
+    assert down.rating == "down" and down.right_sentence.startswith("Radtsjenko, som er")
+
+
+@contextmanager
+def serving(settings: Any) -> Iterator[str]:
+    """The ASGI app `serve` runs, on a uvicorn server in a thread of this process."""
+    import threading
+
+    import uvicorn
+
+    from bot.engine import Engine
+    from bot.web import asgi_app, build_app
+
+    app = asgi_app(build_app(Engine(settings), "article"), settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                           log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            thread.join(0.1)
+            assert thread.is_alive(), "the server did not start"
+        yield f"http://127.0.0.1:{settings.port}/"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_with_auth_nothing_is_served_to_strangers(tmp_path: Path, shared_store: Path) -> None:
+    import urllib.error
+
+    from gradio_client import Client
+
+    from bot.settings import Settings
+    from tests.bot.webapp import free_port
+
+    settings = Settings(store=shared_store, data_dir=tmp_path, port=free_port(),
+                        auth="ola:hemmelig-passord")
+    with serving(settings) as url:
+        join = urllib.request.Request(url + "gradio_api/queue/join", method="POST",
+                                      data=b'{"data": ["x"], "fn_index": 0}',
+                                      headers={"Content-Type": "application/json"})
+        for request in (url + "config", url + "gradio_api/info", join):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=10)
+            assert caught.value.code == 401, request
+        with pytest.raises(ValueError):
+            Client(url, auth=("ola", "feil"), verbose=False)
+        reply = Client(url, auth=("ola", "hemmelig-passord"), verbose=False).predict(
+            "Hvem er Sergej Radtsjenko?", api_name="/chat")
+        assert "Kilder / Sources" in reply
+
+
+# -- exposure: where it listens, what files it serves, whom it answers ------------------------
+
+def test_listens_on_loopback_only_and_never_shares(app: WebApp) -> None:
+    port = int(app.url.rstrip("/").rsplit(":", 1)[1])
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                listening.append(address)
+    assert listening == ["0100007F"]  # 127.0.0.1, nothing else
+    assert "gradio.live" not in app.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("path", [
+    "gradio_api/file=../../../../etc/passwd", "gradio_api/file=/etc/passwd",
+    "gradio_api/file=%2e%2e%2f%2e%2e%2fetc%2fpasswd", "file=/etc/passwd",
+    "gradio_api/file=app.py", "gradio_api/file=.env", "gradio_api/file=index/data/article.txt",
+    "gradio_api/file={store}/chroma.sqlite3", "gradio_api/file={data}/feedback.jsonl",
+    "gradio_api/FILE=/etc/passwd"])
+def test_no_file_outside_gradios_cache_is_served(app: WebApp, path: str) -> None:
+    import urllib.error
+
+    url = app.url + path.format(store=app.store, data=app.data_dir)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, b""
+    assert status in (400, 403, 404, 405), (url, status)
+    assert b"root:" not in body
+
+
+def test_a_foreign_origin_gets_no_credentialed_cors(app: WebApp) -> None:
+    import urllib.error
+
+    for host in ("localhost", "127.0.0.1", "evil.example"):
+        request = urllib.request.Request(
+            app.url + "gradio_api/queue/join", method="POST",
+            data=b'{"data": ["x"], "fn_index": 0, "session_hash": "abc"}',
+            headers={"Content-Type": "application/json", "Origin": "https://evil.example",
+                     "Host": host})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                headers, status = response.headers, response.status
+        except urllib.error.HTTPError as exc:
+            headers, status = exc.headers, exc.code
+        if host == "evil.example":
+            assert status == 400  # a Host that is not loopback: refused (DNS rebinding)
+        allowed = headers.get("Access-Control-Allow-Origin")
+        credentials = headers.get("Access-Control-Allow-Credentials")
+        assert not (allowed == "https://evil.example" and credentials == "true"), host
+
+
+def test_cli_refuses_a_public_bind_without_auth(cli_env: dict[str, str],
+                                                tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli(["serve", "--host", "0.0.0.0", "--store", str(tmp_path / "s")], cli_env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--auth USER:PASSWORD" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_oversized_upload_is_refused_by_the_server(app: WebApp) -> None:
+    import urllib.error
+
+    boundary = "articlebot-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n").encode() \
+        + b"x" * 1_100_000 + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        app.url + "gradio_api/upload", data=body, method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code in (400, 413)
+    assert not list(app.data_dir.glob("uploads/*"))

@@ -1,0 +1,400 @@
+"""Training the ranker and the abstention model on NorQuAD (`articlebot train-ranker`).
+
+Each training question is scored against the sentences of its own passage (the ranker learns
+which sentence holds the answer span) and against the passage of a different document (the
+abstainer learns when no sentence does). Passage and question embeddings are cached on disk
+by content hash, so reruns are fast; the result is a small JSON file with the training data's
+sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from bot.features import (
+    FEATURE_NAMES,
+    ArticleInfo,
+    QuestionInfo,
+    SentenceInfo,
+    abstain_row,
+    article_info,
+    feature_matrix,
+    question_info,
+    sentence_info,
+)
+from bot.lexical import LexicalIndex
+from bot.qafile import QAItem
+from bot.ranker import (
+    ABSTAIN_FEATURES,
+    LEXICAL_ABSTAIN_FEATURES,
+    LEXICAL_FEATURES,
+    LinearModel,
+    RankerModel,
+    Variant,
+)
+from bot.settings import Settings
+from index.article import article_from_text, inline_id
+from index.chunk import CHUNKER_VERSION, make_chunks
+from index.embedder import SentenceEmbedder
+from index.records import Sentence
+from index.sentence import split_article
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A context prepared like an indexed article, with its sentence vectors in memory."""
+
+    id: str
+    text: str
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray
+    lexical: LexicalIndex
+    infos: tuple[SentenceInfo, ...]
+    vocabulary: ArticleInfo
+
+
+def _cached(cache: Path | None, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    if cache is None:
+        return compute()
+    path = cache / f"{key}.npy"
+    if path.exists():
+        return np.asarray(np.load(path))
+    value = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, value)
+    tmp.replace(path)
+    return value
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def prepare_passages(contexts: Sequence[str], embedder: SentenceEmbedder,
+                     cache: Path | None) -> dict[str, Passage]:
+    """Split, embed (cached) and parse each distinct context."""
+    out: dict[str, Passage] = {}
+    for text in dict.fromkeys(contexts):
+        article = article_from_text(text, inline_id(text))
+        sentences = split_article(article)
+        chunks = make_chunks(sentences)
+        vectors = _cached(cache, _key("p", embedder.spec, CHUNKER_VERSION, article.text),
+                          lambda c=chunks: embedder.embed_documents_array(  # type: ignore[misc]
+                              [x.embed_text for x in c]))
+        lexical = LexicalIndex([s.text for s in sentences])
+        infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+        out[text] = Passage(
+            id=article.id, text=article.text, sentences=tuple(sentences), vectors=vectors,
+            lexical=lexical, infos=infos, vocabulary=article_info(infos))
+    return out
+
+
+def embed_questions(questions: Sequence[str], embedder: SentenceEmbedder,
+                    cache: Path | None) -> np.ndarray:
+    """Query embeddings of many questions (cached as one array)."""
+    return _cached(cache, _key("q", embedder.spec, *questions),
+                   lambda: np.stack([embedder.embed_query_array(q) for q in questions])
+                   if questions else np.zeros((0, embedder.dimension), dtype=np.float32))
+
+
+def gold_mask(item: QAItem, passage: Passage) -> np.ndarray:
+    """Which of the passage's sentences overlap the item's answer span(s)."""
+    return np.array([any(s.start < sp.start + len(sp.text) and sp.start < s.end
+                         for sp in item.spans) for s in passage.sentences], dtype=bool)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question against one passage: its feature matrix and gold mask."""
+
+    item: QAItem
+    passage: Passage
+    question: QuestionInfo
+    matrix: np.ndarray
+    gold: np.ndarray
+
+
+def make_example(item: QAItem, passage: Passage, qvec: np.ndarray) -> Example:
+    """Features of every sentence of `passage` for the item's question."""
+    q = question_info(item.question)
+    dense = passage.vectors @ qvec
+    bm25 = passage.lexical.scores(q.terms)
+    matrix = feature_matrix(q, passage.sentences, passage.infos, dense, bm25,
+                            passage.lexical)
+    gold = gold_mask(item, passage) if item.context == passage.text else np.zeros(
+        len(passage.sentences), dtype=bool)
+    return Example(item=item, passage=passage, question=q, matrix=matrix, gold=gold)
+
+
+def negative_pairs(items: Sequence[QAItem], seed: int) -> list[tuple[QAItem, str]]:
+    """Each item paired with the context of a different document (different first line)."""
+    contexts = sorted({i.context for i in items if i.context is not None})
+    rng = random.Random(seed)
+    pairs = []
+    for item in items:
+        if item.context is None:
+            continue
+        first = item.context.split("\n", 1)[0]
+        others = [c for c in contexts if c.split("\n", 1)[0] != first]
+        if others:
+            pairs.append((item, rng.choice(others)))
+    return pairs
+
+
+def abstain_matrix(examples: Sequence[Example], scores: Sequence[np.ndarray]) -> np.ndarray:
+    """The abstention features of each example, given the ranker's scores."""
+    return np.stack([abstain_row(e.question, e.matrix, s, e.passage.vocabulary)
+                     for e, s in zip(examples, scores, strict=True)])
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    return mean, scale
+
+
+def fit_listwise(examples: Sequence[Example], l2: float = 1.0) -> tuple[np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """A linear scorer trained listwise: softmax over each question's sentences, maximising
+    the probability of the gold sentences (a conditional logit). Returns mean, scale, coef."""
+    from scipy.optimize import minimize
+
+    usable = [e for e in examples if e.gold.any() and len(e.gold) > 1]
+    stacked = np.concatenate([e.matrix for e in usable])
+    mean, scale = _standardise(stacked)
+    xs = [(e.matrix - mean) / scale for e in usable]
+    golds = [e.gold for e in usable]
+    bounds = np.cumsum([0] + [len(x) for x in xs])
+    x_all = np.concatenate(xs)
+    gold_all = np.concatenate(golds)
+    group = np.repeat(np.arange(len(xs)), [len(x) for x in xs])
+    n_q = len(xs)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = x_all @ w
+        total, grad = 0.0, np.zeros_like(w)
+        smax = np.maximum.reduceat(s, bounds[:-1])
+        e = np.exp(s - smax[group])
+        z = np.add.reduceat(e, bounds[:-1])
+        p = e / z[group]
+        # log of the total gold probability per question
+        gp = np.add.reduceat(p * gold_all, bounds[:-1])
+        total = -float(np.sum(np.log(np.maximum(gp, 1e-12))))
+        # d/dw: sum over q of (E_p[x] - E_{p|gold}[x])
+        pg = (p * gold_all) / gp[group]
+        grad = x_all.T @ (p - pg)
+        total += 0.5 * l2 * float(w @ w)
+        grad = grad + l2 * w
+        return total / n_q, grad / n_q
+
+    w0 = np.zeros(x_all.shape[1])
+    res = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return mean, scale, np.asarray(res.x)
+
+
+def hit_at(examples: Sequence[Example], scores: Sequence[np.ndarray], k: int = 1) -> float:
+    """Share of examples whose gold sentence is among the top k by score."""
+    hits = [bool(e.gold[np.argsort(-s, kind="stable")[:k]].any())
+            for e, s in zip(examples, scores, strict=True)]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def without(passage: Passage, drop: np.ndarray) -> Passage:
+    """The passage with some sentences removed: a same-topic passage that no longer holds
+    the answer, the hard negative for the abstention model."""
+    keep = [i for i in range(len(passage.sentences)) if not drop[i]]
+    sentences = tuple(passage.sentences[i] for i in keep)
+    lexical = LexicalIndex([s.text for s in sentences])
+    infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+    return Passage(id=passage.id + "-without", text="", sentences=sentences,
+                   vectors=passage.vectors[keep], lexical=lexical, infos=infos,
+                   vocabulary=article_info(infos))
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What training measured on its own data (never on the validation split)."""
+
+    n_questions: int
+    n_contexts: int
+    l2: float
+    heldout_hit_at_1: dict[str, float]
+    lexical: dict[str, float]
+    crosslingual: dict[str, float]
+
+
+def _fit_abstainer(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = _standardise(x)
+    clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    clf.fit((x - mean) / scale, y)
+    return mean, scale, np.asarray(clf.coef_[0]), float(clf.intercept_[0])
+
+
+def choose_second_citation(examples: Sequence[Example], scores: Sequence[np.ndarray]) -> float:
+    """The score gap under which a second sentence is cited: the one that maximises the
+    citation F1 (precision: cited sentences that are gold; recall: a gold sentence cited)
+    on the training questions."""
+    pairs = []
+    for e, s in zip(examples, scores, strict=True):
+        if len(s) < 2 or not e.gold.any():
+            continue
+        order = np.argsort(-s, kind="stable")
+        pairs.append((float(s[order[0]] - s[order[1]]), bool(e.gold[order[0]]),
+                      bool(e.gold[order[1]])))
+    if not pairs:
+        return 0.0
+    gaps = np.array([p[0] for p in pairs])
+    first = np.array([p[1] for p in pairs])
+    second = np.array([p[2] for p in pairs])
+    best, best_f1 = 0.0, -1.0
+    for g in np.quantile(gaps, np.linspace(0.0, 0.9, 19)):
+        two = gaps <= g
+        cited = 1 + two
+        precision = float(np.mean((first + (two & second)) / cited))
+        recall = float(np.mean(first | (two & second)))
+        f1 = 2 * precision * recall / (precision + recall)
+        if f1 > best_f1:
+            best, best_f1 = float(g), f1
+    return best
+
+
+def _mask(names: Sequence[str], drop: frozenset[str]) -> np.ndarray:
+    return np.array([n not in drop for n in names], dtype=np.float64)
+
+
+def _masked(examples: Sequence[Example], keep: np.ndarray) -> list[Example]:
+    return [replace(e, matrix=e.matrix * keep) for e in examples]
+
+
+def _fit_variant(examples: Sequence[Example], negatives: Sequence[Example],
+                 hard: Sequence[Example], l2: float, drop_rank: frozenset[str],
+                 drop_abstain: frozenset[str], false_abstention: float,
+                 seed: int) -> tuple[Variant, dict[str, float]]:
+    """Fit one variant (ranker + abstainer + threshold) without the dropped features."""
+    keep = _mask(FEATURE_NAMES, drop_rank)
+    mean, scale, coef = fit_listwise(_masked(examples, keep), l2=l2)
+    coef = coef * keep  # dropped features carry no weight at all
+    ranker = LinearModel(FEATURE_NAMES, mean * keep, np.where(keep > 0, scale, 1.0), coef, 0.0)
+    a_keep = _mask(ABSTAIN_FEATURES, drop_abstain)
+
+    def rows(group: Sequence[Example]) -> np.ndarray:
+        out: np.ndarray = abstain_matrix(group, [ranker.decision(e.matrix) for e in group])
+        masked: np.ndarray = out * a_keep
+        return masked
+
+    x_pos, x_neg, x_hard = rows(examples), rows(negatives), rows(hard)
+    x = np.concatenate([x_pos, x_neg, x_hard])
+    y = np.concatenate([np.ones(len(x_pos)), np.zeros(len(x_neg) + len(x_hard))])
+    a_mean, a_scale, a_coef, a_icpt = _fit_abstainer(x, y, seed)
+    a_coef = a_coef * a_keep
+    abstainer = LinearModel(ABSTAIN_FEATURES, a_mean * a_keep,
+                            np.where(a_keep > 0, a_scale, 1.0), a_coef, a_icpt)
+    p_pos = abstainer.probability(x_pos)
+    threshold = float(np.quantile(p_pos, false_abstention))
+    figures = {
+        "train_hit_at_1": hit_at(examples, [ranker.decision(e.matrix) for e in examples]),
+        "abstain_below": threshold,
+        "train_false_abstention": float(np.mean(p_pos < threshold)),
+        "train_negative_abstention": float(np.mean(abstainer.probability(x_neg) < threshold)),
+        "train_hard_negative_abstention": float(np.mean(abstainer.probability(x_hard)
+                                                        < threshold)),
+    }
+    return Variant(ranker, abstainer, threshold), figures
+
+
+def train_model(items: Sequence[QAItem], embedder: SentenceEmbedder, cache: Path | None,
+                seed: int = 0, false_abstention: float = 0.03,
+                progress: Callable[[str], None] | None = None) -> tuple[RankerModel,
+                                                                         TrainingReport]:
+    """Train both variants (lexical, cross-lingual) on context-carrying Q&A items.
+
+    The ranker is a listwise linear model whose L2 strength is chosen on a held-out fifth of
+    the training contexts; the abstainer is a logistic regression over question-level
+    features, trained against each question asked of another document's passage and of its
+    own passage without the answer sentence; its threshold keeps the training questions'
+    false abstentions at `false_abstention`.
+    """
+    say = progress or (lambda _: None)
+    usable = [i for i in items if i.context is not None and i.spans and i.answerable]
+    contexts = list(dict.fromkeys(i.context for i in usable if i.context is not None))
+    say(f"embedding {len(contexts)} passages and {len(usable)} questions ...")
+    passages = prepare_passages(contexts, embedder, cache)
+    qvecs = embed_questions([i.question for i in usable], embedder, cache)
+    examples = [make_example(it, passages[it.context or ""], qvecs[k])
+                for k, it in enumerate(usable)]
+
+    rng = random.Random(seed)
+    shuffled = contexts[:]
+    rng.shuffle(shuffled)
+    held = set(shuffled[: len(shuffled) // 5])
+    fit_part = [e for e in examples if e.item.context not in held]
+    held_part = [e for e in examples if e.item.context in held]
+    heldout: dict[str, float] = {}
+    for l2 in (0.1, 0.3, 1.0, 3.0, 10.0):
+        mean, scale, coef = fit_listwise(fit_part, l2=l2)
+        heldout[str(l2)] = hit_at(held_part, [((e.matrix - mean) / scale) @ coef
+                                              for e in held_part])
+    best_l2 = float(max(heldout, key=lambda k: (heldout[k], -float(k))))
+    say(f"held-out hit@1 by L2: {heldout}; using {best_l2}")
+
+    index_of = {id(it): k for k, it in enumerate(usable)}
+    say("building negatives ...")
+    negatives = [make_example(item, passages[other], qvecs[index_of[id(item)]])
+                 for item, other in negative_pairs(usable, seed)]
+    hard = [make_example(e.item, without(e.passage, e.gold), qvecs[k])
+            for k, e in enumerate(examples) if e.gold.any() and (~e.gold).sum() >= 3]
+    lexical, lex_fig = _fit_variant(examples, negatives, hard, best_l2, frozenset(),
+                                    frozenset(), false_abstention, seed)
+    cross, cross_fig = _fit_variant(examples, negatives, hard, best_l2, LEXICAL_FEATURES,
+                                    LEXICAL_ABSTAIN_FEATURES, false_abstention, seed)
+    within = choose_second_citation(
+        examples, [lexical.ranker.decision(e.matrix) for e in examples])
+    say(f"second citation when within {within:.2f} of the first")
+    model = RankerModel(lexical=lexical, crosslingual=cross, second_citation_within=within,
+                        meta={})
+    report = TrainingReport(n_questions=len(usable), n_contexts=len(contexts), l2=best_l2,
+                            heldout_hit_at_1=heldout, lexical=lex_fig, crosslingual=cross_fig)
+    return model, report
+
+
+def run_training(args: argparse.Namespace, settings: Settings,
+                 notice: Callable[[str], None]) -> int:
+    """`articlebot train-ranker FILE --out PATH`: train and write the model file."""
+    from bot.qafile import read_qa_file
+    from index.embedder import make_embedder
+
+    qa = read_qa_file(Path(args.file))
+    items = qa.items
+    if args.max_contexts is not None:
+        keep = set(list(dict.fromkeys(i.context for i in items))[:args.max_contexts])
+        items = [i for i in items if i.context in keep]
+    embedder = make_embedder(settings.embedder)
+    model, report = train_model(items, embedder,
+                                Path(args.cache) if args.cache else None, seed=args.seed,
+                                progress=notice)
+    meta = {"source": "articlebot train-ranker", "train_file": Path(args.file).name,
+            "train_sha256": qa.sha256, "embedder": embedder.spec,
+            "chunker": CHUNKER_VERSION, "seed": args.seed,
+            "max_contexts": args.max_contexts, **asdict(report)}
+    model = replace(model, meta=meta)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    notice(f"wrote {out}: train hit@1 {report.lexical['train_hit_at_1']:.3f} (lexical), "
+           f"{report.crosslingual['train_hit_at_1']:.3f} (cross-lingual)")
+    return 0

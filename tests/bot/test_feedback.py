@@ -1,0 +1,114 @@
+"""Ratings saved by the web chat, and `articlebot feedback export` turning them into a Q&A
+file that eval reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.feedback import CitedSentence, FeedbackRecord, export, load, qa_item, save
+from index.errors import ArticlebotError
+from tests.conftest import ARTICLE, run_cli
+
+RADTSJENKO = ("For den russiskfødte analytikeren Sergej Radtsjenko tyder meldingene om møtet "
+              "på et skifte i maktbalansen og en trussel mot den gamle kald-krig politikken.")
+PROFESSOR = "Radtsjenko, som er professor ved Henry A Kissinger Center"
+
+
+def _liked() -> FeedbackRecord:
+    return FeedbackRecord(article="article", question="Hvem er Sergej Radtsjenko?",
+                          answer="...", rating="up", language="nb",
+                          citations=(CitedSentence(1, "article:6", RADTSJENKO),))
+
+
+def _abstained(rating: str = "up") -> FeedbackRecord:
+    return FeedbackRecord(article="article", question="Hva er hovedstaden i Frankrike?",
+                          answer="Artikkelen sier ikke noe om dette.", rating=rating,  # type: ignore[arg-type]
+                          citations=(CitedSentence(1, "article:8", "x", support=False),))
+
+
+def test_ratings_round_trip_through_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "feedback.jsonl"
+    save(path, _liked())
+    save(path, _abstained("down"))
+    first, second = load(path)
+    assert first == _liked().__class__(**{**_liked().__dict__, "time": first.time})
+    assert second.rating == "down" and second.abstained
+    assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["abstained"] is False
+
+
+def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.jsonl"
+    save(path, _liked())
+    with path.open("a", encoding="utf-8") as f:
+        f.write('{"rating": "meh"}\n')
+    with pytest.raises(ArticlebotError, match=r"feedback.jsonl:2: rating must be"):
+        load(path)
+
+
+def test_what_each_rating_says_about_the_gold() -> None:
+    liked = qa_item(_liked(), "ctx")
+    assert liked is not None
+    assert (liked["evidence"], liked["answerable"], liked["lang"]) == ([RADTSJENKO], True, "nb")
+    abstained = qa_item(_abstained(), "ctx")
+    assert abstained is not None and abstained["answerable"] is False
+    assert qa_item(_abstained("down"), "ctx") is None  # a dislike with no right sentence
+    corrected = FeedbackRecord(**{**_liked().__dict__, "rating": "down",
+                                  "right_sentence": PROFESSOR})
+    item = qa_item(corrected, "ctx")
+    assert item is not None and item["evidence"] == [PROFESSOR] and item["answerable"] is True
+
+
+def test_export_keeps_the_latest_rating_per_question(tmp_path: Path) -> None:
+    corrected = FeedbackRecord(**{**_liked().__dict__, "rating": "down",
+                                  "right_sentence": PROFESSOR})
+    gone = FeedbackRecord(**{**_liked().__dict__, "article": "removed"})
+    out = tmp_path / "qa.jsonl"
+    written, skipped = export([_liked(), corrected, gone],
+                              lambda a: "text" if a == "article" else None, out)
+    assert (written, skipped) == (1, 1)
+    (item,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert item["evidence"] == [PROFESSOR] and item["context"] == "text"
+
+
+def test_cli_exports_a_file_that_eval_reads(tmp_path: Path, shared_store: Path,
+                                           cli_env: dict[str, str]) -> None:
+    from bot.qafile import read_qa_file
+
+    feedback = Path(cli_env["XDG_DATA_HOME"]) / "articlebot" / "feedback.jsonl"
+    save(feedback, _liked())
+    save(feedback, _abstained())
+    save(feedback, _abstained("down"))
+    out = tmp_path / "fb.jsonl"
+    result = run_cli(["feedback", "export", "--out", str(out), "--store", str(shared_store)],
+                     cli_env)
+    assert result.returncode == 0, result.stderr
+    # the later dislike (with no right sentence) replaced the like of the abstention
+    assert "wrote 1 Q&A items" in result.stderr and "skipped 1" in result.stderr
+    qa = read_qa_file(out)
+    assert [(i.answerable, i.evidence) for i in qa.items] == [(True, (RADTSJENKO,))]
+    assert not qa.warnings
+    assert qa.items[0].context == ARTICLE.read_text(encoding="utf-8")
+
+    save(feedback, _abstained())
+    assert run_cli(["feedback", "export", "--out", str(out), "--store", str(shared_store)],
+                   cli_env).returncode == 0
+    result = run_cli(["eval", str(out), "--out", str(tmp_path / "eval"), "--store",
+                      str(tmp_path / "evalstore")], cli_env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    counts = summary["counts"]
+    assert (counts["n_total"], counts["n_error"]) == (2, 0)
+    assert (counts["n_answerable"], counts["n_unanswerable"]) == (1, 1)
+    assert summary["hit_at_1"] is not None  # scored against the feedback's evidence
+
+
+def test_cli_export_without_ratings_writes_an_empty_file(tmp_path: Path, shared_store: Path,
+                                                         cli_env: dict[str, str]) -> None:
+    out = tmp_path / "empty.jsonl"
+    result = run_cli(["feedback", "export", "--out", str(out), "--store", str(shared_store)],
+                     cli_env)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == ""

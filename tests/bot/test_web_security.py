@@ -1,0 +1,224 @@
+"""The web chat's exposed surface and its behaviour under load (reliability plan rows 1, 2, 4,
+26 and 27), against the real app: `python app.py --port P` in a subprocess with its own store
+and data dir, probed with raw HTTP and driven with `gradio_client` through `/chat` only.
+
+`ARTICLEBOT_TEST_WEB_CLIENTS` sets the number of concurrent users (default 50).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+CLIENTS = int(os.environ.get("ARTICLEBOT_TEST_WEB_CLIENTS", "50"))
+# Questions with different answers: a reply given to the wrong user shows.
+QUESTIONS = (
+    "Hvem er Sergej Radtsjenko?",
+    "Hvilke land har lagt ned veto mot nye resolusjoner?",
+    "Where did Radchenko publish his analysis?",
+    "What was the Russian defence minister shown in North Korea?",
+    "Hvem skal Kim Jong-un møte i Russland?",
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    url: str
+    store: Path
+    data: Path
+    log: Path
+    cache: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("websec")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ARTICLEBOT_", "GRADIO_SERVER_"))}  # the defaults, exactly
+    env.update({"ARTICLEBOT_STORE": str(tmp / "store"), "XDG_DATA_HOME": str(tmp / "xdg"),
+                "PYTHONIOENCODING": "utf-8", "GRADIO_TEMP_DIR": str(tmp / "gradio-cache")})
+    log = tmp / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the web chat died: {log.read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the web chat did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Server(port=port, url=url, store=tmp / "store", data=tmp / "xdg" / "articlebot",
+                     log=log, cache=tmp / "gradio-cache")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses listening on `port`, from /proc/net/tcp{,6}."""
+    found = set()
+    for name in ("tcp", "tcp6"):
+        path = Path("/proc/net") / name
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+
+
+def test_default_bind_is_loopback_only_and_nothing_is_shared(server: Server) -> None:
+    addresses = _listening_addresses(server.port)
+    assert addresses, "the app's listening socket was not found"
+    assert addresses <= LOOPBACK_HEX, addresses
+    log = server.log.read_text(errors="replace")
+    assert "gradio.live" not in log and "share" not in log.lower()
+
+
+def _get(server: Server, path: str, headers: dict[str, str] | None = None,
+         method: str = "GET", body: bytes | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})  # sent as is, no normalising
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def test_file_routes_serve_nothing_outside_gradio_cache(server: Server) -> None:
+    secret_files = [server.store / "chroma.sqlite3", REPO / "index" / "data" / "article.txt",
+                    REPO / "pyproject.toml", Path("/etc/passwd")]
+    assert (server.store / "chroma.sqlite3").exists()
+    targets = []
+    for f in secret_files:
+        targets += [str(f), str(f).upper(), "../" * 12 + str(f).lstrip("/"),
+                    ("%2e%2e%2f" * 12) + str(f).lstrip("/").replace("/", "%2f")]
+    targets += ["../../etc/passwd", "..%2f..%2fetc%2fpasswd", ".env", "../.env",
+                str(REPO / ".env"), str(server.store), str(REPO)]
+    seen = {}
+    for prefix in ("/gradio_api/file=", "/file=", "/GRADIO_API/file=", "/gradio_api/file%3d"):
+        for target in targets:
+            status = _get(server, prefix + target).status
+            seen[prefix + target] = status
+    allowed = {400, 403, 404, 405}
+    leaks = {path: status for path, status in seen.items() if status not in allowed}
+    assert not leaks, leaks
+    # the route itself works: a file in Gradio's cache is served (so the refusals are real)
+    cached = server.cache / "probe" / "ok.txt"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("cached")
+    assert _get(server, f"/gradio_api/file={cached}").status == 200
+
+
+def _cross_origin(server: Server, host: str) -> None:
+    body = b'{"data": ["Hvem er Sergej Radtsjenko?"], "fn_index": 0, "session_hash": "abc"}'
+    for method in ("POST", "OPTIONS"):
+        headers = {"Origin": "https://evil.example", "Host": host,
+                   "Content-Type": "application/json", "Access-Control-Request-Method": "POST"}
+        response = _get(server, "/gradio_api/queue/join", headers=headers, method=method,
+                        body=body if method == "POST" else None)
+        allow_origin = response.getheader("Access-Control-Allow-Origin")
+        credentials = response.getheader("Access-Control-Allow-Credentials")
+        assert not (allow_origin in ("https://evil.example", "*")
+                    and (credentials or "").lower() == "true"), (host, method)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "localhost:{port}",
+                                  "127.0.0.1:{port}"])
+def test_cross_origin_requests_get_no_credentials(server: Server, host: str) -> None:
+    _cross_origin(server, host.format(port=server.port))
+
+
+def test_spoofed_host_header_gets_no_credentials(server: Server) -> None:
+    """Gradio reflects any Origin with credentials for a Host it does not know as local; the
+    loopback-bound app refuses foreign Host headers (which also stops DNS rebinding)."""
+    _cross_origin(server, "evil.example")
+    assert _get(server, "/", headers={"Host": "evil.example"}).status == 400
+    assert _get(server, "/", headers={"Host": f"localhost:{server.port}"}).status == 200
+
+
+def _client(server: Server) -> Any:
+    from gradio_client import Client
+
+    # a generous HTTP timeout: 50 clients fetching the config at once on 2 busy cores
+    return Client(server.url, verbose=False, httpx_kwargs={"timeout": 120},
+                  download_files=False, analytics_enabled=False)
+
+
+def test_concurrent_users_each_get_their_own_answer(server: Server) -> None:
+    """Row 26: CLIENTS users at once, each with its own question; p95 latency is printed."""
+    one = _client(server)
+    expected = {q: one.predict(q, api_name="/chat") for q in QUESTIONS}
+    assert len(set(expected.values())) >= 3  # different answers: a mix-up would show
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # connect first; then ask all at once
+        clients = list(pool.map(lambda _: _client(server), range(CLIENTS)))
+
+    def user(i: int) -> tuple[str, str, float]:
+        client = clients[i]
+        question = QUESTIONS[i % len(QUESTIONS)]
+        t0 = time.monotonic()
+        reply = client.predict(question, api_name="/chat")
+        return question, str(reply), time.monotonic() - t0
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        results = list(pool.map(user, range(CLIENTS)))
+    wall = time.monotonic() - t0
+    latencies = sorted(r[2] for r in results)
+    p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
+    print(f"\n{CLIENTS} concurrent users: p50 {statistics.median(latencies):.2f} s, "
+          f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s, wall {wall:.1f} s")
+    wrong = [(q, r[:80]) for q, r, _ in results if r != expected[q]]
+    assert not wrong, wrong
+    assert one.predict(QUESTIONS[0], api_name="/chat") == expected[QUESTIONS[0]]
+
+
+@pytest.mark.parametrize("size", [10_000, 100_000, 1_000_000])
+def test_oversized_question_via_the_api_is_refused_and_the_next_one_works(
+        server: Server, size: int) -> None:
+    client = _client(server)
+    reply = client.predict("Hvem " + "x" * size, api_name="/chat")
+    assert "too long" in reply or "for langt" in reply
+    assert "Kilder / Sources" in client.predict(QUESTIONS[0], api_name="/chat")
