@@ -8,6 +8,7 @@ method is called.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class Engine:
         self._ranker = ranker
         self._answerers: dict[str, Answerer] = {}
         self._loaded: dict[str, str] = {}  # article id -> the collection its answerer reads
+        self._checked: dict[str, float] = {}  # article id -> when its pointer was last read
         self._lock = threading.RLock()
         # checked now (no I/O) so that a half-configured model fails before any indexing
         self._llm = llm_config(settings)
@@ -131,6 +133,7 @@ class Engine:
         with self._lock:
             self._answerers.pop(article_id, None)
             self._loaded.pop(article_id, None)
+            self._checked.pop(article_id, None)
 
     def resolve_article(self, ref: str | None = None, notice: Notice = _quiet) -> str:
         """The id of the article to answer from: `ref` (an id or a file path), else the
@@ -180,10 +183,17 @@ class Engine:
         The pointer is read on every call: another process (`articlebot index --rebuild`)
         may have switched the article to a new collection and dropped the one cached here.
         """
+        now = time.monotonic()
+        with self._lock:
+            # Within a second of the last check the cached chain is used as is: a switch by
+            # another process is seen a moment later, and `ask` retries on a dropped one.
+            if article_id in self._answerers and now - self._checked.get(article_id, 0) < 1.0:
+                return self._answerers[article_id]
         manifest = self.store.manifest(article_id, self.embedder_spec)
         with self._lock:
             if (article_id in self._answerers and manifest is not None
                     and self._loaded.get(article_id) == manifest.collection):
+                self._checked[article_id] = now
                 return self._answerers[article_id]
         if manifest is None:
             raise ArticleNotFoundError(
@@ -205,6 +215,7 @@ class Engine:
         with self._lock:
             self._answerers[article_id] = answerer
             self._loaded[article_id] = manifest.collection
+            self._checked[article_id] = now
         return answerer
 
     def ask(self, question: str, article_id: str, item_id: str | None = None,
@@ -221,6 +232,7 @@ class Engine:
             current = self.store.manifest(article_id, self.embedder_spec)
             if current is not None and current.collection == loaded:
                 raise  # not a switch: a real failure
+            self._forget(article_id)
             answer = self.answerer(article_id).answer(cleaned, query=query)
         if item_id is not None:
             import dataclasses

@@ -72,6 +72,7 @@ class Store:
         self.chroma_token = chroma_token
         self.lock_timeout = lock_timeout
         self._client: Any = None
+        self._registry_collection: Any = None
 
     # -- connection -----------------------------------------------------------------------
 
@@ -150,8 +151,13 @@ class Store:
                 f"store {self.describe()}: {what} failed: {_first_line(exc)}") from None
 
     def _registry(self) -> Any:
-        return self._call("opening the registry", self.client.get_or_create_collection,
-                          REGISTRY, embedding_function=None)
+        # The handle is kept: the registry is never dropped, and opening it costs a round
+        # trip on every question otherwise.
+        if self._registry_collection is None:
+            self._registry_collection = self._call(
+                "opening the registry", self.client.get_or_create_collection, REGISTRY,
+                embedding_function=None)
+        return self._registry_collection
 
     # -- locking --------------------------------------------------------------------------
 
