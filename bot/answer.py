@@ -55,7 +55,8 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
         citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score)
                           for i, r in enumerate(chosen, start=1))
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
-    short = None if abstained else short_answer(retrieval.question, citations[0].sentence.text)
+    short = None if abstained else short_answer(retrieval.question,
+                                                citations[0].sentence.text, question)
     return Answer(question=question, answer=body, language=language, article=article_id,
                   citations=citations, ranking=ranked[:ranking_size], abstained=abstained,
                   short_answer=short)

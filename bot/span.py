@@ -25,12 +25,14 @@ _NUMBER = re.compile(
 _WORD_NUMBER = re.compile(
     r"\b(?:to|tre|fire|fem|seks|sju|syv|åtte|ni|ti|elleve|tolv|tjue|hundre|tusen)\b"
     r"(?:\s+\w+)?", re.IGNORECASE)
+# "Hvem er Sergej Radtsjenko?" asks for a description, not a name: no short answer.
+_WHO_IS_NAME = re.compile(r"^\s*(?i:hvem|kven|who)\s+(?i:er|var|is|was)\s+[A-ZÆØÅ]")
 _NAME_RUN = re.compile(
     r"(?<![\w-])(?:[A-ZÆØÅ][\wæøåé'-]+(?:\s+(?:av|von|van|de|der|den|la|le)\s+)?"
     r"(?:\s+[A-ZÆØÅ][\wæøåé'-]+)*)")
 
 
-def short_answer(q: QuestionInfo, sentence: str) -> str | None:
+def short_answer(q: QuestionInfo, sentence: str, question: str = "") -> str | None:
     """A short answer span from `sentence` for the question, or None when unsure."""
     if q.asks_when:
         m = _DATE.search(sentence)
@@ -43,7 +45,7 @@ def short_answer(q: QuestionInfo, sentence: str) -> str | None:
         m = _WORD_NUMBER.search(sentence)
         if m:
             return m.group(0).strip()
-    if q.asks_who:
+    if q.asks_who and not _WHO_IS_NAME.match(question):
         best: str | None = None
         for m in _NAME_RUN.finditer(sentence):
             if m.start() == 0 and " " not in m.group(0):

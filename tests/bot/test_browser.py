@@ -24,8 +24,10 @@ ARTIFACTS = REPO / "test-artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update",
                "--disable-sync"]
-RADTSJENKO = ("For den russiskfødte analytikeren Sergej Radtsjenko tyder meldingene om møtet "
-              "på et skifte i maktbalansen og en trussel mot den gamle kald-krig politikken.")
+RADTSJENKO = ("Radtsjenko, som er professor ved Henry A Kissinger Center, Johns Hopkins "
+              "School of Advanced International Studies, peker på at Russland, som fast "
+              "medlem av FNs sikkerhetsråd har, sammen med Kina, lagt ned veto mot nye "
+              "resolusjoner mot Kim Jong-uns regime etter nye missiltester.")
 PROFESSOR = "Radtsjenko, som er professor ved Henry A Kissinger Center"
 PAYLOADS = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>",
             "<style>body{display:none}</style>", "[x](javascript:alert(3))",
@@ -166,9 +168,9 @@ def test_ask_streams_a_cited_answer_and_highlights_the_sentence(context: Any,
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)
     # clicking [1] in the answer scrolls to the sentence and flashes it
-    answer.locator("a[href='#s-article-6']").first.click()
+    answer.locator("a[href='#s-article-10']").first.click()
     page.wait_for_function(
-        "() => document.getElementById('s-article-6').classList.contains('flash')")
+        "() => document.getElementById('s-article-10').classList.contains('flash')")
     assert_clean(page, watch)
 
 
@@ -181,7 +183,9 @@ def test_xss_in_a_question_is_shown_literally_and_never_runs(context: Any,
     user = page.locator("#chatbot [data-testid='user']").last
     assert user.inner_text().strip() == question  # shown as typed, not deleted
     assert page.locator("#chatbot img[src='x'], #chatbot svg[onload]").count() == 0
-    assert "Kilder / Sources" in answer.inner_text()
+    # answered or not (the payload dilutes the question), the sentences shown are the
+    # article's, rendered as text
+    assert "Radtsjenko" in answer.inner_text()
     assert_clean(page, watch)
 
 

@@ -22,3 +22,9 @@ def test_short_answers(question: str, sentence: str, expected: str | None) -> No
 def test_who_skips_names_from_the_question() -> None:
     q = question_info("Hvem møtte Vladimir Putin?")
     assert short_answer(q, "Vladimir Putin møtte Kim Jong-un i Vladivostok.") == "Kim Jong-un"
+
+
+def test_who_is_a_named_person_asks_for_a_description() -> None:
+    question = "Hvem er Sergej Radtsjenko?"
+    sentence = "Radtsjenko, som er professor ved Johns Hopkins School, peker på det."
+    assert short_answer(question_info(question), sentence, question) is None

@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from tests.bot.webapp import WebApp, running_app
 from tests.conftest import DATA
 
-RADTSJENKO = ("For den russiskfødte analytikeren Sergej Radtsjenko tyder meldingene om møtet "
-              "på et skifte i maktbalansen og en trussel mot den gamle kald-krig politikken.")
+RADTSJENKO = ("Radtsjenko, som er professor ved Henry A Kissinger Center, Johns Hopkins "
+              "School of Advanced International Studies, peker på at Russland, som fast "
+              "medlem av FNs sikkerhetsråd har, sammen med Kina, lagt ned veto mot nye "
+              "resolusjoner mot Kim Jong-uns regime etter nye missiltester.")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def test_chat_endpoint_answers_with_sources(app: WebApp) -> None:
     assert "Kilder / Sources" in reply
     answer, sources = reply.split("Kilder / Sources", 1)
     assert html.escape(RADTSJENKO, quote=False) in sources  # verbatim, words intact
-    assert "[1](#s-article-6)" in answer  # the marker links to the sentence in the panel
+    assert "[1](#s-article-10)" in answer  # the marker links to the sentence in the panel
 
 
 def test_abstention_offers_closest_sentences_as_not_support(app: WebApp) -> None:
@@ -263,7 +265,8 @@ def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
               SimpleNamespace(index=1, liked=False))
     up, down = load(settings.feedback_path)
     assert (up.rating, up.question, up.article) == ("up", "Hvem er Sergej Radtsjenko?", "article")
-    assert [c.text for c in up.citations] == [RADTSJENKO] and up.right_sentence is None
+    assert up.citations[0].text == RADTSJENKO and up.right_sentence is None
+    assert [c.n for c in up.citations] == list(range(1, len(up.citations) + 1))
     assert down.rating == "down" and down.right_sentence.startswith("Radtsjenko, som er")
 
 

