@@ -2,7 +2,9 @@
 
 Items with their own `context` are answered against that context only (each distinct context
 is indexed as its own article, in a temporary store unless --store is given); the others
-against --article (default: the bundled article).
+against --article (default: the bundled article). Everything that can be checked before the
+run (the file, the gates, the baseline, the output directory) is checked first, so a bad
+option never costs a full run.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,21 +22,33 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
-from bot.engine import Engine
-from bot.metrics import HEADLINE, Scored, exact_match, token_f1
-from bot.qafile import QAItem, add_negatives, read_qa_file
+from bot.metrics import (
+    HEADLINE,
+    LOWER_IS_BETTER,
+    N_BOOTSTRAP,
+    Scored,
+    exact_match,
+    token_f1,
+)
+from bot.qafile import QAItem, Span, add_negatives, read_qa_file
 from bot.records import Answer
 from bot.settings import Settings
+from index.article import clean_text
 from index.errors import ArticlebotError, ConfigError
 from index.records import Sentence
 
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
 Notice = Callable[[str], None]
+
+CONFIDENCE_SOURCE = "ranking[0].score"
+_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 def fold(text: str) -> str:
@@ -39,64 +56,91 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+def stored_span(context: str, span: Span) -> tuple[int, int]:
+    """A span's offsets in the stored (cleaned) text of its context: the eval file's offsets
+    point into the raw context, the sentences' into the text as stored."""
+    end = span.start + len(span.text)
+    if clean_text(context) == context:
+        return span.start, end
+    return len(clean_text(context[:span.start])), len(clean_text(context[:end]))
+
+
 def gold_ids(item: QAItem, sentences: Sequence[Sentence]) -> set[str]:
-    """The sentences that hold the item's evidence or overlap its answer span."""
+    """The sentences that hold one of the item's evidence strings (after NFC, case and
+    whitespace folding) or overlap one of its answer spans."""
     gold: set[str] = set()
     evidence = [fold(e) for e in item.evidence if e.strip()]
+    spans = ([stored_span(item.context, sp) for sp in item.spans]
+             if item.context is not None else [])
     for s in sentences:
         text = fold(s.text)
         if any(e in text for e in evidence):
             gold.add(s.id)
-        if any(s.start < sp.start + len(sp.text) and sp.start < s.end for sp in item.spans):
+        if any(s.start < end and start < s.end for start, end in spans):
             gold.add(s.id)
     return gold
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One evaluated item: its answer record (or error) and its score."""
+    """One evaluated item: its answer record (or error), its score and its gold."""
 
     item: QAItem
     record: dict[str, Any]
     scored: Scored
     gold: tuple[str, ...]
+    gold_texts: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def error_record(item: QAItem, error: str, article: str | None) -> dict[str, Any]:
+    """The prediction line of an item that failed: the answer record's fields, empty, and
+    the error."""
+    return {"id": item.id, "question": item.question, "answer": "", "short_answer": None,
+            "abstained": False, "language": None, "article": article, "backend": None,
+            "fallback_reason": None, "citations": [], "ranking": [], "timings_ms": {},
+            "error": error}
 
 
 def score(item: QAItem, answer: Answer | None, gold: set[str], error: str | None,
-          latency_ms: float | None) -> Outcome:
-    """Score one answer against its item's gold."""
+          latency_ms: float | None, gold_texts: Sequence[str] = (),
+          article: str | None = None) -> Outcome:
+    """Score one answer (or failure) against its item's gold."""
+    has_answers = item.answerable and bool(item.answers)
     if answer is None:
-        record: dict[str, Any] = {"id": item.id, "question": item.question, "error": error}
-        scored = Scored(answerable=item.answerable, abstained=False, error=True, gold_ranks=(),
-                        cited_gold=(), n_gold=len(gold), gold_cited=0, has_gold=bool(gold),
-                        exact_match=0.0 if item.answers else None,
-                        f1=0.0 if item.answers else None, latency_ms=None)
-        return Outcome(item, record, scored, tuple(sorted(gold)))
-    record = answer.to_record()
-    ranks = tuple(i for i, r in enumerate(answer.ranking, start=1) if r.sentence.id in gold)
-    support = [c for c in answer.citations if c.support]
-    cited = tuple(c.sentence.id in gold for c in support)
-    predicted = answer.short_answer or answer.answer
-    answerable_scored = item.answerable and bool(item.answers) and not answer.abstained
-    em = exact_match(predicted, item.answers) if item.answers else None
-    f1 = token_f1(predicted, item.answers) if item.answers else None
-    if item.answers and answer.abstained:
-        em, f1 = 0.0, 0.0
-    del answerable_scored
+        message = error or "no answer"
+        scored = Scored(answerable=item.answerable, error=True, gold=frozenset(gold),
+                        exact_match=0.0 if has_answers else None,
+                        f1=0.0 if has_answers else None, latency_ms=latency_ms)
+        return Outcome(item, error_record(item, message, article), scored,
+                       tuple(sorted(gold)), tuple(gold_texts), message)
+    if not answer.abstained and not answer.answer.strip():
+        # an empty answer is a failure, not an answer (it must not help any metric)
+        return score(item, None, gold, "the bot returned an empty answer", latency_ms,
+                     gold_texts, article)
+    # the citation markers ("[1]") are how the answer points at its sources, not words of it
+    predicted = _MARKER.sub("", answer.short_answer or answer.answer)
+    em = f1 = None
+    if has_answers:
+        answered = not answer.abstained
+        em = exact_match(predicted, item.answers) if answered else 0.0
+        f1 = token_f1(predicted, item.answers) if answered else 0.0
     scored = Scored(answerable=item.answerable, abstained=answer.abstained, error=False,
-                    gold_ranks=ranks, cited_gold=cited, n_gold=len(gold),
-                    gold_cited=len({c.sentence.id for c in support} & gold),
-                    has_gold=bool(gold), exact_match=em, f1=f1, latency_ms=latency_ms)
-    return Outcome(item, record, scored, tuple(sorted(gold)))
+                    gold=frozenset(gold),
+                    ranking=tuple(r.sentence.id for r in answer.ranking),
+                    cited=tuple(c.sentence.id for c in answer.citations if c.support),
+                    exact_match=em, f1=f1, latency_ms=latency_ms,
+                    confidence=answer.ranking[0].score if answer.ranking else None)
+    return Outcome(item, answer.to_record(), scored, tuple(sorted(gold)), tuple(gold_texts))
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 @contextlib.contextmanager
@@ -111,16 +155,26 @@ def _eval_settings(settings: Settings, items: Sequence[QAItem]) -> Iterator[Sett
 
 def evaluate(items: Sequence[QAItem], engine: Engine, notice: Notice,
              progress: bool = True) -> list[Outcome]:
-    """Answer and score every item."""
+    """Answer and score every item, in order. A domain error on one item (an unusable
+    question or context) makes that item an error that scores 0; the run goes on.
+
+    Latency is the answer call alone (indexing a context is not part of it); one untimed
+    warm-up question loads the models first, so the first item does not pay for them.
+    """
+    from tqdm import tqdm
+
     default_article: str | None = None
-    outcomes = []
     sentences_of: dict[str, Sequence[Sentence]] = {}
-    for item in tqdm(items, desc="eval", unit="q", file=sys.stderr,
+    outcomes: list[Outcome] = []
+    warmed = False
+    for item in tqdm(items, desc="eval", unit="q", file=sys.stderr, dynamic_ncols=True,
                      disable=not progress or len(items) < 20):
         error: str | None = None
         answer: Answer | None = None
         gold: set[str] = set()
-        t0 = time.perf_counter()
+        gold_texts: list[str] = []
+        article_id: str | None = None
+        latency: float | None = None
         try:
             if item.context is not None:
                 article_id = engine.index_text(item.context)
@@ -130,53 +184,133 @@ def evaluate(items: Sequence[QAItem], engine: Engine, notice: Notice,
                 article_id = default_article
             if article_id not in sentences_of:
                 sentences_of[article_id] = engine.answerer(article_id).sentences
-            gold = gold_ids(item, sentences_of[article_id])
+            sentences = sentences_of[article_id]
+            gold = gold_ids(item, sentences)
+            gold_texts = [s.text for s in sentences if s.id in gold]
+            if not warmed:
+                warmed = True
+                with contextlib.suppress(ArticlebotError):
+                    engine.ask(item.question, article_id)
             t0 = time.perf_counter()
-            answer = engine.ask(item.question, article_id, item_id=item.id)
+            try:
+                answer = engine.ask(item.question, article_id, item_id=item.id)
+            finally:
+                latency = (time.perf_counter() - t0) * 1000
         except ArticlebotError as exc:
             error = str(exc)
-        latency = (time.perf_counter() - t0) * 1000
-        outcomes.append(score(item, answer, gold, error, latency if answer else None))
+        outcomes.append(score(item, answer, gold, error, latency, gold_texts, article_id))
     return outcomes
+
+
+def _check_out_dir(out: Path) -> None:
+    """The output directory must be a directory we can write (made if missing)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: not writable")
+
+
+def load_baseline(path: str) -> dict[str, Any]:
+    """A previous run's summary.json (checked to hold the headline metrics)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--baseline {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--baseline {path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--baseline {path}:{exc.lineno}:{exc.colno}: bad JSON: "
+                          f"{exc.msg}") from None
+    if not isinstance(data, dict) or not any(k in data for k in HEADLINE):
+        raise ConfigError(f"--baseline {path}: not an articlebot summary.json")
+    return data
+
+
+def _settings_meta(settings: Settings) -> dict[str, Any]:
+    """The settings that shape results (no secrets)."""
+    dumped = settings.model_dump(mode="json",
+                                 exclude={"chroma_token", "openai_api_key", "auth"})
+    keep = ("embedder", "ranking_size", "max_citations", "max_question_chars", "llm",
+            "llm_base_url", "llm_model", "chroma_url", "article")
+    return {k: dumped.get(k) for k in keep}
 
 
 def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> int:
     """Run `articlebot eval`; returns the exit code."""
-    from bot.report import write_outputs
-
     gates = parse_gates(args.fail_under)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    out = Path(args.out)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
     qa = read_qa_file(Path(args.file), skip_invalid=args.skip_invalid)
-    for warning in qa.warnings[:5]:
+    _check_out_dir(out)
+    for warning in qa.warnings:
         notice(f"warning: {warning}")
-    for problem in qa.skipped:
+    for problem in qa.skipped[:20]:
         notice(f"skipped: {problem}")
-    items = add_negatives(qa.items, args.seed) if args.add_negatives else qa.items
-    if args.limit is not None:
-        items = items[:args.limit]
+    if len(qa.skipped) > 20:
+        notice(f"skipped: ... {len(qa.skipped) - 20} more (see report.md)")
+    items = qa.items[:args.limit] if args.limit is not None else qa.items
+    if args.add_negatives:
+        if not any(i.context is not None for i in items):
+            notice("warning: --add-negatives does nothing here: no item carries a context")
+        items = add_negatives(items, args.seed)
+    from bot.engine import Engine  # after the cheap checks: it loads Chroma
+    from bot.report import comparison_table, write_outputs
+
+    started_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     with _eval_settings(settings, items) as run_settings:
         engine = Engine(run_settings)
         started = time.perf_counter()
-        outcomes = evaluate(items, engine, notice)
+        outcomes = evaluate(items, engine, notice, progress=not getattr(args, "quiet", False))
         elapsed = time.perf_counter() - started
-    meta = {"version": __version__, "git_commit": _git_commit(),
-            "embedder": engine.embedder_spec, "input": str(args.file),
-            "input_sha256": qa.sha256, "seed": args.seed,
-            "add_negatives": bool(args.add_negatives), "elapsed_s": round(elapsed, 2),
-            "settings": {"max_citations": settings.max_citations,
-                         "ranking_size": settings.ranking_size, "llm": settings.llm,
-                         "llm_model": settings.llm_model,
-                         "ranker": engine.ranker().meta.get("source", "trained")}}
-    summary = write_outputs(Path(args.out), outcomes, meta, n_skipped=len(qa.skipped),
-                            seed=args.seed, baseline=args.baseline)
-    failed = [f"{name} = {summary[name]} < {value}" for name, value in gates
-              if summary.get(name) is None or summary[name] < value]
+        ranker = engine.ranker().meta.get("source", "trained")
+    commit = _git("rev-parse", "HEAD") or None
+    dirty = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    meta = {"version": __version__, "git_commit": commit,
+            "git_dirty": bool(dirty) if dirty is not None else None,
+            "embedder": engine.embedder_spec, "ranker": ranker,
+            "input": str(args.file), "input_sha256": qa.sha256, "input_format": qa.format,
+            "seed": args.seed, "n_bootstrap": N_BOOTSTRAP,
+            "add_negatives": bool(args.add_negatives), "limit": args.limit,
+            "confidence": CONFIDENCE_SOURCE, "started_at": started_at,
+            "elapsed_s": round(elapsed, 2), "python": platform.python_version(),
+            "settings": _settings_meta(settings)}
+    summary = write_outputs(out, outcomes, meta, skipped=qa.skipped, warnings=qa.warnings,
+                            seed=args.seed, baseline=baseline, baseline_path=args.baseline)
+    if baseline is not None:
+        base_meta = baseline.get("meta")
+        if isinstance(base_meta, dict) and base_meta.get("input_sha256") not in (None,
+                                                                                 qa.sha256):
+            notice("warning: the baseline was measured on a different input file")
+        sys.stdout.write(comparison_table(summary, baseline) + "\n")
+        sys.stdout.flush()
+    failed = [line for line in (gate_failure(name, value, summary.get(name))
+                                for name, value in gates) if line]
     headline = ", ".join(f"{k}={summary[k]:.3f}" for k in ("hit_at_1", "hit_at_3", "mrr",
-                                                           "abstention_recall", "coverage")
+                                                           "abstention_f1", "coverage")
                          if summary.get(k) is not None)
-    notice(f"{len(outcomes)} items -> {args.out}: {headline}")
+    counts = summary["counts"]
+    notice(f"{counts['n_total']} items ({counts['n_error']} errors, {counts['n_skipped']} "
+           f"skipped) -> {out}: {headline}")
     for line in failed:
         print(f"articlebot: gate failed: {line}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def gate_failure(name: str, target: float, value: float | None) -> str | None:
+    """Why a --fail-under gate fails, or None when it passes. A metric falls short when it
+    is below the target, or above it for a lower-is-better metric; a metric that could not
+    be computed always fails."""
+    if value is None:
+        return f"{name} = n/a (nothing to compute it over)"
+    if name in LOWER_IS_BETTER:
+        return f"{name} = {value:.4f} > {target}" if value > target else None
+    return f"{name} = {value:.4f} < {target}" if value < target else None
 
 
 def parse_gates(specs: Sequence[str]) -> list[tuple[str, float]]:
@@ -184,13 +318,17 @@ def parse_gates(specs: Sequence[str]) -> list[tuple[str, float]]:
     gates = []
     for spec in specs:
         name, sep, value = spec.partition("=")
+        name = name.strip()
         if not sep or name not in HEADLINE:
             raise ConfigError(f"--fail-under {spec!r}: expected METRIC=VALUE with METRIC one "
                               f"of {', '.join(HEADLINE)}")
         try:
-            gates.append((name, float(value)))
+            number = float(value)
         except ValueError:
             raise ConfigError(f"--fail-under {spec!r}: {value!r} is not a number") from None
+        if number != number:  # NaN would make every gate pass
+            raise ConfigError(f"--fail-under {spec!r}: {value!r} is not a number")
+        gates.append((name, number))
     return gates
 
 

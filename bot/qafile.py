@@ -1,6 +1,10 @@
 """Reading Q&A files for eval: JSONL (against one article, or with per-item `context`),
-SQuAD v2 JSON, and CSV. Strict by default: the first problem stops the read with
-`FILE:LINE: what is wrong`; with `skip_invalid` problems are collected and the item skipped.
+SQuAD v2 JSON, and CSV.
+
+Strict by default: the first problem stops the read with `FILE:LINE: what is wrong`
+(`FILE:LINE:COL:` for bad JSON); with `skip_invalid` problems are collected and the row
+skipped. JSONL and CSV are read a line at a time, so memory follows the items kept, not the
+file's size; a SQuAD JSON document is parsed whole and is capped at MAX_JSON_BYTES.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from index.article import inline_id
+from index.article import MAX_ARTICLE_BYTES, clean_text, inline_id
 from index.errors import QAFileError
 
-MAX_QA_BYTES = 512 * 1024 * 1024
+MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
+MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -52,197 +58,415 @@ class QAItem:
 
 @dataclass
 class QAFile:
-    """The items of a file, the problems skipped, and the file's hash."""
+    """The items of a file, the problems skipped, warnings, and the file's sha256."""
 
     items: list[QAItem]
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sha256: str = ""
+    format: str = "jsonl"
 
 
-def _str_list(value: Any, where: str, name: str) -> tuple[str, ...]:
+class _Bad(Exception):
+    """A problem with one row; `col` is set for JSON syntax errors."""
+
+    def __init__(self, message: str, col: int | None = None) -> None:
+        super().__init__(message)
+        self.col = col
+
+
+# Fields the readers understand; any other field is ignored with one warning per name.
+_KNOWN = frozenset({"id", "question", "answers", "evidence", "answerable", "lang", "source",
+                    "context", "is_impossible", "title", "plausible_answers"})
+
+
+def _str_list(value: Any, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (value,)
+        value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{where}: field {name!r} must be a list of strings")
+        raise _Bad(f"field {name!r} must be a list of strings")
+    if any(not v.strip() for v in value):
+        raise _Bad(f"field {name!r} holds an empty string")
     return tuple(value)
 
 
-_KNOWN = {"id", "question", "answers", "evidence", "answerable", "lang", "source", "context",
-          "is_impossible", "title", "plausible_answers"}
+def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Span, ...]]:
+    """Answers as strings, or as SQuAD objects {text, answer_start} (spans need a
+    context)."""
+    if not isinstance(value, list) or not value or not any(isinstance(a, dict) for a in value):
+        return _str_list(value, "answers"), ()
+    if not all(isinstance(a, dict) for a in value):
+        raise _Bad("field 'answers' mixes strings and objects")
+    texts: list[str] = []
+    spans: list[Span] = []
+    for a in value:
+        text, start = a.get("text"), a.get("answer_start")
+        if not isinstance(text, str) or not text.strip():
+            raise _Bad("each answer object needs a non-empty 'text'")
+        texts.append(text)
+        if context is None:
+            continue  # offsets into what? the texts still count as answers
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise _Bad("each answer object needs 'answer_start' (an integer >= 0)")
+        if context[start:start + len(text)] != text:
+            raise _Bad(f"answer {text!r} is not at offset {start} of the context")
+        spans.append(Span(text=text, start=start))
+    return tuple(texts), tuple(spans)
 
 
-def _item(row: Any, where: str, line: int) -> QAItem:
+def _item(row: Any, line: int) -> QAItem:
+    """One checked item from a parsed row (raises _Bad)."""
     if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        raise _Bad(f"expected a JSON object, got {_kind(row)}")
     item_id = row.get("id")
     if isinstance(item_id, int) and not isinstance(item_id, bool):
         item_id = str(item_id)
+    if item_id is None:
+        raise _Bad("field 'id' is missing")
     if not isinstance(item_id, str) or not item_id.strip():
-        raise ValueError(f"{where}: field 'id' is missing or not a non-empty string")
+        raise _Bad("field 'id' must be a non-empty string")
     question = row.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError(f"{where}: field 'question' is missing or empty")
+    if question is None:
+        raise _Bad("field 'question' is missing")
+    if not isinstance(question, str):
+        raise _Bad("field 'question' must be a string")
+    if not any(ch.isalnum() for ch in clean_text(question)):
+        raise _Bad("field 'question' is empty")
     context = row.get("context")
-    if context is not None and (not isinstance(context, str) or not context.strip()):
-        raise ValueError(f"{where}: field 'context' must be a non-empty string")
+    if context is not None:
+        if not isinstance(context, str) or not clean_text(context).strip():
+            raise _Bad("field 'context' must be a non-empty string")
+        if len(context.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
+            raise _Bad(f"field 'context' is larger than {MAX_ARTICLE_BYTES} bytes")
     answerable = row.get("answerable", True)
-    if row.get("is_impossible") is True:
-        answerable = False
     if not isinstance(answerable, bool):
-        raise ValueError(f"{where}: field 'answerable' must be true or false")
+        raise _Bad("field 'answerable' must be true or false")
+    impossible = row.get("is_impossible", False)
+    if not isinstance(impossible, bool):
+        raise _Bad("field 'is_impossible' must be true or false")
+    if impossible:
+        answerable = False
     lang = row.get("lang")
-    if lang is not None and not isinstance(lang, str):
-        raise ValueError(f"{where}: field 'lang' must be a string")
+    if lang is not None and (not isinstance(lang, str) or not lang.strip()):
+        raise _Bad("field 'lang' must be a non-empty string")
     source = row.get("source")
-    answers_raw = row.get("answers")
-    spans: list[Span] = []
-    answers: tuple[str, ...]
-    if isinstance(answers_raw, list) and answers_raw and all(isinstance(a, dict)
-                                                             for a in answers_raw):
-        texts = []
-        for a in answers_raw:
-            text, start = a.get("text"), a.get("answer_start")
-            if not isinstance(text, str) or not isinstance(start, int) or isinstance(start,
-                                                                                    bool):
-                raise ValueError(f"{where}: each answer needs 'text' (string) and "
-                                 "'answer_start' (integer)")
-            if context is not None and context[start:start + len(text)] != text:
-                raise ValueError(f"{where}: answer {text!r} is not at offset {start} "
-                                 "of the context")
-            spans.append(Span(text=text, start=start))
-            texts.append(text)
-        answers = tuple(texts)
-    else:
-        answers = _str_list(answers_raw, where, "answers")
-    evidence = _str_list(row.get("evidence"), where, "evidence")
+    if source is not None and not isinstance(source, (str, int)):
+        raise _Bad("field 'source' must be a string")
+    answers, spans = _answers(row.get("answers"), context)
+    evidence = _str_list(row.get("evidence"), "evidence")
+    if not answerable and (answers or evidence):
+        raise _Bad("an unanswerable item has answers or evidence")
     return QAItem(id=item_id.strip(), question=question, answers=answers, evidence=evidence,
-                  answerable=answerable, lang=lang, source=str(source) if source else None,
-                  context=context, spans=tuple(spans), line=line)
+                  answerable=answerable, lang=lang.strip() if lang else None,
+                  source=str(source) if source not in (None, "") else None,
+                  context=context, spans=spans, line=line)
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, Any]]:
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                     type(value).__name__)
+
+
+def _read_line(fh: BinaryIO) -> tuple[bytes, bool]:
+    """One line of at most MAX_LINE_BYTES; (line, too_long). A longer line is consumed
+    to its end so that the next read starts on the next line."""
+    raw = fh.readline(MAX_LINE_BYTES + 1)
+    if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+        return raw, False
+    del raw
+    chunk = b"x"
+    while chunk and not chunk.endswith(b"\n"):
+        chunk = fh.readline(1 << 20)
+    return b"x", True
+
+
+def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object or _Bad) for every non-blank line."""
     decoder = json.JSONDecoder()
-    for n, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if not line:
+    n = 0
+    while True:
+        raw, too_long = _read_line(fh)
+        if not raw:
+            return
+        n += 1
+        if too_long:
+            yield n, _Bad(f"line longer than {MAX_LINE_BYTES} bytes")
+            continue
+        if n == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield n, _Bad(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", col=exc.start + 1)
+            continue
+        text = text.rstrip("\r\n")
+        start = len(text) - len(text.lstrip())
+        if start == len(text):
             continue
         try:
-            obj, end = decoder.raw_decode(line)
+            obj, end = decoder.raw_decode(text, start)
         except json.JSONDecodeError as exc:
-            yield n, ValueError(f"bad JSON at column {exc.colno}: {exc.msg}")
+            yield n, _Bad(f"bad JSON: {exc.msg}", col=exc.colno)
             continue
-        if line[end:].strip():
-            yield n, ValueError(f"more than one JSON value on the line (column {end + 1})")
+        rest = text[end:]
+        if rest.strip():
+            col = end + len(rest) - len(rest.lstrip()) + 1
+            yield n, _Bad("bad JSON: more than one JSON value on the line (missing newline "
+                          "between objects?)", col=col)
             continue
         yield n, obj
 
 
-def _squad_rows(data: dict[str, Any]) -> Iterator[tuple[int, Any]]:
-    for article in data.get("data", []):
-        for para in article.get("paragraphs", []):
-            context = para.get("context")
-            for qa in para.get("qas", []):
-                yield 0, {**qa, "context": context, "title": article.get("title")}
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"id", "question"} <= set(reader.fieldnames):
-        yield 1, ValueError("a CSV needs the columns id,question[,answers,evidence,answerable]")
+def _squad_rows(data: Any, text: str) -> Iterator[tuple[int, Any]]:
+    """The questions of a SQuAD v2 document, each with its paragraph's context; the line is
+    where the question's id appears in the file."""
+    if isinstance(data, list):  # a plain JSON list of items
+        for i, row in enumerate(data):
+            yield _locate(text, row, f"[{i}]")
         return
-    for row in reader:
-        out: dict[str, Any] = {"id": row.get("id"), "question": row.get("question")}
-        for name in ("answers", "evidence"):
-            value = (row.get(name) or "").strip()
-            out[name] = [v.strip() for v in value.split("|") if v.strip()] if value else []
-        flag = (row.get("answerable") or "true").strip().lower()
-        if flag not in ("true", "false", "1", "0", "yes", "no", ""):
-            yield reader.line_num, ValueError(f"answerable must be true or false, not {flag!r}")
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        yield 1, _Bad("expected SQuAD JSON: an object with a 'data' list")
+        return
+    pos = [0]
+    for a, article in enumerate(data["data"]):
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
+            yield 1, _Bad(f"data[{a}]: expected an object with a 'paragraphs' list")
             continue
-        out["answerable"] = flag in ("true", "1", "yes", "")
-        for name in ("lang", "source", "context"):
-            if row.get(name):
-                out[name] = row[name]
-        yield reader.line_num, out
+        for p, para in enumerate(article["paragraphs"]):
+            if not isinstance(para, dict) or not isinstance(para.get("qas"), list):
+                yield 1, _Bad(f"data[{a}].paragraphs[{p}]: expected an object with a "
+                              "'qas' list")
+                continue
+            for q, qa in enumerate(para["qas"]):
+                where = f"data[{a}].paragraphs[{p}].qas[{q}]"
+                if not isinstance(qa, dict):
+                    yield 1, _Bad(f"{where}: expected a JSON object, got {_kind(qa)}")
+                    continue
+                line, row = _locate(text, {**qa, "context": para.get("context"),
+                                           "title": article.get("title")}, where, pos)
+                yield line, row
 
 
-def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
-    """Read and check a Q&A file; raises QAFileError on the first problem unless skipping."""
+def _locate(text: str, row: Any, where: str, pos: list[int] | None = None
+            ) -> tuple[int, Any]:
+    """The line of the row's id in the document (ids appear in order), else 1."""
+    pos = pos if pos is not None else [0]
+    if isinstance(row, dict) and isinstance(row.get("id"), (str, int)):
+        found = text.find(json.dumps(row["id"], ensure_ascii=False), pos[0])
+        if found < 0:
+            found = text.find(json.dumps(row["id"]), pos[0])
+        if found >= 0:
+            pos[0] = found + 1
+            return text.count("\n", 0, found) + 1, row
+    return 1, row if isinstance(row, dict) else _Bad(f"{where}: expected a JSON object, "
+                                                     f"got {_kind(row)}")
+
+
+_CSV_COLUMNS = ("id", "question", "answers", "evidence", "answerable")
+_CSV_OPTIONAL = ("lang", "source", "context")
+
+
+def _csv_rows(fh: BinaryIO, unknown: dict[str, tuple[int, int]]) -> Iterator[tuple[int, Any]]:
+    """CSV with `|` between list items; line numbers are those of each record's start."""
+    csv.field_size_limit(MAX_LINE_BYTES)
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
+    line = 1
     try:
-        size = path.stat().st_size
-        if size > MAX_QA_BYTES:
-            raise QAFileError(f"{path}: larger than {MAX_QA_BYTES} bytes")
-        data = path.read_bytes()
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip().lower() for h in header]
+        missing = [c for c in ("id", "question") if c not in header]
+        if missing:
+            yield 1, _Bad(f"a CSV needs the columns {','.join(_CSV_COLUMNS)} "
+                          f"(missing: {', '.join(missing)})")
+            return
+        for name in header:
+            if name not in _CSV_COLUMNS and name not in _CSV_OPTIONAL:
+                unknown.setdefault(name, (1, 0))
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                yield start, _Bad(f"{len(cells)} fields where the header has {len(header)}")
+                continue
+            row = dict(zip(header, cells, strict=True))
+            out: dict[str, Any] = {"id": row["id"].strip(), "question": row["question"]}
+            for name in ("answers", "evidence"):
+                value = (row.get(name) or "").strip()
+                out[name] = [v.strip() for v in value.split("|") if v.strip()]
+            flag = (row.get("answerable") or "").strip().lower()
+            if flag not in ("true", "false", "1", "0", "yes", "no", ""):
+                yield start, _Bad(f"field 'answerable' must be true or false, not {flag!r}")
+                continue
+            out["answerable"] = flag in ("true", "1", "yes", "")
+            for name in _CSV_OPTIONAL:
+                if (row.get(name) or "").strip():
+                    out[name] = row[name]
+            yield start, out
+    except UnicodeDecodeError as exc:
+        yield line, _Bad(f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x})")
+    except csv.Error as exc:
+        yield line, _Bad(f"bad CSV: {exc}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open(path: Path) -> tuple[str, int]:
+    """The file's sha256 and size; QAFileError when it cannot be read."""
+    try:
+        if path.is_dir():
+            raise QAFileError(f"{path}: is a directory, not a Q&A file")
+        return _sha256(path), path.stat().st_size
     except FileNotFoundError:
         raise QAFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise QAFileError(f"{path}: is a directory") from None
     except OSError as exc:
-        raise QAFileError(f"{path}: cannot read ({exc.strerror})") from None
-    sha = hashlib.sha256(data).hexdigest()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        raise QAFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
+    """The parsed document and its text; None when it is not one JSON value and `strict`
+    is off, or when it is several values one a line (JSONL)."""
+    if size > MAX_JSON_BYTES:
+        raise QAFileError(f"{path}:1: a JSON document larger than {MAX_JSON_BYTES} bytes; "
+                          "use JSONL")
+    data = path.read_bytes()
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise QAFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
-    rows: Iterator[tuple[int, Any]]
-    if path.suffix.lower() == ".csv":
-        rows = _csv_rows(text)
-    elif path.suffix.lower() == ".json":
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise QAFileError(f"{path}:{exc.lineno}: bad JSON: {exc.msg}") from None
-        if not isinstance(whole, dict) or "data" not in whole:
-            raise QAFileError(f"{path}:1: expected SQuAD JSON with a 'data' list")
-        rows = _squad_rows(whole)
-    else:
-        rows = _jsonl_rows(text)
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        if not strict or (exc.msg == "Extra data" and exc.lineno > 1):
+            return None
+        raise QAFileError(f"{path}:{exc.lineno}:{exc.colno}: bad JSON: {exc.msg}") from None
+
+
+def _looks_like_json_document(path: Path) -> bool:
+    """A pretty-printed JSON document under another name than `.json`: its first line opens
+    an object or list and nothing more (or opens a SQuAD object)."""
+    with path.open("rb") as fh:
+        first = fh.readline(4096).lstrip(_BOM).strip()
+    return first in (b"{", b"[") or first.startswith((b'{"version"', b'{"data"'))
+
+
+def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
+    """Read and check a Q&A file; raises QAFileError on the first problem unless
+    `skip_invalid`, in which case bad rows are listed in `skipped`."""
+    sha, size = _open(path)
+    if size == 0:
+        raise QAFileError(f"{path}:1: the file is empty")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise QAFileError(f"{path}:1: the file is UTF-16; save it as UTF-8")
     result = QAFile(items=[], sha256=sha)
-    seen: dict[str, int] = {}
-    for n, row in rows:
-        where = f"{path}:{n}"
-        try:
-            if isinstance(row, ValueError):
-                raise ValueError(f"{where}: {row}")
-            item = _item(row, where, n)
-            if item.id in seen:
-                raise ValueError(f"{where}: duplicate id {item.id!r} (first at line "
-                                 f"{seen[item.id]})")
-            unknown = set(row) - _KNOWN
-            if unknown:
-                result.warnings.append(f"{where}: unknown fields ignored: "
-                                       f"{', '.join(sorted(unknown))}")
-        except ValueError as exc:
-            if not skip_invalid:
-                raise QAFileError(str(exc)) from None
-            result.skipped.append(str(exc))
-            continue
-        seen[item.id] = n
-        result.items.append(item)
-    if not result.items and not result.skipped:
+    unknown: dict[str, tuple[int, int]] = {}  # field -> (first line, rows)
+    suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as fh:
+            rows: Iterator[tuple[int, Any]]
+            if suffix == ".csv":
+                result.format = "csv"
+                rows = _csv_rows(fh, unknown)
+            else:
+                whole = None
+                if suffix == ".json" or _looks_like_json_document(path):
+                    # a JSON document; a `.json` holding JSONL, or a `.jsonl` whose first
+                    # line is broken, is read line by line instead
+                    whole = _whole_json(path, size, strict=suffix == ".json")
+                if whole is not None:
+                    data, text = whole
+                    result.format = "squad" if isinstance(data, dict) else "json"
+                    rows = _squad_rows(data, text)
+                else:
+                    rows = _jsonl_rows(fh)
+            _collect(path, rows, result, unknown, skip_invalid)
+    except OSError as exc:
+        raise QAFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for name, (line, count) in sorted(unknown.items(), key=lambda kv: kv[1]):
+        rows_note = f" (in {count} rows)" if count > 1 else ""
+        what = "column" if result.format == "csv" else "field"
+        result.warnings.append(f"{path}:{line}: unknown {what} {name!r} ignored{rows_note}")
+    no_gold = [i for i in result.items if i.answerable and not (i.answers or i.evidence)]
+    if no_gold:
+        result.warnings.append(
+            f"{path}:{no_gold[0].line}: {len(no_gold)} answerable item(s) have neither "
+            "answers nor evidence; they count only in abstention metrics and coverage")
+    if not result.items:
+        if result.skipped:
+            raise QAFileError(f"{path}: no valid items ({len(result.skipped)} skipped; "
+                              f"first: {result.skipped[0]})")
         raise QAFileError(f"{path}:1: no items")
     return result
 
 
+def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
+             unknown: dict[str, tuple[int, int]], skip_invalid: bool) -> None:
+    seen: dict[str, QAItem] = {}
+    contexts: dict[str, str] = {}  # one string object per distinct context
+    for n, row in rows:
+        try:
+            if isinstance(row, _Bad):
+                raise row
+            item = _item(row, n)
+            first = seen.get(item.id)
+            if first is not None:
+                same = replace(first, line=n) == item
+                raise _Bad(f"duplicate id {item.id!r} (first at line {first.line}, "
+                           f"{'same' if same else 'different'} content)")
+            for name in set(row) - _KNOWN:
+                line, count = unknown.get(name, (n, 0))
+                unknown[name] = (line, count + 1)
+        except _Bad as exc:
+            where = f"{path}:{n}:{exc.col}" if exc.col is not None else f"{path}:{n}"
+            message = f"{where}: {exc}"
+            if not skip_invalid:
+                raise QAFileError(message) from None
+            result.skipped.append(message)
+            continue
+        if item.context is not None:
+            item = replace(item, context=contexts.setdefault(item.context, item.context))
+        seen[item.id] = item
+        result.items.append(item)
+
+
 def add_negatives(items: list[QAItem], seed: int) -> list[QAItem]:
     """For each item with a context, one more item asking its question against a different
-    context (different first line), id `<id>#neg`, unanswerable."""
+    context (one with a different first line, so not the same document), chosen with the
+    seed; id `<id>#neg`, unanswerable. Raises QAFileError if such an id already exists."""
     contexts = sorted({i.context for i in items if i.context is not None})
+    firsts = [c.split("\n", 1)[0] for c in contexts]
     rng = random.Random(seed)
+    ids = {i.id for i in items}
     out = list(items)
     for item in items:
         if item.context is None:
             continue
         first = item.context.split("\n", 1)[0]
-        others = [c for c in contexts if c.split("\n", 1)[0] != first]
+        others = [c for c, f in zip(contexts, firsts, strict=True) if f != first]
         if not others:
             continue
-        out.append(replace(item, id=f"{item.id}#neg", context=rng.choice(others),
-                           answerable=False, answers=(), evidence=(), spans=()))
+        neg_id = f"{item.id}#neg"
+        if neg_id in ids:
+            raise QAFileError(f"--add-negatives: the file already has an item with id "
+                              f"{neg_id!r} (line {item.line})")
+        out.append(replace(item, id=neg_id, context=rng.choice(others), answerable=False,
+                           answers=(), evidence=(), spans=()))
     return out

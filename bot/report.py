@@ -1,32 +1,86 @@
-"""Eval outputs: predictions.jsonl, summary.json, items.csv, report.md.
+"""Eval outputs: predictions.jsonl, summary.json, items.csv, report.md and the figures.
 
-Only the files named here are written in the output directory; other files there are left
-alone.
+Only the files named here are written in the output directory (each replaced whole, through
+a temporary file); other files there are left alone.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.metrics import HEADLINE, compute
+from bot.metrics import (
+    DENOMINATOR_TEXT,
+    HEADLINE,
+    citation_pr,
+    compute,
+    confidence_intervals,
+    denominators,
+    hit_at,
+    in_retrieval,
+    reciprocal_rank,
+)
 
-if False:  # pragma: no cover - typing only
+if TYPE_CHECKING:
     from bot.evaluation import Outcome
 
+DIGITS = 6  # rounding in summary.json: stable diffs, far below any CI's width
+WORST = 10
 
-def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
-                  n_skipped: int, seed: int, baseline: str | None) -> dict[str, Any]:
-    """Write every output file; returns the summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "predictions.jsonl").open("w", encoding="utf-8") as fh:
-        for o in outcomes:
-            fh.write(json.dumps(o.record, ensure_ascii=False) + "\n")
-    metrics = compute([o.scored for o in outcomes])
-    summary: dict[str, Any] = dict(metrics)
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, DIGITS)
+
+
+def _round_pair(pair: list[float] | None) -> list[float | None] | None:
+    return None if pair is None else [_round(x) for x in pair]
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8", newline="")
+    tmp.replace(path)
+
+
+def metric_block(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
+    """Headline metrics (rounded), their intervals and denominators for some items."""
+    scored = [o.scored for o in outcomes]
+    point = compute(scored)
+    ci = confidence_intervals(scored, seed=seed)
+    block: dict[str, Any] = {name: _round(point[name]) for name in HEADLINE}
+    block["ci"] = {name: _round_pair(ci[name]) for name in HEADLINE}
+    block["denominators"] = denominators(scored)
+    return block
+
+
+def _groups(outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], seed: int
+            ) -> dict[str, Any]:
+    """The same metrics per group; {} when no item has the key."""
+    if not any(key(o) for o in outcomes):
+        return {}
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(key(o) or "(none)", []).append(o)
+    out = {}
+    for name in sorted(groups):
+        block = metric_block(groups[name], seed)
+        block.pop("denominators")
+        out[name] = {"n": len(groups[name]), **block}
+    return out
+
+
+def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: int,
+                  seed: int) -> dict[str, Any]:
+    """The summary.json of DESIGN.md: flat headline floats, ci, counts, by_lang, by_source,
+    meta (with the denominators of every metric)."""
+    block = metric_block(outcomes, seed)
+    summary: dict[str, Any] = {name: block[name] for name in HEADLINE}
+    summary["ci"] = block["ci"]
     summary["counts"] = {
         "n_total": len(outcomes) + n_skipped,
         "n_scored": sum(1 for o in outcomes if not o.scored.error),
@@ -35,22 +89,308 @@ def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
         "n_answerable": sum(1 for o in outcomes if o.item.answerable),
         "n_unanswerable": sum(1 for o in outcomes if not o.item.answerable),
     }
-    summary["meta"] = meta
-    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                      encoding="utf-8")
-    with (out / "items.csv").open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "lang", "answerable", "abstained", "error", "gold_rank",
-                    "question", "top_sentence"])
-        for o in outcomes:
-            s = o.scored
-            top = o.record.get("citations", [{}])
-            w.writerow([o.item.id, o.item.lang or "", o.item.answerable, s.abstained, s.error,
-                        min(s.gold_ranks) if s.gold_ranks else "", o.item.question,
-                        top[0].get("text", "") if top else ""])
-    lines = ["# articlebot eval", "", "| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {'n/a' if metrics[k] is None else f'{metrics[k]:.3f}'} |"
-              for k in HEADLINE]
-    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    del seed, baseline
+    summary["by_lang"] = _groups(outcomes, lambda o: o.item.lang, seed)
+    summary["by_source"] = _groups(outcomes, lambda o: o.item.source, seed)
+    summary["meta"] = {**meta, "denominators": block["denominators"]}
     return summary
+
+
+# -- items.csv ------------------------------------------------------------------------------
+
+ITEM_COLUMNS = ("id", "lang", "source", "answerable", "abstained", "error", "gold_rank",
+                "hit_at_1", "hit_at_3", "reciprocal_rank", "citation_precision",
+                "citation_recall", "exact_match", "f1", "latency_ms", "confidence",
+                "question", "answer", "cited_ids", "gold_ids", "cited_text", "gold_text",
+                "error_message")
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def item_row(o: Outcome) -> dict[str, str]:
+    """One items.csv row; a metric cell is blank when the item is not in its denominator."""
+    s = o.scored
+    retr = in_retrieval(s)
+    cp, cr = citation_pr(s)
+    em = None if s.exact_match is None else (s.exact_match if s.answered else 0.0)
+    f1 = None if s.f1 is None else (s.f1 if s.answered else 0.0)
+    record = o.record
+    cited_text = next((c["text"] for c in record.get("citations", []) if c.get("support")),
+                      "")
+    return {
+        "id": o.item.id, "lang": o.item.lang or "", "source": o.item.source or "",
+        "answerable": str(s.answerable).lower(), "abstained": str(s.abstained).lower(),
+        "error": str(s.error).lower(),
+        "gold_rank": "" if s.gold_rank is None else str(s.gold_rank),
+        "hit_at_1": _num(hit_at(s, 1), 0) if retr else "",
+        "hit_at_3": _num(hit_at(s, 3), 0) if retr else "",
+        "reciprocal_rank": _num(reciprocal_rank(s)) if retr else "",
+        "citation_precision": _num(cp) if retr else "",
+        "citation_recall": _num(cr) if retr else "",
+        "exact_match": _num(em, 0), "f1": _num(f1),
+        "latency_ms": _num(s.latency_ms, 1), "confidence": _num(s.confidence),
+        "question": o.item.question,
+        "answer": record.get("short_answer") or record.get("answer") or "",
+        "cited_ids": " ".join(s.cited), "gold_ids": " ".join(o.gold),
+        "cited_text": cited_text, "gold_text": " | ".join(o.gold_texts),
+        "error_message": o.error or "",
+    }
+
+
+def items_csv(outcomes: Sequence[Outcome]) -> str:
+    """items.csv: one row an item."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=ITEM_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for o in outcomes:
+        w.writerow(item_row(o))
+    return buf.getvalue()
+
+
+# -- report.md ------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|!#~])")
+
+
+def md(text: str, limit: int = 300) -> str:
+    """Text for one Markdown line or table cell: whitespace folded, cut at `limit`, and
+    Markdown/HTML characters backslash-escaped so a sentence cannot inject links or
+    images."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def fmt(name: str, value: float | None) -> str:
+    """A metric value for the report."""
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}" if name.startswith("latency") else f"{value:.3f}"
+
+
+def _ci_text(name: str, ci: list[float] | None) -> str:
+    return "n/a" if ci is None else f"[{fmt(name, ci[0])}, {fmt(name, ci[1])}]"
+
+
+def compare(summary: dict[str, Any], baseline: dict[str, Any]
+            ) -> list[tuple[str, float | None, float | None, float | None, str]]:
+    """(metric, baseline, now, difference, outside) for every headline metric; `outside`
+    says whether the baseline value lies outside this run's 95% interval."""
+    rows = []
+    for name in HEADLINE:
+        now, old = summary.get(name), baseline.get(name)
+        old = float(old) if isinstance(old, (int, float)) and not isinstance(old,
+                                                                            bool) else None
+        ci = summary["ci"].get(name)
+        diff = None if now is None or old is None else now - old
+        if diff is None or ci is None:
+            outside = "n/a"
+        else:
+            outside = "yes" if old < ci[0] or old > ci[1] else "no"
+        rows.append((name, old, now, diff, outside))
+    return rows
+
+
+def _signed(name: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return ("+" if value >= 0 else "") + fmt(name, value)
+
+
+def comparison_table(summary: dict[str, Any], baseline: dict[str, Any]) -> str:
+    """The Markdown table of differences against a baseline (also printed on stdout)."""
+    lines = ["| metric | baseline | now | difference | outside 95% CI |",
+             "| --- | ---: | ---: | ---: | :---: |"]
+    for name, old, now, diff, outside in compare(summary, baseline):
+        lines.append(f"| {name} | {fmt(name, old)} | {fmt(name, now)} | "
+                     f"{_signed(name, diff)} | {outside} |")
+    return "\n".join(lines)
+
+
+def _headline_table(summary: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
+    dens = summary["meta"]["denominators"]
+    head = "| metric | value | 95% CI | n |"
+    rule = "| --- | ---: | :---: | ---: |"
+    diffs = {}
+    if baseline is not None:
+        head += " baseline | difference | outside CI |"
+        rule += " ---: | ---: | :---: |"
+        diffs = {row[0]: row for row in compare(summary, baseline)}
+    lines = [head, rule]
+    for name in HEADLINE:
+        line = (f"| {name} | {fmt(name, summary[name])} | {_ci_text(name, summary['ci'][name])}"
+                f" | {dens[name]} |")
+        if baseline is not None:
+            _, old, _, diff, outside = diffs[name]
+            line += f" {fmt(name, old)} | {_signed(name, diff)} | {outside} |"
+        lines.append(line)
+    return lines
+
+
+_GROUP_COLUMNS = ("hit_at_1", "hit_at_3", "mrr", "citation_f1", "exact_match", "f1",
+                  "abstention_f1", "false_abstention_rate", "coverage")
+
+
+def _group_table(groups: dict[str, Any]) -> list[str]:
+    lines = ["| group | n | " + " | ".join(_GROUP_COLUMNS) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in _GROUP_COLUMNS) + " |"]
+    for name, block in groups.items():
+        cells = []
+        for m in _GROUP_COLUMNS:
+            ci = block["ci"].get(m)
+            cell = fmt(m, block[m])
+            if ci is not None:
+                cell += f" [{fmt(m, ci[0])}, {fmt(m, ci[1])}]"
+            cells.append(cell)
+        lines.append(f"| {md(name, 40)} | {block['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _case(o: Outcome) -> list[str]:
+    s = o.scored
+    tags = [t for t in (o.item.lang, o.item.source) if t]
+    rank = "not in the ranking" if s.gold_rank is None else f"gold at rank {s.gold_rank}"
+    conf = "" if s.confidence is None else f", score {s.confidence:.3f}"
+    head = f"- **{md(o.item.id, 80)}**" + (f" ({', '.join(md(t, 20) for t in tags)})"
+                                            if tags else "")
+    lines = [f"{head}: {md(o.item.question)}"]
+    if o.error:
+        lines.append(f"  - error: {md(o.error)}")
+        return lines
+    answer = o.record.get("short_answer") or o.record.get("answer") or ""
+    state = "abstained" if s.abstained else "answered"
+    lines.append(f"  - {state}{conf}; {rank if o.item.answerable else 'unanswerable'}: "
+                 f"{md(answer, 200)}")
+    citations = o.record.get("citations", [])
+    cited = next((c for c in citations if c.get("support")), citations[0] if citations
+                 else None)
+    if cited is not None:
+        lines.append(f"  - cited ({md(cited['sentence_id'], 40)}): {md(cited['text'])}")
+    else:
+        lines.append("  - cited: nothing")
+    for sid, text in list(zip(o.gold, o.gold_texts, strict=False))[:2]:
+        lines.append(f"  - gold ({md(sid, 40)}): {md(text)}")
+    if o.item.answerable and not o.gold:
+        lines.append("  - gold: no sentence matches the item's evidence or span")
+    return lines
+
+
+def worst_cases(outcomes: Sequence[Outcome]) -> list[tuple[str, list[Outcome]]]:
+    """The cases most worth reading, by kind, worst first."""
+    def conf(o: Outcome) -> float:
+        return o.scored.confidence if o.scored.confidence is not None else float("-inf")
+
+    missed = [o for o in outcomes if in_retrieval(o.scored) and not o.scored.error
+              and not o.scored.abstained and hit_at(o.scored, 1) == 0.0]
+    missed.sort(key=lambda o: (-(o.scored.gold_rank or 10**6), -conf(o)))
+    answered_wrongly = sorted((o for o in outcomes if not o.item.answerable
+                               and o.scored.answered), key=lambda o: -conf(o))
+    false_abst = [o for o in outcomes if o.item.answerable and o.scored.abstained
+                  and not o.scored.error]
+    false_abst.sort(key=lambda o: conf(o))
+    errors = [o for o in outcomes if o.scored.error]
+    return [
+        ("Answered, but the gold sentence is not ranked first", missed),
+        ("Unanswerable, but answered (most confident first)", answered_wrongly),
+        ("Answerable, but abstained", false_abst),
+        ("Errors (each scores 0)", errors),
+    ]
+
+
+def report_markdown(summary: dict[str, Any], outcomes: Sequence[Outcome], figures: list[str],
+                    skipped: Sequence[str], warnings: Sequence[str],
+                    baseline: dict[str, Any] | None, baseline_path: str | None) -> str:
+    """report.md: headline table with intervals, breakdowns, figures, worst cases."""
+    meta, counts = summary["meta"], summary["counts"]
+    commit = meta.get("git_commit")
+    lines = [
+        f"# articlebot eval: {md(Path(str(meta.get('input', ''))).name, 120)}", "",
+        f"{counts['n_total']} items: {counts['n_answerable']} answerable, "
+        f"{counts['n_unanswerable']} unanswerable; {counts['n_scored']} scored, "
+        f"{counts['n_error']} failed (each scores 0), {counts['n_skipped']} skipped rows.",
+        "",
+        f"articlebot {meta.get('version')}"
+        + (f" (commit {str(commit)[:12]}{', with local changes' if meta.get('git_dirty') else ''})"
+           if commit else "")
+        + f", embedder `{meta.get('embedder')}`, ranker `{meta.get('ranker')}`; input sha256 "
+        f"`{str(meta.get('input_sha256'))[:16]}…`; seed {meta.get('seed')}, "
+        f"{meta.get('n_bootstrap')} bootstrap resamples"
+        + ("; with `--add-negatives`" if meta.get("add_negatives") else "")
+        + (f"; first {meta.get('limit')} items only" if meta.get("limit") else "") + ".",
+        "", "## Headline", "",
+    ]
+    if baseline is not None:
+        lines += [f"Compared with `{md(str(baseline_path), 200)}`. *Outside CI*: the "
+                  "baseline's value lies outside this run's 95% interval.", ""]
+    lines += _headline_table(summary, baseline)
+    lines += ["", "n is each metric's denominator:", ""]
+    lines += [f"- {names}: {text}" for names, text in _denominator_groups()]
+    lines += ["", "An abstention or an error counts as a miss in hit@k, MRR, the citation "
+              "metrics, exact match and F1; an error also counts as a wrong abstention and "
+              "as a false abstention, so failures never raise a score. A citation is correct "
+              "when its sentence holds one of the item's evidence strings or overlaps its "
+              "answer span. Exact match and F1 compare the short answer when the bot marks "
+              "one, else the answer text, with the best-matching gold answer (lower-case, "
+              "NFC, punctuation removed, whitespace folded).", ""]
+    for title, key in (("language", "by_lang"), ("source", "by_source")):
+        if summary[key]:
+            lines += [f"## By {title}", "", *_group_table(summary[key]), ""]
+    if figures:
+        lines += ["## Figures", ""]
+        captions = {"hit_at_k.png": "hit@k for k = 1..5",
+                    "risk_coverage.png": "risk-coverage of abstaining below a score",
+                    "threshold_sweep.png": "abstention threshold sweep"}
+        lines += [f"![{captions.get(f, f)}]({f})" for f in figures]
+        lines += ["", "The abstention curves use the top ranking score (`ranking[0].score`) "
+                  "as the per-item confidence: the answer record carries no other. The bot's "
+                  "own abstention rule is more than a score threshold, so the curves show "
+                  "what a threshold alone would do; risk counts an answered item as wrong "
+                  "when it is unanswerable or its top-ranked sentence is not gold.", ""]
+    lines += ["## Worst cases", ""]
+    for title, cases in worst_cases(outcomes):
+        if not cases:
+            continue
+        shown = cases[:WORST]
+        lines += [f"### {title} ({len(cases)})", ""]
+        for o in shown:
+            lines += _case(o)
+        if len(cases) > len(shown):
+            lines.append(f"- ... {len(cases) - len(shown)} more in items.csv")
+        lines.append("")
+    if skipped or warnings:
+        lines += ["## Input problems", ""]
+        lines += [f"- skipped: {md(p, 400)}" for p in skipped[:50]]
+        if len(skipped) > 50:
+            lines.append(f"- ... {len(skipped) - 50} more skipped rows")
+        lines += [f"- warning: {md(w, 400)}" for w in warnings]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _denominator_groups() -> list[tuple[str, str]]:
+    seen: dict[str, list[str]] = {}
+    for name in HEADLINE:
+        seen.setdefault(DENOMINATOR_TEXT[name], []).append(name)
+    return [(", ".join(names), text) for text, names in seen.items()]
+
+
+def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
+                  skipped: Sequence[str] = (), warnings: Sequence[str] = (), seed: int = 0,
+                  baseline: dict[str, Any] | None = None, baseline_path: str | None = None
+                  ) -> dict[str, Any]:
+    """Write every output file; returns the summary."""
+    from bot.plots import write_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "predictions.jsonl",
+           "".join(json.dumps(o.record, ensure_ascii=False) + "\n" for o in outcomes))
+    summary = build_summary(outcomes, meta, len(skipped), seed)
+    _write(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    _write(out / "items.csv", items_csv(outcomes))
+    figures = write_plots([o.scored for o in outcomes], out, seed)
+    _write(out / "report.md", report_markdown(summary, outcomes, figures, skipped, warnings,
+                                              baseline, baseline_path))
+    return summary
+

@@ -115,7 +115,10 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
         self.spec = f"st:{name}"
-        dim = model.get_sentence_embedding_dimension()
+        # renamed in sentence-transformers 6; the old name still works on earlier releases
+        dimension_of = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        dim = dimension_of()
         self.dimension = int(dim) if dim else int(self.embed_query_array("x").shape[0])
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -1,0 +1,266 @@
+"""Reading Q&A files: every format, and every malformed case stops with FILE:LINE (strict) or
+is counted as skipped (--skip-invalid)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from bot.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
+from index.errors import QAFileError
+from tests.conftest import DATA, run_cli
+
+GOOD = {"id": "a", "question": "Hvem?", "answers": ["Putin"], "evidence": ["Putin"],
+        "answerable": True, "lang": "nb"}
+
+
+def jl(*rows: object) -> str:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)
+                     for r in rows) + "\n"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "qa.jsonl") -> Path:
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def test_reads_the_dev_file_and_norquad() -> None:
+    dev = read_qa_file(DATA / "article_dev_qa.jsonl")
+    assert len(dev.items) == 24 and not dev.warnings and not dev.skipped
+    d01 = dev.items[0]
+    assert d01 == QAItem(id="d01", question="Hvem skal Kim Jong-un møte i Russland?",
+                         answers=("Vladimir Putin", "Putin"),
+                         evidence=("president Vladimir Putin",), lang="nb", line=1)
+    assert sum(not i.answerable for i in dev.items) == 6
+    assert len(dev.sha256) == 64
+    nq = read_qa_file(DATA / "norquad" / "validation.jsonl")
+    assert len(nq.items) == 472 and len({i.context for i in nq.items}) == 353
+    item = nq.items[0]
+    assert item.context is not None and item.source in ("news", "wiki")
+    span = item.spans[0]
+    assert item.context[span.start:span.start + len(span.text)] == span.text
+
+
+def test_bom_crlf_blank_lines_and_no_trailing_newline(tmp_path: Path) -> None:
+    text = "\ufeff" + json.dumps(GOOD) + "\r\n\r\n  \n" + json.dumps({**GOOD, "id": "b"})
+    qa = read_qa_file(write(tmp_path, text))
+    assert [(i.id, i.line) for i in qa.items] == [("a", 1), ("b", 4)]
+
+
+# (rows, expected message after "FILE:") -- every malformed case of the reliability plan
+BAD = {
+    "bad JSON": (jl(GOOD, '{"id": "b" "question": "q"}'),
+                 "2:12: bad JSON: Expecting ',' delimiter"),
+    "truncated JSON": (jl(GOOD, '{"id": "b", "question": '), "2:25: bad JSON: Expecting value"),
+    "concatenated": (jl('{"id":"a","question":"q?"}{"id":"b","question":"r?"}'),
+                     "1:27: bad JSON: more than one JSON value on the line"),
+    "non-object": (jl(GOOD, [1, 2]), "2: expected a JSON object, got a list"),
+    "string row": (jl('"just text"'), "1: expected a JSON object, got a string"),
+    "missing question": (jl({"id": "a"}), "1: field 'question' is missing"),
+    "missing id": (jl({"question": "Hvem?"}), "1: field 'id' is missing"),
+    "empty question": (jl({"id": "a", "question": "  \u200b "}),
+                       "1: field 'question' is empty"),
+    "empty id": (jl({"id": " ", "question": "q?"}), "1: field 'id' must be a non-empty string"),
+    "empty answer": (jl({**GOOD, "answers": ["", "x"]}),
+                     "1: field 'answers' holds an empty string"),
+    "empty evidence": (jl({**GOOD, "evidence": [" "]}),
+                       "1: field 'evidence' holds an empty string"),
+    "answers not a list": (jl({**GOOD, "answers": 3}),
+                           "1: field 'answers' must be a list of strings"),
+    "answerable not bool": (jl({**GOOD, "answerable": "yes"}),
+                            "1: field 'answerable' must be true or false"),
+    "unanswerable with answers": (jl({**GOOD, "answerable": False}),
+                                  "1: an unanswerable item has answers or evidence"),
+    "duplicate same": (jl(GOOD, {"x": 1} | GOOD),
+                       "2: duplicate id 'a' (first at line 1, same content)"),
+    "duplicate different": (jl(GOOD, {**GOOD, "question": "Hva?"}),
+                            "2: duplicate id 'a' (first at line 1, different content)"),
+    "span off": (jl({"id": "a", "question": "q?", "context": "Ett. To.",
+                     "answers": [{"text": "To", "answer_start": 2}]}),
+                 "1: answer 'To' is not at offset 2 of the context"),
+    "empty context": (jl({"id": "a", "question": "q?", "context": " "}),
+                      "1: field 'context' must be a non-empty string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_malformed_rows_are_errors_with_file_and_line(tmp_path: Path, case: str) -> None:
+    text, expected = BAD[case]
+    path = write(tmp_path, text)
+    with pytest.raises(QAFileError) as err:
+        read_qa_file(path)
+    assert str(err.value) == f"{path}:{expected}" or str(err.value).startswith(
+        f"{path}:{expected}"), str(err.value)
+    # with skip_invalid the row is counted and the good rows are kept
+    if text.count("\n") > 1:
+        qa = read_qa_file(path, skip_invalid=True)
+        assert len(qa.skipped) == 1 and qa.skipped[0].startswith(f"{path}:")
+        assert [i.id for i in qa.items] == ["a"]
+
+
+def test_file_level_problems(tmp_path: Path) -> None:
+    cases = {
+        "missing": (tmp_path / "nope.jsonl", "no such file"),
+        "directory": (tmp_path, "is a directory"),
+        "empty": (write(tmp_path, "", "empty.jsonl"), ":1: the file is empty"),
+        "blank": (write(tmp_path, "\n \n", "blank.jsonl"), ":1: no items"),
+        "utf16": (write(tmp_path, json.dumps(GOOD).encode("utf-16"), "u16.jsonl"),
+                  ":1: the file is UTF-16"),
+        "latin1": (write(tmp_path, (jl(GOOD) + '{"id": "b", "question": "Blå?"}\n')
+                         .encode("latin-1"), "l1.jsonl"), ":2:28: not valid UTF-8"),
+    }
+    for name, (path, expected) in cases.items():
+        with pytest.raises(QAFileError) as err:
+            read_qa_file(path)
+        assert expected in str(err.value) and str(err.value).startswith(str(path)), name
+    everything_bad = write(tmp_path, jl([1], [2]), "bad.jsonl")
+    with pytest.raises(QAFileError, match="no valid items"):
+        read_qa_file(everything_bad, skip_invalid=True)
+
+
+def test_unknown_fields_warn_once_per_name(tmp_path: Path) -> None:
+    qa = read_qa_file(write(tmp_path, jl({**GOOD, "note": 1}, {**GOOD, "id": "b", "note": 2},
+                                         {**GOOD, "id": "c", "Answer": "x"})))
+    assert len(qa.items) == 3
+    assert qa.warnings == [f"{tmp_path / 'qa.jsonl'}:1: unknown field 'note' ignored (in 2 rows)",
+                           f"{tmp_path / 'qa.jsonl'}:3: unknown field 'Answer' ignored"]
+
+
+def test_no_gold_is_a_warning(tmp_path: Path) -> None:
+    qa = read_qa_file(write(tmp_path, jl({"id": "a", "question": "q?"})))
+    assert qa.items[0].answerable and "neither answers nor evidence" in qa.warnings[0]
+
+
+def test_long_lines_are_bounded(tmp_path: Path) -> None:
+    """A line over the limit is an error at its line; reading it does not hold the file."""
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as fh:
+        fh.write(b'{"id": "x", "question": "' + b"a" * (4 * MAX_LINE_BYTES) + b'"}\n')
+        fh.write(json.dumps(GOOD).encode() + b"\n")
+    with pytest.raises(QAFileError, match=re.escape(f"{path}:1: line longer than")):
+        read_qa_file(path)
+    tracemalloc.start()
+    try:
+        qa = read_qa_file(path, skip_invalid=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [i.id for i in qa.items] == ["a"] and len(qa.skipped) == 1
+    assert peak < 3 * MAX_LINE_BYTES  # the file is 4x the line limit
+
+
+def test_csv(tmp_path: Path) -> None:
+    text = ("\ufeffid,question,answers,evidence,answerable,lang,extra\n"
+            'c1,"Hvem, egentlig?",Vladimir Putin|Putin,president Vladimir Putin,true,nb,z\n'
+            'c2,"To\nlinjer?",,,false,en,\n'
+            "c3,Hva?,x,,,,\n")
+    qa = read_qa_file(write(tmp_path, text, "qa.csv"))
+    assert [(i.id, i.line, i.answerable, i.lang) for i in qa.items] == [
+        ("c1", 2, True, "nb"), ("c2", 3, False, "en"), ("c3", 5, True, None)]
+    assert qa.items[0].answers == ("Vladimir Putin", "Putin")
+    assert qa.items[0].question == "Hvem, egentlig?"
+    assert "unknown column 'extra'" in qa.warnings[0]
+    for body, expected in (
+            ("id,question\nc1,Hva?,extra\n", ":2: 3 fields where the header has 2"),
+            ("id,question,answerable\nc1,Hva?,kanskje\n",
+             ":2: field 'answerable' must be true or false, not 'kanskje'"),
+            ("id,text\nc1,Hva?\n", ":1: a CSV needs the columns"),
+            ("id,question\nc1,Hva?\nc1,Hva?\n", ":3: duplicate id 'c1'"),
+            ('id,question\nc1,"Hva?\n', ": bad CSV"),
+    ):
+        path = write(tmp_path, body, "bad.csv")
+        with pytest.raises(QAFileError) as err:
+            read_qa_file(path)
+        assert str(err.value).startswith(str(path)) and expected in str(err.value), body
+
+
+def squad(qas: list[object], context: str = "Ett. Putin kom. Tre.") -> dict[str, object]:
+    return {"version": "v2.0", "data": [{"title": "T", "paragraphs": [
+        {"context": context, "qas": qas}]}]}
+
+
+def test_squad_v2(tmp_path: Path) -> None:
+    doc = squad([{"id": "q1", "question": "Hvem kom?", "is_impossible": False,
+                  "answers": [{"text": "Putin", "answer_start": 5}]},
+                 {"id": "q2", "question": "Når?", "is_impossible": True, "answers": [],
+                  "plausible_answers": [{"text": "Tre", "answer_start": 16}]}])
+    path = write(tmp_path, json.dumps(doc, indent=2), "squad.json")
+    qa = read_qa_file(path)
+    assert qa.format == "squad"
+    q1, q2 = qa.items
+    assert q1.spans == (Span("Putin", 5),) and q1.answerable and q1.context is not None
+    assert not q2.answerable and q2.answers == ()
+    text = path.read_text()
+    assert q2.line == text[:text.index('"q2"')].count("\n") + 1  # where its id is
+    bad = squad([{"id": "q1", "question": "Hvem?",
+                  "answers": [{"text": "Putin", "answer_start": 0}]}])
+    path = write(tmp_path, json.dumps(bad, indent=2), "bad.json")
+    with pytest.raises(QAFileError, match=re.escape(f"{path}:11: answer 'Putin' is not at")):
+        read_qa_file(path)
+    for doc_text, expected in (('{"data": 3}', ":1: expected SQuAD JSON"),
+                               ('{"data": [{"paragraphs": [3]}]}',
+                                ":1: data[0].paragraphs[0]: expected an object"),
+                               ('{"data": [\n  {"title": }]}', ":2:13: bad JSON")):
+        path = write(tmp_path, doc_text, "bad.json")
+        with pytest.raises(QAFileError) as err:
+            read_qa_file(path)
+        assert str(err.value).startswith(f"{path}{expected}"), str(err.value)
+
+
+def test_json_named_file_holding_jsonl(tmp_path: Path) -> None:
+    qa = read_qa_file(write(tmp_path, jl(GOOD, {**GOOD, "id": "b"}), "qa.json"))
+    assert [i.id for i in qa.items] == ["a", "b"]
+
+
+def _ctx_items() -> list[QAItem]:
+    contexts = ["Tittel A\nEtt. To.", "Tittel A\nTre.", "Tittel B\nFire.", "Tittel C\nFem."]
+    return [QAItem(id=f"q{i}", question="Hva?", answers=("x",), context=c, line=i)
+            for i, c in enumerate(contexts)]
+
+
+def test_add_negatives() -> None:
+    items = [*_ctx_items(), QAItem(id="plain", question="Hva?")]
+    out = add_negatives(items, seed=0)
+    assert out[:5] == items
+    negs = out[5:]
+    assert [n.id for n in negs] == ["q0#neg", "q1#neg", "q2#neg", "q3#neg"]
+    for item, neg in zip(items, negs, strict=False):
+        assert neg.question == item.question and not neg.answerable
+        assert neg.answers == () and neg.spans == () and neg.context is not None
+        assert neg.context.split("\n")[0] != item.context.split("\n")[0]  # type: ignore[union-attr]
+    assert add_negatives(items, seed=0) == out  # seeded
+    assert any(add_negatives(items, seed=s) != out for s in range(1, 6))
+    clash = [*_ctx_items(), QAItem(id="q0#neg", question="Hva?")]
+    with pytest.raises(QAFileError, match="q0#neg"):
+        add_negatives(clash, seed=0)
+
+
+def test_cli_strict_errors_exit_2_with_file_and_line(tmp_path: Path,
+                                                     cli_env: dict[str, str]) -> None:
+    cases = [
+        (jl(GOOD, '{"id": "b" "question": "q"}'), ":2:12: bad JSON"),
+        (jl(GOOD, GOOD), ":2: duplicate id 'a'"),
+    ]
+    for i, (text, expected) in enumerate(cases):
+        path = write(tmp_path, text, f"bad{i}.jsonl")
+        r = run_cli(["eval", str(path), "--out", str(tmp_path / "out"), "--store",
+                     str(tmp_path / "s")], cli_env, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith(f"articlebot: error: {path}{expected}"), r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert r.stdout == ""
+    assert not (tmp_path / "out").exists()  # nothing written on bad input
+    r = run_cli(["eval", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "out")],
+                cli_env, timeout=120)
+    assert r.returncode == 2 and "missing.jsonl: no such file" in r.stderr
+    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / "o"),
+                 "--fail-under", "hit_at_9=0.5"], cli_env, timeout=120)
+    assert r.returncode == 2 and "hit_at_9" in r.stderr and "Traceback" not in r.stderr
