@@ -285,3 +285,13 @@ def article_info(infos: Sequence[SentenceInfo]) -> ArticleInfo:
                        names=frozenset(n for i in infos for n in i.names),
                        cognates=frozenset(c for i in infos for c in i.cognates),
                        numbers=frozenset(n for i in infos for n in i.numbers))
+
+
+def parse_sentences(sentences: Sequence[Sentence]) -> tuple[LexicalIndex,
+                                                             tuple[SentenceInfo, ...],
+                                                             ArticleInfo]:
+    """What the features need of an article's sentences, computed once when it is loaded:
+    its BM25 index, each sentence's parsed info, and the whole article's vocabulary."""
+    lexical = LexicalIndex([s.text for s in sentences])
+    infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+    return lexical, infos, article_info(infos)

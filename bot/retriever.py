@@ -20,10 +20,9 @@ from bot.features import (
     QuestionInfo,
     SentenceInfo,
     abstain_row,
-    article_info,
     feature_matrix,
+    parse_sentences,
     question_info,
-    sentence_info,
 )
 from bot.language import detect_language
 from bot.lexical import LexicalIndex
@@ -49,11 +48,10 @@ class SentenceIndex:
 def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
                vectorstore: Any) -> SentenceIndex:
     """Prepare an article's sentences for querying (BM25, parsed sentence info)."""
-    lexical = LexicalIndex([s.text for s in sentences])
-    infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+    lexical, infos, vocabulary = parse_sentences(sentences)
     return SentenceIndex(
         article=article, manifest=manifest, sentences=tuple(sentences), lexical=lexical,
-        infos=infos, vocabulary=article_info(infos), vectorstore=vectorstore)
+        infos=infos, vocabulary=vocabulary, vectorstore=vectorstore)
 
 
 @dataclass(frozen=True)

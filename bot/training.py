@@ -25,10 +25,9 @@ from bot.features import (
     QuestionInfo,
     SentenceInfo,
     abstain_row,
-    article_info,
     feature_matrix,
+    parse_sentences,
     question_info,
-    sentence_info,
 )
 from bot.lexical import LexicalIndex
 from bot.qafile import QAItem
@@ -90,11 +89,10 @@ def prepare_passages(contexts: Sequence[str], embedder: SentenceEmbedder,
         vectors = _cached(cache, _key("p", embedder.spec, CHUNKER_VERSION, article.text),
                           lambda c=chunks: embedder.embed_documents_array(  # type: ignore[misc]
                               [x.embed_text for x in c]))
-        lexical = LexicalIndex([s.text for s in sentences])
-        infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+        lexical, infos, vocabulary = parse_sentences(sentences)
         out[text] = Passage(
             id=article.id, text=article.text, sentences=tuple(sentences), vectors=vectors,
-            lexical=lexical, infos=infos, vocabulary=article_info(infos))
+            lexical=lexical, infos=infos, vocabulary=vocabulary)
     return out
 
 
@@ -214,11 +212,10 @@ def without(passage: Passage, drop: np.ndarray) -> Passage:
     the answer, the hard negative for the abstention model."""
     keep = [i for i in range(len(passage.sentences)) if not drop[i]]
     sentences = tuple(passage.sentences[i] for i in keep)
-    lexical = LexicalIndex([s.text for s in sentences])
-    infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
+    lexical, infos, vocabulary = parse_sentences(sentences)
     return Passage(id=passage.id + "-without", text="", sentences=sentences,
                    vectors=passage.vectors[keep], lexical=lexical, infos=infos,
-                   vocabulary=article_info(infos))
+                   vocabulary=vocabulary)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.bot.webapp import free_port
 from tests.conftest import REPO
 
 CLIENTS = int(os.environ.get("ARTICLEBOT_TEST_WEB_CLIENTS", "50"))
@@ -46,16 +46,11 @@ class Server:
     cache: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("websec")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ARTICLEBOT_", "GRADIO_SERVER_"))}  # the defaults, exactly
     env.update({"ARTICLEBOT_STORE": str(tmp / "store"), "XDG_DATA_HOME": str(tmp / "xdg"),

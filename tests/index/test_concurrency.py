@@ -9,16 +9,12 @@ process switches the index, instead of querying a collection that was dropped un
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from index.article import read_article
 from tests.conftest import ARTICLE, REPO, run_cli
@@ -61,20 +57,6 @@ print(json.dumps({"answers": records, "errors": errors, "slowest_s": slowest}), 
 """
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    store = tmp_path_factory.mktemp("conc") / "store"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLEBOT_")}
-    env["XDG_DATA_HOME"] = str(store.parent / "xdg")
-    assert run_cli(["index", "-q", "--store", str(store)], env).returncode == 0
-    return store
-
-
-@pytest.fixture()
-def built(_template: Path, tmp_path: Path) -> Path:
-    store = tmp_path / "store"
-    shutil.copytree(_template, store)
-    return store
 
 
 def _python(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:

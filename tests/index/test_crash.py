@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from index.article import read_article
 from tests.conftest import ARTICLE, REPO, run_cli
@@ -91,23 +88,6 @@ def _check_citations(record: dict[str, Any]) -> None:
         assert text[c["start"]:c["end"]] == c["text"]
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with the bundled article, built once by the real CLI (no Chroma client is
-    ever opened in the pytest process)."""
-    store = tmp_path_factory.mktemp("crash") / "store"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLEBOT_")}
-    env["XDG_DATA_HOME"] = str(store.parent / "xdg")
-    assert run_cli(["index", "-q", "--store", str(store)], env).returncode == 0
-    return store
-
-
-@pytest.fixture()
-def built(_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the template store (copied while no process has it open)."""
-    store = tmp_path / "store"
-    shutil.copytree(_template, store)
-    return store
 
 
 def _rebuild_cmd(store: Path) -> list[str]:
