@@ -7,6 +7,7 @@ method is called.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from bot.ranker import RankerModel, load_model
 from bot.records import Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
-from index.article import article_from_text, inline_id
+from index.article import article_from_text, inline_id, read_article
 from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
 from index.errors import ArticleNotFoundError
@@ -159,8 +160,6 @@ class Engine:
             notice(f"building the index for {path.name} first ...")
             self.index_files([path], notice=notice)
             return article_id
-        from index.article import read_article
-
         if read_article(path).sha256 != manifest.article_sha256:
             notice(f"{path.name} changed; rebuilding its index ...")
             self.index_files([path], notice=notice)
@@ -235,8 +234,6 @@ class Engine:
             self._forget(article_id)
             answer = self.answerer(article_id).answer(cleaned, query=query)
         if item_id is not None:
-            import dataclasses
-
             answer = dataclasses.replace(answer, id=item_id)
         return answer
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.webapp import free_port
+from tests.bot.webapp import running_app
 from tests.conftest import REPO
 
 CLIENTS = int(os.environ.get("ARTICLEBOT_TEST_WEB_CLIENTS", "50"))
@@ -50,39 +47,10 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("websec")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ARTICLEBOT_", "GRADIO_SERVER_"))}  # the defaults, exactly
-    env.update({"ARTICLEBOT_STORE": str(tmp / "store"), "XDG_DATA_HOME": str(tmp / "xdg"),
-                "PYTHONIOENCODING": "utf-8", "GRADIO_TEMP_DIR": str(tmp / "gradio-cache")})
-    log = tmp / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the web chat died: {log.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the web chat did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Server(port=port, url=url, store=tmp / "store", data=tmp / "xdg" / "articlebot",
-                     log=log, cache=tmp / "gradio-cache")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    cache = tmp / "gradio-cache"
+    with running_app(tmp, timeout=240, env_extra={"GRADIO_TEMP_DIR": str(cache)}) as app:
+        yield Server(port=app.port, url=app.url, store=app.store, data=app.data_dir,
+                     log=app.log, cache=cache)
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -21,6 +21,7 @@ class WebApp:
     """A running web chat: its URL and its data dir (feedback, uploads)."""
 
     url: str
+    port: int
     data_dir: Path
     store: Path
     log: Path
@@ -34,12 +35,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(tmp: Path, *extra: str, timeout: float = 180) -> Iterator[WebApp]:
-    """Start `python app.py` on a free port with its own store and data dir; stop it after."""
+def running_app(tmp: Path, *extra: str, timeout: float = 180,
+                env_extra: dict[str, str] | None = None) -> Iterator[WebApp]:
+    """Start `python app.py` on a free port with its own store and data dir; stop it after.
+
+    The app gets the defaults exactly: no ARTICLEBOT_ or GRADIO_SERVER_ variables of ours."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLEBOT_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ARTICLEBOT_", "GRADIO_SERVER_"))}
     env.update({"ARTICLEBOT_STORE": str(tmp / "store"), "XDG_DATA_HOME": str(tmp / "xdg"),
-                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONIOENCODING": "utf-8"})
+                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONIOENCODING": "utf-8",
+                **(env_extra or {})})
     log = tmp / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *extra],
@@ -59,8 +65,8 @@ def running_app(tmp: Path, *extra: str, timeout: float = 180) -> Iterator[WebApp
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the web chat did not start: {log.read_text()}")
             time.sleep(0.5)
-        yield WebApp(url=url, data_dir=tmp / "xdg" / "articlebot", store=tmp / "store",
-                     log=log)
+        yield WebApp(url=url, port=port, data_dir=tmp / "xdg" / "articlebot",
+                     store=tmp / "store", log=log)
     finally:
         proc.terminate()
         try:
