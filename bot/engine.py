@@ -204,7 +204,7 @@ class Engine:
         sentences, vectors = self.store.sentences(manifest)
         if len(vectors):
             self.store.probe(manifest, vectors[0])
-        index = load_index(article, manifest, sentences,
+        index = load_index(article, manifest, sentences, vectors,
                            self.store.vectorstore(manifest, embedder))
         retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
                                       k=self.settings.ranking_size)

@@ -86,8 +86,13 @@ def tokenize(text: str, expand: bool = False) -> list[str]:
         parts = tok.split("-")
         words = [*parts, "".join(parts)] if len(parts) > 1 else parts
         terms.extend(w for w in words if w and w not in STOP_WORDS)
-    stemmer = _stemmer()
-    return [stemmer.stemWord(t) for t in terms]
+    return [_stem(t) for t in terms]
+
+
+@lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    # Snowball is pure Python; questions repeat the article's words, so stems are cached.
+    return str(_stemmer().stemWord(word))
 
 
 _FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "é": "e", "ü": "u", "ö": "o",

@@ -22,12 +22,19 @@ def test_e5_prefixes_and_unit_vectors(e5: Any) -> None:
     assert np.allclose(e5.embed_query("x"), e5.embed_query_array("x"))
 
 
+def test_e5_counts_query_tokens(e5: Any) -> None:
+    short, long = e5.query_tokens("Hvem?"), e5.query_tokens("Hvem er Sergej Radtsjenko?")
+    assert short is not None and long is not None
+    assert 3 <= short < long  # the "query: " prefix and the special tokens count too
+
+
 def test_packaged_minilm_through_sentence_transformers() -> None:
     st = make_embedder("st:all-MiniLM-L6-v2")
     assert st.spec == "st:all-MiniLM-L6-v2" and st.dimension == 384
     docs = st.embed_documents_array(["The cat sat on the mat.", "Stock markets fell today."])
     q = st.embed_query_array("Where did the cat sit?")
     assert float(docs[0] @ q) > float(docs[1] @ q)
+    assert st.query_tokens("Where did the cat sit?") is None  # not known for st: models
 
 
 def test_unknown_specs_are_clear_errors() -> None:
