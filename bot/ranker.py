@@ -60,17 +60,19 @@ class LinearModel:
                    intercept=float(data["intercept"]))
 
 
-# Features that compare the question's words with the sentence's. They mean nothing when the
-# question is in another language than the article, so the cross-lingual variant is trained
-# without them (and without raw cosines, which run lower across languages).
-LEXICAL_FEATURES = frozenset({
+# The cross-lingual variant is trained on Norwegian questions, so it must not use what moves
+# when the same question comes in English: word overlap (it means nothing across languages),
+# raw cosines and their differences (they run lower and closer together across languages),
+# and absolute cognate overlap (English shares fewer cognates than Norwegian shares words).
+# What stays comparable: within-article z-scores and ranks, names, numbers, question type.
+LANGUAGE_BOUND_FEATURES = frozenset({
     "dense", "bm25", "bm25_z", "bm25_rel", "bm25_rank_recip", "term_overlap",
     "term_overlap_any", "prev_bm25_rel", "next_bm25_rel", "dense_x_bm25", "fused_z",
-    "idf_overlap", "new_terms", "bigram_overlap"})
-LEXICAL_ABSTAIN_FEATURES = frozenset({
+    "idf_overlap", "new_terms", "bigram_overlap", "dense_margin", "cognate_overlap"})
+LANGUAGE_BOUND_ABSTAIN_FEATURES = frozenset({
     "top_dense", "max_dense", "top_bm25", "top_bm25_rel", "max_term_overlap",
     "q_terms_in_article", "max_idf_overlap", "top_idf_overlap", "max_cognate_overlap",
-    "q_cognates_in_article", "top_cognate_overlap"})
+    "q_cognates_in_article", "top_cognate_overlap", "dense_spread"})
 # Languages whose words a Norwegian article shares closely enough for lexical matching.
 LEXICAL_LANGUAGES = frozenset({"nb", "nn", "no", "da"})
 

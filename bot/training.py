@@ -33,8 +33,8 @@ from bot.lexical import LexicalIndex
 from bot.qafile import QAItem
 from bot.ranker import (
     ABSTAIN_FEATURES,
-    LEXICAL_ABSTAIN_FEATURES,
-    LEXICAL_FEATURES,
+    LANGUAGE_BOUND_ABSTAIN_FEATURES,
+    LANGUAGE_BOUND_FEATURES,
     LinearModel,
     RankerModel,
     Variant,
@@ -355,8 +355,8 @@ def train_model(items: Sequence[QAItem], embedder: SentenceEmbedder, cache: Path
             for k, e in enumerate(examples) if e.gold.any() and (~e.gold).sum() >= 3]
     lexical, lex_fig = _fit_variant(examples, negatives, hard, best_l2, frozenset(),
                                     frozenset(), false_abstention, seed)
-    cross, cross_fig = _fit_variant(examples, negatives, hard, best_l2, LEXICAL_FEATURES,
-                                    LEXICAL_ABSTAIN_FEATURES, false_abstention, seed)
+    cross, cross_fig = _fit_variant(examples, negatives, hard, best_l2, LANGUAGE_BOUND_FEATURES,
+                                    LANGUAGE_BOUND_ABSTAIN_FEATURES, false_abstention, seed)
     within = choose_second_citation(
         examples, [lexical.ranker.decision(e.matrix) for e in examples])
     say(f"second citation when within {within:.2f} of the first")

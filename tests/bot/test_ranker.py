@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bot.features import FEATURE_NAMES
-from bot.ranker import ABSTAIN_FEATURES, LEXICAL_FEATURES, hand_model, load_model
+from bot.ranker import ABSTAIN_FEATURES, LANGUAGE_BOUND_FEATURES, hand_model, load_model
 from index.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ def test_shipped_model_is_trained_and_complete() -> None:
         assert variant.abstainer.names == ABSTAIN_FEATURES
         assert 0.0 < variant.abstain_below < 1.0
     # the cross-lingual ranker gives no weight to features that compare words
-    dropped = [FEATURE_NAMES.index(n) for n in LEXICAL_FEATURES]
+    dropped = [FEATURE_NAMES.index(n) for n in LANGUAGE_BOUND_FEATURES]
     assert np.all(model.crosslingual.ranker.coef[dropped] == 0.0)
     assert np.any(model.lexical.ranker.coef[dropped] != 0.0)
 
