@@ -66,7 +66,7 @@ class _Step(Runnable[dict[str, Any], Any]):
     """One step of the answer chain: a plain function as a Runnable.
 
     RunnableLambda inspects its function's signature on every call; with two steps that
-    was 0.5 ms of a question's 1.1 ms outside the embedding (measured)."""
+    cost about 0.4 ms a question, a third of all the time outside the embedding."""
 
     def __init__(self, func: Callable[[dict[str, Any]], Any]) -> None:
         self._func = func
