@@ -37,15 +37,24 @@ _MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august"
            "may", "june", "july", "october", "december", "sommer", "vinter", "høst", "vår",
            "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 _YEAR = re.compile(r"\b1[0-9]{3}\b|\b20[0-9]{2}\b|\b[0-9]{2,4}-tallet\b")
+# Measure words after "hvor"/"how": the question asks for an amount, not a place.
+_MEASURE = (r"(?:mange|mye|mykje|stor\w*|lang\w*|lenge|høy\w*|gammel|gaml\w*|tung\w*|dyr\w*|"
+            r"ofte|bred\w*|dyp\w*|fort|raskt|many|much|old|long|far|often|tall|big|large|"
+            r"heavy|high|deep|fast)")
 _ASKS_NUMBER = re.compile(
-    r"\b(hvor mange|hvor mye|hvor stor|hvor lang|hvor høy|hvor gammel|kor mange|kor mykje|"
-    r"how many|how much|how old|how long|how large|hvilket år|what year|antall|prosent)\b",
-    re.IGNORECASE)
-_ASKS_WHO = re.compile(r"\b(hvem|kven|who|whom|hvilken person)\b", re.IGNORECASE)
-_ASKS_WHEN = re.compile(r"\b(når|når|kva tid|when|hvilket år|what year|hvilken dato|"
+    rf"\b((?:hvor|kor|how) {_MEASURE}|hvilket år|what year|antall|prosent)\b", re.IGNORECASE)
+# Who, and what-is-it-called: both want a name for an answer.
+_ASKS_WHO = re.compile(
+    r"\b(hvem|kven|who|whom|hvilken person|hva heter|hva het|hva kalles|hva ble \w+ kalt|"
+    r"hvilket navn|what is the name|what was the name|what's the name|what is \w+ called|"
+    r"(?:hvilke[nt]?|which) (?:lag|parti|klubb|selskap|firma|avis|band|organisasjon|"
+    r"team|party|club|company|newspaper|organi[sz]ation))\b", re.IGNORECASE)
+_ASKS_WHEN = re.compile(r"\b(når|kva tid|when|hvilket år|what year|hvilken dato|"
                         r"hvilken måned)\b", re.IGNORECASE)
-_ASKS_WHERE = re.compile(r"\b(hvor|kvar|where)\b(?! mange| mye| stor| lang| gammel)",
-                         re.IGNORECASE)
+_ASKS_WHERE = re.compile(
+    rf"\b((?:hvor|kvar|where)\b(?! {_MEASURE}\b)|(?:hvilke[nt]?|which|what) (?:by|land|"
+    r"kommune|fylke|sted|område|region|bydel|stat|øy|city|country|town|place|state|island)\b)",
+    re.IGNORECASE)
 _PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
 _ASKS_WHY = re.compile(r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason|"
                        r"hva skyldes|hva førte til)\b", re.IGNORECASE)

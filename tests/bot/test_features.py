@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bot.features import (
     FEATURE_NAMES,
@@ -32,6 +33,25 @@ def test_question_types() -> None:
     assert question_info("How many people live there?").asks_number
     where = question_info("Hvor bor han?")
     assert where.asks_where and not where.asks_number
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Hvor lenge varte krigen?", "number"),  # a duration, not a place
+    ("Hvor langt er det til Oslo?", "number"),
+    ("How far is the border?", "number"),
+    ("Hva heter søsteren hans?", "who"),  # what-is-it-called wants a name
+    ("Hva kalles metoden?", "who"),
+    ("Hvilket parti stemte nei?", "who"),
+    ("What is the name of the ship?", "who"),
+    ("I hvilken by bor han?", "where"),
+    ("Which country recognised the regions?", "where"),
+    ("Hvor ligger Bergen?", "where"),
+])
+def test_question_types_from_the_training_questions(question: str, kind: str) -> None:
+    # the commonest openings of NorQuAD train's questions that had no type before
+    q = question_info(question)
+    flags = {"number": q.asks_number, "who": q.asks_who, "where": q.asks_where}
+    assert flags == {k: k == kind for k in flags}
 
 
 def test_english_names_meet_their_norwegian_forms() -> None:
