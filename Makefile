@@ -38,7 +38,8 @@ run: install
 	$(BIN)/articlebot index
 	$(BIN)/articlebot serve --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's chromium; as root (CI) it is installed when missing.
+# Browser tests drive Debian's chromium and fail without it; as root (CI) it is installed
+# when missing. Elsewhere: `apt-get install chromium`, or `pytest -m "not browser"`.
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
