@@ -296,11 +296,37 @@ def article_info(infos: Sequence[SentenceInfo]) -> ArticleInfo:
                        numbers=frozenset(n for i in infos for n in i.numbers))
 
 
-def parse_sentences(sentences: Sequence[Sentence]) -> tuple[LexicalIndex,
-                                                             tuple[SentenceInfo, ...],
-                                                             ArticleInfo]:
-    """What the features need of an article's sentences, computed once when it is loaded:
-    its BM25 index, each sentence's parsed info, and the whole article's vocabulary."""
+@dataclass(frozen=True)
+class PreparedSentences:
+    """An article's (or a training passage's) sentences prepared for scoring, once: their
+    vectors, BM25 index, parsed info and vocabulary. Training and answering score through
+    the same object, so the features a model learned are the features it is given."""
+
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray  # (n, dimension) unit rows, in document order
+    lexical: LexicalIndex
+    infos: tuple[SentenceInfo, ...]
+    vocabulary: ArticleInfo
+
+    def dense(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of a (unit) query vector to every sentence."""
+        return np.asarray(self.vectors @ query_vector, dtype=np.float64)
+
+    def features(self, q: QuestionInfo, query_vector: np.ndarray) -> np.ndarray:
+        """The feature matrix of every sentence for one question."""
+        return feature_matrix(q, self.sentences, self.infos, self.dense(query_vector),
+                              self.lexical.scores(q.terms), self.lexical)
+
+    def subset(self, keep: Sequence[int]) -> PreparedSentences:
+        """Only the sentences at `keep`, prepared anew (BM25 statistics change)."""
+        return prepare_sentences([self.sentences[i] for i in keep], self.vectors[list(keep)])
+
+
+def prepare_sentences(sentences: Sequence[Sentence], vectors: np.ndarray) -> PreparedSentences:
+    """What the features need of sentences and their stored vectors, computed once: the BM25
+    index, each sentence's parsed info, and the vocabulary of them all."""
     lexical = LexicalIndex([s.text for s in sentences])
     infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
-    return lexical, infos, article_info(infos)
+    return PreparedSentences(
+        sentences=tuple(sentences), vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        lexical=lexical, infos=infos, vocabulary=article_info(infos))

@@ -17,16 +17,13 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.features import (
-    ArticleInfo,
+    PreparedSentences,
     QuestionInfo,
-    SentenceInfo,
     abstain_row,
-    feature_matrix,
-    parse_sentences,
+    prepare_sentences,
     question_info,
 )
 from bot.language import detect_language
-from bot.lexical import LexicalIndex
 from bot.ranker import RankerModel
 from bot.records import Ranked
 from index.embedder import SentenceEmbedder
@@ -35,26 +32,25 @@ from index.records import Article, Manifest, Sentence
 
 @dataclass(frozen=True)
 class SentenceIndex:
-    """One article's index loaded for querying: sentences, vectors, BM25, per-sentence info."""
+    """One article's index loaded for querying."""
 
     article: Article
     manifest: Manifest
-    sentences: tuple[Sentence, ...]
-    vectors: np.ndarray  # (n, dimension) unit rows, in document order, as stored in Chroma
-    lexical: LexicalIndex
-    infos: tuple[SentenceInfo, ...]
-    vocabulary: ArticleInfo
+    prepared: PreparedSentences  # its sentences with the vectors stored in Chroma
     vectorstore: Any  # langchain_chroma.Chroma over the article's collection
+
+    @property
+    def sentences(self) -> tuple[Sentence, ...]:
+        """The article's sentences, in document order."""
+        return self.prepared.sentences
 
 
 def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
                vectors: np.ndarray, vectorstore: Any) -> SentenceIndex:
-    """Prepare an article's sentences and stored vectors for querying (BM25, parsed info)."""
-    lexical, infos, vocabulary = parse_sentences(sentences)
-    return SentenceIndex(
-        article=article, manifest=manifest, sentences=tuple(sentences),
-        vectors=np.ascontiguousarray(vectors, dtype=np.float32), lexical=lexical,
-        infos=infos, vocabulary=vocabulary, vectorstore=vectorstore)
+    """Prepare an article's sentences and stored vectors for querying."""
+    return SentenceIndex(article=article, manifest=manifest,
+                         prepared=prepare_sentences(sentences, vectors),
+                         vectorstore=vectorstore)
 
 
 @dataclass(frozen=True)
@@ -77,18 +73,13 @@ class SentenceRetriever(BaseRetriever):
     model: RankerModel
     k: int = 5
 
-    def dense_scores(self, question: str) -> np.ndarray:
-        """Cosine similarity of the question to every sentence of the article.
-
-        The ranker needs every sentence's score, not a top k, so a Chroma query would be a
-        full scan by another route: it cost 2.4-2.9 ms a question against 0.01 ms for this
-        product over the vectors the collection held when the article was loaded
-        (`chroma_dense_scores` is that route, kept as the reference)."""
-        vector = self.embedder.embed_query_array(question)
-        return np.asarray(self.index.vectors @ vector, dtype=np.float64)
-
     def chroma_dense_scores(self, question: str) -> np.ndarray:
-        """The same scores through a Chroma similarity search over all sentences."""
+        """The dense scores `retrieve` computes, through a Chroma search over all sentences.
+
+        `retrieve` needs every sentence's score, not a top k, so this query would be a full
+        scan by another route: it cost 2.4-2.9 ms a question against 0.01 ms for the product
+        over the vectors the collection held when the article was loaded. Kept as the
+        reference the product is checked against."""
         n = len(self.index.sentences)
         vector = self.embedder.embed_query(question)
         hits = self.index.vectorstore.similarity_search_by_vector_with_relevance_scores(
@@ -100,18 +91,16 @@ class SentenceRetriever(BaseRetriever):
 
     def retrieve(self, question: str, language: str = "nb") -> Retrieval:
         """Rank all sentences of the article for a question in `language`."""
-        idx = self.index
+        prepared = self.index.prepared
         q = question_info(question)
-        dense = self.dense_scores(question)
-        bm25 = idx.lexical.scores(q.terms)
-        matrix = feature_matrix(q, idx.sentences, idx.infos, dense, bm25, idx.lexical)
+        matrix = prepared.features(q, self.embedder.embed_query_array(question))
         variant = self.model.variant(language)
         scores = variant.ranker.decision(matrix)
         order = np.argsort(-scores, kind="stable")
         rows = matrix.tolist()
-        ranked = tuple(Ranked(sentence=idx.sentences[i], score=float(scores[i]),
+        ranked = tuple(Ranked(sentence=prepared.sentences[i], score=float(scores[i]),
                               features=tuple(rows[i])) for i in order)
-        row = abstain_row(q, matrix, scores, idx.vocabulary)
+        row = abstain_row(q, matrix, scores, prepared.vocabulary)
         answerable = float(variant.abstainer.probability(row[None, :])[0])
         return Retrieval(ranked=ranked, answerable=answerable,
                          abstain=answerable < variant.abstain_below, question=q)

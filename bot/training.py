@@ -21,15 +21,12 @@ import numpy as np
 
 from bot.features import (
     FEATURE_NAMES,
-    ArticleInfo,
+    PreparedSentences,
     QuestionInfo,
-    SentenceInfo,
     abstain_row,
-    feature_matrix,
-    parse_sentences,
+    prepare_sentences,
     question_info,
 )
-from bot.lexical import LexicalIndex
 from bot.qafile import QAItem
 from bot.ranker import (
     ABSTAIN_FEATURES,
@@ -43,7 +40,6 @@ from bot.settings import Settings
 from index.article import article_from_text, inline_id
 from index.chunk import CHUNKER_VERSION, make_chunks
 from index.embedder import SentenceEmbedder
-from index.records import Sentence
 from index.sentence import split_article
 
 
@@ -53,11 +49,7 @@ class Passage:
 
     id: str
     text: str
-    sentences: tuple[Sentence, ...]
-    vectors: np.ndarray
-    lexical: LexicalIndex
-    infos: tuple[SentenceInfo, ...]
-    vocabulary: ArticleInfo
+    prepared: PreparedSentences
 
 
 def _cached(cache: Path | None, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -89,10 +81,8 @@ def prepare_passages(contexts: Sequence[str], embedder: SentenceEmbedder,
         vectors = _cached(cache, _key("p", embedder.spec, CHUNKER_VERSION, article.text),
                           lambda c=chunks: embedder.embed_documents_array(  # type: ignore[misc]
                               [x.embed_text for x in c]))
-        lexical, infos, vocabulary = parse_sentences(sentences)
-        out[text] = Passage(
-            id=article.id, text=article.text, sentences=tuple(sentences), vectors=vectors,
-            lexical=lexical, infos=infos, vocabulary=vocabulary)
+        out[text] = Passage(id=article.id, text=article.text,
+                            prepared=prepare_sentences(sentences, vectors))
     return out
 
 
@@ -107,7 +97,8 @@ def embed_questions(questions: Sequence[str], embedder: SentenceEmbedder,
 def gold_mask(item: QAItem, passage: Passage) -> np.ndarray:
     """Which of the passage's sentences overlap the item's answer span(s)."""
     return np.array([any(s.start < sp.start + len(sp.text) and sp.start < s.end
-                         for sp in item.spans) for s in passage.sentences], dtype=bool)
+                         for sp in item.spans) for s in passage.prepared.sentences],
+                    dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -124,12 +115,9 @@ class Example:
 def make_example(item: QAItem, passage: Passage, qvec: np.ndarray) -> Example:
     """Features of every sentence of `passage` for the item's question."""
     q = question_info(item.question)
-    dense = passage.vectors @ qvec
-    bm25 = passage.lexical.scores(q.terms)
-    matrix = feature_matrix(q, passage.sentences, passage.infos, dense, bm25,
-                            passage.lexical)
+    matrix = passage.prepared.features(q, qvec)
     gold = gold_mask(item, passage) if item.context == passage.text else np.zeros(
-        len(passage.sentences), dtype=bool)
+        len(passage.prepared.sentences), dtype=bool)
     return Example(item=item, passage=passage, question=q, matrix=matrix, gold=gold)
 
 
@@ -150,7 +138,7 @@ def negative_pairs(items: Sequence[QAItem], seed: int) -> list[tuple[QAItem, str
 
 def abstain_matrix(examples: Sequence[Example], scores: Sequence[np.ndarray]) -> np.ndarray:
     """The abstention features of each example, given the ranker's scores."""
-    return np.stack([abstain_row(e.question, e.matrix, s, e.passage.vocabulary)
+    return np.stack([abstain_row(e.question, e.matrix, s, e.passage.prepared.vocabulary)
                      for e, s in zip(examples, scores, strict=True)])
 
 
@@ -210,12 +198,8 @@ def hit_at(examples: Sequence[Example], scores: Sequence[np.ndarray], k: int = 1
 def without(passage: Passage, drop: np.ndarray) -> Passage:
     """The passage with some sentences removed: a same-topic passage that no longer holds
     the answer, the hard negative for the abstention model."""
-    keep = [i for i in range(len(passage.sentences)) if not drop[i]]
-    sentences = tuple(passage.sentences[i] for i in keep)
-    lexical, infos, vocabulary = parse_sentences(sentences)
-    return Passage(id=passage.id + "-without", text="", sentences=sentences,
-                   vectors=passage.vectors[keep], lexical=lexical, infos=infos,
-                   vocabulary=vocabulary)
+    keep = [i for i in range(len(drop)) if not drop[i]]
+    return Passage(id=passage.id + "-without", text="", prepared=passage.prepared.subset(keep))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def _examples(items: Sequence[QAItem], embedder: SentenceEmbedder,
         ex = make_example(item, passages[item.context or ""], qvec)
         if item.evidence:  # dev items: gold by evidence substring
             ev = [fold(e) for e in item.evidence]
-            gold = np.array([any(e in fold(s.text) for e in ev) for s in ex.passage.sentences])
+            gold = np.array([any(e in fold(s.text) for e in ev)
+                             for s in ex.passage.prepared.sentences])
             ex = Example(ex.item, ex.passage, ex.question, ex.matrix, gold)
         out.append(ex)
     return out

@@ -9,6 +9,7 @@ import pytest
 
 from bot.answer import Answerer
 from bot.engine import Engine
+from bot.features import FEATURE_NAMES
 from bot.settings import Settings
 
 
@@ -25,11 +26,12 @@ def answerer(shared_store: Path) -> Answerer:
 def test_dense_scores_match_a_chroma_search_over_all_sentences(answerer: Answerer,
                                                                question: str) -> None:
     retriever = answerer.retriever
-    ours = retriever.dense_scores(question)
+    dense = FEATURE_NAMES.index("dense")
+    ours = {r.sentence.n: r.features[dense] for r in retriever.retrieve(question).ranked}
     chroma = retriever.chroma_dense_scores(question)
-    assert ours.shape == (len(answerer.sentences),)
+    assert len(ours) == len(answerer.sentences)
     assert np.all(chroma > -1.0)  # Chroma returned every sentence
-    np.testing.assert_allclose(ours, chroma, atol=1e-4)
+    np.testing.assert_allclose([ours[s.n] for s in answerer.sentences], chroma, atol=1e-4)
 
 
 def test_ranking_covers_every_sentence_once(answerer: Answerer) -> None:

@@ -25,14 +25,14 @@ def test_gold_and_hard_negatives(tmp_path: Path, e5: Any) -> None:
     item = read_qa_file(_small_train(tmp_path, 1)).items[0]
     passage = prepare_passages([item.context or ""], e5, None)[item.context or ""]
     example = make_example(item, passage, e5.embed_query_array(item.question))
-    gold_text = " ".join(s.text for s, g in zip(passage.sentences, example.gold, strict=True)
-                         if g)
+    sentences = passage.prepared.sentences
+    gold_text = " ".join(s.text for s, g in zip(sentences, example.gold, strict=True) if g)
     assert example.gold.sum() >= 1 and item.answers[0] in gold_text
     hard = without(passage, example.gold)
-    assert len(hard.sentences) == len(passage.sentences) - int(example.gold.sum())
+    assert len(hard.prepared.sentences) == len(passage.prepared.sentences) - int(example.gold.sum())
     span = item.spans[0]
     assert not any(s.start < span.start + len(span.text) and span.start < s.end
-                   for s in hard.sentences)
+                   for s in hard.prepared.sentences)
 
 
 def test_training_learns_and_writes_a_loadable_model(tmp_path: Path, e5: Any) -> None:
