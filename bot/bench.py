@@ -458,11 +458,9 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
 
 def plot_scale(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Latency and memory against the number of articles in the store, as a PNG."""
-    import matplotlib
+    from bot.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sizes = [r["articles"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(sizes, [r["warm_p50_ms"] for r in rows], "o-", label="p50")
@@ -476,9 +474,7 @@ def plot_scale(rows: Sequence[dict[str, Any]], path: Path) -> None:
               ylim=(0, None))
     right.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 # -- the report ---------------------------------------------------------------------------

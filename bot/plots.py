@@ -20,7 +20,8 @@ from typing import Any
 from bot.metrics import Scored, answered_correctly, hit_curve, threshold_sweep
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -29,11 +30,14 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_png(fig: Any, path: Path, dpi: int = 110) -> None:
+    """Write a figure as PNG (whole, or not at all) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     # no timestamp or version in the file, so that reruns give the same bytes
-    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     tmp.replace(path)
+    pyplot().close(fig)
 
 
 def plot_hit_at_k(items: Sequence[Scored], path: Path, seed: int) -> bool:
@@ -41,7 +45,7 @@ def plot_hit_at_k(items: Sequence[Scored], path: Path, seed: int) -> bool:
     curve = hit_curve(items, seed=seed)
     if not curve:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     ks = [k for k, _, _ in curve]
     values = [v for _, v, _ in curve]
     lows = [v - (ci[0] if ci else v) for _, v, ci in curve]
@@ -59,8 +63,7 @@ def plot_hit_at_k(items: Sequence[Scored], path: Path, seed: int) -> bool:
     ax.set_title(f"hit@k over {n} answerable items (95% bootstrap CI)\n"
                  "an abstention or an error is a miss at every k", fontsize=10)
     ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path)
     return True
 
 
@@ -70,7 +73,7 @@ def plot_risk_coverage(items: Sequence[Scored], path: Path) -> bool:
     points = [(p.coverage, p.risk) for p in sweep if p.risk is not None]
     if not points:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     points.sort()
     ax.plot([c for c, _ in points], [r for _, r in points], label="abstain if score < t")
@@ -86,8 +89,7 @@ def plot_risk_coverage(items: Sequence[Scored], path: Path) -> bool:
     ax.set_title("Risk-coverage; confidence = ranking[0].score")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path)
     return True
 
 
@@ -96,7 +98,7 @@ def plot_threshold_sweep(items: Sequence[Scored], path: Path) -> bool:
     sweep = threshold_sweep(items)
     if not sweep:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ts = [p.threshold for p in sweep]
     for name, label in (("abstention_precision", "abstention precision"),
@@ -112,8 +114,7 @@ def plot_threshold_sweep(items: Sequence[Scored], path: Path) -> bool:
     ax.set_title("Abstention threshold sweep")
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path)
     return True
 
 
