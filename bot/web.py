@@ -30,8 +30,8 @@ from bot.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.format import anchor, answer_markdown, cited_in, escape
 from bot.language import detect_language
 from bot.settings import Settings
-from index.article import decode_article, slugify
-from index.errors import ArticlebotError, ConfigError, QuestionError
+from index.article import decode_article, read_bounded, slugify
+from index.errors import ArticlebotError, ArticleError, ConfigError, QuestionError
 from index.records import Sentence
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,18 @@ def article_panel_html(title: str, text: str, sentences: list[Sentence],
             f': {html.escape(title)}</h3>'
             f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
             f'<div class="article-body">{"".join(parts)}</div></div>')
+
+
+def _in_upload_cache(path: Path) -> bool:
+    """True when `path` (symlinks resolved) lies inside Gradio's upload cache."""
+    from gradio.utils import get_upload_folder
+
+    try:
+        real = path.resolve(strict=True)
+        folder = Path(get_upload_folder()).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return real.is_relative_to(folder) and real != folder
 
 
 def _last_answer(history: list[dict[str, Any]]) -> tuple[str, str]:
@@ -266,14 +278,19 @@ class WebChat:
             return (*keep, "", None)
         source = Path(path)
         name = source.name
+        if not _in_upload_cache(source):
+            # Only a file that Gradio's own upload route put in its cache is ever opened: a
+            # path sent by the client is refused unread.
+            log.warning("refused an upload event naming a path outside the upload cache")
+            return (*keep, escape(texts.text("upload_refused", lang)), None)
         if source.suffix.lower() not in UPLOAD_SUFFIXES:
             return (*keep, escape(texts.text("upload_type", lang)), None)
         try:
-            size = source.stat().st_size
-            if size > self.settings.max_upload_bytes:
-                return (*keep, escape(texts.text("upload_size", lang,
-                                                 limit=self.settings.max_upload_bytes)), None)
-            data = source.read_bytes()
+            data = read_bounded(source, self.settings.max_upload_bytes)
+        except ArticleError:
+            return (*keep, escape(texts.text("upload_size", lang,
+                                             limit=self.settings.max_upload_bytes)), None)
+        try:
             decode_article(data, name)  # strict UTF-8 (or UTF-16 with BOM), names the byte
             dest = self._store_upload(data, name)
             result = self.engine.index_files([dest])[0]
@@ -511,7 +528,13 @@ def asgi_app(blocks: Any, settings: Settings) -> Any:
     outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     if is_loopback(settings.host):
         outer.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         outer, blocks, path="/", server_name=settings.host, server_port=settings.port,
         auth=_auth(settings), max_file_size=settings.max_upload_bytes, show_error=False,
         ssr_mode=False, css=CSS, head=HEAD)
+    # Gradio checks that a file given to an event was uploaded through its own route (and
+    # refuses it before copying anything into its cache) only once Blocks "has launched",
+    # which `launch()` sets and mounting does not: without this, any client could name a
+    # server file in an event's FileData and have it read.
+    blocks.has_launched = True
+    return app

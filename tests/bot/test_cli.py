@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DATA, run_cli
 
 
@@ -63,3 +65,27 @@ def test_index_articles_remove_and_eval(tmp_path: Path, cli_env: dict[str, str])
 def test_version(cli_env: dict[str, str]) -> None:
     r = run_cli(["--version"], cli_env)
     assert r.returncode == 0 and r.stdout.startswith("articlebot ")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_an_article_that_is_not_a_regular_file_is_refused_at_once(
+        cli_env: dict[str, str], tmp_path: Path, kind: str) -> None:
+    """The size limit counts bytes read: /dev/zero and a FIFO report a size of 0."""
+    import os
+    import time
+
+    if kind == "device":
+        target = "/dev/zero"
+    elif kind == "fifo":
+        target = str(tmp_path / "pipe.txt")
+        os.mkfifo(target)
+    else:
+        target = str(tmp_path / "folder.txt")
+        os.mkdir(target)
+    t0 = time.monotonic()
+    result = run_cli(["index", target, "--store", str(tmp_path / "store")], cli_env,
+                     timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - t0 < 30
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and ("not a regular file" in lines[0] or "directory" in lines[0])

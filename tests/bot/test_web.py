@@ -237,14 +237,38 @@ def webchat(tmp_path: Path) -> Any:
     ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "bad.txt: not valid UTF-8 at byte 9"),
 ])
 def test_bad_uploads_are_refused_on_the_server(webchat: Any, tmp_path: Path, name: str,
-                                               data: bytes, message: str) -> None:
-    path = tmp_path / "upload" / name
-    path.parent.mkdir()
+                                               data: bytes, message: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # where Gradio's upload route puts a file before the upload event sees it
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    path = tmp_path / "gradio" / "0123abcd" / name
+    path.parent.mkdir(parents=True)
     path.write_bytes(data)
     *_, status, cleared = webchat.upload(str(path), "nb")
     assert message in status and cleared is None
     assert str(tmp_path) not in status  # no server path in the page
     assert not (webchat.settings.uploads_dir / name).exists()
+
+
+@pytest.mark.parametrize("where", ["outside", "symlink", "cache-root"])
+def test_an_upload_event_opens_only_files_in_gradios_upload_cache(
+        webchat: Any, tmp_path: Path, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    secret = tmp_path / "secret" / "notes.txt"
+    secret.parent.mkdir()
+    secret.write_text("Hemmelig overskrift\n\nEn hemmelig setning.\n", encoding="utf-8")
+    path = secret
+    if where == "symlink":  # a link inside the cache pointing out of it
+        path = cache / "abc" / "notes.txt"
+        path.parent.mkdir(parents=True)
+        path.symlink_to(secret)
+    elif where == "cache-root":
+        path = cache
+        cache.mkdir()
+    *_, status, cleared = webchat.upload(str(path), "nb")
+    assert "ble ikke lastet opp her" in status and cleared is None
+    assert "Hemmelig" not in status and not webchat.settings.uploads_dir.exists()
 
 
 def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,

@@ -185,3 +185,67 @@ def test_oversized_question_via_the_api_is_refused_and_the_next_one_works(
     reply = client.predict("Hvem " + "x" * size, api_name="/chat")
     assert "too long" in reply or "for langt" in reply
     assert "Kilder / Sources" in client.predict(QUESTIONS[0], api_name="/chat")
+
+
+def _upload_fn_index(server: Server) -> int:
+    """The fn_index of the article-upload event, read from the app's config."""
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/config")
+    config = json.loads(conn.getresponse().read())
+    conn.close()
+    upload_ids = {c["id"] for c in config["components"]
+                  if c.get("props", {}).get("elem_id") == "article-upload"}
+    for i, dep in enumerate(config["dependencies"]):
+        if any(t[0] in upload_ids and t[1] == "upload" for t in dep["targets"]):
+            return int(dep.get("id", i))
+    raise AssertionError("no upload event in the config")
+
+
+def _queue_call(server: Server, fn_index: int, data: list[Any]) -> str:
+    """Join the queue with raw data (what a hostile client sends) and read the whole stream."""
+    import json
+    import uuid
+
+    session = uuid.uuid4().hex
+    body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
+                       "event_data": None, "trigger_id": None}).encode()
+    joined = _get(server, "/gradio_api/queue/join", method="POST", body=body,
+                  headers={"Content-Type": "application/json"})
+    assert joined.status == 200, joined.status
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("GET", f"/gradio_api/queue/data?session_hash={session}")
+    stream = conn.getresponse().read().decode("utf-8", errors="replace")
+    conn.close()
+    assert "process_completed" in stream, stream[-500:]
+    return stream
+
+
+def _files_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+@pytest.mark.parametrize("name", ["article.txt", "notes.md", "hostname"])
+def test_upload_event_never_opens_a_path_sent_by_the_client(server: Server,
+                                                            tmp_path: Path, name: str) -> None:
+    """A client that calls the upload event over plain HTTP with a `FileData` naming a file
+    on the server gets an error: the file is not read, indexed, shown, listed or copied."""
+    import uuid
+
+    canary = f"KANARI{uuid.uuid4().hex}"
+    secret = tmp_path / "outside" / name
+    secret.parent.mkdir()
+    secret.write_text(f"Hemmelig overskrift {canary}\n\nDette er en hemmelig setning om "
+                      f"{canary}. Den skal aldri vises.\n", encoding="utf-8")
+    payload = {"path": str(secret), "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+    stream = _queue_call(server, _upload_fn_index(server), [payload, "nb"])
+    assert canary not in stream
+    for root in (server.cache, server.data, server.store):
+        if root.exists():
+            assert not _files_holding(root, canary.encode()), root
+    # and the articles every visitor is offered do not include it
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/config")
+    assert canary not in conn.getresponse().read().decode("utf-8", errors="replace")
+    conn.close()
