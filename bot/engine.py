@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.answer import Answerer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
-from bot.ranker import RankerModel, load_model
+from bot.ranking.model import RankerModel, load_model
 from bot.records import Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
@@ -25,7 +25,8 @@ from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
 from index.errors import ArticleNotFoundError
 from index.indexer import Indexer, IndexResult
-from index.store import Store
+from index.records import Article, Sentence
+from index.store import ArticleInfo, Store
 
 Notice = Callable[[str], None]
 
@@ -55,6 +56,7 @@ class Engine:
         self._answerers: dict[str, Answerer] = {}
         self._loaded: dict[str, str] = {}  # article id -> the collection its answerer reads
         self._checked: dict[str, float] = {}  # article id -> when its pointer was last read
+        self._sentences: dict[tuple[str, str], list[Sentence]] = {}  # (id, text sha256)
         self._lock = threading.RLock()
         # checked now (no I/O) so that a half-configured model fails before any indexing
         self._llm = llm_config(settings)
@@ -174,7 +176,54 @@ class Engine:
         self._forget(article_id)
         return article_id
 
+    # -- reading the store: the one door the adapters use ----------------------------------
+
+    def describe_store(self) -> str:
+        """Where the store is, for messages."""
+        return self.store.describe()
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every stored article with its sentence count and embedders."""
+        return self.store.articles()
+
+    def answerable_articles(self) -> list[ArticleInfo]:
+        """The stored articles indexed with this engine's embedder."""
+        return [a for a in self.store.articles() if self.embedder_spec in a.embedders]
+
+    def article(self, article_id: str) -> Article:
+        """A stored article (ArticleNotFoundError when there is none)."""
+        return self.store.article(article_id)
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        """The sentences of an article indexed with this engine's embedder, in order (empty
+        when it has no such index); cached while the article's text is unchanged."""
+        manifest = self.store.manifest(article_id, self.embedder_spec)
+        if manifest is None:
+            return []
+        key = (article_id, manifest.article_sha256)
+        with self._lock:
+            cached = self._sentences.get(key)
+        if cached is None:
+            cached = self.store.sentences(manifest)[0]
+            with self._lock:
+                self._sentences[key] = cached
+        return cached
+
+    def remove(self, article_id: str) -> None:
+        """Remove an article and all its indexes, under the writer lock."""
+        with self.store.writer():
+            self.store.remove(article_id)
+        self._forget(article_id)
+
+    def ranker_source(self) -> str:
+        """Where the ranker model came from (for eval provenance)."""
+        return str(self.ranker().meta.get("source", "trained"))
+
     # -- answering ------------------------------------------------------------------------
+
+    def load(self, article_id: str) -> None:
+        """Load an article's answer chain now (a server does this before its first visitor)."""
+        self.answerer(article_id)
 
     def answerer(self, article_id: str) -> Answerer:
         """The answer chain for an article, loaded once and cached while its index is live.

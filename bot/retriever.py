@@ -16,15 +16,15 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.features import (
+from bot.language import detect_language
+from bot.ranking.features import (
     PreparedSentences,
     QuestionInfo,
     abstain_row,
     prepare_sentences,
     question_info,
 )
-from bot.language import detect_language
-from bot.ranker import RankerModel
+from bot.ranking.model import RankerModel
 from bot.records import Ranked
 from index.embedder import SentenceEmbedder
 from index.records import Article, Manifest, Sentence

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from bot.features import QuestionInfo, name_key
+from bot.ranking.features import QuestionInfo
+from bot.ranking.lexicon import MONTH_NAMES, NUMBER_WORDS, name_key
 
-_MONTH = (r"(?:januar|februar|mars|april|mai|juni|juli|august|september|oktober|november|"
-          r"desember|january|february|march|may|june|july|october|december)")
+_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")"
 _DATE = re.compile(
     rf"\b(?:\d{{1,2}}\.\s*{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
     rf"\d{{4}}(?:-tallet)?|\d{{1,2}}\.\s*\d{{1,2}}\.\s*\d{{2,4}})\b",
@@ -23,7 +23,7 @@ _NUMBER = re.compile(
     r"minutter|meter|km|kilometer|mm|millimeter|cm|kilo|kg|tonn|personer|mennesker|"
     r"ganger|grader|stemmer|seter|mål|poeng)\b)?", re.IGNORECASE)
 _WORD_NUMBER = re.compile(
-    r"\b(?:to|tre|fire|fem|seks|sju|syv|åtte|ni|ti|elleve|tolv|tjue|hundre|tusen)\b"
+    r"\b(?:" + "|".join(NUMBER_WORDS) + r")\b"
     r"(?:\s+\w+)?", re.IGNORECASE)
 # "Hvem er Sergej Radtsjenko?" asks for a description, not a name: no short answer.
 _WHO_IS_NAME = re.compile(r"^\s*(?i:hvem|kven|who)\s+(?i:er|var|is|was)\s+[A-ZÆØÅ]")

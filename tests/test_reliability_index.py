@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import Engine
-from bot.qafile import read_qa_file
+from bot.eval.qafile import read_qa_file
 from bot.settings import Settings
 from index.errors import QAFileError
 from index.store import REGISTRY, Store

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.bench import TARGETS, norquad_articles, parse_sizes, render_table
+from bot.eval.bench import TARGETS, norquad_articles, parse_sizes, render_table
 from tests.conftest import run_cli
 
 FIGURES = {

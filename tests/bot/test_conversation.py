@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.conversation import has_pronoun, message_text, names, retrieval_query
+from bot.ui.conversation import has_pronoun, message_text, names, retrieval_query
 
 
 def _user(text: str, parts: bool = False) -> dict[str, Any]:

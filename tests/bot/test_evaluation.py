@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import (
-    Outcome,
-    gate_failure,
-    gold_ids,
-    load_baseline,
-    parse_gates,
-    score,
-    stored_span,
-)
-from bot.metrics import HEADLINE
-from bot.qafile import QAItem, Span
+from bot.eval.metrics import HEADLINE
+from bot.eval.outcome import Outcome, gold_ids, score, stored_span
+from bot.eval.qafile import QAItem, Span
+from bot.eval.report import build_summary, comparison_table, md, write_outputs
+from bot.eval.run import gate_failure, load_baseline, parse_gates
 from bot.records import Answer, Citation, Ranked
-from bot.report import build_summary, comparison_table, md, write_outputs
 from index.errors import ConfigError
 from index.records import Sentence
 from tests.conftest import DATA, run_cli

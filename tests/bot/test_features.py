@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.features import (
+from bot.ranking.features import (
     FEATURE_NAMES,
     article_info,
     feature_matrix,
@@ -11,7 +11,7 @@ from bot.features import (
     question_info,
     sentence_info,
 )
-from bot.lexical import LexicalIndex, cognate_keys, tokenize
+from bot.ranking.lexical import LexicalIndex, cognate_keys, tokenize
 from index.article import article_from_text
 from index.sentence import split_article
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedback import CitedSentence, FeedbackRecord, export, load, qa_item, save
+from bot.ui.feedback import CitedSentence, FeedbackRecord, export, load, qa_item, save
 from index.errors import ArticlebotError
 from tests.conftest import ARTICLE, run_cli
 
@@ -75,7 +75,7 @@ def test_export_keeps_the_latest_rating_per_question(tmp_path: Path) -> None:
 
 def test_cli_exports_a_file_that_eval_reads(tmp_path: Path, shared_store: Path,
                                            cli_env: dict[str, str]) -> None:
-    from bot.qafile import read_qa_file
+    from bot.eval.qafile import read_qa_file
 
     feedback = Path(cli_env["XDG_DATA_HOME"]) / "articlebot" / "feedback.jsonl"
     save(feedback, _liked())

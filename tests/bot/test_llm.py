@@ -21,12 +21,12 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from bot.answer import Answerer
-from bot.cli import main
 from bot.engine import Engine
-from bot.format import answer_markdown, answer_text
 from bot.llm import Generator, failure_reason, leaks_prompt, prompt_sentence
 from bot.records import Answer, Ranked
 from bot.settings import Settings
+from bot.ui.cli import main
+from bot.ui.format import answer_markdown, answer_text
 from index.errors import ConfigError
 from index.records import Sentence
 from tests.conftest import DATA, run_cli

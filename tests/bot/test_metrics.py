@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.metrics import (
+from bot.eval.metrics import (
     HEADLINE,
     LOWER_IS_BETTER,
     Scored,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
+from bot.eval.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
 from index.errors import QAFileError
 from tests.conftest import DATA, run_cli
 

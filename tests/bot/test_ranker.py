@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.features import FEATURE_NAMES
-from bot.ranker import ABSTAIN_FEATURES, LANGUAGE_BOUND_FEATURES, hand_model, load_model
+from bot.ranking.features import FEATURE_NAMES
+from bot.ranking.model import ABSTAIN_FEATURES, LANGUAGE_BOUND_FEATURES, hand_model, load_model
 from index.errors import ConfigError
 
 

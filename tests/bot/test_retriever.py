@@ -9,7 +9,7 @@ import pytest
 
 from bot.answer import Answerer
 from bot.engine import Engine
-from bot.features import FEATURE_NAMES
+from bot.ranking.features import FEATURE_NAMES
 from bot.settings import Settings
 
 

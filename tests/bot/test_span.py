@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.features import question_info
+from bot.ranking.features import question_info
 from bot.span import short_answer
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.qafile import read_qa_file
-from bot.training import hit_at, make_example, prepare_passages, train_model, without
+from bot.eval.qafile import read_qa_file
+from bot.ranking.training import hit_at, make_example, prepare_passages, train_model, without
 from tests.conftest import DATA, run_cli
 
 

@@ -142,7 +142,7 @@ def test_gradio_version_gate() -> None:
 
 def test_non_loopback_needs_auth(tmp_path: Path) -> None:
     from bot.settings import Settings
-    from bot.web import serve
+    from bot.ui.web import serve
     from index.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--auth"):
@@ -155,7 +155,7 @@ def test_non_loopback_needs_auth(tmp_path: Path) -> None:
 
 @given(st.text())
 def test_escape_is_undone_by_unescape_and_leaves_no_markup(text: str) -> None:
-    from bot.format import escape
+    from bot.ui.format import escape
 
     out = escape(text)
     assert html.unescape(out) == text
@@ -178,7 +178,7 @@ def _answer(text: str, abstained: bool = False) -> Any:
 
 @pytest.mark.parametrize("abstained", [False, True])
 def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
-    from bot.format import answer_markdown, cited_in
+    from bot.ui.format import answer_markdown, cited_in
 
     payload = "Ola skrev <img src=x onerror=alert(1)> og [x](javascript:alert(1)) 1. **"
     markdown = answer_markdown(_answer(payload, abstained))
@@ -189,7 +189,7 @@ def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
 
 
 def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
-    from bot.web import article_panel_html
+    from bot.ui.web import article_panel_html
     from index.records import Sentence
 
     text = "Tittel <b>\nOla skrev <script>alert(1)</script>.\nSlutt & farvel."
@@ -206,8 +206,8 @@ def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
 
 
 def test_streaming_pieces_grow_and_end_with_the_whole_answer() -> None:
-    from bot.format import answer_markdown
-    from bot.web import stream_pieces
+    from bot.ui.format import answer_markdown
+    from bot.ui.web import stream_pieces
 
     markdown = answer_markdown(_answer("En lang setning med mange ord i seg, [x] og <y> & z."))
     pieces = list(stream_pieces(markdown))
@@ -224,7 +224,7 @@ def test_streaming_pieces_grow_and_end_with_the_whole_answer() -> None:
 def webchat(tmp_path: Path) -> Any:
     from bot.engine import Engine
     from bot.settings import Settings
-    from bot.web import WebChat
+    from bot.ui.web import WebChat
 
     settings = Settings(store=tmp_path / "store", data_dir=tmp_path / "data",
                         max_upload_bytes=1000)
@@ -274,9 +274,9 @@ def test_an_upload_event_opens_only_files_in_gradios_upload_cache(
 def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
                                                               shared_store: Path) -> None:
     from bot.engine import Engine
-    from bot.feedback import load
     from bot.settings import Settings
-    from bot.web import WebChat
+    from bot.ui.feedback import load
+    from bot.ui.web import WebChat
 
     settings = Settings(store=shared_store, data_dir=tmp_path / "data")
     chat = WebChat(Engine(settings), "article")
@@ -302,7 +302,7 @@ def serving(settings: Any) -> Iterator[str]:
     import uvicorn
 
     from bot.engine import Engine
-    from bot.web import asgi_app, build_app
+    from bot.ui.web import asgi_app, build_app
 
     app = asgi_app(build_app(Engine(settings), "article"), settings)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,

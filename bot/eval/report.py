@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.metrics import (
+from bot.eval.metrics import (
     DENOMINATOR_TEXT,
     HEADLINE,
     citation_pr,
@@ -27,7 +27,7 @@ from bot.metrics import (
 )
 
 if TYPE_CHECKING:
-    from bot.evaluation import Outcome
+    from bot.eval.outcome import Outcome
 
 DIGITS = 6  # rounding in summary.json: stable diffs, far below any CI's width
 WORST = 10
@@ -381,7 +381,7 @@ def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
                   baseline: dict[str, Any] | None = None, baseline_path: str | None = None
                   ) -> dict[str, Any]:
     """Write every output file; returns the summary."""
-    from bot.plots import write_plots
+    from bot.eval.plots import write_plots
 
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "predictions.jsonl",

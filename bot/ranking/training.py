@@ -9,17 +9,17 @@ sha256.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from bot.features import (
+from bot.ranking.features import (
     FEATURE_NAMES,
     PreparedSentences,
     QuestionInfo,
@@ -27,8 +27,7 @@ from bot.features import (
     prepare_sentences,
     question_info,
 )
-from bot.qafile import QAItem
-from bot.ranker import (
+from bot.ranking.model import (
     ABSTAIN_FEATURES,
     LANGUAGE_BOUND_ABSTAIN_FEATURES,
     LANGUAGE_BOUND_FEATURES,
@@ -36,11 +35,33 @@ from bot.ranker import (
     RankerModel,
     Variant,
 )
-from bot.settings import Settings
 from index.article import article_from_text, inline_id
 from index.chunk import CHUNKER_VERSION, make_chunks
 from index.embedder import SentenceEmbedder
 from index.sentence import split_article
+
+
+class AnswerSpan(Protocol):
+    """An answer's text and its offset in the raw context."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+
+
+class QAItem(Protocol):
+    """What training reads of a Q&A item (the eval file's items have it): a question asked
+    of a context, with the answer's spans in it."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def spans(self) -> Sequence[AnswerSpan]: ...
+    @property
+    def answerable(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -351,31 +372,18 @@ def train_model(items: Sequence[QAItem], embedder: SentenceEmbedder, cache: Path
     return model, report
 
 
-def run_training(args: argparse.Namespace, settings: Settings,
-                 notice: Callable[[str], None]) -> int:
-    """`articlebot train-ranker FILE --out PATH`: train and write the model file."""
-    from bot.qafile import read_qa_file
-    from index.embedder import make_embedder
-
-    qa = read_qa_file(Path(args.file))
-    items = qa.items
-    if args.max_contexts is not None:
-        keep = set(list(dict.fromkeys(i.context for i in items))[:args.max_contexts])
-        items = [i for i in items if i.context in keep]
-    embedder = make_embedder(settings.embedder)
-    model, report = train_model(items, embedder,
-                                Path(args.cache) if args.cache else None, seed=args.seed,
-                                progress=notice)
-    meta = {"source": "articlebot train-ranker", "train_file": Path(args.file).name,
-            "train_sha256": qa.sha256, "embedder": embedder.spec,
-            "chunker": CHUNKER_VERSION, "seed": args.seed,
-            "max_contexts": args.max_contexts, **asdict(report)}
+def write_model(items: Sequence[QAItem], provenance: dict[str, object], out: Path,
+                embedder: SentenceEmbedder, cache: Path | None, seed: int,
+                notice: Callable[[str], None]) -> TrainingReport:
+    """Train on `items` and write the model file atomically, with its provenance."""
+    model, report = train_model(items, embedder, cache, seed=seed, progress=notice)
+    meta = {"source": "articlebot train-ranker", **provenance, "embedder": embedder.spec,
+            "chunker": CHUNKER_VERSION, "seed": seed, **asdict(report)}
     model = replace(model, meta=meta)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     tmp.replace(out)
     notice(f"wrote {out}: train hit@1 {report.lexical['train_hit_at_1']:.3f} (lexical), "
            f"{report.crosslingual['train_hit_at_1']:.3f} (cross-lingual)")
-    return 0
+    return report

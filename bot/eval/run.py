@@ -14,31 +14,25 @@ import contextlib
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
-from bot.metrics import (
+from bot.eval.metrics import (
     HEADLINE,
     LOWER_IS_BETTER,
     N_BOOTSTRAP,
-    Scored,
-    exact_match,
-    token_f1,
 )
-from bot.qafile import QAItem, Span, add_negatives, read_qa_file
+from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome, gold_ids, score
+from bot.eval.qafile import QAItem, add_negatives, read_qa_file
 from bot.records import Answer
 from bot.settings import Settings
-from index.article import clean_text
 from index.errors import ArticlebotError, ConfigError
 from index.records import Sentence
 
@@ -46,93 +40,6 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 Notice = Callable[[str], None]
-
-CONFIDENCE_SOURCE = "ranking[0].score"
-_MARKER = re.compile(r"\s*\[\d+\]")
-
-
-def fold(text: str) -> str:
-    """NFC, case folding and whitespace folding: how evidence is compared."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
-
-
-def stored_span(context: str, span: Span) -> tuple[int, int]:
-    """A span's offsets in the stored (cleaned) text of its context: the eval file's offsets
-    point into the raw context, the sentences' into the text as stored."""
-    end = span.start + len(span.text)
-    if clean_text(context) == context:
-        return span.start, end
-    return len(clean_text(context[:span.start])), len(clean_text(context[:end]))
-
-
-def gold_ids(item: QAItem, sentences: Sequence[Sentence]) -> set[str]:
-    """The sentences that hold one of the item's evidence strings (after NFC, case and
-    whitespace folding) or overlap one of its answer spans."""
-    gold: set[str] = set()
-    evidence = [fold(e) for e in item.evidence if e.strip()]
-    spans = ([stored_span(item.context, sp) for sp in item.spans]
-             if item.context is not None else [])
-    for s in sentences:
-        text = fold(s.text)
-        if any(e in text for e in evidence):
-            gold.add(s.id)
-        if any(s.start < end and start < s.end for start, end in spans):
-            gold.add(s.id)
-    return gold
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One evaluated item: its answer record (or error), its score and its gold."""
-
-    item: QAItem
-    record: dict[str, Any]
-    scored: Scored
-    gold: tuple[str, ...]
-    gold_texts: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def error_record(item: QAItem, error: str, article: str | None) -> dict[str, Any]:
-    """The prediction line of an item that failed: the answer record's fields, empty, and
-    the error."""
-    return {"id": item.id, "question": item.question, "answer": "", "short_answer": None,
-            "abstained": False, "language": None, "article": article, "backend": None,
-            "fallback_reason": None, "citations": [], "ranking": [], "timings_ms": {},
-            "error": error}
-
-
-def score(item: QAItem, answer: Answer | None, gold: set[str], error: str | None,
-          latency_ms: float | None, gold_texts: Sequence[str] = (),
-          article: str | None = None) -> Outcome:
-    """Score one answer (or failure) against its item's gold."""
-    has_answers = item.answerable and bool(item.answers)
-    if answer is None:
-        message = error or "no answer"
-        scored = Scored(answerable=item.answerable, error=True, gold=frozenset(gold),
-                        exact_match=0.0 if has_answers else None,
-                        f1=0.0 if has_answers else None, latency_ms=latency_ms)
-        return Outcome(item, error_record(item, message, article), scored,
-                       tuple(sorted(gold)), tuple(gold_texts), message)
-    if not answer.abstained and not answer.answer.strip():
-        # an empty answer is a failure, not an answer (it must not help any metric)
-        return score(item, None, gold, "the bot returned an empty answer", latency_ms,
-                     gold_texts, article)
-    # the citation markers ("[1]") are how the answer points at its sources, not words of it
-    predicted = _MARKER.sub("", answer.short_answer or answer.answer)
-    em = f1 = None
-    if has_answers:
-        answered = not answer.abstained
-        em = exact_match(predicted, item.answers) if answered else 0.0
-        f1 = token_f1(predicted, item.answers) if answered else 0.0
-    scored = Scored(answerable=item.answerable, abstained=answer.abstained, error=False,
-                    gold=frozenset(gold),
-                    ranking=tuple(r.sentence.id for r in answer.ranking),
-                    cited=tuple(c.sentence.id for c in answer.citations if c.support),
-                    exact_match=em, f1=f1, latency_ms=latency_ms,
-                    confidence=answer.ranking[0].score if answer.ranking else None)
-    return Outcome(item, answer.to_record(), scored, tuple(sorted(gold)), tuple(gold_texts))
-
 
 def _git(*args: str) -> str | None:
     try:
@@ -183,7 +90,7 @@ def evaluate(items: Sequence[QAItem], engine: Engine, notice: Notice,
                     default_article = engine.resolve_article(notice=notice)
                 article_id = default_article
             if article_id not in sentences_of:
-                sentences_of[article_id] = engine.answerer(article_id).sentences
+                sentences_of[article_id] = engine.sentences(article_id)
             sentences = sentences_of[article_id]
             gold = gold_ids(item, sentences)
             gold_texts = [s.text for s in sentences if s.id in gold]
@@ -260,7 +167,7 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
             notice("warning: --add-negatives does nothing here: no item carries a context")
         items = add_negatives(items, args.seed)
     from bot.engine import Engine  # after the cheap checks: it loads Chroma
-    from bot.report import comparison_table, write_outputs
+    from bot.eval.report import comparison_table, write_outputs
 
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     with _eval_settings(settings, items) as run_settings:
@@ -268,7 +175,7 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
         started = time.perf_counter()
         outcomes = evaluate(items, engine, notice, progress=not getattr(args, "quiet", False))
         elapsed = time.perf_counter() - started
-        ranker = engine.ranker().meta.get("source", "trained")
+        ranker = engine.ranker_source()
     commit = _git("rev-parse", "HEAD") or None
     dirty = _git("status", "--porcelain", "--untracked-files=no") if commit else None
     meta = {"version": __version__, "git_commit": commit,

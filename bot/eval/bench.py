@@ -9,7 +9,7 @@ instead indexes that many NorQuAD passages as articles into one store and report
 throughput and per-question latency and memory against the store's size, with a plot.
 
 A benchmark, not a test: nothing here asserts a timing. Only the standard library is
-imported at module level, so that the peer's child process (`python -m bot.bench peer-...`)
+imported at module level, so that the peer's child process (`python -m bot.eval.bench peer-...`)
 pays for nothing of ours; the peer's packages (the `bench` extra) are imported only there.
 """
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 Notice = Callable[[str], None]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEV_QUESTIONS = REPO / "data" / "article_dev_qa.jsonl"
 NORQUAD = (REPO / "data" / "norquad" / "train.jsonl",
            REPO / "data" / "norquad" / "validation.jsonl")
@@ -220,7 +220,7 @@ def measure_articlebot(settings: Settings, article: Path, questions: Sequence[st
     embedder = make_embedder(engine.embedder_spec)
     embedder.embed_query_array("warm up")
     model_load = time.perf_counter() - t0
-    engine.store.manifests()  # open the store: the build below is the indexing alone
+    engine.articles()  # open the store: the build below is the indexing alone
 
     builds = []
     for i in range(max(1, build_runs)):
@@ -344,7 +344,7 @@ def measure_peer(article: Path, questions: Sequence[str], n_warm: int, cold_runs
     store = work / "tutorial-store"
     spec = json.dumps({"article": str(article), "store": str(store),
                        "questions": list(questions), "n_warm": n_warm})
-    build = _checked(run_child(python_module("bot.bench", "peer-build", spec),
+    build = _checked(run_child(python_module("bot.eval.bench", "peer-build", spec),
                                env=_peer_env()), "the tutorial peer's index build")
     data = json.loads(build.stdout.strip().splitlines()[-1])
     latencies = [float(x) for x in data["latencies_ms"]]
@@ -353,7 +353,7 @@ def measure_peer(article: Path, questions: Sequence[str], n_warm: int, cold_runs
     runs = []
     for _ in range(max(1, cold_runs)):
         ask = json.dumps({"store": str(store), "question": questions[0]})
-        runs.append(_checked(run_child(python_module("bot.bench", "peer-ask", ask),
+        runs.append(_checked(run_child(python_module("bot.eval.bench", "peer-ask", ask),
                                        env=_peer_env()), "the tutorial peer's cold ask"))
     notice(f"tutorial: cold start {_median([r.wall_s for r in runs]):.2f} s")
     return SystemFigures(
@@ -458,7 +458,7 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
 
 def plot_scale(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Latency and memory against the number of articles in the store, as a PNG."""
-    from bot.plots import pyplot, save_png
+    from bot.eval.plots import pyplot, save_png
 
     plt = pyplot()
     sizes = [r["articles"] for r in rows]
@@ -637,7 +637,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _child_main(argv: Sequence[str]) -> int:
-    """`python -m bot.bench peer-build|peer-ask JSON`: the peer's side, in its own process."""
+    """`python -m bot.eval.bench peer-build|peer-ask JSON`: the peer's side, in its own process."""
     mode, spec = argv[0], json.loads(argv[1])
     if mode == "peer-build":
         out = _peer_build(Path(spec["article"]), Path(spec["store"]), list(spec["questions"]),

@@ -13,19 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-# Pronouns and pro-forms that point back to something said earlier (nb, nn, en).
-_PRONOUNS = frozenset("""
-han hun ham henne hans hennes den det dei de dem deres dette disse der ho honom hennar
-hen hens seg sin sitt sine dit da
-he she him her his hers they them their theirs it its there that this these those then
-""".split())
-# Words that start a question with a capital letter without being a name.
-_QUESTION_WORDS = frozenset("""
-hva hvem hvor hvordan hvorfor hvilke hvilken hvilket når kva kven kvar korleis kvifor kor
-er var har kan skal vil blir ble mener sier gjør
-what who where when why how which whose is are was were does do did has have had can
-will would should could tell according
-""".split())
+from bot.ranking.lexicon import CAPITALISED_NON_NAMES, PRONOUNS, fold
+
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W_]+)*")
 MAX_CONTEXT_QUESTIONS = 3
 MAX_EARLIER_CHARS = 500
@@ -55,7 +44,7 @@ def user_questions(history: Sequence[dict[str, Any]]) -> list[str]:
 
 def has_pronoun(question: str) -> bool:
     """True when the question uses a pronoun that points back (han, hun, he, it ...)."""
-    return any(w.lower() in _PRONOUNS for w in _WORD.findall(question))
+    return any(fold(w) in PRONOUNS for w in _WORD.findall(question))
 
 
 def names(question: str) -> list[str]:
@@ -63,7 +52,7 @@ def names(question: str) -> list[str]:
     names such as "Putin" or "Nord-Korea"."""
     words = _WORD.findall(question)
     return [w for i, w in enumerate(words)
-            if w[0].isupper() and i > 0 and w.lower() not in _QUESTION_WORDS]
+            if w[0].isupper() and i > 0 and fold(w) not in CAPITALISED_NON_NAMES]
 
 
 def names_someone(question: str) -> bool:

@@ -12,13 +12,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from bot import __version__
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 
@@ -113,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fp)
 
     p = sub.add_parser("bench", help="speed and memory, beside the LangChain tutorial default")
-    from bot.bench import add_arguments
+    from bot.eval.bench import add_arguments
 
     add_arguments(p)
     _common(p)
@@ -163,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings) -> Engine:
     from bot.engine import Engine
 
     return Engine(settings)
@@ -184,9 +187,9 @@ def cmd_articles(args: argparse.Namespace, settings: Settings,
                  notice: Callable[[str], None]) -> int:
     """`articlebot articles`."""
     engine = _engine(settings)
-    rows = engine.store.articles()
+    rows = engine.articles()
     if not rows:
-        notice(f"no articles indexed in {engine.store.describe()}")
+        notice(f"no articles indexed in {engine.describe_store()}")
     for a in rows:
         print(f"{a.id}\t{a.sentences}\t{','.join(a.embedders) or '-'}\t{a.title}")
     return EXIT_OK
@@ -196,8 +199,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings,
                notice: Callable[[str], None]) -> int:
     """`articlebot remove ID`."""
     engine = _engine(settings)
-    with engine.store.writer():
-        engine.store.remove(args.article_id)
+    engine.remove(args.article_id)
     notice(f"removed {args.article_id}")
     return EXIT_OK
 
@@ -205,8 +207,8 @@ def cmd_remove(args: argparse.Namespace, settings: Settings,
 def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
             ) -> int:
     """`articlebot ask QUESTION`."""
-    from bot.format import answer_text
     from bot.question import clean_question
+    from bot.ui.format import answer_text
 
     question = clean_question(args.question, settings.max_question_chars)  # before any work
     engine = _engine(settings)
@@ -222,7 +224,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str]
 def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
              ) -> int:
     """`articlebot chat`: questions from stdin, answers to stdout."""
-    from bot.format import answer_text
+    from bot.ui.format import answer_text
     from index.errors import QuestionError
 
     engine = _engine(settings)
@@ -248,7 +250,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
 def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
               ) -> int:
     """`articlebot serve`: the web chat."""
-    from bot.web import serve
+    from bot.ui.web import serve
 
     return serve(settings, notice)
 
@@ -256,15 +258,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[st
 def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
                      notice: Callable[[str], None]) -> int:
     """`articlebot train-ranker FILE --out PATH`."""
-    from bot.training import run_training
+    from bot.eval.qafile import read_qa_file
+    from bot.ranking.training import write_model
+    from index.embedder import make_embedder
 
-    return run_training(args, settings, notice)
+    qa = read_qa_file(Path(args.file))
+    items = qa.items
+    if args.max_contexts is not None:
+        keep = set(list(dict.fromkeys(i.context for i in items))[:args.max_contexts])
+        items = [i for i in items if i.context in keep]
+    provenance = {"train_file": Path(args.file).name, "train_sha256": qa.sha256,
+                  "max_contexts": args.max_contexts}
+    write_model(items, provenance, Path(args.out), make_embedder(settings.embedder),
+                Path(args.cache) if args.cache else None, args.seed, notice)
+    return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
              ) -> int:
     """`articlebot eval FILE --out DIR`."""
-    from bot.evaluation import run_eval
+    from bot.eval.run import run_eval
 
     return run_eval(args, settings, notice)
 
@@ -272,7 +285,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str
 def cmd_feedback(args: argparse.Namespace, settings: Settings,
                  notice: Callable[[str], None]) -> int:
     """`articlebot feedback export --out FILE`: ratings -> a Q&A file that eval reads."""
-    from bot import feedback
+    from bot.ui import feedback
 
     records = feedback.load(settings.feedback_path)
     if args.article:
@@ -281,7 +294,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings,
 
     def article_text(article_id: str) -> str | None:
         try:
-            return str(engine.store.article(article_id).text)
+            return engine.article(article_id).text
         except ArticlebotError:
             return None
 
@@ -296,7 +309,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings,
 def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
               ) -> int:
     """`articlebot bench`: the table on stdout, or one JSON object with `--json`."""
-    from bot.bench import render_table, run_bench
+    from bot.eval.bench import render_table, run_bench
 
     report = run_bench(args, settings, notice)
     print(json.dumps(report, ensure_ascii=False) if args.json else render_table(report))

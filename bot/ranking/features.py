@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.lexical import EXONYMS, LexicalIndex, cognate_keys, tokenize
+from bot.ranking.lexical import LexicalIndex, cognate_keys, tokenize
+from bot.ranking.lexicon import EXONYMS, MEASURE_WORDS, TIME_WORDS, fold, name_key
 from index.records import Sentence
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -32,17 +33,9 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 _NAME = re.compile(r"\b[A-ZÆØÅÄÖÜ][\wæøåäöü]+(?:-[A-ZÆØÅ]?[\wæøåäöü]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
-           "september", "oktober", "november", "desember", "january", "february", "march",
-           "may", "june", "july", "october", "december", "sommer", "vinter", "høst", "vår",
-           "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 _YEAR = re.compile(r"\b1[0-9]{3}\b|\b20[0-9]{2}\b|\b[0-9]{2,4}-tallet\b")
-# Measure words after "hvor"/"how": the question asks for an amount, not a place.
-_MEASURE = (r"(?:mange|mye|mykje|stor\w*|lang\w*|lenge|høy\w*|gammel|gaml\w*|tung\w*|dyr\w*|"
-            r"ofte|bred\w*|dyp\w*|fort|raskt|many|much|old|long|far|often|tall|big|large|"
-            r"heavy|high|deep|fast)")
 _ASKS_NUMBER = re.compile(
-    rf"\b((?:hvor|kor|how) {_MEASURE}|hvilket år|what year|antall|prosent)\b", re.IGNORECASE)
+    rf"\b((?:hvor|kor|how) {MEASURE_WORDS}|hvilket år|what year|antall|prosent)\b", re.IGNORECASE)
 # Who, and what-is-it-called: both want a name for an answer.
 _ASKS_WHO = re.compile(
     r"\b(hvem|kven|who|whom|hvilken person|hva heter|hva het|hva kalles|hva ble \w+ kalt|"
@@ -52,7 +45,7 @@ _ASKS_WHO = re.compile(
 _ASKS_WHEN = re.compile(r"\b(når|kva tid|when|hvilket år|what year|hvilken dato|"
                         r"hvilken måned)\b", re.IGNORECASE)
 _ASKS_WHERE = re.compile(
-    rf"\b((?:hvor|kvar|where)\b(?! {_MEASURE}\b)|(?:hvilke[nt]?|which|what) (?:by|land|"
+    rf"\b((?:hvor|kvar|where)\b(?! {MEASURE_WORDS}\b)|(?:hvilke[nt]?|which|what) (?:by|land|"
     r"kommune|fylke|sted|område|region|bydel|stat|øy|city|country|town|place|state|island)\b)",
     re.IGNORECASE)
 _PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
@@ -60,18 +53,6 @@ _ASKS_WHY = re.compile(r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason
                        r"hva skyldes|hva førte til)\b", re.IGNORECASE)
 _CAUSE = re.compile(r"\b(fordi|derfor|på grunn av|grunnet|som følge av|skyldes|ettersom|"
                     r"siden|slik at|førte til|because|due to)\b", re.IGNORECASE)
-
-
-def name_key(word: str) -> str:
-    """A spelling-folded key for names, so that Radchenko ~ Radtsjenko and Shoigu ~ Sjojgu."""
-    w = word.lower()
-    if len(w) > 4 and w.endswith("s"):
-        w = w[:-1]  # the genitive: "Neils sønn" names Neil
-    for a, b in (("tsj", "ch"), ("kj", "ch"), ("sj", "sh"), ("ck", "k"), ("ph", "f"),
-                 ("w", "v"), ("y", "i"), ("j", "i"), ("é", "e"), ("ø", "o"), ("å", "a"),
-                 ("æ", "ae"), ("ö", "o"), ("ä", "ae"), ("ü", "u")):
-        w = w.replace(a, b)
-    return w[:6]
 
 
 def _names(text: str, skip_first: bool) -> set[str]:
@@ -82,7 +63,7 @@ def _names(text: str, skip_first: bool) -> set[str]:
         for part in m.group(0).split("-"):
             if len(part) > 1:
                 # an English exonym is matched by its Norwegian form (Russia -> Russland)
-                found.add(name_key(EXONYMS.get(part.lower(), part)))
+                found.add(name_key(EXONYMS.get(fold(part), part)))
     return found
 
 
@@ -142,7 +123,7 @@ class SentenceInfo:
 def sentence_info(sentence: Sentence, terms: Sequence[str]) -> SentenceInfo:
     """Parse a sentence into the parts the features use."""
     text = sentence.text
-    lower = text.lower()
+    lower = fold(text)
     names = frozenset(_names(text, skip_first=True))
     return SentenceInfo(
         terms=frozenset(terms),
@@ -151,7 +132,7 @@ def sentence_info(sentence: Sentence, terms: Sequence[str]) -> SentenceInfo:
         cognates=frozenset(cognate_keys(text)),
         has_digit=any(ch.isdigit() for ch in text),
         has_name=bool(names),
-        has_time=bool(_YEAR.search(text)) or any(m in lower for m in _MONTHS),
+        has_time=bool(_YEAR.search(text)) or any(m in lower for m in TIME_WORDS),
         has_place=bool(_PLACE_WORDS.search(text)),
         has_cause=bool(_CAUSE.search(text)),
         mid_names=names,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.metrics import Scored, answered_correctly, hit_curve, threshold_sweep
+from bot.eval.metrics import Scored, answered_correctly, hit_curve, threshold_sweep
 
 
 def pyplot() -> Any:

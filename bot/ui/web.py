@@ -17,19 +17,18 @@ import logging
 import math
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bot import texts
-from bot.conversation import message_text, retrieval_query
 from bot.engine import Engine
-from bot.feedback import CitedSentence, FeedbackRecord, Rating, save
-from bot.format import anchor, answer_markdown, cited_in, escape
 from bot.language import detect_language
 from bot.settings import Settings
+from bot.ui.conversation import message_text, retrieval_query
+from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
+from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from index.article import decode_article, read_bounded, slugify
 from index.errors import ArticlebotError, ArticleError, ConfigError, QuestionError
 from index.records import Sentence
@@ -179,35 +178,21 @@ class WebChat:
         self.engine = engine
         self.settings = engine.settings
         self.default_article = default_article
-        # a cache of the store's sentences per (article, text hash); no conversation state
-        self._sentences: dict[tuple[str, str], list[Sentence]] = {}
-        self._lock = threading.Lock()
 
-    # -- reading the store ----------------------------------------------------------------
+    # -- what the page shows ----------------------------------------------------------------
 
     def sentences(self, article_id: str) -> list[Sentence]:
         """The sentences of an indexed article, in order."""
-        manifest = self.engine.store.manifest(article_id, self.engine.embedder_spec)
-        if manifest is None:
-            return []
-        key = (article_id, manifest.article_sha256)
-        with self._lock:
-            cached = self._sentences.get(key)
-        if cached is None:
-            cached = self.engine.store.sentences(manifest)[0]
-            with self._lock:
-                self._sentences[key] = cached
-        return cached
+        return self.engine.sentences(article_id)
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, id) of every article indexed with this engine's embedder."""
-        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.store.articles()
-                if self.engine.embedder_spec in a.embedders]
+        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.answerable_articles()]
 
     def panel(self, article_id: str, history: list[dict[str, Any]] | None = None) -> str:
         """The article panel for an article, highlighting what the last answer cited."""
         try:
-            article = self.engine.store.article(article_id)
+            article = self.engine.article(article_id)
             sentences = self.sentences(article_id)
         except ArticlebotError:
             return f"<p>{html.escape(texts.text('error', 'en'))}</p>"
@@ -500,7 +485,7 @@ def serve(settings: Settings, notice: Callable[[str], None]) -> int:
 
     engine = Engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
-    engine.answerer(article_id)  # load before the first visitor waits for it
+    engine.load(article_id)  # before the first visitor waits for it
     server = asgi_app(build_app(engine, article_id), settings)
     notice(f"serving {article_id!r} at http://{settings.host}:{settings.port}")
     uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")

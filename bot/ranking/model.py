@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.features import FEATURE_NAMES
+from bot.ranking.features import FEATURE_NAMES
 from index.errors import ConfigError
 
 ABSTAIN_FEATURES: tuple[str, ...] = (

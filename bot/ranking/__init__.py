@@ -1,0 +1,2 @@
+"""The learned ranking: word lists, lexical and cheap features, the linear ranker and
+abstainer, and their training."""
