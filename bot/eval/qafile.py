@@ -5,6 +5,11 @@ Strict by default: the first problem stops the read with `FILE:LINE: what is wro
 (`FILE:LINE:COL:` for bad JSON); with `skip_invalid` problems are collected and the row
 skipped. JSONL and CSV are read a line at a time, so memory follows the items kept, not the
 file's size; a SQuAD JSON document is parsed whole and is capped at MAX_JSON_BYTES.
+
+Hostile input is a QAFileError like any other problem, never another exception: JSON nested
+deeper than the parser's recursion limit, integers too long to convert (MAX_INT_DIGITS), and
+strings that are not valid text (lone surrogates written as `\\ud800` escapes, which would
+only fail later, when an answer record is written) are all reported with their line.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 import io
 import json
 import random
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +31,26 @@ from index.errors import QAFileError
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
 _BOM = b"\xef\xbb\xbf"
+# No field we read needs a longer integer (ids, offsets); a longer literal is kept unconverted
+# so that the row, not the whole read, fails, and Python's own int-conversion limit (4300
+# digits, a ValueError) is never reached.
+MAX_INT_DIGITS = 100
+
+
+class _LongNumber:
+    """An integer literal of more than MAX_INT_DIGITS digits, left unconverted."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | _LongNumber:
+    digits = len(text) - text.startswith("-")
+    return int(text) if digits <= MAX_INT_DIGITS else _LongNumber(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_TOO_DEEP = "bad JSON: nested too deeply"
 
 
 @dataclass(frozen=True)
@@ -89,7 +115,19 @@ def _str_list(value: Any, name: str) -> tuple[str, ...]:
         raise _Bad(f"field {name!r} must be a list of strings")
     if any(not v.strip() for v in value):
         raise _Bad(f"field {name!r} holds an empty string")
+    for v in value:
+        _check_text(v, name)
     return tuple(value)
+
+
+def _check_text(value: str, name: str) -> None:
+    """Raise _Bad when `value` cannot be written as UTF-8: JSON's `\\ud800` escapes decode to
+    lone surrogates, which are not text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Bad(f"field {name!r} is not valid text (a lone surrogate "
+                   f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})") from None
 
 
 def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Span, ...]]:
@@ -105,6 +143,7 @@ def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Sp
         text, start = a.get("text"), a.get("answer_start")
         if not isinstance(text, str) or not text.strip():
             raise _Bad("each answer object needs a non-empty 'text'")
+        _check_text(text, "answers")
         texts.append(text)
         if context is None:
             continue  # offsets into what? the texts still count as answers
@@ -121,24 +160,30 @@ def _item(row: Any, line: int) -> QAItem:
     if not isinstance(row, dict):
         raise _Bad(f"expected a JSON object, got {_kind(row)}")
     item_id = row.get("id")
+    if isinstance(item_id, _LongNumber):
+        raise _Bad(f"field 'id' is a number of {item_id.digits} digits (at most "
+                   f"{MAX_INT_DIGITS}; use a string)")
     if isinstance(item_id, int) and not isinstance(item_id, bool):
         item_id = str(item_id)
     if item_id is None:
         raise _Bad("field 'id' is missing")
     if not isinstance(item_id, str) or not item_id.strip():
         raise _Bad("field 'id' must be a non-empty string")
+    _check_text(item_id, "id")
     question = row.get("question")
     if question is None:
         raise _Bad("field 'question' is missing")
     if not isinstance(question, str):
         raise _Bad("field 'question' must be a string")
+    _check_text(question, "question")
     if not any(ch.isalnum() for ch in clean_text(question)):
         raise _Bad("field 'question' is empty")
     context = row.get("context")
     if context is not None:
         if not isinstance(context, str) or not clean_text(context).strip():
             raise _Bad("field 'context' must be a non-empty string")
-        if len(context.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
+        _check_text(context, "context")
+        if len(context.encode("utf-8")) > MAX_ARTICLE_BYTES:
             raise _Bad(f"field 'context' is larger than {MAX_ARTICLE_BYTES} bytes")
     answerable = row.get("answerable", True)
     if not isinstance(answerable, bool):
@@ -151,9 +196,13 @@ def _item(row: Any, line: int) -> QAItem:
     lang = row.get("lang")
     if lang is not None and (not isinstance(lang, str) or not lang.strip()):
         raise _Bad("field 'lang' must be a non-empty string")
+    if lang is not None:
+        _check_text(lang, "lang")
     source = row.get("source")
     if source is not None and not isinstance(source, (str, int)):
         raise _Bad("field 'source' must be a string")
+    if isinstance(source, str):
+        _check_text(source, "source")
     answers, spans = _answers(row.get("answers"), context)
     evidence = _str_list(row.get("evidence"), "evidence")
     if not answerable and (answers or evidence):
@@ -166,7 +215,8 @@ def _item(row: Any, line: int) -> QAItem:
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+            int: "a number", float: "a number", _LongNumber: "a number",
+            type(None): "null"}.get(type(value),
                                                                      type(value).__name__)
 
 
@@ -185,7 +235,6 @@ def _read_line(fh: BinaryIO) -> tuple[bytes, bool]:
 
 def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or _Bad) for every non-blank line."""
-    decoder = json.JSONDecoder()
     n = 0
     while True:
         raw, too_long = _read_line(fh)
@@ -207,9 +256,12 @@ def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
         if start == len(text):
             continue
         try:
-            obj, end = decoder.raw_decode(text, start)
+            obj, end = _DECODER.raw_decode(text, start)
         except json.JSONDecodeError as exc:
             yield n, _Bad(f"bad JSON: {exc.msg}", col=exc.colno)
+            continue
+        except RecursionError:
+            yield n, _Bad(_TOO_DEEP)
             continue
         rest = text[end:]
         if rest.strip():
@@ -327,8 +379,12 @@ def _sha256(path: Path) -> str:
 def _open(path: Path) -> tuple[str, int]:
     """The file's sha256 and size; QAFileError when it cannot be read."""
     try:
-        if path.is_dir():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
             raise QAFileError(f"{path}: is a directory, not a Q&A file")
+        if not stat.S_ISREG(mode):
+            # a FIFO would block the read and /dev/zero would never end it
+            raise QAFileError(f"{path}: not a regular file")
         return _sha256(path), path.stat().st_size
     except FileNotFoundError:
         raise QAFileError(f"{path}: no such file") from None
@@ -351,11 +407,15 @@ def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
         line = data[:exc.start].count(b"\n") + 1
         raise QAFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text), text
+        return _DECODER.decode(text), text
     except json.JSONDecodeError as exc:
         if not strict or (exc.msg == "Extra data" and exc.lineno > 1):
             return None
         raise QAFileError(f"{path}:{exc.lineno}:{exc.colno}: bad JSON: {exc.msg}") from None
+    except RecursionError:
+        if not strict:
+            return None  # read line by line, which names the line
+        raise QAFileError(f"{path}:1: {_TOO_DEEP}") from None
 
 
 def _looks_like_json_document(path: Path) -> bool:

@@ -264,3 +264,88 @@ def test_cli_strict_errors_exit_2_with_file_and_line(tmp_path: Path,
     r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / "o"),
                  "--fail-under", "hit_at_9=0.5"], cli_env, timeout=120)
     assert r.returncode == 2 and "hit_at_9" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- hostile files: every one is a one-line QAFileError naming its line --------------------
+
+# (second line of the file, expected message after "FILE:2")
+HOSTILE = {
+    "deep nesting": ("[" * 200_000, ": bad JSON: nested too deeply"),
+    "deep nesting in a field": ('{"id": "b", "question": "q?", "x": ' + "[" * 5_000 + "]" * 5_000
+                                + "}", ": bad JSON: nested too deeply"),
+    "5000-digit id": ('{"id": ' + "7" * 5_000 + ', "question": "Hvem?"}',
+                      ": field 'id' is a number of 5000 digits"),
+    "5000-digit offset": ('{"id": "b", "question": "q?", "context": "Ett. To.", "answers": '
+                          '[{"text": "To", "answer_start": ' + "1" * 5_000 + "}]}",
+                          ": each answer object needs 'answer_start'"),
+    "lone surrogate in question": ('{"id": "b", "question": "Hvem \\ud800?"}',
+                                   ": field 'question' is not valid text (a lone surrogate "
+                                   "U+D800 at character 6)"),
+    "lone surrogate in id": ('{"id": "b\\udfff", "question": "Hvem?"}',
+                             ": field 'id' is not valid text"),
+    "lone surrogate in answers": ('{"id": "b", "question": "Hvem?", "answers": ["\\udc80"]}',
+                                  ": field 'answers' is not valid text"),
+    "lone surrogate in context": ('{"id": "b", "question": "Hvem?", "context": "A \\ud83d."}',
+                                  ": field 'context' is not valid text"),
+    "lone surrogate in lang": ('{"id": "b", "question": "Hvem?", "lang": "\\ud800"}',
+                               ": field 'lang' is not valid text"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_rows_are_errors_with_file_and_line(tmp_path: Path, case: str) -> None:
+    row, expected = HOSTILE[case]
+    path = write(tmp_path, jl(GOOD, row))
+    with pytest.raises(QAFileError) as err:
+        read_qa_file(path)
+    assert str(err.value).startswith(f"{path}:2{expected}"), str(err.value)
+    assert "\n" not in str(err.value)
+    qa = read_qa_file(path, skip_invalid=True)
+    assert [i.id for i in qa.items] == ["a"] and len(qa.skipped) == 1
+
+
+def test_hostile_json_documents(tmp_path: Path) -> None:
+    deep = write(tmp_path, "[" * 200_000, "deep.json")
+    with pytest.raises(QAFileError, match=r"deep.json:1: bad JSON: nested too deeply"):
+        read_qa_file(deep)
+    squad = {"data": [{"paragraphs": [{"context": "Ett. To.", "qas": [
+        {"id": "q1", "question": "Hva?"}, {"id": "q2", "question": "Hvem \ud800?"}]}]}]}
+    path = write(tmp_path, json.dumps(squad, indent=1), "squad.json")  # ASCII: \ud800 escape
+    with pytest.raises(QAFileError, match=r"squad.json:\d+: field 'question' is not valid"):
+        read_qa_file(path)
+    big = write(tmp_path, json.dumps([GOOD])[:-1] + ', {"id": ' + "9" * 5_000
+                + ', "question": "q?"}]', "big.json")
+    with pytest.raises(QAFileError, match=r"big.json:1: field 'id' is a number of 5000"):
+        read_qa_file(big)
+    assert read_qa_file(write(tmp_path, jl({**GOOD, "id": 10 ** 99}))).items[0].id == \
+        str(10 ** 99)  # a long but sane integer id still reads
+
+
+def test_non_regular_files_are_refused(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "qa.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(QAFileError, match="not a regular file"):
+        read_qa_file(fifo)  # would block forever if opened
+
+
+@pytest.mark.parametrize("case", ["deep nesting", "5000-digit id",
+                                  "lone surrogate in question"])
+def test_cli_hostile_files_exit_2_before_any_question(tmp_path: Path, cli_env: dict[str, str],
+                                                      case: str) -> None:
+    row, expected = HOSTILE[case]
+    path = write(tmp_path, jl(GOOD, row))
+    out, store = tmp_path / "out", tmp_path / "store"
+    r = run_cli(["eval", str(path), "--out", str(out), "--store", str(store)], cli_env,
+                timeout=120)
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr.startswith(f"articlebot: error: {path}:2{expected}"), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    # nothing was answered: no engine opened its store, no output was written
+    assert not store.exists() and not out.exists()
+    r = run_cli(["train-ranker", str(path), "--out", str(tmp_path / "ranker.json")], cli_env,
+                timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"articlebot: error: {path}:2{expected}"), r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "ranker.json").exists()
