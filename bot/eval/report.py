@@ -1,11 +1,14 @@
 """Eval outputs: predictions.jsonl, summary.json, items.csv, report.md and the figures.
 
-Only the files named here are written in the output directory (each replaced whole, through
-a temporary file); other files there are left alone.
+Only the files named in OUTPUT_FILES are written in the output directory (each replaced
+whole, through a temporary file); other files there are left alone. A file that cannot be
+written does not stop the others: `write_outputs` writes what it can and names what it
+could not. Every CSV cell goes through `csv_cell`, so no cell runs as a spreadsheet formula.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -25,12 +28,17 @@ from bot.eval.metrics import (
     in_retrieval,
     reciprocal_rank,
 )
+from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.eval.outcome import Outcome
 
 DIGITS = 6  # rounding in summary.json: stable diffs, far below any CI's width
 WORST = 10
+# Every file eval writes in --out; the figures are the names `plots.write_plots` draws.
+FIGURES = ("hit_at_k.png", "risk_coverage.png", "threshold_sweep.png")
+OUTPUT_FILES = ("predictions.jsonl", "summary.json", "items.csv", "report.md", *FIGURES)
+TMP_SUFFIX = ".tmp"  # each file is written beside itself under this suffix, then renamed
 
 
 def _round(value: float | None) -> float | None:
@@ -42,9 +50,17 @@ def _round_pair(pair: list[float] | None) -> list[float | None] | None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    tmp.replace(path)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    # backslashreplace: a lone surrogate that got this far becomes the six characters
+    # `\udXXX`, which is the same JSON escape it came in as, instead of failing the write
+    # after the whole run
+    try:
+        tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def metric_block(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
@@ -76,8 +92,8 @@ def _groups(outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], s
 
 def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: int,
                   seed: int) -> dict[str, Any]:
-    """The summary.json of DESIGN.md: flat headline floats, ci, counts, by_lang, by_source,
-    meta (with the denominators of every metric)."""
+    """summary.json: flat headline floats, ci, counts, by_lang, by_source, meta (with the
+    denominators of every metric)."""
     block = metric_block(outcomes, seed)
     summary: dict[str, Any] = {name: block[name] for name in HEADLINE}
     summary["ci"] = block["ci"]
@@ -138,14 +154,39 @@ def item_row(o: Outcome) -> dict[str, str]:
     }
 
 
+# OWASP's rule for CSV injection: a cell starting with one of these is read as a formula by
+# spreadsheets (Excel, LibreOffice, Google Sheets); a leading apostrophe makes it text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number ("-0.4321", a negative score) starts with "-" but cannot run as a
+# formula; prefixing it would turn the column into text for every reader of the CSV.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula: a cell that starts
+    with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (a plain
+    decimal number such as `-0.5` is left as it is). Use it for every cell written."""
+    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_text(header: Sequence[str], rows: Sequence[dict[str, str]]) -> str:
+    """A whole CSV file (header first), every cell through `csv_cell`."""
+    buf = io.StringIO()
+    # RFC 4180's "\r\n": the writer quotes a cell holding any character of the line
+    # terminator, so with "\n" alone a cell holding a lone "\r" went out unquoted and broke
+    # the row for every reader
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        w.writerow([csv_cell(row.get(name, "")) for name in header])
+    return buf.getvalue()
+
+
 def items_csv(outcomes: Sequence[Outcome]) -> str:
     """items.csv: one row an item."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=ITEM_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for o in outcomes:
-        w.writerow(item_row(o))
-    return buf.getvalue()
+    return csv_text(ITEM_COLUMNS, [item_row(o) for o in outcomes])
 
 
 # -- report.md ------------------------------------------------------------------------------
@@ -376,21 +417,54 @@ def _denominator_groups() -> list[tuple[str, str]]:
     return [(", ".join(names), text) for text, names in seen.items()]
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
                   skipped: Sequence[str] = (), warnings: Sequence[str] = (), seed: int = 0,
-                  baseline: dict[str, Any] | None = None, baseline_path: str | None = None
-                  ) -> dict[str, Any]:
-    """Write every output file; returns the summary."""
+                  baseline: dict[str, Any] | None = None, baseline_path: str | None = None,
+                  problems: list[str] | None = None) -> dict[str, Any]:
+    """Write every output file; returns the summary.
+
+    A file that cannot be written is skipped and the rest are still written (a run's
+    answers are worth keeping even when one file fails). Each failure is appended to
+    `problems` as "NAME (reason)"; without that list, an ArticlebotError naming them is
+    raised once everything else is written. Without matplotlib there are no figures and
+    the report says nothing of them.
+    """
     from bot.eval.plots import write_plots
 
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / "predictions.jsonl",
-           "".join(json.dumps(o.record, ensure_ascii=False) + "\n" for o in outcomes))
+    failed: list[str] = []
+
+    def attempt(name: str, text: Callable[[], str]) -> None:
+        try:
+            _write(out / name, text())
+        except OSError as exc:
+            failed.append(f"{name} ({_reason(exc)})")
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        failed.append(f"{out} ({_reason(exc)})")
+    attempt("predictions.jsonl",
+            lambda: "".join(json.dumps(o.record, ensure_ascii=False) + "\n" for o in outcomes))
     summary = build_summary(outcomes, meta, len(skipped), seed)
-    _write(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-    _write(out / "items.csv", items_csv(outcomes))
-    figures = write_plots([o.scored for o in outcomes], out, seed)
-    _write(out / "report.md", report_markdown(summary, outcomes, figures, skipped, warnings,
-                                              baseline, baseline_path))
+    attempt("summary.json", lambda: json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    attempt("items.csv", lambda: items_csv(outcomes))
+    figures: list[str] = []
+    try:
+        figures = write_plots([o.scored for o in outcomes], out, seed)
+    except ImportError:
+        pass  # the `eval` extra is not installed: the run says so before it starts
+    except OSError as exc:
+        failed.append(f"figures ({_reason(exc)})")
+    attempt("report.md", lambda: report_markdown(summary, outcomes, figures, skipped,
+                                                 warnings, baseline, baseline_path))
+    if problems is not None:
+        problems.extend(failed)
+    elif failed:
+        raise ArticlebotError(f"{out}: could not write {', '.join(failed)}; the other "
+                              "outputs were written")
     return summary
 

@@ -3,14 +3,16 @@
 Items with their own `context` are answered against that context only (each distinct context
 is indexed as its own article, in a temporary store unless --store is given); the others
 against --article (default: the bundled article). Everything that can be checked before the
-run (the file, the gates, the baseline, the output directory) is checked first, so a bad
-option never costs a full run.
+run (the gates, the baseline, every output file, the Q&A file) is checked first, so a bad
+option never costs a full run; a write that still fails at the end leaves the other outputs
+written and says which one failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -109,16 +111,41 @@ def evaluate(items: Sequence[QAItem], engine: Engine, notice: Notice,
     return outcomes
 
 
-def _check_out_dir(out: Path) -> None:
-    """The output directory must be a directory we can write (made if missing)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
+def check_outputs(out: Path) -> None:
+    """Check before the run that every output file can be written in `out`: it is (or can
+    be made as) a directory we can create files in, and none of the files eval writes
+    there, nor their temporary siblings, is a directory or another non-file. Raises
+    ConfigError naming the first problem, so that a run that could not save its results
+    fails before its first question, not after its last. Leaves nothing behind: directories
+    made for the check are removed again (the outputs make them for real)."""
+    from bot.eval.report import OUTPUT_FILES, TMP_SUFFIX
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out}: exists and is not a directory")
+        made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name in OUTPUT_FILES:
+                for path in (out / name, out / (name + TMP_SUFFIX)):
+                    if path.is_dir():
+                        raise ConfigError(f"--out {out}: {path.name} is a directory, so "
+                                          f"the output file {name} cannot be written")
+                    if path.exists() and not path.is_file():
+                        # writing to a FIFO would block, to a device would save nothing
+                        raise ConfigError(f"--out {out}: {path.name} is not a regular file")
+            # os.access says yes to root and can be wrong on network mounts: creating a
+            # file is the only answer that holds
+            fd, probe = tempfile.mkstemp(prefix=".articlebot-probe-", dir=out)
+            os.close(fd)
+            os.unlink(probe)
+        finally:
+            for path in made:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
     except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create ({exc.strerror or exc})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {out}: not writable")
+        raise ConfigError(f"--out {out}: cannot write there "
+                          f"({exc.strerror or exc})") from None
 
 
 def load_baseline(path: str) -> dict[str, Any]:
@@ -149,12 +176,15 @@ def _settings_meta(settings: Settings) -> dict[str, Any]:
 def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> int:
     """Run `articlebot eval`; returns the exit code."""
     gates = parse_gates(args.fail_under)
-    baseline = load_baseline(args.baseline) if args.baseline else None
-    out = Path(args.out)
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    out = Path(args.out)
+    check_outputs(out)
     qa = read_qa_file(Path(args.file), skip_invalid=args.skip_invalid)
-    _check_out_dir(out)
+    if importlib.util.find_spec("matplotlib") is None:
+        notice("warning: no figures: matplotlib is not installed (pip install "
+               "'articlebot[eval]')")
     for warning in qa.warnings:
         notice(f"warning: {warning}")
     for problem in qa.skipped[:20]:
@@ -187,8 +217,10 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
             "confidence": CONFIDENCE_SOURCE, "started_at": started_at,
             "elapsed_s": round(elapsed, 2), "python": platform.python_version(),
             "settings": _settings_meta(settings)}
+    problems: list[str] = []
     summary = write_outputs(out, outcomes, meta, skipped=qa.skipped, warnings=qa.warnings,
-                            seed=args.seed, baseline=baseline, baseline_path=args.baseline)
+                            seed=args.seed, baseline=baseline, baseline_path=args.baseline,
+                            problems=problems)
     if baseline is not None:
         base_meta = baseline.get("meta")
         if isinstance(base_meta, dict) and base_meta.get("input_sha256") not in (None,
@@ -206,6 +238,10 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
            f"skipped) -> {out}: {headline}")
     for line in failed:
         print(f"articlebot: gate failed: {line}", file=sys.stderr)
+    if problems:
+        # the answers are not lost: what could be written was, and this says what was not
+        raise ArticlebotError(f"--out {out}: could not write {', '.join(problems)}; the "
+                              "other outputs were written")
     return 1 if failed else 0
 
 

@@ -4,7 +4,9 @@ files, and the real CLI end to end (the dev file; a small NorQuAD file with nega
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,19 @@ import pytest
 from bot.eval.metrics import HEADLINE
 from bot.eval.outcome import Outcome, gold_ids, score, stored_span
 from bot.eval.qafile import QAItem, Span
-from bot.eval.report import build_summary, comparison_table, md, write_outputs
-from bot.eval.run import gate_failure, load_baseline, parse_gates
+from bot.eval.report import (
+    FORMULA_START,
+    OUTPUT_FILES,
+    build_summary,
+    comparison_table,
+    csv_cell,
+    items_csv,
+    md,
+    write_outputs,
+)
+from bot.eval.run import check_outputs, gate_failure, load_baseline, parse_gates
 from bot.records import Answer, Citation, Ranked
-from index.errors import ConfigError
+from index.errors import ArticlebotError, ConfigError
 from index.records import Sentence
 from tests.conftest import DATA, run_cli
 
@@ -201,6 +212,94 @@ def test_error_item_keeps_its_place_in_every_mean() -> None:
     assert after["meta"]["denominators"]["abstention_precision"] == 1
 
 
+# -- outputs: checked before the run, written as far as possible after it -------------------
+
+def test_output_files_are_the_ones_written(tmp_path: Path) -> None:
+    assert set(OUTPUT_FILES) == set(FILES)
+    write_outputs(tmp_path, _outcomes(), {"version": "t", "input": "x.jsonl"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+
+
+@pytest.mark.parametrize("name", ["items.csv", "summary.json", "predictions.jsonl",
+                                  "report.md", "hit_at_k.png", "report.md.tmp"])
+def test_check_outputs_refuses_a_directory_named_like_an_output(tmp_path: Path,
+                                                                name: str) -> None:
+    (tmp_path / name).mkdir()
+    with pytest.raises(ConfigError, match=rf"--out {tmp_path}: {re.escape(name)} is a "
+                                          "directory"):
+        check_outputs(tmp_path)
+
+
+def test_check_outputs_refuses_files_and_impossible_paths(tmp_path: Path) -> None:
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    cases = {a_file: "exists and is not a directory",
+             a_file / "out": "cannot write there (Not a directory)",
+             tmp_path / ("x" * 300): "cannot write there (File name too long)",
+             Path("/proc/self/articlebot-out"): "cannot write there"}
+    for out, expected in cases.items():
+        with pytest.raises(ConfigError) as err:
+            check_outputs(out)
+        assert str(err.value).startswith(f"--out {out}: {expected}"), str(err.value)
+    fresh = tmp_path / "new" / "deeper"
+    check_outputs(fresh)
+    assert not (tmp_path / "new").exists()  # the check leaves nothing behind
+    check_outputs(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_a_late_write_failure_keeps_the_other_outputs(tmp_path: Path) -> None:
+    (tmp_path / "items.csv").mkdir()  # appeared after the up-front check
+    problems: list[str] = []
+    write_outputs(tmp_path, _outcomes(), {"version": "t", "input": "x.jsonl"},
+                  problems=problems)
+    assert len(problems) == 1 and problems[0].startswith("items.csv (")
+    for name in FILES:
+        if name != "items.csv":
+            assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "items.csv.tmp").exists()
+    with pytest.raises(ArticlebotError, match=r"could not write items.csv \(.*the other "
+                                              "outputs were written"):
+        write_outputs(tmp_path, _outcomes(), {"version": "t", "input": "x.jsonl"})
+
+
+def test_a_lone_surrogate_in_a_record_cannot_fail_the_write(tmp_path: Path) -> None:
+    item = QAItem(id="s\ud800", question="Hvem \udfff kom?", answers=("Putin",))
+    outcomes = [score(item, None, set(), "boom \ud800", None)]
+    write_outputs(tmp_path, outcomes, {"version": "t", "input": "x.jsonl"})
+    (pred,) = [json.loads(line) for line in
+               (tmp_path / "predictions.jsonl").open(encoding="utf-8")]
+    assert pred["question"] == "Hvem \udfff kom?"  # the same string, as a JSON escape
+    assert "\\ud800" in (tmp_path / "items.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lead", FORMULA_START)
+def test_csv_cells_never_start_a_formula(lead: str) -> None:
+    payload = lead + "HYPERLINK(\"https://evil.example\")"
+    assert csv_cell(payload) == "'" + payload
+    item = QAItem(id=lead + "id", question=payload, answers=(lead + "x",), source=lead + "s",
+                  lang=lead + "nb")
+    outcome = score(item, answer((2,), (2,), text=payload), {"a:2"}, None, 1.0)
+    error = score(QAItem(id="e", question="q?"), None, set(), lead + "cmd|' /C calc'!A0",
+                  None)
+    rows = list(csv.DictReader(io.StringIO(items_csv([outcome, error]))))
+    cells = [cell for row in rows for cell in row.values()]
+    assert not any(cell.startswith(FORMULA_START) and not re.fullmatch(r"-?[0-9.]+", cell)
+                   for cell in cells)
+    assert rows[0]["question"] == rows[0]["answer"] == "'" + payload
+    assert rows[0]["id"] == "'" + lead + "id" and rows[0]["source"] == "'" + lead + "s"
+    assert rows[1]["error_message"] == "'" + lead + "cmd|' /C calc'!A0"
+
+
+def test_csv_cell_leaves_text_and_plain_numbers_alone() -> None:
+    assert csv_cell("Putin") == "Putin" and csv_cell("") == ""
+    assert csv_cell("a=b") == "a=b" and csv_cell(" =1") == " =1"
+    # a negative score is a number, not a formula, and must stay numeric
+    assert csv_cell("-0.4321") == "-0.4321" and csv_cell("-3") == "-3"
+    assert csv_cell("-1+2") == "'-1+2" and csv_cell("-0.5e3") == "'-0.5e3"
+    assert csv_cell("+1") == "'+1"
+
+
 # -- the real CLI ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -284,3 +383,27 @@ def test_cli_eval_norquad_contexts_negatives_baseline(tmp_path: Path,
     assert "with `--add-negatives`" in report and "skipped rows" in report
     # the contexts went into a temporary store, not the user's default one
     assert not (Path(cli_env["XDG_DATA_HOME"]) / "articlebot" / "store").exists()
+
+
+def test_cli_eval_checks_every_output_before_the_first_question(tmp_path: Path,
+                                                                cli_env: dict[str, str]
+                                                                ) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"id": "a", "question": "Hvem kom?"}\n', encoding="utf-8")
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    cases: list[tuple[Path, str]] = [(a_file, "exists and is not a directory"),
+                                     (a_file / "out", "cannot write there"),
+                                     (tmp_path / ("x" * 300), "cannot write there")]
+    for name in ("items.csv", "summary.json", "predictions.jsonl", "report.md"):
+        out = tmp_path / f"out-{name}"
+        (out / name).mkdir(parents=True)
+        cases.append((out, f"{name} is a directory"))
+    store = tmp_path / "store"
+    for out, expected in cases:
+        r = run_cli(["eval", str(qa), "--out", str(out), "--store", str(store)], cli_env,
+                    timeout=120)
+        assert (r.returncode, r.stdout) == (2, ""), r.stderr
+        assert r.stderr.startswith(f"articlebot: error: --out {out}: {expected}"), r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert not store.exists()  # no engine was opened: not one question was asked
