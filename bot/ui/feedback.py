@@ -3,12 +3,20 @@ exported as a Q&A file that `articlebot eval` reads.
 
 A liked answer makes its cited sentences the evidence; a liked abstention makes the question
 unanswerable; a disliked answer counts only when the user said which sentence was right.
+
+Reading is strict: a line that is not valid UTF-8, not JSON or not a rating stops the export
+with FILE:LINE, so nothing is dropped without the user seeing it (the log is append-only,
+so such a line is a torn write or a hand edit, and the user can repair it). The export is
+written whole or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -16,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from index.errors import ArticlebotError
+from index.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]
 _WRITE_LOCK = threading.Lock()  # one append at a time within the web process
@@ -65,6 +73,18 @@ def save(path: Path, record: FeedbackRecord) -> None:
         f.write(line)
 
 
+def _citation(data: Any) -> CitedSentence:
+    if not isinstance(data, dict):
+        raise ValueError("each citation must be a JSON object")
+    n, sentence_id, text = data.get("n"), data.get("sentence_id"), data.get("text")
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise ValueError("each citation needs 'n' (an integer)")
+    if not isinstance(sentence_id, str) or not isinstance(text, str):
+        raise ValueError("each citation needs 'sentence_id' and 'text' (strings)")
+    return CitedSentence(n=n, sentence_id=sentence_id, text=text,
+                         support=bool(data.get("support", True)))
+
+
 def _record(data: Any) -> FeedbackRecord:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -74,16 +94,42 @@ def _record(data: Any) -> FeedbackRecord:
     for name in ("article", "question", "answer"):
         if not isinstance(data.get(name), str):
             raise ValueError(f"field {name!r} must be a string")
-    citations = tuple(
-        CitedSentence(n=int(c["n"]), sentence_id=str(c["sentence_id"]), text=str(c["text"]),
-                      support=bool(c.get("support", True)))
-        for c in data.get("citations") or [])
+    cited = data.get("citations") or []
+    if not isinstance(cited, list):
+        raise ValueError("field 'citations' must be a list")
+    citations = tuple(_citation(c) for c in cited)
     right = data.get("right_sentence")
+    language = data.get("language")
+    if language is not None and not isinstance(language, str):
+        raise ValueError("field 'language' must be a string")
     return FeedbackRecord(article=data["article"], question=data["question"],
                           answer=data["answer"], rating=rating, citations=citations,
                           right_sentence=right if isinstance(right, str) and right.strip()
                           else None,
-                          language=data.get("language"), time=str(data.get("time", "")))
+                          language=language or None, time=str(data.get("time", "")))
+
+
+def _parse_line(raw: bytes) -> FeedbackRecord:
+    """One rating from one line of the log; ValueError says what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                         f"{exc.start + 1})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"bad JSON at column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("bad JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer beyond Python's int-conversion limit
+        raise ValueError(f"bad JSON: {str(exc).split(':')[0]}") from None
+    try:
+        # JSON's \ud800 escapes decode to lone surrogates, which cannot be written out
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid text (a lone surrogate escape)") from None
+    return _record(data)
 
 
 def load(path: Path) -> list[FeedbackRecord]:
@@ -91,17 +137,20 @@ def load(path: Path) -> list[FeedbackRecord]:
 
     Raises ArticlebotError naming FILE:LINE for a line that is not a rating.
     """
-    if not path.exists():
-        return []
     records = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(_record(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
+    try:
+        with path.open("rb") as f:
+            for line_no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    records.append(_parse_line(raw))
+                except ValueError as exc:
+                    raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ArticlebotError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return records
 
 
@@ -116,12 +165,58 @@ def qa_item(record: FeedbackRecord, context: str) -> dict[str, Any] | None:
     elif record.abstained:
         item.update(evidence=[], answerable=False)
     else:
-        item.update(evidence=[c.text for c in record.citations if c.support], answerable=True)
+        # an empty evidence string would make the whole file unreadable for eval
+        item.update(evidence=[c.text for c in record.citations if c.support and c.text.strip()],
+                    answerable=True)
     if record.language:
         item["lang"] = record.language
     item["source"] = "feedback"
     item["context"] = context
     return item
+
+
+def check_export_path(out: Path) -> None:
+    """Raise ConfigError unless `out` can be written as the export: not a directory nor
+    another non-file (replacing a device such as /dev/null would swap the device itself for
+    a file), in a directory that exists or can be made and that takes new files. Leaves
+    nothing behind (directories made for the check are removed again)."""
+    try:
+        if out.is_dir():
+            raise ConfigError(f"--out {out}: is a directory")
+        if out.exists() and not out.is_file():
+            raise ConfigError(f"--out {out}: not a regular file")
+        parent = out.parent
+        made = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".articlebot-probe-", dir=parent)
+            os.close(fd)
+            os.unlink(probe)
+        finally:
+            for path in made:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _write_atomic(out: Path, text: str) -> None:
+    """Write `out` whole or not at all: a temporary file beside it, renamed over it."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ConfigError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def export(records: Iterable[FeedbackRecord], article_text: Callable[[str], str | None],
@@ -130,7 +225,10 @@ def export(records: Iterable[FeedbackRecord], article_text: Callable[[str], str 
 
     Each item carries its article's text as `context`, so eval answers it against the
     article it was asked about. A later rating of the same question replaces an earlier one.
+    `out` is checked first (`check_export_path`) and written atomically; ConfigError says
+    why it cannot be.
     """
+    check_export_path(out)
     latest: dict[tuple[str, str], FeedbackRecord] = {}
     for record in records:
         latest[(record.article, record.question)] = record
@@ -142,8 +240,5 @@ def export(records: Iterable[FeedbackRecord], article_text: Callable[[str], str 
             skipped += 1
         else:
             items.append(item)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for item in items:
-            f.write(json.dumps(item, ensure_ascii=False) + "\n")
+    _write_atomic(out, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
     return len(items), skipped

@@ -112,3 +112,101 @@ def test_cli_export_without_ratings_writes_an_empty_file(tmp_path: Path, shared_
                      cli_env)
     assert result.returncode == 0, result.stderr
     assert out.read_text() == ""
+
+
+# -- hostile logs and outputs: one line naming the place, never a traceback -----------------
+
+BAD_LINES = {
+    "invalid UTF-8": (b'{"rating": "up", "question": "Bl\xe5?"}',
+                      "not valid UTF-8 (byte 0xe5 at column 33)"),
+    "torn write": (b'{"article": "article", "rating": "up", "quest', "bad JSON at column"),
+    "deep nesting": (b"[" * 200_000, "bad JSON: nested too deeply"),
+    "5000-digit number": (b'{"rating": "up", "n": ' + b"1" * 5_000 + b"}",
+                          "bad JSON: Exceeds the limit (4300 digits)"),
+    "lone surrogate": (json.dumps({**json.loads(_liked().to_json()),
+                                   "question": "Hvem \ud800?"}).encode(),
+                       "not valid text (a lone surrogate escape)"),
+    "citations not a list": (json.dumps({**json.loads(_liked().to_json()),
+                                         "citations": 3}).encode(),
+                             "field 'citations' must be a list"),
+    "citation without text": (json.dumps({**json.loads(_liked().to_json()),
+                                          "citations": [{"n": 1}]}).encode(),
+                              "each citation needs 'sentence_id' and 'text'"),
+    "language not a string": (json.dumps({**json.loads(_liked().to_json()),
+                                          "language": ["nb"]}).encode(),
+                              "field 'language' must be a string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_a_malformed_line_is_one_error_naming_file_and_line(tmp_path: Path,
+                                                            case: str) -> None:
+    raw, expected = BAD_LINES[case]
+    path = tmp_path / "feedback.jsonl"
+    save(path, _liked())
+    with path.open("ab") as f:
+        f.write(raw + b"\n")
+    with pytest.raises(ArticlebotError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}:2: {expected}"), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_an_unreadable_log_is_one_error(tmp_path: Path) -> None:
+    assert load(tmp_path / "missing.jsonl") == []
+    with pytest.raises(ArticlebotError, match=rf"{tmp_path}: cannot read"):
+        load(tmp_path)
+
+
+def test_export_refuses_outputs_it_cannot_write(tmp_path: Path) -> None:
+    from index.errors import ConfigError
+
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    cases = {tmp_path: "is a directory", a_file / "qa.jsonl": "cannot write there",
+             tmp_path / ("x" * 300) / "qa.jsonl": "cannot write there",
+             Path("/dev/null"): "not a regular file"}
+    for out, expected in cases.items():
+        with pytest.raises(ConfigError) as err:
+            export([_liked()], lambda a: "text", out)
+        assert str(err.value).startswith(f"--out {out}: {expected}"), str(err.value)
+    assert Path("/dev/null").is_char_device()
+
+
+def test_export_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    out = tmp_path / "qa.jsonl"
+    out.write_text("old\n")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(ArticlebotError, match="No space left on device"):
+        export([_liked()], lambda a: "text", out)
+    assert out.read_text() == "old\n"  # the previous export is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["qa.jsonl"]  # no temporary left
+    monkeypatch.undo()
+    assert export([_liked()], lambda a: "text", out) == (1, 0)
+    assert json.loads(out.read_text())["context"] == "text"
+
+
+def test_cli_export_errors_are_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    store = tmp_path / "store"
+    feedback = Path(cli_env["XDG_DATA_HOME"]) / "articlebot" / "feedback.jsonl"
+    save(feedback, _liked())
+    outdir = tmp_path / "outdir"
+    outdir.mkdir()
+    r = run_cli(["feedback", "export", "--out", str(outdir), "--store", str(store)], cli_env,
+                timeout=120)
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert r.stderr == f"articlebot: error: --out {outdir}: is a directory\n"
+    with feedback.open("ab") as f:
+        f.write(b'{"rating": "up", "question": "Bl\xe5?"}\n')
+    r = run_cli(["feedback", "export", "--out", str(tmp_path / "fb.jsonl"), "--store",
+                 str(store)], cli_env, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr == (f"articlebot: error: {feedback}:2: not valid UTF-8 (byte 0xe5 at "
+                        "column 33)\n")
+    assert not (tmp_path / "fb.jsonl").exists()
