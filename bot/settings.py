@@ -1,29 +1,35 @@
 """The one settings object: every knob, from the environment (prefix ARTICLEBOT_) and flags.
 
 Built once at an entry point (CLI, app.py) and passed down; no other module reads the
-environment.
+environment. Every number is bounded, so a value such as ARTICLEBOT_MAX_CITATIONS=-1 or a
+port of 0 is refused where the settings are built, with the setting and its bounds named
+(`config_error`), instead of failing somewhere deep in a run.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.errors import ConfigError
+
+ENV_PREFIX = "ARTICLEBOT_"
 
 
 def default_data_dir() -> Path:
-    """The per-user data directory (XDG_DATA_HOME/articlebot, else ~/.local/share)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "articlebot"
+    """The per-user data directory: platformdirs' user data dir for "articlebot" (on Linux
+    $XDG_DATA_HOME/articlebot, else ~/.local/share/articlebot)."""
+    return Path(platformdirs.user_data_dir("articlebot", appauthor=False))
 
 
 class Settings(BaseSettings):
     """All of articlebot's settings; env names are ARTICLEBOT_<FIELD>."""
 
-    model_config = SettingsConfigDict(env_prefix="ARTICLEBOT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     store: Path = Field(default_factory=lambda: default_data_dir() / "store")
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -31,28 +37,31 @@ class Settings(BaseSettings):
     chroma_token: SecretStr | None = None
     embedder: str = "e5-small-q4"
     article: str | None = None
-    lock_timeout_s: float = 10.0
+    # 0 is allowed: fail at once when another writer holds the lock
+    lock_timeout_s: float = Field(default=10.0, ge=0, le=600, allow_inf_nan=False)
 
     # retrieval and answering
     ranker_file: Path | None = None  # default: the model shipped in the package
-    ranking_size: int = 5
-    max_citations: int = 2
-    max_question_chars: int = 2000
+    ranking_size: int = Field(default=5, ge=1, le=50)
+    max_citations: int = Field(default=2, ge=1, le=10)
+    max_question_chars: int = Field(default=2000, ge=1, le=100_000)
 
     # generative answers (optional; nothing is called unless configured)
     llm: Literal["openai", "ollama"] | None = None
     llm_base_url: str | None = None
     llm_model: str | None = None
-    llm_timeout_s: float = 30.0
+    # 0 would time out every call, so the bound is strict
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
 
     # web chat
     host: str = "127.0.0.1"
-    port: int = 7860
+    # 0 (any free port) is refused: the chat's address must be the one the user was told
+    port: int = Field(default=7860, ge=1, le=65535)
     auth: SecretStr | None = None
-    concurrency_limit: int = 4
-    queue_max_size: int = 64
-    max_upload_bytes: int = 1_000_000
+    concurrency_limit: int = Field(default=4, ge=1, le=256)
+    queue_max_size: int = Field(default=64, ge=1, le=10_000)
+    max_upload_bytes: int = Field(default=1_000_000, ge=1, le=10_000_000)
 
     @property
     def feedback_path(self) -> Path:
@@ -63,3 +72,43 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Where uploaded articles are kept."""
         return self.data_dir / "uploads"
+
+
+def bounds(name: str) -> str | None:
+    """A setting's allowed range in words ("from 1 to 10"), or None when it has none."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return None
+    low = high = None
+    strict_low = False
+    for rule in field.metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        if getattr(rule, "gt", None) is not None:
+            low, strict_low = rule.gt, True
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+    if low is None and high is None:
+        return None
+    lower = f"more than {low}" if strict_low else f"at least {low}"
+    if high is None:
+        return lower
+    return f"more than {low} and at most {high}" if strict_low else f"from {low} to {high}"
+
+
+def config_error(exc: ValidationError) -> ConfigError:
+    """One line for the first problem of a settings ValidationError: the setting, its
+    environment variable, the value given and, for a number, its allowed range."""
+    err = exc.errors()[0]
+    loc = err.get("loc") or ()
+    name = str(loc[0]) if loc else ""
+    if name not in Settings.model_fields:
+        return ConfigError(f"setting {'.'.join(map(str, loc)) or 'settings'}: {err['msg']}")
+    env = f"{ENV_PREFIX}{name.upper()}"
+    given: Any = err.get("input")
+    value = f" = {given!r}" if isinstance(given, (str, int, float)) else ""
+    allowed = bounds(name)
+    if allowed is None:
+        return ConfigError(f"setting {name} (env {env}){value}: {err['msg']}")
+    kind = "a whole number" if Settings.model_fields[name].annotation is int else "a number"
+    return ConfigError(f"setting {name} (env {env}){value}: must be {kind} {allowed}")
