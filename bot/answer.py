@@ -9,13 +9,16 @@ question's language and lists the closest sentences with `support: false`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot import texts
+from bot.events import Delta, Event, Final, Retrieved, final_answer
 from bot.language import detect_language
 from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval, SentenceRetriever
@@ -24,6 +27,8 @@ from index.records import Sentence
 
 if TYPE_CHECKING:
     from bot.llm import Generator
+
+log = logging.getLogger(__name__)
 
 
 def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: int) -> list[
@@ -62,23 +67,32 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
                   short_answer=short)
 
 
-class _Step(Runnable[dict[str, Any], Any]):
-    """One step of the answer chain: a plain function as a Runnable.
+@dataclass(frozen=True)
+class _Question:
+    """The chain's input."""
 
-    RunnableLambda inspects its function's signature on every call; with two steps that
-    cost about 0.4 ms a question, a third of all the time outside the embedding."""
+    question: str  # cleaned, as answered and shown
+    query: str  # what retrieval sees (the question, or widened by the conversation)
+    language: str
 
-    def __init__(self, func: Callable[[dict[str, Any]], Any]) -> None:
-        self._func = func
 
-    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
-               **kwargs: Any) -> Any:
-        """Run the step."""
-        return self._func(input)
+@dataclass(frozen=True)
+class _Retrieved:
+    """The first step's output: the question with its retrieval and how long it took."""
+
+    question: _Question
+    retrieval: Retrieval
+    retrieve_ms: float
 
 
 class Answerer:
-    """The answer chain over one article's retriever."""
+    """The answer chain over one article's retriever: a LangChain sequence of a retrieval
+    step and an answering step that yields events (`bot.events`).
+
+    Both steps take the run's config, so callbacks, tags and tracing reach the retriever
+    step and, with a model, the chat model's own streaming call (`chain.astream_events`
+    shows its tokens); there is no other path to an answer.
+    """
 
     def __init__(self, retriever: SentenceRetriever, max_citations: int,
                  ranking_size: int, generator: Generator | None = None) -> None:
@@ -86,40 +100,64 @@ class Answerer:
         self._max_citations = max_citations
         self._ranking_size = ranking_size
         self.generator = generator
-        # The extractive answer is always composed: it is the answer without a model, and
-        # the fallback with one.
-        self.chain: Runnable[dict[str, Any], Answer] = (
-            _Step(self._retrieve) | _Step(self._compose if generator is None else self._generate))
+        self.chain: Runnable[_Question, Event] = (
+            RunnableLambda(self._retrieve, name="retrieve")
+            # RunnableGenerator passes the run's config to a transform that takes one; its
+            # annotation only admits the one-argument form
+            | RunnableGenerator(self._respond, name="answer"))  # type: ignore[arg-type]
 
     def with_generator(self, generator: Generator | None) -> Answerer:
         """The same article's chain with another generative step (or none)."""
         return Answerer(self._retriever, self._max_citations, self._ranking_size, generator)
 
-    def _retrieve(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _retrieve(self, inputs: _Question, config: RunnableConfig) -> _Retrieved:
         t0 = time.perf_counter()
-        retrieval = self._retriever.retrieve(inputs["query"], inputs["language"])
-        return {**inputs, "retrieval": retrieval,
-                "retrieve_ms": (time.perf_counter() - t0) * 1000}
+        retrieval = self._retriever.retrieve(inputs.query, inputs.language)
+        ms = (time.perf_counter() - t0) * 1000
+        top = retrieval.ranked[0] if retrieval.ranked else None
+        log.debug("retrieve %.1f ms: top %s (%.2f), answerable %.3f -> %s", ms,
+                  top.sentence.id if top else "-", top.score if top else 0.0,
+                  retrieval.answerable, "abstain" if retrieval.abstain else "answer")
+        return _Retrieved(inputs, retrieval, ms)
 
-    def _compose(self, inputs: dict[str, Any]) -> Answer:
+    def _compose(self, step: _Retrieved) -> Answer:
         t0 = time.perf_counter()
-        model = self._retriever.model
         answer = extractive_answer(
-            inputs["question"], inputs["retrieval"], self._retriever.index.article.id,
-            inputs["language"], model.second_citation_within,
+            step.question.question, step.retrieval, self._retriever.index.article.id,
+            step.question.language, self._retriever.model.second_citation_within,
             self._max_citations, self._ranking_size)
-        timings = {"retrieve": inputs["retrieve_ms"],
-                   "answer": (time.perf_counter() - t0) * 1000}
+        timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
-    def _generate(self, inputs: dict[str, Any]) -> Answer:
+    def _respond(self, steps: Iterator[_Retrieved], config: RunnableConfig) -> Iterator[Event]:
+        for step in steps:
+            yield Retrieved(step.retrieval.ranked[:self._ranking_size])
+            # The extractive answer is always composed: it is the answer without a model,
+            # and the fallback with one.
+            extractive = self._compose(step)
+            if self.generator is None:
+                yield Delta(extractive.answer)
+                yield Final(extractive)
+                continue
+            yield from self._generate(step, extractive, config)
+
+    def _generate(self, step: _Retrieved, extractive: Answer,
+                  config: RunnableConfig) -> Iterator[Event]:
         assert self.generator is not None
-        extractive = self._compose(inputs)
         t0 = time.perf_counter()
-        answer = self.generator.generate(inputs["question"], inputs["language"],
-                                         inputs["retrieval"], extractive,
-                                         self._retriever.index.article.text)
-        return _timed(answer, extractive, t0)
+        shown = ""
+        for item in self.generator.stream(step.question.question, step.question.language,
+                                          step.retrieval, extractive,
+                                          self._retriever.index.article.text, config=config):
+            if isinstance(item, Answer):
+                log.debug("model answer in %.0f ms: %s", (time.perf_counter() - t0) * 1000,
+                          item.fallback_reason or f"{len(item.citations)} valid citations")
+                yield Final(_timed(item, extractive, t0))
+            elif item.startswith(shown) and len(item) > len(shown):
+                # the checked text so far only ever grows here; a view that changed what
+                # was already shown waits for the final answer, which replaces it
+                yield Delta(item[len(shown):])
+                shown = item
 
     @property
     def retriever(self) -> SentenceRetriever:
@@ -131,28 +169,18 @@ class Answerer:
         """The article's sentences, in document order."""
         return self._retriever.index.sentences
 
+    def events(self, question: str, query: str | None = None, language: str | None = None,
+               config: RunnableConfig | None = None) -> Iterator[Event]:
+        """Answer a (cleaned) question as events; `query` may widen retrieval with the
+        conversation so far."""
+        inputs = _Question(question=question, query=query or question,
+                           language=language or detect_language(question))
+        return self.chain.stream(inputs, config=config)
+
     def answer(self, question: str, query: str | None = None,
                language: str | None = None) -> Answer:
-        """Answer a (cleaned) question; `query` may widen retrieval with conversation context."""
-        return self.chain.invoke({"question": question, "query": query or question,
-                                  "language": language or detect_language(question)})
-
-    def answer_stream(self, question: str, query: str | None = None,
-                      language: str | None = None) -> Iterator[str | Answer]:
-        """Like `answer`, streamed: with a generative step, the checked answer text so far
-        (str, cumulative) as the model writes it; always the final `Answer` last."""
-        inputs = self._retrieve({"question": question, "query": query or question,
-                                 "language": language or detect_language(question)})
-        generator = self.generator
-        extractive = self._compose(inputs)
-        if generator is None:
-            yield extractive
-            return
-        t0 = time.perf_counter()
-        for item in generator.stream(inputs["question"], inputs["language"],
-                                     inputs["retrieval"], extractive,
-                                     self._retriever.index.article.text):
-            yield _timed(item, extractive, t0) if isinstance(item, Answer) else item
+        """The events drained: the final answer."""
+        return final_answer(self.events(question, query, language))
 
 
 def _timed(answer: Answer, extractive: Answer, t0: float) -> Answer:

@@ -12,23 +12,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answer import Answerer
+from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
 from bot.ranking.model import RankerModel, load_model
 from bot.records import Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
-from index.article import article_from_text, inline_id, read_article
+from index.article import article_from_text, decode_article, inline_id, read_article, slugify
 from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
-from index.errors import ArticleNotFoundError
+from index.errors import ArticleError, ArticleNotFoundError
 from index.indexer import Indexer, IndexResult
 from index.records import Article, Sentence
 from index.store import ArticleInfo, Store
 
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
 Notice = Callable[[str], None]
+UPLOAD_SUFFIXES = (".txt", ".md")
 
 
 def bundled_article_path() -> Path:
@@ -131,6 +137,33 @@ class Engine:
                 notice(f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
                        f"{result.manifest.sentence_count} sentences")
         return results
+
+    def add_upload(self, data: bytes, name: str) -> IndexResult:
+        """Keep an uploaded article (web upload, HTTP API) in the data dir and index it.
+
+        The bytes are checked here, whoever sent them: at most `max_upload_bytes`, a .txt or
+        .md name, strict UTF-8 (or UTF-16 with a BOM). The file gets a safe name and never
+        replaces another upload with other content."""
+        suffix = Path(name).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            raise ArticleError(f"{Path(name).name}: only .txt and .md articles can be uploaded")
+        if len(data) > self.settings.max_upload_bytes:
+            raise ArticleError(f"{Path(name).name}: larger than the "
+                               f"{self.settings.max_upload_bytes} byte limit")
+        decode_article(data, Path(name).name)  # names the first invalid byte
+        folder = self.settings.uploads_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = slugify(Path(name).stem)
+        n = 1
+        while True:
+            dest = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+            if not dest.exists() or dest.read_bytes() == data:
+                break
+            n += 1
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+        return self.index_files([dest])[0]
 
     def _forget(self, article_id: str) -> None:
         with self._lock:
@@ -266,32 +299,39 @@ class Engine:
             self._checked[article_id] = now
         return answerer
 
-    def ask(self, question: str, article_id: str, item_id: str | None = None,
-            query: str | None = None) -> Answer:
-        """Answer one question about an indexed article."""
+    def events(self, question: str, article_id: str, query: str | None = None,
+               config: RunnableConfig | None = None) -> Iterator[Event]:
+        """Answer one question about an indexed article as events (`bot.events`): the
+        ranking, the answer text as it is written, then the final checked answer.
+
+        The question is cleaned and checked now, so a QuestionError comes from this call,
+        not from the iteration. If another process switched the article's index and
+        dropped the collection this engine had loaded, the new one is loaded, once."""
         cleaned = clean_question(question, self.settings.max_question_chars)
+        return self._events(cleaned, article_id, query, config)
+
+    def _events(self, cleaned: str, article_id: str, query: str | None,
+                config: RunnableConfig | None) -> Iterator[Event]:
+        started = False
         try:
-            answer = self.answerer(article_id).answer(cleaned, query=query)
+            for event in self.answerer(article_id).events(cleaned, query=query, config=config):
+                started = True
+                yield event
         except Exception:
             # A writer in another process may have switched the index and dropped the
             # collection between our pointer check and the query: load the new one, once.
             with self._lock:
                 loaded = self._loaded.get(article_id)
             current = self.store.manifest(article_id, self.embedder_spec)
-            if current is not None and current.collection == loaded:
+            if started or current is None or current.collection == loaded:
                 raise  # not a switch: a real failure
             self._forget(article_id)
-            answer = self.answerer(article_id).answer(cleaned, query=query)
+            yield from self.answerer(article_id).events(cleaned, query=query, config=config)
+
+    def ask(self, question: str, article_id: str, item_id: str | None = None,
+            query: str | None = None) -> Answer:
+        """Answer one question about an indexed article: `events` drained."""
+        answer = final_answer(self.events(question, article_id, query=query))
         if item_id is not None:
             answer = dataclasses.replace(answer, id=item_id)
         return answer
-
-    def ask_stream(self, question: str, article_id: str, query: str | None = None
-                   ) -> Iterator[str | Answer]:
-        """Answer one question, streamed: zero or more str (the checked answer text so far,
-        cumulative, plain text: escape before showing) while a configured model writes,
-        then exactly one final `Answer` (its citations validated; on a model failure the
-        extractive answer with `fallback_reason`). The question is checked now, so a
-        QuestionError is raised by this call, not by the iteration."""
-        cleaned = clean_question(question, self.settings.max_question_chars)
-        return self.answerer(article_id).answer_stream(cleaned, query=query)

@@ -18,7 +18,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot import texts
@@ -28,6 +28,9 @@ from bot.retriever import Retrieval
 from bot.settings import Settings
 from index.article import clean_text
 from index.errors import ConfigError, LLMError
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 log = logging.getLogger(__name__)
 
@@ -208,19 +211,9 @@ class Generator:
             sentences=numbered, question=" ".join(clean_text(question).split()))
         return [("system", self.system_prompt(language)), ("human", user)]
 
-    def generate(self, question: str, language: str, retrieval: Retrieval,
-                 extractive: Answer, article_text: str) -> Answer:
-        """The model's checked answer, or `extractive` with the reason it was not used."""
-        messages = self.messages(question, language, retrieval.ranked)
-        try:
-            reply = self.chat_model.invoke(messages)
-        except Exception as exc:  # any failure of the model call means: answer without it
-            return self._fallback(extractive, exc)
-        return self.finish(str(reply.text), language, retrieval.ranked, extractive,
-                           article_text)
-
     def stream(self, question: str, language: str, retrieval: Retrieval,
-               extractive: Answer, article_text: str) -> Iterator[str | Answer]:
+               extractive: Answer, article_text: str,
+               config: RunnableConfig | None = None) -> Iterator[str | Answer]:
         """Yield the answer text so far (checked like the final one: only valid markers,
         no links) as the model writes it, then the final `Answer`."""
         messages = self.messages(question, language, retrieval.ranked)
@@ -229,7 +222,7 @@ class Generator:
         rules = self.system_prompt(language)
         reply, shown, withheld = "", "", False
         try:
-            for chunk in self.chat_model.stream(messages):
+            for chunk in self.chat_model.stream(messages, config=config):
                 reply += str(chunk.text)
                 if time.monotonic() > deadline:
                     raise TimeoutError("the model kept writing past the deadline")

@@ -16,6 +16,10 @@ class Ranked:
     score: float
     features: tuple[float, ...] = ()
 
+    def to_record(self) -> dict[str, Any]:
+        """The ranking entry as in the answer record."""
+        return {"sentence_id": self.sentence.id, "score": round(self.score, 4)}
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -63,7 +67,6 @@ class Answer:
             "backend": self.backend,
             "fallback_reason": self.fallback_reason,
             "citations": [c.to_record() for c in self.citations],
-            "ranking": [{"sentence_id": r.sentence.id, "score": round(r.score, 4)}
-                        for r in self.ranking],
+            "ranking": [r.to_record() for r in self.ranking],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from index.errors import ArticlebotError, ConfigError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+    from bot.events import Event
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 
@@ -142,11 +143,29 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise ConfigError(f"setting {where}: {err['msg']}") from None
 
 
+def configure_logging(verbose: bool, quiet: bool) -> None:
+    """stdlib logging, once, at the entry point: `-v` shows every stage's timings and
+    decisions, `-q` only errors, and by default warnings; all of it on stderr."""
+    import logging
+
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # our own loggers follow -v/-q; libraries stay at warnings (their debug output is noise)
+    for name in ("bot", "index"):
+        logging.getLogger(name).setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = bool(getattr(args, "quiet", False))
+    verbose = bool(getattr(args, "verbose", False))
+    configure_logging(verbose, quiet)
 
     def notice(message: str) -> None:
         if not quiet:
@@ -164,6 +183,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # whatever a user meets (disk full, permissions): one line
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"articlebot: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def one_line(exc: BaseException) -> str:
+    """An unexpected failure in one line, for a person: what the OS said, or its type."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _engine(settings: Settings) -> Engine:
@@ -204,33 +239,53 @@ def cmd_remove(args: argparse.Namespace, settings: Settings,
     return EXIT_OK
 
 
+def _print_events(events: Iterator[Event], as_json: bool) -> None:
+    """Print one answer from its events: the text as it is written (a model's, token by
+    token; the extractive answer at once), then its sources; if checking changed the text
+    that streamed, the checked answer is printed whole after it."""
+    from bot.events import Delta, Final
+    from bot.ui.format import answer_text, tail_text
+
+    shown = ""
+    for event in events:
+        if isinstance(event, Delta) and not as_json:
+            shown += event.text
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Final):
+            answer = event.answer
+            if as_json:
+                print(json.dumps(answer.to_record(), ensure_ascii=False), flush=True)
+            elif shown == answer.answer:
+                print(tail_text(answer), flush=True)
+            else:
+                print("\n" if shown else "", flush=True)
+                print(answer_text(answer), flush=True)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
             ) -> int:
     """`articlebot ask QUESTION`."""
     from bot.question import clean_question
-    from bot.ui.format import answer_text
 
     question = clean_question(args.question, settings.max_question_chars)  # before any work
     engine = _engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
-    answer = engine.ask(question, article_id)
-    if args.json:
-        print(json.dumps(answer.to_record(), ensure_ascii=False))
-    else:
-        print(answer_text(answer))
+    _print_events(engine.events(question, article_id), args.json)
     return EXIT_OK
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
              ) -> int:
-    """`articlebot chat`: questions from stdin, answers to stdout."""
-    from bot.ui.format import answer_text
+    """`articlebot chat`: questions from stdin, answers to stdout; follow-ups ("Hvor jobber
+    han?") use the questions asked before in this chat."""
+    from bot.ui.conversation import retrieval_query
     from index.errors import QuestionError
 
     engine = _engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
     notice(f"Ask about {article_id!r}; an empty line or Ctrl-D ends.")
     interactive = sys.stdin.isatty()
+    history: list[dict[str, str]] = []
     while True:
         try:
             line = input("> " if interactive else "")
@@ -241,9 +296,12 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
                 break
             continue
         try:
-            print(answer_text(engine.ask(line, article_id)), flush=True)
+            events = engine.events(line, article_id, query=retrieval_query(line, history))
+            _print_events(events, as_json=False)
         except QuestionError as exc:
             print(str(exc), flush=True)
+            continue
+        history.append({"role": "user", "content": line})
     return EXIT_OK
 
 

@@ -11,7 +11,13 @@ from bot.records import Answer
 
 def answer_text(answer: Answer) -> str:
     """An answer for the terminal: the answer, then its numbered sources with positions."""
-    lines = [answer.answer]
+    return answer.answer + tail_text(answer)
+
+
+def tail_text(answer: Answer) -> str:
+    """What the terminal prints after the answer's own text: the fallback notice, then the
+    numbered sources with their positions."""
+    lines = [""]
     if answer.fallback_reason:
         lines.append(texts.text("fallback", answer.language, reason=answer.fallback_reason))
     if answer.citations:
@@ -20,7 +26,7 @@ def answer_text(answer: Answer) -> str:
         for c in answer.citations:
             s = c.sentence
             lines.append(f"[{c.n}] {s.text}  ({s.id}, chars {s.start}-{s.end})")
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 1 else ""
 
 
 # Markdown syntax characters as numeric entities, mapped in one pass (entities hold "#").

@@ -11,33 +11,36 @@ session's gr.State); nothing about a conversation is kept at module level.
 
 from __future__ import annotations
 
+import errno
 import html
 import ipaddress
 import logging
-import math
 import os
-import shutil
-import time
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bot import texts
-from bot.engine import Engine
+from bot.engine import UPLOAD_SUFFIXES, Engine
+from bot.events import Delta, Final
 from bot.language import detect_language
 from bot.settings import Settings
 from bot.ui.conversation import message_text, retrieval_query
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape
-from index.article import decode_article, read_bounded, slugify
-from index.errors import ArticlebotError, ArticleError, ConfigError, QuestionError
+from index.article import read_bounded
+from index.errors import (
+    ArticlebotError,
+    ArticleError,
+    ArticleNotFoundError,
+    ConfigError,
+    QuestionError,
+)
 from index.records import Sentence
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".txt", ".md")
-STREAM_STEPS = 6
-STREAM_PAUSE_S = 0.04  # between streamed pieces, so the answer visibly streams in
 
 CSS = """
 #article-panel .article-body { max-height: 68vh; overflow-y: auto; line-height: 1.65;
@@ -99,19 +102,6 @@ def _question_problem(message: object, limit: int, exc: QuestionError) -> str:
     if not isinstance(message, str) or not any(ch.isalnum() for ch in message):
         return texts.text("empty_question", lang)
     return str(exc)
-
-
-def stream_pieces(markdown: str, steps: int = STREAM_STEPS) -> Iterator[str]:
-    """Growing prefixes of an answer's first paragraph, cut at spaces, then the whole answer.
-
-    Cuts fall between words only, so no entity or citation link is ever split.
-    """
-    head = markdown.split("\n\n", 1)[0]
-    words = head.split(" ")
-    size = max(1, math.ceil(len(words) / steps))
-    for i in range(size, len(words), size):
-        yield " ".join(words[:i])
-    yield markdown
 
 
 def _text_html(text: str) -> str:
@@ -209,30 +199,32 @@ class WebChat:
 
     def respond(self, message: str, history: list[dict[str, Any]],
                 article_id: str | None = None) -> Iterator[str]:
-        """The chat function (`/chat`): stream the answer Markdown for one question."""
+        """The chat function (`/chat`): the answer as it is written (escaped text), then the
+        checked answer as Markdown with its sources, which replaces it. `article_id` is
+        optional: the session's article, else the default one."""
         article_id = article_id or self.default_article
         try:
             from bot.question import clean_question
 
             question = clean_question(message, self.settings.max_question_chars)
             query = retrieval_query(question, history or [])
-            answer = self.engine.ask(question, article_id, query=query)
+            shown = ""
+            for event in self.engine.events(question, article_id, query=query):
+                if isinstance(event, Delta):
+                    shown += event.text
+                    yield escape(shown)
+                elif isinstance(event, Final):
+                    yield answer_markdown(event.answer)
         except QuestionError as exc:
             yield escape(_question_problem(message, self.settings.max_question_chars, exc))
-            return
+        except ArticleNotFoundError:
+            yield escape(texts.text("no_article", _lang(message)))
         except ArticlebotError as exc:
             log.warning("could not answer: %s", exc)
             yield escape(texts.text("error", _lang(message)))
-            return
         except Exception:  # the page shows a generic message; details go to the log
             log.exception("answering failed")
             yield escape(texts.text("error", _lang(message)))
-            return
-        pieces = list(stream_pieces(answer_markdown(answer)))
-        for i, piece in enumerate(pieces):
-            yield piece
-            if i < len(pieces) - 1:
-                time.sleep(STREAM_PAUSE_S)
 
     def after_answer(self, history: list[dict[str, Any]], article_id: str) -> tuple[Any, ...]:
         """After each answer: the panel, and interface labels in the question's language."""
@@ -276,9 +268,7 @@ class WebChat:
             return (*keep, escape(texts.text("upload_size", lang,
                                              limit=self.settings.max_upload_bytes)), None)
         try:
-            decode_article(data, name)  # strict UTF-8 (or UTF-16 with BOM), names the byte
-            dest = self._store_upload(data, name)
-            result = self.engine.index_files([dest])[0]
+            result = self.engine.add_upload(data, name)
         except ArticlebotError as exc:
             message = str(exc).replace(str(source), name)
             message = message.replace(str(self.settings.uploads_dir), "uploads")
@@ -291,22 +281,6 @@ class WebChat:
                             sentences=result.manifest.sentence_count)
         return (gr.update(choices=self.choices(), value=article.id), article.id,
                 self.panel(article.id), [], [], escape(status), None)
-
-    def _store_upload(self, data: bytes, name: str) -> Path:
-        """Copy an upload into the data dir under a safe name, never over another upload."""
-        folder = self.settings.uploads_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        stem, suffix = slugify(Path(name).stem), Path(name).suffix.lower()
-        n = 1
-        while True:
-            dest = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
-            if not dest.exists() or dest.read_bytes() == data:
-                break
-            n += 1
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        tmp.write_bytes(data)
-        shutil.move(tmp, dest)
-        return dest
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
              data: Any) -> str:
@@ -396,11 +370,14 @@ def build_app(engine: Engine, article_id: str) -> Any:
     settings = engine.settings
     with gr.Blocks(title=texts.text("chat_title", "nb"), analytics_enabled=False,
                    fill_height=True) as app:
-        article_state = gr.State(article_id)
         lang_state = gr.State("nb")
         gr.Markdown(f"# {texts.text('chat_title', 'nb')} / {texts.text('chat_title', 'en')}")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
+                # The session's article: a hidden box rather than a gr.State, so that the
+                # `/chat` API takes it as an optional second parameter.
+                article_state = gr.Textbox(value=article_id, visible=False,
+                                           label="article", elem_id="article-id")
                 intro = gr.Markdown(texts.text("web_intro", "nb") + "  \n"
                                     + texts.text("web_intro", "en"))
                 chatbot = _safe_chatbot(
@@ -483,23 +460,50 @@ def serve(settings: Settings, notice: Callable[[str], None]) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
+    # The socket is bound before any loading, so a busy port or an address this machine
+    # does not have is one line at once, and uvicorn serves on exactly this socket.
+    sock = listening_socket(settings.host, settings.port)
     engine = Engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
     engine.load(article_id)  # before the first visitor waits for it
-    server = asgi_app(build_app(engine, article_id), settings)
-    notice(f"serving {article_id!r} at http://{settings.host}:{settings.port}")
-    uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")
+    server = asgi_app(build_app(engine, article_id), settings, engine, article_id)
+    notice(f"serving {article_id!r} at http://{settings.host}:{settings.port} "
+           f"(API: http://{settings.host}:{settings.port}/api/v1, docs at /docs)")
+    config = uvicorn.Config(server, log_level="warning", log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening; ConfigError when that cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OverflowError:
+        sock.close()
+        raise ConfigError(f"--port {port}: a port is a number from 1 to 65535") from None
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is in use; pick another with "
+                              "--port") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 # Names a browser may use for a chat bound to loopback (the Host header, without port).
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
 
-def asgi_app(blocks: Any, settings: Settings) -> Any:
-    """The web server: the Gradio app (queued as settings say, never shared, auth when
-    given, uploads capped, errors generic with details in the log, our CSS and click
-    script) inside an app that, on loopback, refuses any other Host header.
+def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -> Any:
+    """The web server: the JSON API under `/api/v1` and the Gradio app (queued as settings
+    say, never shared, auth when given, uploads capped, errors generic with details in the
+    log, our CSS and click script) inside an app that, on loopback, refuses any other Host
+    header.
 
     The Host check defeats DNS rebinding, and keeps Gradio from answering a foreign origin
     with credentialed CORS, which it does for any Host it does not know as local.
@@ -508,9 +512,14 @@ def asgi_app(blocks: Any, settings: Settings) -> Any:
     from fastapi import FastAPI
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+    from bot import __version__
+    from bot.ui.api import mount_api
+
     blocks.queue(default_concurrency_limit=settings.concurrency_limit,
                  max_size=settings.queue_max_size)
-    outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    outer = FastAPI(title="articlebot", version=__version__, docs_url=None, redoc_url=None,
+                    openapi_url=None)
+    mount_api(outer, engine, settings, article_id)
     if is_loopback(settings.host):
         outer.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
     app = gr.mount_gradio_app(

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from bot.answer import Answerer
 from bot.engine import Engine
+from bot.eval.fake_llm import Script, scripted_server
+from bot.events import Delta, Final, Retrieved
 from bot.llm import Generator, failure_reason, leaks_prompt, prompt_sentence
 from bot.records import Answer, Ranked
 from bot.settings import Settings
@@ -36,109 +34,11 @@ QUESTION = "Hvem er Sergej Radtsjenko?"
 
 # -- a scripted OpenAI-compatible server ------------------------------------------------------
 
-@dataclass
-class Script:
-    """What the server answers, and what it was asked."""
-
-    reply: str = "Ok [1]."
-    delay_s: float = 0.0
-    status: int = 200
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        script = self.server.script
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        script.requests.append(body)
-        script.headers.append({k.lower(): v for k, v in self.headers.items()})
-        time.sleep(script.delay_s)
-        try:
-            if self.path == "/api/chat" and script.status == 200:
-                self._ollama(body, script.reply)
-            elif self.path.rstrip("/") != "/v1/chat/completions" or script.status != 200:
-                self._send(script.status if script.status != 200 else 404,
-                           {"error": {"message": "scripted failure", "type": "x"}})
-            elif body.get("stream"):
-                self._stream(body["model"], script.reply)
-            else:
-                self._send(200, {
-                    "id": "cmpl-1", "object": "chat.completion", "created": 0,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": script.reply}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (the timeout case)
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _ollama(self, body: dict[str, Any], reply: str) -> None:
-        """Ollama's native /api/chat: one JSON object, or NDJSON lines when streaming."""
-        pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)] if body.get("stream") \
-            else [reply]
-        lines = [{"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                  "message": {"role": "assistant", "content": p}, "done": False}
-                 for p in pieces]
-        lines.append({"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                      "message": {"role": "assistant", "content": ""}, "done": True,
-                      "done_reason": "stop"})
-        if not body.get("stream"):
-            lines = [{**lines[-1], "message": {"role": "assistant", "content": reply}}]
-        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _stream(self, model: str, reply: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)]
-        for i, piece in enumerate([*pieces, None]):
-            delta = {"content": piece} if piece is not None else {}
-            chunk: dict[str, Any] = {
-                "id": "cmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                "choices": [{"index": 0, "delta": delta,
-                             "finish_reason": None if piece else "stop"}]}
-            if i == 0:
-                chunk["choices"][0]["delta"]["role"] = "assistant"
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    script: Script
-
-
 @pytest.fixture()
 def server() -> Iterator[tuple[str, Script]]:
     """A scripted OpenAI-compatible server on loopback: (base URL, its script)."""
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.script = Script()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", httpd.script
-    httpd.shutdown()
-    httpd.server_close()
+    with scripted_server() as served:
+        yield served
 
 
 def dead_url() -> str:
@@ -229,10 +129,10 @@ def test_injected_links_images_and_prompt_leaks_never_show(extractive: Answerer)
     answer = with_replies(extractive, leak).answer(QUESTION)
     assert answer.backend == "extractive"
     assert answer.fallback_reason == "the model's reply repeated its instructions"
-    *chunks, final = list(with_replies(extractive, leak).answer_stream(QUESTION))
-    assert isinstance(final, Answer) and final.fallback_reason == answer.fallback_reason
+    chunks, final = streamed(with_replies(extractive, leak).events(QUESTION))
+    assert final.fallback_reason == answer.fallback_reason
     rules = Generator(None, "x", 1.0).system_prompt("nb")
-    assert chunks and chunks[-1] == "" and not any(leaks_prompt(str(c), rules) for c in chunks)
+    assert not any(leaks_prompt(c, rules) for c in chunks)
 
 
 def test_hidden_characters_are_removed_from_reply_and_prompt(extractive: Answerer) -> None:
@@ -258,7 +158,7 @@ class _Broken:
     def invoke(self, messages: Any) -> Any:
         raise ConnectionError("refused")
 
-    def stream(self, messages: Any) -> Iterator[Any]:
+    def stream(self, messages: Any, config: Any = None) -> Iterator[Any]:
         raise ConnectionError("refused")
         yield  # pragma: no cover - makes this a generator
 
@@ -268,9 +168,8 @@ def test_model_errors_fall_back_with_a_reason(extractive: Answerer) -> None:
     answer = extractive.with_generator(generator).answer(QUESTION)
     assert answer.backend == "extractive"
     assert answer.fallback_reason == "cannot reach the model at http://127.0.0.1:9/v1"
-    final = list(extractive.with_generator(generator).answer_stream(QUESTION))
-    assert len(final) == 1 and isinstance(final[0], Answer)
-    assert final[0].fallback_reason == answer.fallback_reason
+    chunks, final = streamed(extractive.with_generator(generator).events(QUESTION))
+    assert chunks == [] and final.fallback_reason == answer.fallback_reason
     assert failure_reason(TimeoutError(), "", 2.5) == "the model did not answer within 2.5 s"
     assert failure_reason(ValueError("x"), "", 1) == "the model call failed (ValueError)"
 
@@ -278,17 +177,27 @@ def test_model_errors_fall_back_with_a_reason(extractive: Answerer) -> None:
 def test_streaming_shows_only_checked_text_then_the_final_answer(extractive: Answerer) -> None:
     reply = "Han er forsker [2] ved [99] Wilson-senteret [1], se www.evil.example nå."
     chain = with_replies(extractive, reply)
-    items = list(chain.answer_stream(QUESTION))
-    *chunks, final = items
-    assert isinstance(final, Answer) and all(isinstance(c, str) for c in chunks)
+    chunks, final = streamed(chain.events(QUESTION))
     assert len(chunks) >= 3
     for chunk in chunks:
-        assert isinstance(chunk, str)
         assert "99" not in chunk and "evil" not in chunk and "[3]" not in chunk
         assert final.answer.startswith(chunk.rstrip(" ,"))
     assert final == dataclass_without_timings(with_replies(extractive, reply).answer(QUESTION),
                                               final)
     assert final.answer == "Han er forsker [1] ved Wilson-senteret [2], se nå."
+
+
+def streamed(events: Any) -> tuple[list[str], Answer]:
+    """The answer text after each delta (cumulative) and the final answer of an event
+    stream, which must start with the ranking and end with exactly one final answer."""
+    items = list(events)
+    assert isinstance(items[0], Retrieved) and isinstance(items[-1], Final)
+    assert all(isinstance(e, Delta) for e in items[1:-1])
+    shown, texts = "", []
+    for e in items[1:-1]:
+        shown += e.text
+        texts.append(shown)
+    return texts, items[-1].answer
 
 
 def dataclass_without_timings(answer: Answer, like: Answer) -> Answer:
@@ -300,9 +209,9 @@ def dataclass_without_timings(answer: Answer, like: Answer) -> Answer:
 
 def test_without_a_model_nothing_changes(engine: Engine, extractive: Answerer) -> None:
     assert engine.generator() is None and extractive.generator is None
-    items = list(extractive.answer_stream(QUESTION))
-    assert len(items) == 1 and isinstance(items[0], Answer)
-    assert items[0].backend == "extractive" and items[0].fallback_reason is None
+    chunks, final = streamed(extractive.events(QUESTION))
+    assert chunks == [final.answer]  # the extractive answer arrives whole, at once
+    assert final.backend == "extractive" and final.fallback_reason is None
 
 
 def test_half_configured_models_are_config_errors(tmp_path: Path,
@@ -335,7 +244,7 @@ def test_openai_compatible_server_gets_numbered_sentences(
     assert answer.answer == "Radtsjenko er forsker [1] og ekspert."
     assert [c.sentence for c in answer.citations] == [answer.ranking[0].sentence]
     (request,) = script.requests
-    assert request["model"] == "scripted" and not request.get("stream")
+    assert request["model"] == "scripted" and request["stream"] is True  # one path: streamed
     system, user = request["messages"]
     assert system["role"] == "system" and "[2]" in system["content"]
     for i, text in enumerate(top_sentences(answer), start=1):
@@ -348,10 +257,10 @@ def test_streaming_through_the_server(shared_store: Path, server: tuple[str, Scr
     url, script = server
     script.reply = "Han er forsker [2] ved [7] et senter [1]."
     eng = llm_engine(shared_store, url)
-    *chunks, final = list(eng.ask_stream(QUESTION, eng.resolve_article()))
+    chunks, final = streamed(eng.events(QUESTION, eng.resolve_article()))
     assert script.requests[0]["stream"] is True
-    assert chunks and all(isinstance(c, str) and "7" not in str(c) for c in chunks)
-    assert isinstance(final, Answer) and final.backend == "llm:scripted"
+    assert chunks and all("7" not in c for c in chunks)
+    assert final.backend == "llm:scripted"
     assert final.answer == "Han er forsker [1] ved et senter [2]."
     assert [c.sentence for c in final.citations] == [final.ranking[1].sentence,
                                                      final.ranking[0].sentence]
@@ -366,8 +275,8 @@ def test_slow_failing_and_dead_servers_fall_back(shared_store: Path,
     answer = eng.ask(QUESTION, aid)
     assert answer.backend == "extractive" and answer.citations
     assert answer.fallback_reason == "the model did not answer within 0.5 s"
-    final = list(eng.ask_stream(QUESTION, aid))[-1]
-    assert isinstance(final, Answer) and final.fallback_reason == answer.fallback_reason
+    _, final = streamed(eng.events(QUESTION, aid))
+    assert final.fallback_reason == answer.fallback_reason
     script.delay_s, script.status = 0.0, 500
     answer = eng.ask(QUESTION, aid)
     assert answer.fallback_reason == f"the model server at {url} answered HTTP 500"
@@ -387,8 +296,8 @@ def test_ollama_native_api(shared_store: Path, server: tuple[str, Script]) -> No
     answer = eng.ask(QUESTION, aid)
     assert answer.backend == "llm:llama3.2"
     assert answer.answer == "Han er forsker [1] og analytiker [2]."
-    *chunks, final = list(eng.ask_stream(QUESTION, aid))
-    assert chunks and isinstance(final, Answer) and final.answer == answer.answer
+    chunks, final = streamed(eng.events(QUESTION, aid))
+    assert chunks and final.answer == answer.answer
     assert script.requests[0]["model"] == "llama3.2"
     assert "[5] " in script.requests[0]["messages"][1]["content"]
     dead = dead_url().removesuffix("/v1")

@@ -9,7 +9,6 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -205,17 +204,21 @@ def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
     assert '<span class="sent" id="s-a-1">' in out
 
 
-def test_streaming_pieces_grow_and_end_with_the_whole_answer() -> None:
-    from bot.ui.format import answer_markdown
-    from bot.ui.web import stream_pieces
+def test_an_extractive_answer_arrives_whole_then_as_checked_markdown(
+        tmp_path: Path, shared_store: Path) -> None:
+    """No replayed slices: the answer text as the engine gives it, then the final Markdown."""
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from bot.ui.format import answer_markdown, escape
+    from bot.ui.web import WebChat
 
-    markdown = answer_markdown(_answer("En lang setning med mange ord i seg, [x] og <y> & z."))
-    pieces = list(stream_pieces(markdown))
-    assert len(pieces) > 2 and pieces[-1] == markdown
-    for shorter, longer in pairwise(pieces):
-        assert longer.startswith(shorter)
-    for piece in pieces:
-        assert re.search(r"&#?\w*$", piece) is None  # never cut inside an entity
+    engine = Engine(Settings(store=shared_store, data_dir=tmp_path / "data"))
+    chat = WebChat(engine, "article")
+    items = list(chat.respond("Hvem er Sergej Radtsjenko?", [], "article"))
+    answer = engine.ask("Hvem er Sergej Radtsjenko?", "article")
+    assert items == [escape(answer.answer), answer_markdown(answer)]
+    assert list(chat.respond("Hvem er han?", [], "no-such-article")) == [
+        "Den artikkelen finnes ikke her; velg en artikkel i listen."]
 
 
 # -- uploads and ratings, in process over a temporary store ---------------------------------
@@ -304,7 +307,8 @@ def serving(settings: Any) -> Iterator[str]:
     from bot.engine import Engine
     from bot.ui.web import asgi_app, build_app
 
-    app = asgi_app(build_app(Engine(settings), "article"), settings)
+    engine = Engine(settings)
+    app = asgi_app(build_app(engine, "article"), settings, engine, "article")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                            log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
