@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot import texts
 from bot.events import Delta, Event, Final, Retrieved, final_answer
@@ -100,11 +100,13 @@ class Answerer:
         self._max_citations = max_citations
         self._ranking_size = ranking_size
         self.generator = generator
-        self.chain: Runnable[_Question, Event] = (
-            RunnableLambda(self._retrieve, name="retrieve")
-            # RunnableGenerator passes the run's config to a transform that takes one; its
-            # annotation only admits the one-argument form
-            | RunnableGenerator(self._respond, name="answer"))  # type: ignore[arg-type]
+        # RunnableLambda streams what a generator function yields (the async one for
+        # astream / astream_events); its annotations describe the output as the generator
+        # itself, not the items streamed, hence the cast and the ignore.
+        answer_step = RunnableLambda(self._respond, afunc=self._arespond,  # type: ignore[arg-type]
+                                     name="answer")
+        self.chain = cast("Runnable[_Question, Event]",
+                          RunnableLambda(self._retrieve, name="retrieve") | answer_step)
 
     def with_generator(self, generator: Generator | None) -> Answerer:
         """The same article's chain with another generative step (or none)."""
@@ -129,35 +131,45 @@ class Answerer:
         timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
-    def _respond(self, steps: Iterator[_Retrieved], config: RunnableConfig) -> Iterator[Event]:
-        for step in steps:
-            yield Retrieved(step.retrieval.ranked[:self._ranking_size])
-            # The extractive answer is always composed: it is the answer without a model,
-            # and the fallback with one.
-            extractive = self._compose(step)
-            if self.generator is None:
-                yield Delta(extractive.answer)
-                yield Final(extractive)
-                continue
-            yield from self._generate(step, extractive, config)
+    def _respond(self, step: _Retrieved, config: RunnableConfig) -> Iterator[Event]:
+        yield Retrieved(step.retrieval.ranked[:self._ranking_size])
+        # The extractive answer is always composed: it is the answer without a model, and
+        # the fallback with one.
+        extractive = self._compose(step)
+        if self.generator is None:
+            yield Delta(extractive.answer)
+            yield Final(extractive)
+            return
+        yield from self._generate(step, extractive, config)
+
+    async def _arespond(self, step: _Retrieved, config: RunnableConfig
+                        ) -> AsyncIterator[Event]:
+        yield Retrieved(step.retrieval.ranked[:self._ranking_size])
+        extractive = self._compose(step)
+        if self.generator is None:
+            yield Delta(extractive.answer)
+            yield Final(extractive)
+            return
+        t0 = time.perf_counter()
+        shown = _Shown()
+        async for item in self.generator.astream(
+                step.question.question, step.question.language, step.retrieval, extractive,
+                self._retriever.index.article.text, config=config):
+            event = shown.event(item, extractive, t0)
+            if event is not None:
+                yield event
 
     def _generate(self, step: _Retrieved, extractive: Answer,
                   config: RunnableConfig) -> Iterator[Event]:
         assert self.generator is not None
         t0 = time.perf_counter()
-        shown = ""
+        shown = _Shown()
         for item in self.generator.stream(step.question.question, step.question.language,
                                           step.retrieval, extractive,
                                           self._retriever.index.article.text, config=config):
-            if isinstance(item, Answer):
-                log.debug("model answer in %.0f ms: %s", (time.perf_counter() - t0) * 1000,
-                          item.fallback_reason or f"{len(item.citations)} valid citations")
-                yield Final(_timed(item, extractive, t0))
-            elif item.startswith(shown) and len(item) > len(shown):
-                # the checked text so far only ever grows here; a view that changed what
-                # was already shown waits for the final answer, which replaces it
-                yield Delta(item[len(shown):])
-                shown = item
+            event = shown.event(item, extractive, t0)
+            if event is not None:
+                yield event
 
     @property
     def retriever(self) -> SentenceRetriever:
@@ -181,6 +193,27 @@ class Answerer:
                language: str | None = None) -> Answer:
         """The events drained: the final answer."""
         return final_answer(self.events(question, query, language))
+
+
+class _Shown:
+    """The model's checked text as the events have shown it so far."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def event(self, item: str | Answer, extractive: Answer, t0: float) -> Event | None:
+        """The event for the generator's next item: a delta when the checked text grew, the
+        final answer at the end, or None."""
+        if isinstance(item, Answer):
+            log.debug("model answer in %.0f ms: %s", (time.perf_counter() - t0) * 1000,
+                      item.fallback_reason or f"{len(item.citations)} valid citations")
+            return Final(_timed(item, extractive, t0))
+        if item.startswith(self.text) and len(item) > len(self.text):
+            # the checked text only ever grows here; a view that changed what was already
+            # shown waits for the final answer, which replaces it
+            delta, self.text = item[len(self.text):], item
+            return Delta(delta)
+        return None
 
 
 def _timed(answer: Answer, extractive: Answer, t0: float) -> Answer:

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -216,28 +216,32 @@ class Generator:
                config: RunnableConfig | None = None) -> Iterator[str | Answer]:
         """Yield the answer text so far (checked like the final one: only valid markers,
         no links) as the model writes it, then the final `Answer`."""
-        messages = self.messages(question, language, retrieval.ranked)
-        deadline = time.monotonic() + self.timeout_s
-        k = min(self.k, len(retrieval.ranked))
-        rules = self.system_prompt(language)
-        reply, shown, withheld = "", "", False
+        reading = _Reading(self, language, retrieval, article_text)
         try:
-            for chunk in self.chat_model.stream(messages, config=config):
-                reply += str(chunk.text)
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the model kept writing past the deadline")
-                view = stream_view(clean_text(reply), k, article_text)
-                if withheld or view == shown:
-                    continue
-                if leaks_prompt(view, rules):
-                    withheld = True  # stop showing it; the final answer falls back
-                    view = ""
-                shown = view
-                yield view
-        except Exception as exc:  # as in generate: fall back, never fail the answer
+            for chunk in self.chat_model.stream(reading.messages(question), config=config):
+                view = reading.feed(str(chunk.text))
+                if view is not None:
+                    yield view
+        except Exception as exc:  # any failure of the model: fall back, never fail
             yield self._fallback(extractive, exc)
             return
-        yield self.finish(reply, language, retrieval.ranked, extractive, article_text)
+        yield self.finish(reading.reply, language, retrieval.ranked, extractive, article_text)
+
+    async def astream(self, question: str, language: str, retrieval: Retrieval,
+                      extractive: Answer, article_text: str,
+                      config: RunnableConfig | None = None) -> AsyncIterator[str | Answer]:
+        """`stream` for an event loop: the model's own async streaming call."""
+        reading = _Reading(self, language, retrieval, article_text)
+        try:
+            async for chunk in self.chat_model.astream(reading.messages(question),
+                                                       config=config):
+                view = reading.feed(str(chunk.text))
+                if view is not None:
+                    yield view
+        except Exception as exc:  # any failure of the model: fall back, never fail
+            yield self._fallback(extractive, exc)
+            return
+        yield self.finish(reading.reply, language, retrieval.ranked, extractive, article_text)
 
     def finish(self, reply: str, language: str, ranked: tuple[Ranked, ...],
                extractive: Answer, article_text: str) -> Answer:
@@ -273,3 +277,36 @@ class Generator:
         log.info("LLM %s not used: %s (%s)", self.model_name, reason, type(exc).__name__)
         return dataclasses.replace(extractive, fallback_reason=reason)
 
+
+
+class _Reading:
+    """A reply being read as it streams: the text so far, and what may be shown of it."""
+
+    def __init__(self, generator: Generator, language: str, retrieval: Retrieval,
+                 article_text: str) -> None:
+        self._generator = generator
+        self._language = language
+        self._retrieval = retrieval
+        self._article_text = article_text
+        self._deadline = time.monotonic() + generator.timeout_s
+        self._k = min(generator.k, len(retrieval.ranked))
+        self._rules = generator.system_prompt(language)
+        self.reply, self._shown, self._withheld = "", "", False
+
+    def messages(self, question: str) -> list[tuple[str, str]]:
+        """The chat messages for the question."""
+        return self._generator.messages(question, self._language, self._retrieval.ranked)
+
+    def feed(self, piece: str) -> str | None:
+        """Take the next piece of the reply; the checked view to show now, or None."""
+        self.reply += piece
+        if time.monotonic() > self._deadline:
+            raise TimeoutError("the model kept writing past the deadline")
+        view = stream_view(clean_text(self.reply), self._k, self._article_text)
+        if self._withheld or view == self._shown:
+            return None
+        if leaks_prompt(view, self._rules):
+            self._withheld = True  # stop showing it; the final answer falls back
+            view = ""
+        self._shown = view
+        return view

@@ -379,3 +379,57 @@ def test_cli_eval_with_a_model_scores_its_answers(
     summary = json.loads((out / "summary.json").read_text())
     # d01's gold answer is "Vladimir Putin": the model's words (not a quote) are what is scored
     assert 0 < summary["f1"] < 1 and summary["exact_match"] == 0.0
+
+
+def test_callbacks_and_config_reach_the_chat_model_through_the_chain(
+        extractive: Answerer) -> None:
+    """The chain is used for real: a handler given in the config sees the chain's steps and
+    the chat model's own streamed tokens, and astream_events shows them."""
+    import asyncio
+
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Recorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.chains: list[str] = []
+            self.models = 0
+            self.tokens: list[str] = []
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            self.chains.append(str(kwargs.get("name")))
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            self.models += 1
+
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            self.tokens.append(token)
+
+    recorder = Recorder()
+    chain = with_replies(extractive, "Han er forsker [1].")
+    _, final = streamed(chain.events(QUESTION, config={"callbacks": [recorder],
+                                                        "tags": ["probe"]}))
+    assert final.backend == "llm:fake"
+    assert {"retrieve", "answer"} <= set(recorder.chains)
+    assert recorder.models == 1 and "".join(recorder.tokens) == "Han er forsker [1]."
+
+    async def kinds() -> set[str]:
+        from bot.answer import _Question
+
+        inputs = _Question(question=QUESTION, query=QUESTION, language="nb")
+        return {e["event"] async for e in with_replies(extractive, "Ja [1].").chain
+                .astream_events(inputs, version="v2")}
+
+    seen = asyncio.run(kinds())
+    assert {"on_chain_start", "on_chat_model_stream", "on_chain_end"} <= seen
+
+
+@pytest.mark.parametrize(("flag", "expect_log"), [("-v", True), ("-q", False)])
+def test_verbose_shows_each_stage_and_quiet_shows_nothing(
+        shared_store: Path, cli_env: dict[str, str], flag: str, expect_log: bool) -> None:
+    r = run_cli(["ask", QUESTION, "--store", str(shared_store), flag], cli_env)
+    assert r.returncode == 0, r.stderr
+    if expect_log:
+        assert "DEBUG bot.answer: retrieve" in r.stderr and "-> answer" in r.stderr
+    else:
+        assert r.stderr == ""
+    assert "Kilder:" in r.stdout
