@@ -1,7 +1,7 @@
 """Indexing: article -> sentences -> chunks -> embeddings -> the store.
 
 Unchanged articles (same text hash, same embedder and chunker) are skipped; a changed one is
-rebuilt into a new collection and switched to atomically.
+rebuilt as a new generation of rows and switched to atomically.
 """
 
 from __future__ import annotations
@@ -71,8 +71,6 @@ class Indexer:
         chunks = make_chunks(sentences)
         embedder = self._embedder()
         vectors = embedder.embed_documents_array([c.embed_text for c in chunks])
-        self._store.save_text(article)
         manifest = self._store.write_index(article, chunks, vectors, self._spec,
-                                           CHUNKER_VERSION)
-        self._store.save_article(article)
+                                           CHUNKER_VERSION)  # the text and record go with it
         return IndexResult(article=article, manifest=manifest, skipped=False)

@@ -64,5 +64,15 @@ class Manifest:
     chunker_version: str
     article_sha256: str
     sentence_count: int
-    collection: str
+    collection: str  # the build: `<sentence collection>/<generation>`, new on every build
     chromadb_version: str
+
+    @property
+    def chroma_collection(self) -> str:
+        """The Chroma collection holding this build's sentences (with other articles')."""
+        return self.collection.partition("/")[0]
+
+    @property
+    def generation(self) -> str:
+        """The build's generation: its rows carry it, and no other build's rows do."""
+        return self.collection.partition("/")[2]

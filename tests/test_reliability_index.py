@@ -20,7 +20,8 @@ from bot.engine import Engine
 from bot.eval.qafile import read_qa_file
 from bot.settings import Settings
 from index.errors import QAFileError
-from index.store import REGISTRY, Store
+from index.layout import articles_name
+from index.store import Store
 from tests.conftest import ARTICLE, run_cli
 
 # Never stored: C0/C1 controls but newline, zero-width, bidi, BOM, soft hyphen, tags.
@@ -121,8 +122,9 @@ def test_same_dimension_embedder_gets_its_own_index(tmp_path: Path,
     minilm = _ask(question, [*store, "--embedder", "st:all-MiniLM-L6-v2"], cli_env)
     probe = ("import json, sys\nfrom pathlib import Path\nfrom index.store import Store\n"
              "s = Store(Path(sys.argv[1]))\n"
-             "print(json.dumps([[m.embedder, m.dimension, m.collection,"
-             " s.client.get_collection(m.collection).count()] for m in s.manifests()]))\n")
+             "print(json.dumps([[m.embedder, m.dimension, m.chroma_collection, len(s.client"
+             ".get_collection(m.chroma_collection).get(where={'generation': m.generation})"
+             "['ids'])] for m in s.manifests()]))\n")
     import subprocess
     import sys
 
@@ -142,8 +144,8 @@ def test_same_dimension_embedder_gets_its_own_index(tmp_path: Path,
 
 def _tamper_manifest(store: Path, **changes: Any) -> None:
     s = Store(store)
-    registry = s.client.get_collection(REGISTRY)
-    got = registry.get(where={"kind": "index"}, include=["metadatas"])
+    registry = s.client.get_collection(articles_name("e5-small-q4"))
+    got = registry.get(include=["metadatas"])
     metas = [{**m, **changes} for m in got["metadatas"]]
     registry.update(ids=got["ids"], metadatas=metas)
 

@@ -22,7 +22,22 @@ from typing import Any, ClassVar
 import pytest
 
 from index.article import read_article
-from tests.conftest import ARTICLE, DATA, run_cli
+from index.layout import articles_name, sentences_name
+from tests.conftest import ARTICLE, DATA, REPO, run_cli
+
+# Through the server: the generations its rows carry, the live one, and what `search` finds.
+SERVER_ROWS = """
+import json, sys
+from pathlib import Path
+from index.store import Store
+store = Store(Path(sys.argv[2]), chroma_url=sys.argv[1])
+m = store.manifest("article", "e5-small-q4")
+rows = store.client.get_collection(m.chroma_collection).get(include=["metadatas"])
+vectors = store.sentences(m)[1]
+found = {s.id for s, _ in store.search(vectors[0], k=100)}
+print(json.dumps([sorted({r["generation"] for r in rows["metadatas"]}), m.generation,
+                  len(found)]))
+"""
 
 
 def _free_port() -> int:
@@ -107,7 +122,7 @@ def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: P
     for record in on_server:
         for c in record["citations"]:
             assert text[c["start"]:c["end"]] == c["text"]
-    # a rebuild on the server flips the pointer there and drops the old collection
+    # a rebuild on the server flips the pointer there and deletes the old generation's rows
     assert run_cli(["index", "--rebuild", "-q", *server], cli_env).returncode == 0
     first = {**on_server[0], "id": None}
     assert _ask(first["question"], server, cli_env) == first
@@ -115,7 +130,12 @@ def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: P
             f"{chroma_server}/api/v2/tenants/default_tenant/databases/default_database/"
             "collections", timeout=10) as resp:
         names = sorted(c["name"] for c in json.load(resp))
-    assert len([n for n in names if n.startswith("ab-")]) == 1, names
+    assert names == [articles_name("e5-small-q4"), sentences_name("e5-small-q4")], names
+    r = subprocess.run([sys.executable, "-c", SERVER_ROWS, chroma_server, str(tmp_path / "lock")],
+                       env=cli_env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    generations, live, searched = json.loads(r.stdout)
+    assert generations == [live] and searched == 22  # one live generation of 22 rows
 
 
 def _assert_clean_failure(r: Any, expected: str) -> None:

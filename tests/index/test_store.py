@@ -19,9 +19,13 @@ def test_index_is_skipped_when_unchanged_and_never_duplicated(tmp_path: Path) ->
     assert again.skipped and again.manifest.collection == first.manifest.collection
     rebuilt = engine.index_files([ARTICLE], rebuild=True)[0]
     assert not rebuilt.skipped and rebuilt.manifest.collection != first.manifest.collection
-    names = {c.name for c in engine.store.client.list_collections()}
-    assert first.manifest.collection not in names  # the old build is gone
-    assert rebuilt.manifest.collection in names
+    # One collection per embedder: the rebuild is a new generation in the same collection,
+    # and the previous generation's rows are gone.
+    assert rebuilt.manifest.chroma_collection == first.manifest.chroma_collection
+    rows = engine.store.client.get_collection(rebuilt.manifest.chroma_collection).get(
+        include=["metadatas"])["metadatas"]
+    assert {m["generation"] for m in rows} == {rebuilt.manifest.generation}
+    assert len(rows) == 22
     sentences, vectors = engine.store.sentences(rebuilt.manifest)
     assert len(sentences) == 22 and vectors.shape == (22, 384)
     text = engine.store.article("article").text
