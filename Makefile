@@ -22,12 +22,14 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
 	touch $@
 
+# `make run`: the default install plus the `st` embedders and the LLM clients.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/pip install --quiet -e ".[llm,bench]"
+	$(BIN)/pip install --quiet -e ".[st,llm]"
 	touch $@
 
+# `make test`: every extra, since the tests cover every path.
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[llm,bench,dev]"
+	$(BIN)/pip install --quiet -e ".[st,train,eval,llm,bench,dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -45,8 +47,11 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# ruff; the architecture's import contracts; every import declared, nothing unused declared
 lint: install-dev
 	$(BIN)/ruff check bot index tests app.py scripts
+	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -56,7 +61,7 @@ pytest: install-dev browser
 
 test: lint typecheck pytest
 
-bench: install
+bench: install-dev
 	$(BIN)/articlebot bench
 
 clean:

@@ -6,6 +6,7 @@ Without /usr/bin/chromium these tests fail: install it with `make browser` (as r
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,3 +304,52 @@ def test_a_like_is_saved_on_this_machine(context: Any, app: WebApp) -> None:
                         .splitlines()[-1])
     assert record["rating"] == "down" and record["right_sentence"] == PROFESSOR
     assert_clean(page, watch)
+
+
+def test_the_chat_grows_while_a_slow_model_writes(browser: Any, tmp_path: Path) -> None:
+    """Real streaming in the page: with a model that writes three characters every 0.15 s,
+    the message grows piece by piece, then shows the checked answer with its sources."""
+    import time
+
+    from bot.eval.fake_llm import Script, scripted_server
+
+    reply = "Sergej Radtsjenko er professor ved Henry A Kissinger Center [1]."
+    script = Script(reply=reply, piece_delay_s=0.15, piece_chars=3)
+    with scripted_server(script) as (url, _), running_app(
+            tmp_path, "--llm", "openai", "--llm-base-url", url, "--llm-model", "slow",
+            env_extra={"OPENAI_API_KEY": "none"}) as served:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            watch = Watch()
+            page = open_chat(ctx, served, watch)
+            page.evaluate("""() => {
+              window.__grow = [];
+              new MutationObserver(() => {
+                const bots = document.querySelectorAll("#chatbot [data-testid='bot']");
+                if (bots.length) {
+                  window.__grow.push([performance.now(), bots[bots.length - 1].innerText]);
+                }
+              }).observe(document.body, {subtree: true, childList: true,
+                                         characterData: true});
+            }""")
+            t0 = time.monotonic()
+            answer = ask(page, "Hvem er Sergej Radtsjenko?")
+            page.wait_for_function("() => document.querySelector('#chatbot').innerText"
+                                   ".includes('Kilder / Sources')")
+            wall = time.monotonic() - t0
+            text = answer.inner_text()
+            grow = page.evaluate("window.__grow")
+            assert_clean(page, watch)
+        finally:
+            ctx.close()
+    assert "Sergej Radtsjenko er professor" in text and "Kilder / Sources" in text
+    partial = [(t, s) for t, s in grow if s.strip() and "Kilder / Sources" not in s]
+    distinct = list(dict.fromkeys(s for _, s in partial))
+    assert len(distinct) >= 5, distinct[:8]
+    for shorter, longer in itertools.pairwise(distinct):
+        assert len(longer) >= len(shorter) - 3  # it grows (a marker may be held back)
+    final_at = next(t for t, s in grow if "Kilder / Sources" in s)
+    print(f"\nfirst text {partial[0][0] - grow[0][0]:.0f} ms after the first change, "
+          f"checked answer {final_at - partial[0][0]:.0f} ms after the first text; "
+          f"wall {wall:.1f} s")
+    assert final_at - partial[0][0] > 1500  # text arrived while the model was still writing
