@@ -525,7 +525,7 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     app = gr.mount_gradio_app(
         outer, blocks, path="/", server_name=settings.host, server_port=settings.port,
         auth=_auth(settings), max_file_size=settings.max_upload_bytes, show_error=False,
-        ssr_mode=False, css=CSS, head=HEAD)
+        ssr_mode=False, css=CSS, head=HEAD, enable_monitoring=False, run_history=False)
     # Gradio checks that a file given to an event was uploaded through its own route (and
     # refuses it before copying anything into its cache) only once Blocks "has launched",
     # which `launch()` sets and mounting does not: without this, any client could name a

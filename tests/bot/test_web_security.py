@@ -249,3 +249,9 @@ def test_upload_event_never_opens_a_path_sent_by_the_client(server: Server,
     conn.request("GET", "/config")
     assert canary not in conn.getresponse().read().decode("utf-8", errors="replace")
     conn.close()
+
+
+def test_nothing_is_served_that_nobody_asked_for(server: Server) -> None:
+    """Gradio's monitoring dashboard (request counts and latencies) and run history are off."""
+    for path in ("/monitoring", "/monitoring/summary", "/gradio_api/runs"):
+        assert _get(server, path).status in (403, 404), path
