@@ -89,3 +89,22 @@ def test_an_article_that_is_not_a_regular_file_is_refused_at_once(
     assert time.monotonic() - t0 < 30
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and ("not a regular file" in lines[0] or "directory" in lines[0])
+
+
+def test_ask_on_the_default_path_never_imports_torch(shared_store: Path,
+                                                     cli_env: dict[str, str]) -> None:
+    """The default install carries no torch: the default path must not need it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    probe = ("import sys\nfrom bot.ui.cli import main\n"
+             "code = main(['ask', 'Hvem er Sergej Radtsjenko?', '--store', sys.argv[1], '-q'])\n"
+             "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers',"
+             " 'sklearn', 'scipy', 'matplotlib') if m in sys.modules)\n"
+             "print(code, heavy)\n")
+    r = subprocess.run([sys.executable, "-c", probe, str(shared_store)], capture_output=True,
+                       text=True, env=cli_env, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "0 []"
