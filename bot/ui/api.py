@@ -257,6 +257,11 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
                  "sentences": result.manifest.sentence_count, "embedder": engine.embedder_spec}
         return JSONResponse(entry, status_code=201)
 
+    @app.get(f"{PREFIX}/health", tags=["service"], summary="Liveness, for container health "
+             "checks (open without the password; it tells nothing about the articles)")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(authorised)])
     async def openapi() -> Response:
         return JSONResponse(app.openapi())
