@@ -55,7 +55,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        """The answer record of DESIGN.md."""
+        """The answer record (docs/contracts.md): what `ask --json` prints."""
         return {
             "id": self.id,
             "question": self.question,

@@ -1,4 +1,5 @@
-"""Answer quality: every baseline of DESIGN.md beside the final system, on the same data.
+"""Answer quality: every measured starting point (docs/quality.md) beside the final system,
+on the same data.
 
     python scripts/quality.py [--cache DIR] [--out docs/quality-table.md]
 

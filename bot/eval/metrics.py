@@ -205,7 +205,7 @@ def _latencies(items: Sequence[Scored]) -> npt.NDArray[np.float64]:
 
 
 def compute(items: Sequence[Scored]) -> dict[str, float | None]:
-    """The headline metrics of DESIGN.md over scored items (None where undefined)."""
+    """The headline metrics over scored items (None where undefined; docs/contracts.md)."""
     num, den = _arrays(items)
     out: dict[str, float | None] = {}
     for i, name in enumerate(RATIOS):

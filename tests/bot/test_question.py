@@ -1,6 +1,6 @@
 """Questions: whatever is pasted, cleaned or refused before any model sees it.
 
-Reliability plan rows 12 (empty / invisible-only), 13 (oversized), 14 (control characters,
+docs/reliability-plan.md rows 12 (empty / invisible-only), 13 (oversized), 14 (control characters,
 NUL, bidi, tags, lone surrogates) and 17 (NFC vs NFD, emoji, homoglyphs) at the engine and
 CLI borders; the web border is in test_web.py.
 """
