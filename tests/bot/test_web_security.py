@@ -1,6 +1,7 @@
 """The web chat's exposed surface and its behaviour under load (docs/reliability-plan.md
 rows 1, 2, 4, 26, 27 and 31), against the real app: `python app.py --port P` in a subprocess
-with its own store and data dir, probed with raw HTTP and driven with `gradio_client` through `/chat` only.
+with its own store and data dir, probed with raw HTTP and driven with `gradio_client` through
+`/chat` only.
 
 `ARTICLEBOT_TEST_WEB_CLIENTS` sets the number of concurrent users (default 50).
 """
