@@ -108,3 +108,22 @@ def test_ask_on_the_default_path_never_imports_torch(shared_store: Path,
                        text=True, env=cli_env, cwd=REPO, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_serve_on_an_impossible_or_busy_port_is_one_line_exit_2(
+        cli_env: dict[str, str], tmp_path: Path) -> None:
+    import socket
+
+    r = run_cli(["serve", "--port", "99999", "--store", str(tmp_path / "s")], cli_env,
+                timeout=60)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "port" in r.stderr and "serving" not in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = run_cli(["serve", "--port", str(port), "--store", str(tmp_path / "s")], cli_env,
+                    timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"articlebot: error: port {port} on 127.0.0.1 is in use; pick another with --port"]
