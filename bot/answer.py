@@ -11,14 +11,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot import texts
+from bot.composition import dependent_neighbour, overview_sentences
 from bot.events import Delta, Event, Final, Retrieved, final_answer
+from bot.intent import Intent, question_intent, retrieval_text
 from bot.language import detect_language
 from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval, SentenceRetriever
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from bot.llm import Generator
 
 log = logging.getLogger(__name__)
+FACT = Intent("fact")
 
 
 def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: int) -> list[
@@ -46,10 +50,16 @@ def choose_citations(ranked: tuple[Ranked, ...], within: float, max_citations: i
 
 
 def extractive_answer(question: str, retrieval: Retrieval, article_id: str, language: str,
-                      within: float, max_citations: int,
-                      ranking_size: int) -> Answer:
-    """Compose the extractive answer from a retrieval."""
+                      within: float, max_citations: int, ranking_size: int,
+                      intent: Intent = FACT, sentences: Sequence[Sentence] = (),
+                      vectors: np.ndarray | None = None) -> Answer:
+    """Compose the extractive answer from a retrieval: the best sentence (and a close
+    second), with the neighbour it depends on; for an overview question, the headline, lead
+    and main claim. `sentences` (document order) and `vectors` are the article's."""
     ranked = retrieval.ranked
+    if intent.kind == "overview" and sentences and vectors is not None:
+        return _overview(question, retrieval, article_id, language, ranking_size, sentences,
+                         vectors)
     abstained = not ranked or retrieval.abstain
     if abstained:
         citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score, support=False)
@@ -57,14 +67,44 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
         body = texts.text("abstain", language)
     else:
         chosen = choose_citations(ranked, within, max_citations)
-        citations = tuple(Citation(n=i, sentence=r.sentence, score=r.score)
-                          for i, r in enumerate(chosen, start=1))
+        cited = _with_neighbours([r.sentence for r in chosen], sentences, intent)
+        score = {r.sentence.id: r.score for r in ranked}
+        citations = tuple(Citation(n=i, sentence=s, score=score.get(s.id, 0.0))
+                          for i, s in enumerate(cited, start=1))
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
     short = None if abstained else short_answer(retrieval.question,
-                                                citations[0].sentence.text, question)
+                                                chosen[0].sentence.text, question)
     return Answer(question=question, answer=body, language=language, article=article_id,
                   citations=citations, ranking=ranked[:ranking_size], abstained=abstained,
                   short_answer=short)
+
+
+def _with_neighbours(chosen: list[Sentence], sentences: Sequence[Sentence],
+                     intent: Intent) -> list[Sentence]:
+    """The chosen sentences with the neighbours they depend on; the best one first, each
+    neighbour right beside its sentence in document order."""
+    position = {s.id: i for i, s in enumerate(sentences)}
+    out: list[Sentence] = []
+    for sentence in chosen:
+        i = position.get(sentence.id)
+        j = dependent_neighbour(sentences, i, intent) if i is not None else None
+        unit = [sentence] if j is None else sorted([sentence, sentences[j]],
+                                                   key=lambda s: s.start)
+        out.extend(s for s in unit if s not in out)
+    return out
+
+
+def _overview(question: str, retrieval: Retrieval, article_id: str, language: str,
+              ranking_size: int, sentences: Sequence[Sentence], vectors: np.ndarray) -> Answer:
+    """The answer to "what is the article about": its headline, lead and main claim."""
+    chosen = [sentences[i] for i in overview_sentences(sentences, vectors)]
+    score = {r.sentence.id: r.score for r in retrieval.ranked}
+    citations = tuple(Citation(n=i, sentence=s, score=score.get(s.id, 0.0))
+                      for i, s in enumerate(chosen, start=1))
+    body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
+    return Answer(question=question, answer=body, language=language, article=article_id,
+                  citations=citations, ranking=retrieval.ranked[:ranking_size],
+                  abstained=not citations, short_answer=None)
 
 
 @dataclass(frozen=True)
@@ -74,6 +114,7 @@ class _Question:
     question: str  # cleaned, as answered and shown
     query: str  # what retrieval sees (the question, or widened by the conversation)
     language: str
+    intent: Intent = FACT
 
 
 @dataclass(frozen=True)
@@ -114,7 +155,8 @@ class Answerer:
 
     def _retrieve(self, inputs: _Question, config: RunnableConfig) -> _Retrieved:
         t0 = time.perf_counter()
-        retrieval = self._retriever.retrieve(inputs.query, inputs.language)
+        retrieval = self._retriever.retrieve(retrieval_text(inputs.query, inputs.intent),
+                                             inputs.language)
         ms = (time.perf_counter() - t0) * 1000
         top = retrieval.ranked[0] if retrieval.ranked else None
         log.debug("retrieve %.1f ms: top %s (%.2f), answerable %.3f -> %s", ms,
@@ -127,7 +169,8 @@ class Answerer:
         answer = extractive_answer(
             step.question.question, step.retrieval, self._retriever.index.article.id,
             step.question.language, self._retriever.model.second_citation_within,
-            self._max_citations, self._ranking_size)
+            self._max_citations, self._ranking_size, step.question.intent,
+            self._retriever.index.sentences, self._retriever.index.prepared.vectors)
         timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
@@ -186,7 +229,8 @@ class Answerer:
         """Answer a (cleaned) question as events; `query` may widen retrieval with the
         conversation so far."""
         inputs = _Question(question=question, query=query or question,
-                           language=language or detect_language(question))
+                           language=language or detect_language(question),
+                           intent=question_intent(question))
         return self.chain.stream(inputs, config=config)
 
     def answer(self, question: str, query: str | None = None,

@@ -33,8 +33,12 @@ def detect_language(question: str) -> str:
         scores["de"] += 1
     if any(ch in fold(question) for ch in "üß"):
         scores["de"] += 2
+    if any(ch in fold(question) for ch in "éèêàçùœ"):
+        scores["fr"] += 1.5
+    if any(ch in fold(question) for ch in "ñ¿¡íóú"):
+        scores["es"] += 1.5
     # nb and da share most words; nn shares many with nb: prefer nb on ties
-    order = ["nb", "en", "nn", "sv", "de", "da"]
+    order = ["nb", "en", "nn", "sv", "de", "da", "fr", "es"]
     best = max(order, key=lambda lang: (scores[lang], -order.index(lang)))
     if scores[best] == 0:
         return "nb"

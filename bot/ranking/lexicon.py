@@ -70,7 +70,7 @@ LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     """.split()),
     "nn": frozenset("""
     kva kven kvar korleis kvifor kva for kor ikkje eg dei ho vere vore frå berre mykje
-    nokon noko desse heiter kvifor
+    nokon noko desse heiter kvifor handlar
     """.split()),
     "en": frozenset("""
     what who where when why how which whose is are was were the a an of to in on for
@@ -82,8 +82,18 @@ LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     ett den om från säger enligt också någon
     """.split()),
     "de": frozenset("""
-    was wer wo wie warum welche welcher wann ist und nicht ich das der die den dem ein
-    eine mit von hat sagt laut auch
+    was wer wen wem wo wie warum welche welcher welches wann ist sind und nicht ich das der
+    die den dem des ein eine einen mit von hat haben sagt laut auch worum geht es im zu
+    gegen ihr ihre seine sein wurde werden veröffentlicht
+    """.split()),
+    "fr": frozenset("""
+    qui que quoi quel quelle quels quelles où quand pourquoi comment est sont le la les
+    un une des du de et ne pas il elle ils cet cette ce son sa ses leur dans sur avec
+    pour parle a-t-il a-t-elle doit-il selon
+    """.split()),
+    "es": frozenset("""
+    qué quién quiénes cuál cuáles dónde cuándo por cómo es son el la los las un una
+    del de y no su sus en con para según habla
     """.split()),
     "da": frozenset("""
     hvad hvem hvor hvordan hvorfor hvilke hvornår ikke jeg det er og som på til med af
@@ -104,6 +114,42 @@ er var har kan skal vil blir ble mener sier gjør
 what who where when why how which whose is are was were does do did has have had can
 will would should could tell according
 """.split())
+
+# Overview questions: what a whole article is about, not a fact in it (nb, nn, en, de, fr,
+# sv, da, es), matched on the folded question.
+OVERVIEW_PATTERNS = (
+    r"\b(?:hva|kva) (?:handler|handlar|går) (?:artikkelen|saken|teksten|det)\b",
+    r"\b(?:hva|kva) (?:er|var) (?:hovedpoenget|hovudpoenget|poenget|hovedbudskapet|"
+    r"hovudbodskapen|budskapet|konklusjonen)\b",
+    r"\b(?:oppsummer|oppsummering|samandrag|sammendrag|resymé)\w*",
+    r"\bwhat(?:'s| is| was) (?:the |this )?(?:article|story|piece|text) about\b",
+    r"\b(?:summari[sz]e|summary|sum up|tl;?dr|gist)\b",
+    r"\bwhat(?:'s| is) (?:the |its )?(?:main|central|key) (?:claim|point|argument|message|"
+    r"idea)\b",
+    r"\bworum geht es\b", r"\bzusammenfass\w*", r"\b(?:de )?quoi parle\b",
+    r"\br[ée]sum(?:é|e|er|ez)\b", r"\bvad handlar (?:artikeln|texten)\b",
+    r"\bhvad handler (?:artiklen|teksten)\b", r"\bde qué (?:trata|habla)\b",
+    r"\bresum(?:e|en|ir)\b",
+)
+# Role nouns a question may ask about ("Hvem er eksperten?") and the words an article uses
+# for the person who holds the role; retrieval looks for those words too.
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "ekspert": ("ekspert", "analytiker", "sikkerhetsanalytiker", "professor", "forsker"),
+    "eksperten": ("ekspert", "analytikeren", "sikkerhetsanalytiker", "professor", "forsker"),
+    "expert": ("ekspert", "analytikeren", "sikkerhetsanalytiker", "professor", "forsker"),
+    "analytikeren": ("analytikeren", "sikkerhetsanalytiker", "professor", "ekspert"),
+    "sikkerhetsanalytikeren": ("analytikeren", "sikkerhetsanalytiker", "professor"),
+    "analyst": ("analytikeren", "sikkerhetsanalytiker", "professor", "ekspert"),
+    "forskeren": ("forsker", "professor", "analytikeren", "ekspert"),
+    "researcher": ("forsker", "professor", "analytikeren", "ekspert"),
+}
+# A sentence that opens with one of these gives the reason for the sentence before it.
+REASON_OPENERS = ("dette begrunner", "det begrunner", "begrunnelsen", "grunnen er",
+                  "årsaken er", "ikke fordi", "fordi", "det skyldes", "dette skyldes",
+                  "this is because", "because")
+# A sentence that opens with one of these leans on the sentence before it for what it is
+# about (only the openers that nearly always point back: "Det" and "Han" often do not).
+ANAPHORIC_OPENERS = ("dette ", "disse ", "desse ", "this ", "these ")
 
 # Words that mark a time (months, seasons, weekdays, nb and en): a sentence that holds one
 # can answer a when-question.
