@@ -107,6 +107,9 @@ han hun ham henne hans hennes den det dei de dem deres dette disse der ho honom 
 hen hens seg sin sitt sine dit da
 he she him her his hers they them their theirs it its there that this these those then
 """.split())
+# Pronouns that point back at a person (nb, nn, en).
+PERSONAL_PRONOUNS = frozenset("han hun ham henne hans hennes ho honom hennar hen hens he she him "
+                              "her his hers".split())
 # Words that start a question with a capital letter without being a name (nb, nn, en).
 CAPITALISED_NON_NAMES = frozenset("""
 hva hvem hvor hvordan hvorfor hvilke hvilken hvilket når kva kven kvar korleis kvifor kor

@@ -23,6 +23,7 @@ from index.errors import ArticlebotError, ConfigError
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.events import Event
+    from bot.records import Answer
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 
@@ -239,14 +240,14 @@ def cmd_remove(args: argparse.Namespace, settings: Settings,
     return EXIT_OK
 
 
-def _print_events(events: Iterator[Event], as_json: bool) -> None:
+def _print_events(events: Iterator[Event], as_json: bool) -> Answer | None:
     """Print one answer from its events: the text as it is written (a model's, token by
     token; the extractive answer at once), then its sources; if checking changed the text
     that streamed, the checked answer is printed whole after it."""
     from bot.events import Delta, Final
     from bot.ui.format import answer_text, tail_text
 
-    shown = ""
+    shown, answer = "", None
     for event in events:
         if isinstance(event, Delta) and not as_json:
             shown += event.text
@@ -260,6 +261,7 @@ def _print_events(events: Iterator[Event], as_json: bool) -> None:
             else:
                 print("\n" if shown else "", flush=True)
                 print(answer_text(answer), flush=True)
+    return answer
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
@@ -297,11 +299,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
             continue
         try:
             events = engine.events(line, article_id, query=retrieval_query(line, history))
-            _print_events(events, as_json=False)
+            answer = _print_events(events, as_json=False)
         except QuestionError as exc:
             print(str(exc), flush=True)
             continue
         history.append({"role": "user", "content": line})
+        if answer is not None:
+            history.append({"role": "assistant", "content": answer.answer})
     return EXIT_OK
 
 
