@@ -99,12 +99,17 @@ class Registry:
                 return str(got["documents"][0])
         return None
 
-    def flip(self, article: Article, manifest: Manifest, centroid: np.ndarray) -> None:
-        """Point (article, embedder) at `manifest`'s build: one upsert of one record."""
-        handle = self._collections.articles(manifest.embedder, create=True)
-        call(self._where, "switching to the new index", handle.upsert, ids=[article.id],
-             embeddings=centroid[None, :].astype(np.float32), documents=[article.text],
-             metadatas=[_meta(article, manifest)])
+    def flip(self, builds: Sequence[tuple[Article, Manifest, np.ndarray]]) -> None:
+        """Point each (article, embedder) at its manifest's build, given with the article's
+        centroid: one upsert (all builds must be of one embedder)."""
+        if not builds:
+            return
+        handle = self._collections.articles(builds[0][1].embedder, create=True)
+        call(self._where, "switching to the new index", handle.upsert,
+             ids=[a.id for a, _, _ in builds],
+             embeddings=np.stack([c for _, _, c in builds]).astype(np.float32),
+             documents=[a.text for a, _, _ in builds],
+             metadatas=[_meta(a, m) for a, m, _ in builds])
 
     def touch(self, article: Article) -> None:
         """Record a new title or source for an article whose text is unchanged."""

@@ -24,13 +24,15 @@ import numpy as np
 
 from index.client import ClientHolder, ClientSpec, call, chromadb_version, major_minor
 from index.errors import ArticleNotFoundError, ManifestMismatchError, StoreError
-from index.layout import Collections, is_old_layout, old_layout_error
+from index.layout import Collections, is_old_layout, old_layout_error, sentences_name
 from index.lock import lock_path, writer_lock
 from index.migrate import migrate_old_layout
 from index.records import Article, Chunk, Manifest, Sentence
 from index.registry import Registry, centroid
 
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)
+_FLUSH_ROWS = 2000  # a writer commits its builds in batches of about this many rows
+_EXACT_ROWS = 5000  # `search` over at most this many rows reads them and scores exactly
 _PENDING = "pending_generations"  # sentence-collection metadata: builds under way
 
 
@@ -58,6 +60,8 @@ class Store:
         self._collections = Collections(self._holder)
         self._registry = Registry(self._collections)
         self._layout_ok = False
+        self._writing = False  # inside writer(): builds are committed in batches
+        self._builds: list[_Build] = []  # built, not yet committed
 
     # -- connection -----------------------------------------------------------------------
 
@@ -71,7 +75,10 @@ class Store:
         return self._collections.client
 
     def _ready(self) -> None:
-        """Refuse a store of the old layout (once per Store: layouts do not change back)."""
+        """Commit pending builds (a read sees them), and refuse a store of the old layout
+        (checked once per Store: layouts do not change back)."""
+        if self._builds:
+            self._flush()
         if not self._layout_ok:
             if is_old_layout(self._collections.names()):
                 raise old_layout_error(self.describe())
@@ -90,7 +97,17 @@ class Store:
                                    self._holder.stamp)
             self._layout_ok = True
             self._sweep()
-            yield
+            self._writing = True
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):  # keep what was built before the error
+                    self._flush()
+                raise
+            else:
+                self._flush()
+            finally:
+                self._writing = False
 
     def _sweep(self) -> None:
         """Delete the rows of announced generations that no record names (builds that died
@@ -129,41 +146,70 @@ class Store:
 
     def write_sentences(self, article: Article, sentences: Sequence[Sentence],
                         vectors: np.ndarray, embedder: str, chunker_version: str) -> Manifest:
-        """`write_index` for sentences whose vectors are known (a migration copies them)."""
+        """`write_index` for sentences whose vectors are known (a migration copies them).
+
+        Under `writer()` builds are committed in batches (at about 2,000 rows, before any
+        read but `manifest`, and when the lock is released): Chroma pays for a write
+        call, not for its rows, so one call per article would cap indexing at a few
+        articles a second. Every article still flips to a complete generation."""
         if not sentences or len(sentences) != len(vectors):
             raise StoreError(f"internal: {len(sentences)} sentences, {len(vectors)} vectors")
-        handle = self._collections.sentences(embedder, create=True)
+        if any(b.manifest.article_id == article.id and b.manifest.embedder == embedder
+               for b in self._builds):
+            self._flush()  # a second build of one article: the first must be the old one
         generation = uuid.uuid4().hex
         manifest = Manifest(
             article_id=article.id, embedder=embedder, dimension=int(vectors.shape[1]),
             chunker_version=chunker_version, article_sha256=article.sha256,
-            sentence_count=len(sentences), collection=f"{handle.name}/{generation}",
+            sentence_count=len(sentences),
+            collection=f"{sentences_name(embedder)}/{generation}",
             chromadb_version=chromadb_version())
         old = self._registry.entry(article.id, embedder)
-        announced = [generation] + ([old.manifest.generation] if old else [])
-        self._set_pending(embedder, announced)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        for lo in range(0, len(sentences), _BATCH):
+        self._builds.append(_Build(article=article, sentences=tuple(sentences),
+                                   vectors=np.asarray(vectors, dtype=np.float32),
+                                   manifest=manifest,
+                                   old=old.manifest.generation if old else None))
+        if not self._writing or sum(len(b.sentences) for b in self._builds) >= _FLUSH_ROWS:
+            self._flush()
+        return manifest
+
+    def _flush(self) -> None:
+        """Commit the pending builds, one embedder at a time."""
+        while self._builds:
+            embedder = self._builds[0].manifest.embedder
+            batch = [b for b in self._builds if b.manifest.embedder == embedder]
+            self._builds = [b for b in self._builds if b.manifest.embedder != embedder]
+            self._commit(embedder, batch)
+
+    def _commit(self, embedder: str, builds: list[_Build]) -> None:
+        """Announce the generations, write their rows, check them, flip the records, delete
+        the previous generations: a kill at any point leaves every article on a complete
+        generation, and announced rows that no record names for the next sweep."""
+        handle = self._collections.sentences(embedder, create=True)
+        new = [b.manifest.generation for b in builds]
+        old = [b.old for b in builds if b.old]
+        self._set_pending(embedder, new + old)
+        ids = [f"{b.manifest.generation}:{s.n}" for b in builds for s in b.sentences]
+        vectors = np.concatenate([b.vectors for b in builds])
+        sentences = [(s, b.manifest.generation) for b in builds for s in b.sentences]
+        for lo in range(0, len(ids), _BATCH):
             part = sentences[lo:lo + _BATCH]
-            call(self.describe(), "writing embeddings", handle.add,
-                 ids=[f"{generation}:{s.n}" for s in part], embeddings=vectors[lo:lo + _BATCH],
-                 documents=[s.text for s in part],
-                 metadatas=[_row_meta(s, generation) for s in part])
-        written = len(call(self.describe(), "counting", handle.get,
-                           where={"generation": generation}, include=[])["ids"])
-        if written != len(sentences):
+            call(self.describe(), "writing embeddings", handle.add, ids=ids[lo:lo + _BATCH],
+                 embeddings=vectors[lo:lo + _BATCH], documents=[x.text for x, _ in part],
+                 metadatas=[_row_meta(x, g) for x, g in part])
+        written = len(call(self.describe(), "counting", handle.get, ids=ids, include=[])["ids"])
+        if written != len(ids):
             call(self.describe(), "removing a short build", handle.delete,
-                 where={"generation": generation})
-            raise StoreError(f"store {self.describe()}: wrote {written} of {len(sentences)} "
+                 where=_any_generation(new))
+            raise StoreError(f"store {self.describe()}: wrote {written} of {len(ids)} "
                              "sentences; the previous index is kept")
         self._holder.stamp()  # before the flip: a reader that sees it must reload
-        self._registry.flip(article, manifest, centroid(vectors))
-        if old is not None:
+        self._registry.flip([(b.article, b.manifest, centroid(b.vectors)) for b in builds])
+        if old:
             call(self.describe(), "removing the previous build", handle.delete,
-                 where={"generation": old.manifest.generation})
+                 where=_any_generation(old))
             self._holder.stamp()
         self._set_pending(embedder, [])
-        return manifest
 
     def save_text(self, article: Article) -> None:
         """Kept for callers of earlier versions: the text is now saved with the flip."""
@@ -175,6 +221,7 @@ class Store:
 
     def remove(self, article_id: str) -> None:
         """Remove an article and all its indexes (needs the writer lock)."""
+        self._flush()
         self.article(article_id)  # raises when unknown
         for entry in self._registry.entries():
             if entry.article_id == article_id:
@@ -244,8 +291,13 @@ class Store:
         return [e.manifest for e in self._registry.entries()]
 
     def manifest(self, article_id: str, embedder: str) -> Manifest | None:
-        """The live manifest for (article, embedder), or None when not indexed."""
-        self._ready()
+        """The live manifest for (article, embedder), or None when not indexed; for this
+        writer, a build it has not committed yet counts as live (reading it commits it)."""
+        for b in reversed(self._builds):
+            if b.manifest.article_id == article_id and b.manifest.embedder == embedder:
+                return b.manifest
+        if not self._layout_ok:
+            self._ready()
         entry = self._registry.entry(article_id, embedder)
         return entry.manifest if entry else None
 
@@ -268,8 +320,7 @@ class Store:
         """The sentences of an index, in document order, with their stored vectors."""
         handle = self._sentence_collection(manifest)
         got = call(self.describe(), "reading sentences", handle.get,
-                   where={"generation": manifest.generation},
-                   include=["documents", "metadatas", "embeddings"])
+                   ids=_row_ids(manifest), include=["documents", "metadatas", "embeddings"])
         if len(got["ids"]) != manifest.sentence_count:
             raise ManifestMismatchError(
                 f"the index of {manifest.article_id!r} holds {len(got['ids'])} sentences, its "
@@ -322,6 +373,11 @@ class Store:
         if handle is None or k <= 0 or (article_ids is not None and not article_ids):
             return []
         ids = list(dict.fromkeys(article_ids)) if article_ids is not None else None
+        if ids is not None:
+            live_entries = self._registry.entries_for(ids, spec)
+            if sum(e.manifest.sentence_count for e in live_entries.values()) <= _EXACT_ROWS:
+                return self._exact(handle, [e.manifest for e in live_entries.values()],
+                                   vector, k)
         where: dict[str, Any] | None = None
         if ids is not None:
             where = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
@@ -340,6 +396,25 @@ class Store:
             if len(out) >= k or len(metas) < n:
                 return out[:k]
             n *= 4  # dead rows crowded the answer out: look further
+
+    def _exact(self, handle: Any, manifests: list[Manifest], vector: np.ndarray,
+               k: int) -> list[tuple[Sentence, float]]:
+        """Exact cosine over a few articles' rows, read by id: for one article this is
+        several times faster than a filtered vector-index query, and never approximate."""
+        if not manifests:
+            return []
+        ids = [i for m in manifests for i in _row_ids(m)]
+        got = call(self.describe(), "reading sentences", handle.get, ids=ids,
+                   include=["documents", "metadatas", "embeddings"])
+        if not got["ids"]:
+            return []
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
+        scores = (matrix @ query) / np.where(norms == 0, 1.0, norms)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(_sentence(got["metadatas"][i], got["documents"][i]), float(scores[i]))
+                for i in order]
 
     def _query(self, handle: Any, query: list[list[float]], n: int,
                where: dict[str, Any] | None) -> Any:
@@ -370,6 +445,28 @@ class Store:
                 f"the index of {manifest.article_id!r} names {manifest.chroma_collection}, "
                 f"which {self.describe()} lacks; run `articlebot index --rebuild`")
         return handle
+
+
+@dataclass(frozen=True)
+class _Build:
+    """A build waiting to be committed: its rows, its manifest, the generation it replaces."""
+
+    article: Article
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray
+    manifest: Manifest
+    old: str | None
+
+
+def _row_ids(manifest: Manifest) -> list[str]:
+    """A build's row ids: its generation and the sentence numbers 1..n."""
+    return [f"{manifest.generation}:{n}" for n in range(1, manifest.sentence_count + 1)]
+
+
+def _any_generation(generations: list[str]) -> dict[str, Any]:
+    if len(generations) == 1:
+        return {"generation": generations[0]}
+    return {"generation": {"$in": generations}}
 
 
 def _pending(handle: Any) -> list[str]:
