@@ -70,12 +70,12 @@ def names_someone(question: str) -> bool:
 
 
 def _last_answer(history: Sequence[dict[str, Any]]) -> str:
-    """The text of the last assistant turn, without its sources list: the answer the
-    follow-up is about (Markdown entities decoded)."""
+    """The text of the last assistant turn with the sentences it quotes: what the follow-up
+    is about (Markdown entities decoded, citation links removed)."""
     for message in reversed(history):
         if isinstance(message, dict) and message.get("role") == "assistant":
             text = html.unescape(message_text(message))[:MAX_EARLIER_CHARS * 4]
-            return _MARKERS.sub(" ", text.split("\n\n", 1)[0])
+            return _MARKERS.sub(" ", text.replace("**", " "))
     return ""
 
 

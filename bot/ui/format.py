@@ -68,11 +68,24 @@ def _link_markers(escaped_answer: str, answer: Answer) -> str:
     return _MARKER.sub(link, escaped_answer)
 
 
+def _lead(answer: Answer) -> str:
+    """What the chat shows above the sources: for a quoted (extractive) answer the short
+    answer, or a line saying the article answers, with the markers, so that each cited
+    sentence appears once, in the sources; for a model's answer or an abstention, its text."""
+    if answer.backend != "extractive" or answer.abstained or not answer.citations:
+        return _link_markers(escape(answer.answer), answer)
+    markers = " ".join(f"[{c.n}]" for c in answer.citations)
+    if answer.short_answer:
+        return f"**{escape(answer.short_answer)}** " + _link_markers(escape(markers), answer)
+    intro = texts.text("quoted_answer", answer.language)
+    return _link_markers(escape(f"{intro} {markers}"), answer)
+
+
 def answer_markdown(answer: Answer) -> str:
     """An answer for the web chat: the answer (its `[n]` markers link to the article panel),
     then "Kilder / Sources" (or the closest sentences, when it abstained) with each cited
     sentence verbatim and escaped."""
-    parts = [_link_markers(escape(answer.answer), answer)]
+    parts = [_lead(answer)]
     if answer.fallback_reason:
         parts.append("_" + escape(texts.text("fallback", answer.language,
                                              reason=answer.fallback_reason)) + "_")

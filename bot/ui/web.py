@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import html
 import ipaddress
+import json
 import logging
 import os
 import socket
@@ -209,8 +210,11 @@ class WebChat:
             question = clean_question(message, self.settings.max_question_chars)
             query = retrieval_query(question, history or [])
             shown = ""
+            # without a model the text arrives whole, right before the final answer: show
+            # the final answer alone, rather than the text and then its replacement
+            streams = self.engine.generator() is not None
             for event in self.engine.events(question, article_id, query=query):
-                if isinstance(event, Delta):
+                if isinstance(event, Delta) and streams:
                     shown += event.text
                     yield escape(shown)
                 elif isinstance(event, Final):
@@ -495,6 +499,92 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class RestGuard:
+    """ASGI middleware in front of Gradio's REST routes (`/gradio_api/run/NAME`, `/call/NAME`).
+
+    A raw REST call must give every input of an endpoint, where `gradio_client` fills in the
+    defaults; a malformed body makes Gradio answer 500 and log a traceback. Here a body that is
+    not JSON, or whose `data` is not a list, is answered 400 with a one-line JSON error; too
+    many inputs is 422; missing trailing inputs get the component's default, so
+    `{"data": [question]}` works for `/chat` as the client's call with the message alone does.
+    """
+
+    def __init__(self, app: Any, defaults: dict[str, list[Any]], limit: int) -> None:
+        self.app, self.defaults, self.limit = app, defaults, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Check (and complete) a REST call's body before Gradio sees it."""
+        path = str(scope.get("path", "")) if scope.get("type") == "http" else ""
+        name = _rest_endpoint(path) if scope.get("method") == "POST" else None
+        if name is None or name not in self.defaults:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _json_error(send, 413, "too_large", f"larger than {self.limit} bytes")
+                return
+            if not message.get("more_body"):
+                break
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            await _json_error(send, 400, "malformed", "the body is not valid UTF-8 JSON")
+            return
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            await _json_error(send, 400, "malformed", 'the body must be {"data": [...]}')
+            return
+        defaults = self.defaults[name]
+        if len(data) > len(defaults):
+            await _json_error(send, 422, "invalid", f"/{name} takes at most {len(defaults)} "
+                                                    "inputs")
+            return
+        payload["data"] = data + defaults[len(data):]
+        replay = json.dumps(payload).encode("utf-8")
+        sent = False
+
+        async def replayed() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                message: dict[str, Any] = await receive()
+                return message
+            sent = True
+            return {"type": "http.request", "body": replay, "more_body": False}
+
+        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(replay)).encode()))
+        await self.app({**scope, "headers": headers}, replayed, send)
+
+
+def _rest_endpoint(path: str) -> str | None:
+    for prefix in ("/gradio_api/run/", "/gradio_api/call/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix):].strip("/")
+            return rest if rest and "/" not in rest else None
+    return None
+
+
+async def _json_error(send: Any, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"error": code, "detail": detail}).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def rest_defaults(blocks: Any) -> dict[str, list[Any]]:
+    """For each named endpoint, the default value of each of its inputs, in order, as a
+    REST call's `data` gives them."""
+    out: dict[str, list[Any]] = {}
+    for fn in blocks.fns.values():
+        if fn.api_name:
+            out[str(fn.api_name)] = [getattr(c, "value", None) for c in fn.inputs]
+    return out
+
+
 # Names a browser may use for a chat bound to loopback (the Host header, without port).
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
@@ -531,4 +621,5 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     # which `launch()` sets and mounting does not: without this, any client could name a
     # server file in an event's FileData and have it read.
     blocks.has_launched = True
-    return app
+    return RestGuard(app, rest_defaults(blocks), limit=max(settings.max_upload_bytes,
+                                                           settings.max_question_chars * 8))

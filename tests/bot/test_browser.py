@@ -144,7 +144,7 @@ def assert_clean(page: Any, watch: Watch) -> None:
     assert page.evaluate("getComputedStyle(document.body).display") != "none"
 
 
-def test_ask_streams_a_cited_answer_and_highlights_the_sentence(context: Any,
+def test_ask_gives_a_cited_answer_and_highlights_the_sentence(context: Any,
                                                                 app: WebApp) -> None:
     watch = Watch()
     page = open_chat(context, app, watch)
@@ -153,9 +153,8 @@ def test_ask_streams_a_cited_answer_and_highlights_the_sentence(context: Any,
     page.wait_for_selector("#article-panel mark.cited")
     text = answer.inner_text()
     assert "Kilder / Sources" in text and RADTSJENKO in text
-    seen = page.evaluate("window.__seen")
-    partial = [s for s in seen if s.strip() and "Kilder / Sources" not in s]
-    assert partial, f"the answer did not stream in: {seen[:5]}"
+    # without a model the answer arrives whole (streaming: the slow-model test below)
+    assert text.count(RADTSJENKO) == 1  # quoted once, in the sources
     mark = page.locator("#article-panel mark.cited").first
     assert mark.inner_text() == "[1]" + RADTSJENKO
     ARTIFACTS.mkdir(exist_ok=True)

@@ -44,6 +44,7 @@ def test_chat_endpoint_answers_with_sources(app: WebApp) -> None:
     assert "Kilder / Sources" in reply
     answer, sources = reply.split("Kilder / Sources", 1)
     assert html.escape(RADTSJENKO, quote=False) in sources  # verbatim, words intact
+    assert reply.count(html.escape(RADTSJENKO, quote=False)) == 1  # quoted once, not twice
     assert "[1](#s-article-10)" in answer  # the marker links to the sentence in the panel
 
 
@@ -206,17 +207,17 @@ def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
 
 def test_an_extractive_answer_arrives_whole_then_as_checked_markdown(
         tmp_path: Path, shared_store: Path) -> None:
-    """No replayed slices: the answer text as the engine gives it, then the final Markdown."""
+    """No replayed slices and no sleeps: without a model, the final Markdown at once."""
     from bot.engine import Engine
     from bot.settings import Settings
-    from bot.ui.format import answer_markdown, escape
+    from bot.ui.format import answer_markdown
     from bot.ui.web import WebChat
 
     engine = Engine(Settings(store=shared_store, data_dir=tmp_path / "data"))
     chat = WebChat(engine, "article")
     items = list(chat.respond("Hvem er Sergej Radtsjenko?", [], "article"))
     answer = engine.ask("Hvem er Sergej Radtsjenko?", "article")
-    assert items == [escape(answer.answer), answer_markdown(answer)]
+    assert items == [answer_markdown(answer)]
     assert list(chat.respond("Hvem er han?", [], "no-such-article")) == [
         "Den artikkelen finnes ikke her; velg en artikkel i listen."]
 

@@ -256,3 +256,30 @@ def test_nothing_is_served_that_nobody_asked_for(server: Server) -> None:
     """Gradio's monitoring dashboard (request counts and latencies) and run history are off."""
     for path in ("/monitoring", "/monitoring/summary", "/gradio_api/runs"):
         assert _get(server, path).status in (403, 404), path
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"{not json", 400), (b'{"data": 5}', 400), (b"[1, 2]", 400),
+    (b'{"data": ["a", "article", "x", "y", "z"]}', 422)])
+def test_malformed_rest_calls_get_4xx_and_no_traceback(server: Server, body: bytes,
+                                                       status: int) -> None:
+    for route in ("/gradio_api/run/chat", "/gradio_api/call/chat"):
+        response = _get(server, route, method="POST", body=body,
+                        headers={"Content-Type": "application/json"})
+        assert response.status == status, (route, response.status)
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_a_rest_call_with_the_message_alone_is_answered(server: Server) -> None:
+    """`{"data": [message]}`: the other inputs (the article) take their defaults."""
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", "/gradio_api/run/chat",
+                 body=json.dumps({"data": ["Hvem er Sergej Radtsjenko?"]}).encode(),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    conn.close()
+    assert response.status == 200, payload
+    assert "Kilder / Sources" in payload["data"][0]
