@@ -16,6 +16,9 @@ pays for nothing of ours; the peer's packages (the `bench` extra) are imported o
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -393,66 +396,292 @@ def norquad_articles() -> list[tuple[str, list[str]]]:
     return whole + list(halves.items())
 
 
+def scale_articles(n: int) -> list[tuple[str, list[str]]]:
+    """`n` distinct articles with questions: the NorQuAD passages, the bundled article, then
+    copies of them with a closing line `Kopi R.` (round R = 2, 3, ...) until there are `n`.
+    A copy repeats known sentences, so its vectors come from the cache but for that line."""
+    from bot.engine import bundled_article_path
+
+    bundled = (bundled_article_path().read_text(encoding="utf-8"),
+               load_questions(DEV_QUESTIONS))
+    base = [*norquad_articles(), bundled]
+    out = base[:n]
+    copy = 2
+    while len(out) < n:
+        out += [(f"{text.rstrip()}\n\nKopi {copy}.", questions)
+                for text, questions in base[:n - len(out)]]
+        copy += 1
+    return out
+
+
+def _vector_key(spec: str, text: str) -> str:
+    # The same key as `train-reranker --cache` uses for a passage: one cache serves both.
+    from index.chunk import CHUNKER_VERSION
+
+    return hashlib.sha1("\x1f".join(("p", spec, CHUNKER_VERSION, text)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ScaleArticle:
+    """One article of the scale bench, split, with its vectors and questions."""
+
+    article: Any  # index.records.Article
+    chunks: tuple[Any, ...]  # index.records.Chunk
+    vectors: Any  # np.ndarray, one row per chunk
+    questions: tuple[str, ...]
+
+
+def prepare_scale_articles(texts: Sequence[tuple[str, list[str]]], embedder: Any,
+                           cache: Path | None, notice: Notice) -> list[ScaleArticle]:
+    """Split every article and give it vectors: from the cache by content hash where it has
+    them, then sentence by sentence from any article already known, and only then from the
+    model (about 40 sentences a second on 2 cores; the bottleneck of a first run)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from index.article import article_from_text, inline_id
+    from index.chunk import make_chunks
+    from index.sentence import split_article
+
+    split = []
+    known: dict[str, Any] = {}
+    cached: list[bool] = []
+    for text, questions in tqdm(texts, desc="split, cached vectors", unit="article",
+                                file=sys.stderr, dynamic_ncols=True):
+        article = article_from_text(text, inline_id(text))
+        chunks = tuple(make_chunks(split_article(article)))
+        path = cache / f"{_vector_key(embedder.spec, article.text)}.npy" if cache else None
+        hit = path is not None and path.exists()
+        if hit and path is not None:
+            vectors = np.load(path)
+            if len(vectors) == len(chunks):
+                known.update(zip((c.embed_text for c in chunks), vectors, strict=True))
+            else:
+                hit = False
+        split.append((article, chunks, tuple(questions)))
+        cached.append(hit)
+    missing = list(dict.fromkeys(c.embed_text for _, chunks, _ in split for c in chunks
+                                 if c.embed_text not in known))
+    notice(f"bench --scale: {len(known)} sentence vectors from the cache, {len(missing)} to "
+           "embed")
+    step = 64
+    for lo in tqdm(range(0, len(missing), step), desc="embedding", unit="batch",
+                   file=sys.stderr, dynamic_ncols=True):
+        part = missing[lo:lo + step]
+        known.update(zip(part, embedder.embed_documents_array(part), strict=True))
+    out = []
+    for (article, chunks, asked), hit in zip(split, cached, strict=True):
+        vectors = np.stack([known[c.embed_text] for c in chunks]).astype(np.float32)
+        if cache is not None and not hit and "\n\nKopi " not in article.text:
+            cache.mkdir(parents=True, exist_ok=True)  # copies are cheap to rebuild: not kept
+            path = cache / f"{_vector_key(embedder.spec, article.text)}.npy"
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, vectors)
+            tmp.replace(path)
+        out.append(ScaleArticle(article=article, chunks=chunks, vectors=vectors,
+                                questions=asked))
+    return out
+
+
 def _dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: Path,
-                  notice: Notice) -> list[dict[str, Any]]:
-    """Grow one store to each size in turn; per size: indexing throughput, warm per-question
-    latency against one article at a time (the engine loads that article's index only), a
-    cold `ask` against the first article (wall, peak RSS), the store's size on disk."""
-    from bot.engine import Engine
-    from index.article import inline_id
-    from index.embedder import make_embedder
+def _rss_mb(pid: int | None = None) -> float:
+    """A process's resident set now, from /proc (0.0 where there is none)."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
-    articles = norquad_articles()
-    if max(sizes) > len(articles):
-        raise ConfigError(f"bench --scale: at most {len(articles)} articles can be made "
-                          "from the NorQuAD passages here")
-    store = work / "scale-store"
-    base = _bench_settings(settings, store)
-    make_embedder(Engine(base).embedder_spec).embed_query_array("warm up")
-    rows: list[dict[str, Any]] = []
-    done = 0
-    for size in sorted(set(sizes)):
-        engine = Engine(base)
-        batch = [text for text, _ in articles[done:size]]
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ChromaServer:
+    """A `chroma run` on 127.0.0.1 with its own data directory, for the bench's lifetime."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.url = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ChromaServer:
+        import urllib.request
+
+        binary = Path(sys.executable).parent / "chroma"
+        if not binary.exists():
+            raise ConfigError(f"bench --scale: the `chroma` command is missing ({binary})")
+        port = _free_port()
+        self.data.mkdir(parents=True, exist_ok=True)
+        log = (self.data / "server.log").open("wb")
+        self._proc = subprocess.Popen(
+            [str(binary), "run", "--host", "127.0.0.1", "--port", str(port), "--path",
+             str(self.data / "db")], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=child_env({"ANONYMIZED_TELEMETRY": "False"}))
+        log.close()
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise ConfigError("bench --scale: `chroma run` did not start: " + (
+                    self.data / "server.log").read_text(errors="replace")[-300:])
+            time.sleep(0.3)
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (None before it starts)."""
+        return self._proc.pid if self._proc else None
+
+    def __exit__(self, *_: object) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+def _latency(store: Any, engine: Any, items: Sequence[ScaleArticle], qvecs: dict[str, Any],
+             n_warm: int) -> dict[str, float]:
+    """Per-question latencies over the questions of `items`, each against its own article:
+    the store's `search` with a `where` on the article, `search` over every article, and
+    the engine's whole answer (its index of the article loaded once, as a chat has it)."""
+    pairs = [(q, item.article.id) for item in items for q in item.questions[:3]]
+    cycle = [pairs[i % len(pairs)] for i in range(n_warm)]
+    def timed(fn: Callable[[], object]) -> float:
         t0 = time.perf_counter()
-        results = engine.index_texts(batch)
-        seconds = time.perf_counter() - t0
-        sentences = sum(r.manifest.sentence_count for r in results)
-        done = size
-        # Questions of up to 20 articles spread over the store, each against its own article.
-        picks = sorted({round(i * (size - 1) / 19) for i in range(20)} if size > 1 else {0})
-        pairs = [(q, inline_id(articles[i][0])) for i in picks for q in articles[i][1][:3]]
-        engine = Engine(base)  # a fresh engine: answerers load as they would in a new process
-        for q, aid in pairs:
-            engine.ask(q, aid)
-        latencies = []
-        for i in range(n_warm):
-            q, aid = pairs[i % len(pairs)]
-            t0 = time.perf_counter()
-            engine.ask(q, aid)
-            latencies.append((time.perf_counter() - t0) * 1000)
-        cold = _checked(run_child(
-            python_module("bot", "ask", articles[0][1][0], "--store", str(store),
-                          "--embedder", engine.embedder_spec, "--article",
-                          inline_id(articles[0][0]), "--json", "-q"), env=child_env()),
-            "a cold `articlebot ask` at scale")
-        row = {"articles": size, "new_articles": len(batch), "new_sentences": sentences,
-               "index_s": seconds, "sentences_per_s": sentences / seconds if seconds else 0.0,
-               "warm_p50_ms": _percentile(latencies, 50),
-               "warm_p95_ms": _percentile(latencies, 95), "cold_start_s": cold.wall_s,
-               "peak_rss_mb": cold.max_rss_mb, "store_mb": _dir_mb(store),
-               "load_avg_1m": os.getloadavg()[0]}
-        rows.append(row)
-        notice(f"scale {size}: {row['sentences_per_s']:.1f} sentences/s, warm p50 "
-               f"{row['warm_p50_ms']:.1f} ms, RSS {row['peak_rss_mb']:.0f} MB; "
-               f"{json.dumps(row)}")
-    first = rows[0]["warm_p50_ms"] or 1.0
-    for row in rows:
-        row["latency_vs_smallest"] = row["warm_p50_ms"] / first
+        fn()
+        return (time.perf_counter() - t0) * 1000
+
+    store.search(qvecs[cycle[0][0]], 5)  # the first call pays for opening the collections
+    one = [timed(functools.partial(store.search, qvecs[q], 5, [a])) for q, a in cycle]
+    every = [timed(functools.partial(store.search, qvecs[q], 5)) for q, _ in cycle]
+    for q, a in pairs:
+        engine.ask(q, a)  # load every article's answerer first
+    asks = [timed(functools.partial(engine.ask, q, a)) for q, a in cycle]
+    return {"one_article_p50_ms": _percentile(one, 50), "one_article_p95_ms": _percentile(one, 95),
+            "all_articles_p50_ms": _percentile(every, 50),
+            "all_articles_p95_ms": _percentile(every, 95),
+            "warm_p50_ms": _percentile(asks, 50), "warm_p95_ms": _percentile(asks, 95)}
+
+
+def _write_articles(store: Any, items: Sequence[ScaleArticle], spec: str, desc: str) -> int:
+    """Index prepared articles into `store` under one writer lock; their sentence count."""
+    from tqdm import tqdm
+
+    from index.chunk import CHUNKER_VERSION
+
+    with store.writer():
+        for item in tqdm(items, desc=desc, unit="article", file=sys.stderr,
+                         dynamic_ncols=True):
+            store.write_index(item.article, list(item.chunks), item.vectors, spec,
+                              CHUNKER_VERSION)
+    return sum(len(item.chunks) for item in items)
+
+
+def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: Path,
+                  notice: Notice, cache: Path | None = None,
+                  backends: Sequence[str] = ("embedded", "server")) -> list[dict[str, Any]]:
+    """Grow one store per backend (embedded, and a `chroma run` server started here) to each
+    size in turn. Per size: write throughput (vectors come from the cache, so this is the
+    store's own speed), per-question p50/p95 for one article and for all articles, the
+    engine's warm answer, a cold `ask`, RSS, size on disk. Each store is measured first
+    while it holds only the probe article: the `vs_one_article` ratios compare with that."""
+    from bot.engine import Engine
+    from bot.ranking.training import embed_questions
+    from index.embedder import make_embedder
+    from index.store import Store
+
+    sizes = sorted(set(sizes))
+    spec = Engine(_bench_settings(settings, work / "unused")).embedder_spec
+    embedder = make_embedder(spec)
+    items = prepare_scale_articles(scale_articles(max(sizes)), embedder, cache, notice)
+    probe_at = min(1, len(items) - 1)
+    probe = items[probe_at]  # an article every size holds
+    picks = {size: sorted({round(i * (size - 1) / 19) for i in range(20)}) for size in sizes}
+    asked = {i for chosen in picks.values() for i in chosen} | {probe_at}
+    questions = sorted({q for i in asked for q in items[i].questions[:3]})
+    qvecs = dict(zip(questions, embed_questions(questions, embedder, cache), strict=True))
+    rows: list[dict[str, Any]] = []
+    for backend in backends:
+        with contextlib.ExitStack() as stack:
+            url = None
+            server: ChromaServer | None = None
+            if backend == "server":
+                server = stack.enter_context(ChromaServer(work / f"{backend}-server"))
+                url = server.url
+            base = _bench_settings(settings, work / f"{backend}-store").model_copy(
+                update={"chroma_url": url})
+            store = Store(base.store, chroma_url=url)
+            # The baseline: the same store while it holds the probe article alone (a server
+            # has one store, so a separate one-article store would share its collections).
+            _write_articles(store, [probe], spec, f"{backend}: one-article store")
+            baseline = _latency(store, Engine(base), [probe], qvecs, n_warm)
+            done = 0
+            for size in sizes:
+                t0 = time.perf_counter()
+                sentences = _write_articles(store, items[done:size], spec,
+                                            f"{backend}: index to {size}")
+                seconds = time.perf_counter() - t0
+                new = size - done
+                done = size
+                engine = Engine(base)  # a fresh engine: answerers load as in a new process
+                spread = _latency(store, engine, [items[i] for i in picks[size]], qvecs,
+                                  n_warm)
+                at_probe = _latency(store, engine, [probe], qvecs, n_warm)
+                args = ["ask", probe.questions[0], "--store", str(base.store), "--embedder",
+                        spec, "--article", probe.article.id, "--json", "-q",
+                        *(["--chroma-url", url] if url else [])]
+                cold = _checked(run_child(python_module("bot", *args), env=child_env()),
+                                "a cold `articlebot ask` at scale")
+                row: dict[str, Any] = {
+                       "backend": backend, "articles": size, "new_articles": new,
+                       "new_sentences": sentences, "index_s": seconds,
+                       "sentences_per_s": sentences / seconds if seconds else 0.0, **spread,
+                       "probe_one_article_p50_ms": at_probe["one_article_p50_ms"],
+                       "probe_warm_p50_ms": at_probe["warm_p50_ms"],
+                       "one_article_store_search_p50_ms": baseline["one_article_p50_ms"],
+                       "one_article_store_warm_p50_ms": baseline["warm_p50_ms"],
+                       "search_vs_one_article": at_probe["one_article_p50_ms"]
+                       / (baseline["one_article_p50_ms"] or 1.0),
+                       "warm_vs_one_article": at_probe["warm_p50_ms"]
+                       / (baseline["warm_p50_ms"] or 1.0),
+                       "cold_start_s": cold.wall_s, "peak_rss_mb": cold.max_rss_mb,
+                       "bench_rss_mb": _rss_mb(),
+                       "server_rss_mb": _rss_mb(server.pid) if server else None,
+                       "store_mb": _dir_mb(server.data if server else base.store),
+                       "load_avg_1m": os.getloadavg()[0]}
+                rows.append(row)
+                notice(f"scale {backend} {size}: {row['sentences_per_s']:.0f} sentences/s, "
+                       f"one article p50 {row['one_article_p50_ms']:.1f} ms, all articles p50 "
+                       f"{row['all_articles_p50_ms']:.1f} ms, warm ask p50 "
+                       f"{row['warm_p50_ms']:.1f} ms; {json.dumps(row)}")
+    for backend in backends:
+        mine = [r for r in rows if r["backend"] == backend]
+        first = (mine[0]["warm_p50_ms"] or 1.0) if mine else 1.0
+        for row in mine:
+            row["latency_vs_smallest"] = row["warm_p50_ms"] / first
     return rows
 
 
@@ -461,18 +690,28 @@ def plot_scale(rows: Sequence[dict[str, Any]], path: Path) -> None:
     from bot.eval.plots import pyplot, save_png
 
     plt = pyplot()
-    sizes = [r["articles"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(sizes, [r["warm_p50_ms"] for r in rows], "o-", label="p50")
-    left.plot(sizes, [r["warm_p95_ms"] for r in rows], "s--", label="p95")
-    left.set(xscale="log", xlabel="articles in the store", ylabel="ms per question (warm)",
+    for backend, style in (("embedded", "-"), ("server", "--")):
+        mine = [r for r in rows if r.get("backend", "embedded") == backend]
+        if not mine:
+            continue
+        sizes = [r["articles"] for r in mine]
+        left.plot(sizes, [r["one_article_p50_ms"] for r in mine], "o" + style,
+                  label=f"{backend}: one article p50")
+        left.plot(sizes, [r["all_articles_p50_ms"] for r in mine], "s" + style,
+                  label=f"{backend}: all articles p50")
+        left.plot(sizes, [r["warm_p50_ms"] for r in mine], "^" + style,
+                  label=f"{backend}: warm answer p50")
+        right.plot(sizes, [r["store_mb"] for r in mine], "s" + style,
+                   label=f"{backend}: store on disk")
+        right.plot(sizes, [r["peak_rss_mb"] for r in mine], "o" + style,
+                   label=f"{backend}: peak RSS of `ask`")
+    left.set(xscale="log", xlabel="articles in the store", ylabel="ms per question",
              title="Per-question latency", ylim=(0, None))
-    left.legend()
-    right.plot(sizes, [r["peak_rss_mb"] for r in rows], "o-", label="peak RSS of `ask`")
-    right.plot(sizes, [r["store_mb"] for r in rows], "s--", label="store on disk")
+    left.legend(fontsize=7)
     right.set(xscale="log", xlabel="articles in the store", ylabel="MB", title="Memory",
               ylim=(0, None))
-    right.legend()
+    right.legend(fontsize=7)
     fig.tight_layout()
     save_png(fig, path, dpi=100)
 
@@ -546,17 +785,31 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append(f"the questions average {tokens:.1f} tokens for the embedder (a "
                          "query embedding's time is linear in them)")
     if report.get("scale"):
-        lines.append(f"{'articles':>8} {'sent/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs 1st':>7}"
-                     f" {'RSS MB':>7} {'cold s':>7} {'store MB':>9}")
+        lines.append(f"{'backend':>8} {'articles':>8} {'sent/s':>8} {'one p50':>8} "
+                     f"{'one p95':>8} {'all p50':>8} {'all p95':>8} {'ask p50':>8} "
+                     f"{'vs 1':>6} {'RSS MB':>7} {'srv MB':>7} {'store MB':>9}")
         for r in report["scale"]:
-            lines.append(f"{r['articles']:>8} {r['sentences_per_s']:>8.1f} "
-                         f"{r['warm_p50_ms']:>8.1f} {r['warm_p95_ms']:>8.1f} "
-                         f"{r['latency_vs_smallest']:>6.2f}x {r['peak_rss_mb']:>7.0f} "
-                         f"{r['cold_start_s']:>7.2f} {r['store_mb']:>9.1f}")
+            server = r.get("server_rss_mb")
+            lines.append(
+                f"{r.get('backend', 'embedded'):>8} {r['articles']:>8} "
+                f"{r['sentences_per_s']:>8.0f} {r['one_article_p50_ms']:>8.1f} "
+                f"{r['one_article_p95_ms']:>8.1f} {r['all_articles_p50_ms']:>8.1f} "
+                f"{r['all_articles_p95_ms']:>8.1f} {r['warm_p50_ms']:>8.1f} "
+                f"{r['warm_vs_one_article']:>5.2f}x {r['peak_rss_mb']:>7.0f} "
+                f"{f'{server:.0f}' if server is not None else '-':>7} {r['store_mb']:>9.1f}")
+        lines.append("(one/all: `search` with a `where` on one article / over every article; "
+                     "ask: the engine's whole warm answer; vs 1: ask p50 on the probe article "
+                     "against a store holding only it)")
     meta = report["meta"]
     lines.append(f"{meta['cpus']} CPUs, load average {meta['load_avg_before'][0]:.1f} before, "
                  f"{meta['load_avg_after'][0]:.1f} after; embedder {meta['embedder']}")
     return "\n".join(lines)
+
+
+def _default_cache() -> Path:
+    """Where `bench --scale` keeps passage vectors by default."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "articlebot" / "vectors"
 
 
 def parse_sizes(spec: str) -> list[int]:
@@ -601,7 +854,10 @@ def run_bench(args: argparse.Namespace, settings: Settings, notice: Notice) -> d
     try:
         if args.scale:
             sizes = parse_sizes(args.scale)
-            scale = measure_scale(settings, sizes, n_warm, work, notice)
+            backends = ("embedded",) if args.no_server else ("embedded", "server")
+            scale = measure_scale(settings, sizes, n_warm, work, notice,
+                                  cache=Path(args.cache) if args.cache else _default_cache(),
+                                  backends=backends)
             if args.plot:
                 plot_scale(scale, Path(args.plot))
                 notice(f"wrote {args.plot}")
@@ -634,6 +890,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", metavar="N,N,...",
                    help="instead: NorQuAD passages as articles in one store, e.g. 10,100,1000")
     p.add_argument("--plot", metavar="PNG", help="with --scale: write the plot here")
+    p.add_argument("--cache", metavar="DIR",
+                   help="with --scale: passage vectors cached here by content hash (the same "
+                        "files as `train-reranker --cache`); default under XDG_CACHE_HOME")
+    p.add_argument("--no-server", action="store_true",
+                   help="with --scale: the embedded store only, no `chroma run` server")
 
 
 def _child_main(argv: Sequence[str]) -> int:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.eval.bench import TARGETS, norquad_articles, parse_sizes, render_table
+from bot.eval.bench import TARGETS, norquad_articles, parse_sizes, render_table, scale_articles
 from tests.conftest import run_cli
 
 FIGURES = {
@@ -60,21 +60,36 @@ def test_bench_json_has_both_systems_ratios_and_targets(cli_env: dict[str, str])
     assert f"{report['ratios']['cold_start_s']:.1f}x" in table
 
 
-def test_bench_scale_writes_rows_and_plot(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_bench_scale_writes_rows_for_both_backends_and_plot(cli_env: dict[str, str],
+                                                            tmp_path: Path) -> None:
     plot = tmp_path / "scale.png"
-    proc = run_cli(["bench", "--json", "--scale", "2,1", "--questions", "3", "--plot",
-                    str(plot)], cli_env, timeout=600)
+    cache = tmp_path / "vectors"
+    args = ["bench", "--json", "--scale", "2,1", "--questions", "3", "--plot", str(plot),
+            "--cache", str(cache)]
+    proc = run_cli(args, cli_env, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)["scale"]
-    assert [r["articles"] for r in rows] == [1, 2]
-    assert [r["new_articles"] for r in rows] == [1, 1]
+    report = json.loads(proc.stdout)
+    rows = report["scale"]
+    assert [(r["backend"], r["articles"]) for r in rows] == [
+        ("embedded", 1), ("embedded", 2), ("server", 1), ("server", 2)]
+    assert [r["new_articles"] for r in rows] == [1, 1, 1, 1]
     for r in rows:
         assert r["new_sentences"] > 0 and r["sentences_per_s"] > 0
-        assert r["peak_rss_mb"] > 10 and r["store_mb"] > 0
-        assert isinstance(r["warm_p95_ms"], float)
-    assert rows[0]["latency_vs_smallest"] == 1.0
+        assert r["peak_rss_mb"] > 10 and r["store_mb"] > 0 and r["bench_rss_mb"] > 10
+        for key in ("one_article", "all_articles", "warm"):
+            assert 0 < r[f"{key}_p50_ms"] <= r[f"{key}_p95_ms"], (key, r)
+        assert r["warm_vs_one_article"] > 0 and r["search_vs_one_article"] > 0
+    assert all(r["server_rss_mb"] > 10 for r in rows if r["backend"] == "server")
+    assert all(r["server_rss_mb"] is None for r in rows if r["backend"] == "embedded")
+    assert rows[0]["latency_vs_smallest"] == rows[2]["latency_vs_smallest"] == 1.0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "articles" in render_table(json.loads(proc.stdout))
+    assert "all p50" in render_table(report)
+    # the passages' vectors are cached by content hash: a rerun embeds nothing
+    assert len(list(cache.glob("*.npy"))) >= 2
+    again = run_cli([*args, "--no-server"], cli_env, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert ", 0 to embed" in again.stderr
+    assert {r["backend"] for r in json.loads(again.stdout)["scale"]} == {"embedded"}
 
 
 def test_bad_scale_is_one_line_exit_2(cli_env: dict[str, str]) -> None:
@@ -89,3 +104,7 @@ def test_scale_sizes_and_enough_norquad_articles() -> None:
     articles = norquad_articles()
     assert len({text for text, _ in articles}) == len(articles) >= 1000
     assert all(questions for _, questions in articles)
+    many = scale_articles(10_000)  # copies with a closing line beyond the distinct ones
+    assert len(many) == len({text for text, _ in many}) == 10_000
+    assert many[len(articles) + 1][0].endswith("\n\nKopi 2.")
+    assert all(questions for _, questions in many)
