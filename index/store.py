@@ -32,7 +32,7 @@ from index.registry import Registry, centroid
 
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)
 _FLUSH_ROWS = 2000  # a writer commits its builds in batches of about this many rows
-_EXACT_ROWS = 5000  # `search` over at most this many rows reads them and scores exactly
+_EXACT_ROWS = 1000  # `search` over at most this many rows reads them and scores exactly
 _PENDING = "pending_generations"  # sentence-collection metadata: builds under way
 
 
