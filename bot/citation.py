@@ -52,17 +52,19 @@ _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<[!?/]?[A-Za-z][^<>]*>", re.DOTALL)
 # Schemes that act without a "//": a page's script, a mail client, inline or local content.
 _ACTIVE_SCHEMES = frozenset({"mailto", "javascript", "vbscript", "data", "file", "blob"})
 _EMAIL_LOCAL = r"\w.!#$%&'*+/=?^`{|}~\-"
-# The link-like tokens, in NFKC text; each alternative starts only at the start of its run of
-# characters (the lookbehinds), which keeps the scan linear in the text's length.
-_CANDIDATE = re.compile(
-    r"(?P<scheme>(?<![a-z0-9+.\-])[a-z0-9+.\-]*://\S*)"
-    r"|(?P<active>(?<![a-z])(?:" + "|".join(sorted(_ACTIVE_SCHEMES)) + r"):\S+)"
-    r"|(?P<email>(?<![" + _EMAIL_LOCAL + r"])[" + _EMAIL_LOCAL + r"]+@[\w\-]+(?:\.[\w\-]+)+)"
-    r"|(?P<relative>//[\w\-]+\.[\w\-]\S*)"
-    r"|(?P<www>(?<![\w.\-])www\.[\w\-]\S*)"
-    r"|(?P<ip>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5}|[/?#])\S*)"
-    r"|(?P<host>(?<![\w.@\-])(?:[\w\-]+\.)+[\w\-]+(?::\d{1,5})?(?:[/?#]\S*)?)",
-    re.IGNORECASE)
+# The link-like tokens, in NFKC text, one pattern a kind; each is searched on its own, so a
+# token one of them finds cannot hide another that overlaps it ("post@nrk.no://x"). Each
+# starts only where its run of characters starts (the lookbehinds), which keeps the scan
+# linear in the text's length.
+_CANDIDATES = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
+    ("scheme", r"(?<![a-z0-9+.\-])[a-z0-9+.\-]*://\S*"),
+    ("active", r"(?<![a-z])(?:" + "|".join(sorted(_ACTIVE_SCHEMES)) + r"):\S+"),
+    ("email", r"(?<![" + _EMAIL_LOCAL + r"])[" + _EMAIL_LOCAL + r"]+@[\w\-]+(?:\.[\w\-]+)+"),
+    ("relative", r"//[\w\-]+\.[\w\-]\S*"),
+    ("www", r"(?<![\w.\-])www\.[\w\-]\S*"),
+    ("ip", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5}|[/?#])\S*"),
+    ("host", r"(?<![\w.@\-])(?:[\w\-]+\.)+[\w\-]+(?::\d{1,5})?(?:[/?#]\S*)?"),
+))
 _TRAILING = ".,;:!?'\")]}*_~»”’"
 # A bare name without a path counts as a link only under a top-level domain people use, so
 # that glued prose ("f.eks", "kl.10") is not mistaken for one.
@@ -115,7 +117,7 @@ def marker_numbers(inner: str) -> list[int]:
     tokens = _NUMBER_OR_DASH.findall(inner)
     numbers: list[int] = []
     i = 0
-    if len(tokens) > 1 and tokens[0] in "-–":  # "[-1]": a negative number, never a sentence
+    if len(tokens) > 1 and tokens[0] in "-–" and tokens[1].isdigit():  # "[-1]": negative
         numbers.append(-_number(tokens[1]))
         i = 2
     while i < len(tokens):
@@ -239,24 +241,36 @@ def _is_link(kind: str, token: str) -> bool:
 
 
 def find_links(text: str) -> list[tuple[int, int, str]]:
-    """The link-like tokens of `text`: (start, end, token), the token NFKC-normalised. A
-    whitespace-separated chunk that NFKC changes is given whole (start to end) when it holds
-    a link: offsets into its NFKC form are not offsets into `text`."""
+    """The link-like tokens of `text`: (start, end, token), the token NFKC-normalised, in
+    order and not overlapping (overlapping finds are merged into one). A whitespace-separated
+    chunk that NFKC changes is given whole when it holds a link: offsets into its NFKC form
+    are not offsets into `text`."""
     found: list[tuple[int, int, str]] = []
     for chunk in re.finditer(r"\S+", text):
         raw = chunk.group(0)
         if not _LINK_HINTS.intersection(raw) and raw.isascii():
             continue  # the common case: a plain word
         folded = unicodedata.normalize("NFKC", raw)
-        for match in _CANDIDATE.finditer(folded):
-            token = _trim(match.group(0))
-            if not token or not _is_link(match.lastgroup or "", token):
-                continue
-            if folded != raw:
-                found.append((chunk.start(), chunk.end(), token))
-                break
-            start = chunk.start() + match.start()
-            found.append((start, start + len(token), token))
+        spans: list[tuple[int, int]] = []
+        for kind, pattern in _CANDIDATES:
+            for match in pattern.finditer(folded):
+                token = _trim(match.group(0))
+                if token and _is_link(kind, token):
+                    spans.append((match.start(), match.start() + len(token)))
+        if not spans:
+            continue
+        spans.sort()
+        merged = [spans[0]]
+        for start, end in spans[1:]:
+            if start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        if folded != raw:
+            found.append((chunk.start(), chunk.end(), folded[merged[0][0]:merged[-1][1]]))
+            continue
+        found.extend((chunk.start() + start, chunk.start() + end, folded[start:end])
+                     for start, end in merged)
     return found
 
 
