@@ -154,8 +154,8 @@ def item_row(o: Outcome) -> dict[str, str]:
     }
 
 
-# OWASP's rule for CSV injection: a cell starting with one of these is read as a formula by
-# spreadsheets (Excel, LibreOffice, Google Sheets); a leading apostrophe makes it text.
+# CSV injection: a cell starting with one of these is read as a formula by spreadsheet
+# programs, which can run commands or send data away; a leading apostrophe makes it text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number ("-0.4321", a negative score) starts with "-" but cannot run as a
 # formula; prefixing it would turn the column into text for every reader of the CSV.
@@ -174,7 +174,7 @@ def csv_cell(value: str) -> str:
 def csv_text(header: Sequence[str], rows: Sequence[dict[str, str]]) -> str:
     """A whole CSV file (header first), every cell through `csv_cell`."""
     buf = io.StringIO()
-    # RFC 4180's "\r\n": the writer quotes a cell holding any character of the line
+    # CSV's standard "\r\n": the writer quotes a cell holding any character of the line
     # terminator, so with "\n" alone a cell holding a lone "\r" went out unquoted and broke
     # the row for every reader
     w = csv.writer(buf, lineterminator="\r\n")
