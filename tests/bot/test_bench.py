@@ -79,6 +79,7 @@ def test_bench_scale_writes_rows_for_both_backends_and_plot(cli_env: dict[str, s
         for key in ("one_article", "all_articles", "warm"):
             assert 0 < r[f"{key}_p50_ms"] <= r[f"{key}_p95_ms"], (key, r)
         assert r["warm_vs_one_article"] > 0 and r["search_vs_one_article"] > 0
+        assert r["warm_cpu_vs_one_article"] > 0 and r["probe_warm_cpu_p50_ms"] > 0
     assert all(r["server_rss_mb"] > 10 for r in rows if r["backend"] == "server")
     assert all(r["server_rss_mb"] is None for r in rows if r["backend"] == "embedded")
     assert rows[0]["latency_vs_smallest"] == rows[2]["latency_vs_smallest"] == 1.0
