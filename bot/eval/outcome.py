@@ -49,6 +49,13 @@ def gold_ids(item: QAItem, sentences: Sequence[Sentence]) -> set[str]:
     return gold
 
 
+def document_order(sentence_id: str) -> tuple[str, int]:
+    """A sentence id's place in its article: "article:10" after "article:2" (sorting the ids
+    as text would pair gold ids with the wrong gold sentences)."""
+    article, _, n = sentence_id.rpartition(":")
+    return article, int(n) if n.isdigit() else 0
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One evaluated item: its answer record (or error), its score and its gold."""
@@ -81,7 +88,7 @@ def score(item: QAItem, answer: Answer | None, gold: set[str], error: str | None
                         exact_match=0.0 if has_answers else None,
                         f1=0.0 if has_answers else None, latency_ms=latency_ms)
         return Outcome(item, error_record(item, message, article), scored,
-                       tuple(sorted(gold)), tuple(gold_texts), message)
+                       tuple(sorted(gold, key=document_order)), tuple(gold_texts), message)
     if not answer.abstained and not answer.answer.strip():
         # an empty answer is a failure, not an answer (it must not help any metric)
         return score(item, None, gold, "the bot returned an empty answer", latency_ms,
@@ -99,4 +106,5 @@ def score(item: QAItem, answer: Answer | None, gold: set[str], error: str | None
                     cited=tuple(c.sentence.id for c in answer.citations if c.support),
                     exact_match=em, f1=f1, latency_ms=latency_ms,
                     confidence=answer.ranking[0].score if answer.ranking else None)
-    return Outcome(item, answer.to_record(), scored, tuple(sorted(gold)), tuple(gold_texts))
+    return Outcome(item, answer.to_record(), scored, tuple(sorted(gold, key=document_order)),
+                   tuple(gold_texts))

@@ -302,8 +302,8 @@ def _case(o: Outcome) -> list[str]:
         return lines
     answer = o.record.get("short_answer") or o.record.get("answer") or ""
     state = "abstained" if s.abstained else "answered"
-    lines.append(f"  - {state}{conf}; {rank if o.item.answerable else 'unanswerable'}: "
-                 f"{md(answer, 200)}")
+    lines.append(f"  - {state}{conf}; {rank if o.item.answerable else 'unanswerable'}")
+    lines.append(f"  - answer: {md(answer, 200)}")
     citations = o.record.get("citations", [])
     cited = next((c for c in citations if c.get("support")), citations[0] if citations
                  else None)

@@ -230,9 +230,12 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
         sys.stdout.flush()
     failed = [line for line in (gate_failure(name, value, summary.get(name))
                                 for name, value in gates) if line]
-    headline = ", ".join(f"{k}={summary[k]:.3f}" for k in ("hit_at_1", "hit_at_3", "mrr",
-                                                           "abstention_f1", "coverage")
-                         if summary.get(k) is not None)
+    # every headline figure is named, a missing one as n/a: leaving out abstention_f1 when
+    # nothing could be refused would hide that nothing was
+    headline = ", ".join(
+        f"{k}={summary[k]:.3f}" if summary.get(k) is not None else f"{k}=n/a"
+        for k in ("hit_at_1", "hit_at_3", "mrr", "abstention_f1", "false_abstention_rate",
+                  "coverage"))
     counts = summary["counts"]
     notice(f"{counts['n_total']} items ({counts['n_error']} errors, {counts['n_skipped']} "
            f"skipped) -> {out}: {headline}")

@@ -407,3 +407,26 @@ def test_cli_eval_checks_every_output_before_the_first_question(tmp_path: Path,
         assert r.stderr.startswith(f"articlebot: error: --out {out}: {expected}"), r.stderr
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
         assert not store.exists()  # no engine was opened: not one question was asked
+
+
+def test_gold_ids_follow_document_order_so_they_pair_with_their_sentences() -> None:
+    from bot.eval.outcome import document_order
+
+    ids = ["article:10", "article:2", "article:1"]
+    assert sorted(ids, key=document_order) == ["article:1", "article:2", "article:10"]
+    item = QAItem(id="q", question="Hvem?", answers=("x",), evidence=(), answerable=True)
+    outcome = score(item, None, {"article:10", "article:2"}, "boom", None,
+                    ["second sentence", "tenth sentence"])
+    assert list(zip(outcome.gold, outcome.gold_texts, strict=True)) == [
+        ("article:2", "second sentence"), ("article:10", "tenth sentence")]
+
+
+def test_the_summary_line_names_abstention_even_when_nothing_could_be_refused(
+        shared_store: Path, tmp_path: Path) -> None:
+    from tests.conftest import DATA, run_cli
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ARTICLEBOT_")}
+    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--limit", "2", "--out",
+                 str(tmp_path / "out"), "--store", str(shared_store)], env)
+    assert r.returncode == 0, r.stderr
+    assert "abstention_f1=n/a" in r.stderr and "false_abstention_rate=" in r.stderr
