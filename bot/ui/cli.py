@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.settings import Settings
-from index.errors import ArticlebotError, ConfigError
+from bot.settings import Settings, config_error
+from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -139,9 +139,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "settings"
-        raise ConfigError(f"setting {where}: {err['msg']}") from None
+        raise config_error(exc) from None
 
 
 def configure_logging(verbose: bool, quiet: bool) -> None:

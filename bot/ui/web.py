@@ -1,12 +1,12 @@
 """The web chat: a Gradio ChatInterface beside the article, with cited sentences highlighted.
 
-`/chat` answers with the message alone (the article is a per-session gr.State, not an API
-parameter) and returns the answer as Markdown. Article and user text is escaped before it is
+`/chat` answers with the message alone (the session's article, a hidden box, is its optional
+second parameter) and returns the answer as Markdown. Article and user text is escaped before it is
 rendered anywhere (answers, the user's own bubble, the article panel, status lines); the
 app binds to loopback unless told otherwise, and then only with auth.
 
 Conversation state lives only in what Gradio passes per browser tab (the history and the
-session's gr.State); nothing about a conversation is kept at module level.
+session's article); nothing about a conversation is kept at module level.
 """
 
 from __future__ import annotations
