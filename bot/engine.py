@@ -113,7 +113,8 @@ class Engine:
 
     def index_text(self, text: str, article_id: str | None = None) -> str:
         """Index an article given as text (an eval `context`); returns its id."""
-        article = article_from_text(text, article_id or inline_id(text))
+        article = article_from_text(text, "inline")  # checks the text before it is hashed
+        article = dataclasses.replace(article, id=article_id or inline_id(text))
         current = self.store.manifest(article.id, self.embedder_spec)
         if current is not None and current.article_sha256 == article.sha256 and \
                 current.chunker_version == CHUNKER_VERSION:

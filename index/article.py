@@ -82,6 +82,11 @@ def title_of(text: str) -> str:
 
 def article_from_text(text: str, article_id: str, source: str = "inline") -> Article:
     """Build an `Article` from raw text (cleaned here)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ArticleError(f"{source}: not valid text (a lone surrogate at character "
+                           f"{exc.start + 1})") from None
     stored = clean_text(text)
     if not stored.strip():
         raise ArticleError(f"{source}: the article is empty")

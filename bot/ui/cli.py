@@ -319,10 +319,13 @@ def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
                      notice: Callable[[str], None]) -> int:
     """`articlebot train-ranker FILE --out PATH`."""
     from bot.eval.qafile import read_qa_file
+    from bot.ui.feedback import check_export_path
+
+    check_export_path(Path(args.out))  # a bad model path fails now, not after training
+    qa = read_qa_file(Path(args.file))
     from bot.ranking.training import write_model
     from index.embedder import make_embedder
 
-    qa = read_qa_file(Path(args.file))
     items = qa.items
     if args.max_contexts is not None:
         keep = set(list(dict.fromkeys(i.context for i in items))[:args.max_contexts])
@@ -347,6 +350,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings,
     """`articlebot feedback export --out FILE`: ratings -> a Q&A file that eval reads."""
     from bot.ui import feedback
 
+    feedback.check_export_path(Path(args.out))  # before any work
     records = feedback.load(settings.feedback_path)
     if args.article:
         records = [r for r in records if r.article == args.article]

@@ -6,12 +6,19 @@ import html
 import re
 
 from bot import texts
+from bot.citation import sentence_support
 from bot.records import Answer
 
 
 def answer_text(answer: Answer) -> str:
-    """An answer for the terminal: the answer, then its numbered sources with positions."""
-    return answer.answer + tail_text(answer)
+    """An answer for the terminal: the answer (a model's sentence without a valid marker
+    flagged as unsupported), then its numbered sources with positions."""
+    if answer.backend == "extractive" or answer.abstained:
+        return answer.answer + tail_text(answer)
+    label = texts.text("unsupported", answer.language)
+    text = "".join(piece if ok or not piece.strip() else f"{piece.rstrip()} ({label}) "
+                   for piece, ok in sentence_support(answer.answer)).rstrip()
+    return text + tail_text(answer)
 
 
 def tail_text(answer: Answer) -> str:
@@ -72,7 +79,14 @@ def _lead(answer: Answer) -> str:
     """What the chat shows above the sources: for a quoted (extractive) answer the short
     answer, or a line saying the article answers, with the markers, so that each cited
     sentence appears once, in the sources; for a model's answer or an abstention, its text."""
-    if answer.backend != "extractive" or answer.abstained or not answer.citations:
+    if answer.backend != "extractive" and not answer.abstained:
+        # a model's sentence that no valid marker backs is shown as unsupported
+        label = texts.text("unsupported", answer.language)
+        return "".join(
+            _link_markers(escape(piece), answer) if supported or not piece.strip()
+            else f"_{escape(piece.strip())}_ ({escape(label)}) "
+            for piece, supported in sentence_support(answer.answer)).strip()
+    if answer.abstained or not answer.citations:
         return _link_markers(escape(answer.answer), answer)
     markers = " ".join(f"[{c.n}]" for c in answer.citations)
     if answer.short_answer:

@@ -433,3 +433,14 @@ def test_verbose_shows_each_stage_and_quiet_shows_nothing(
     else:
         assert r.stderr == ""
     assert "Kilder:" in r.stdout
+
+
+def test_a_models_unmarked_sentences_are_shown_as_unsupported(extractive: Answerer) -> None:
+    answer = with_replies(extractive, "Han er forsker [1]. Han liker også is om vinteren.") \
+        .answer(QUESTION)
+    assert answer.backend == "llm:fake"
+    text, markdown = answer_text(answer), answer_markdown(answer)
+    assert "Han er forsker [1]." in text
+    assert "Han liker også is om vinteren. (uten belegg i artikkelen)" in text
+    assert "_Han liker også is om vinteren._ (uten belegg i artikkelen)" in markdown
+    assert "Han er forsker &#91;[1](#s-" in markdown  # the supported one keeps its link
