@@ -333,26 +333,29 @@ class Store:
         return sentences, vectors
 
     def probe(self, manifest: Manifest, vector: np.ndarray) -> None:
-        """Check that the vector index finds every sentence of the build, not only that the
-        counts match: a killed writer can leave a vector index whose count looks right
-        while queries come back short, and a short answer would skew every ranking."""
-        found = 0
+        """Check that the vector index answers for the build: a query scoped to its
+        generation must return only its rows, the nearest holding `vector` (one of the
+        build's own vectors) itself. That every row is there is checked by `sentences`,
+        by id; a scoped query for all of them would not do at scale, because a filtered
+        vector-index search is approximate and can come back a row short in a large
+        collection although nothing is wrong."""
         for attempt in range(3):
             handle = self._sentence_collection(manifest)
             try:
                 got = handle.query(query_embeddings=[np.asarray(vector).tolist()],
-                                   n_results=max(1, manifest.sentence_count),
+                                   n_results=min(5, max(1, manifest.sentence_count)),
                                    where={"generation": manifest.generation},
-                                   include=["distances"])
-                found = len(got["ids"][0])
-            except Exception:
-                found = 0
-            if found == manifest.sentence_count:
-                return
+                                   include=["distances", "metadatas"])
+                metas, distances = got["metadatas"][0], got["distances"][0]
+                if (metas and distances[0] <= 1e-3
+                        and all(m["generation"] == manifest.generation for m in metas)):
+                    return
+            except Exception:  # a stale in-memory index: reloaded below
+                pass
             self._holder.reset()  # a stale in-memory index is the likely cause: reload it
             time.sleep(0.2 * (attempt + 1))
         raise ManifestMismatchError(
-            f"the index of {manifest.article_id!r} finds {found} of its "
+            f"the vector index of {manifest.article_id!r} does not answer for its "
             f"{manifest.sentence_count} sentences; run `articlebot index --rebuild`")
 
     def vectorstore(self, manifest: Manifest, embedding: Any) -> Any:
