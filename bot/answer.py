@@ -174,24 +174,28 @@ class Answerer:
         timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
-    def _respond(self, step: _Retrieved, config: RunnableConfig) -> Iterator[Event]:
-        yield Retrieved(step.retrieval.ranked[:self._ranking_size])
-        # The extractive answer is always composed: it is the answer without a model, and
-        # the fallback with one.
+    def _opening(self, step: _Retrieved) -> tuple[list[Event], Answer]:
+        """The events every answer starts with, and the extractive answer: always composed,
+        since it is the answer without a model and the fallback with one (then it is whole:
+        its text and the final answer)."""
         extractive = self._compose(step)
+        events: list[Event] = [Retrieved(step.retrieval.ranked[:self._ranking_size])]
         if self.generator is None:
-            yield Delta(extractive.answer)
-            yield Final(extractive)
-            return
-        yield from self._generate(step, extractive, config)
+            events += [Delta(extractive.answer), Final(extractive)]
+        return events, extractive
+
+    def _respond(self, step: _Retrieved, config: RunnableConfig) -> Iterator[Event]:
+        opening, extractive = self._opening(step)
+        yield from opening
+        if self.generator is not None:
+            yield from self._generate(step, extractive, config)
 
     async def _arespond(self, step: _Retrieved, config: RunnableConfig
                         ) -> AsyncIterator[Event]:
-        yield Retrieved(step.retrieval.ranked[:self._ranking_size])
-        extractive = self._compose(step)
+        opening, extractive = self._opening(step)
+        for first in opening:
+            yield first
         if self.generator is None:
-            yield Delta(extractive.answer)
-            yield Final(extractive)
             return
         t0 = time.perf_counter()
         shown = _Shown()

@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import importlib.util
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from bot.eval.metrics import (
 )
 from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome, gold_ids, score
 from bot.eval.qafile import QAItem, add_negatives, read_qa_file
+from bot.outputs import writable_folder
 from bot.records import Answer
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
@@ -123,29 +123,17 @@ def check_outputs(out: Path) -> None:
     try:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out}: exists and is not a directory")
-        made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            for name in OUTPUT_FILES:
-                for path in (out / name, out / (name + TMP_SUFFIX)):
-                    if path.is_dir():
-                        raise ConfigError(f"--out {out}: {path.name} is a directory, so "
-                                          f"the output file {name} cannot be written")
-                    if path.exists() and not path.is_file():
-                        # writing to a FIFO would block, to a device would save nothing
-                        raise ConfigError(f"--out {out}: {path.name} is not a regular file")
-            # os.access says yes to root and can be wrong on network mounts: creating a
-            # file is the only answer that holds
-            fd, probe = tempfile.mkstemp(prefix=".articlebot-probe-", dir=out)
-            os.close(fd)
-            os.unlink(probe)
-        finally:
-            for path in made:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot write there "
-                          f"({exc.strerror or exc})") from None
+    except OSError as exc:  # a name too long, a parent that is a file, ...
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    with writable_folder(out):
+        for name in OUTPUT_FILES:
+            for path in (out / name, out / (name + TMP_SUFFIX)):
+                if path.is_dir():
+                    raise ConfigError(f"--out {out}: {path.name} is a directory, so the "
+                                      f"output file {name} cannot be written")
+                if path.exists() and not path.is_file():
+                    # writing to a FIFO would block, to a device would save nothing
+                    raise ConfigError(f"--out {out}: {path.name} is not a regular file")
 
 
 def load_baseline(path: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.outputs import writable_folder
 from index.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]
@@ -185,19 +186,10 @@ def check_export_path(out: Path) -> None:
             raise ConfigError(f"--out {out}: is a directory")
         if out.exists() and not out.is_file():
             raise ConfigError(f"--out {out}: not a regular file")
-        parent = out.parent
-        made = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".articlebot-probe-", dir=parent)
-            os.close(fd)
-            os.unlink(probe)
-        finally:
-            for path in made:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-    except OSError as exc:
+    except OSError as exc:  # a name too long, a parent that is a file, ...
         raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    with writable_folder(out.parent, out):
+        pass
 
 
 def _write_atomic(out: Path, text: str) -> None:
