@@ -2,7 +2,8 @@
 
 One chunk per sentence keeps citations sentence-level. The embedded text is the bare sentence
 (e5's passage prefix is added by the embedder): adding the headline and neighbours naively
-was measured to collapse retrieval (DESIGN.md), because shared context swamps the sentence.
+was measured to collapse retrieval (docs/quality.md), because shared context swamps the
+sentence.
 """
 
 from __future__ import annotations

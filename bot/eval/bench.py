@@ -793,6 +793,10 @@ def render_table(report: dict[str, Any]) -> str:
         if tokens:
             lines.append(f"the questions average {tokens:.1f} tokens for the embedder (a "
                          "query embedding's time is linear in them)")
+    if report.get("llm_path"):
+        from bot.eval.bench_llm import render_llm
+
+        lines.append(render_llm(report["llm_path"]))
     if report.get("scale"):
         lines.append(f"{'backend':>8} {'articles':>8} {'sent/s':>8} {'one p50':>8} "
                      f"{'one p95':>8} {'all p50':>8} {'all p95':>8} {'ask p50':>8} "
@@ -859,6 +863,7 @@ def run_bench(args: argparse.Namespace, settings: Settings, notice: Notice) -> d
                             "embedder": settings.embedder, "quick": quick,
                             "python": sys.version.split()[0]}
     ours = peer = None
+    llm_path: dict[str, Any] | None = None
     split: dict[str, float] = {}
     scale = None
     work = Path(tempfile.mkdtemp(prefix="articlebot-bench-"))
@@ -883,10 +888,18 @@ def run_bench(args: argparse.Namespace, settings: Settings, notice: Notice) -> d
             meta["question_tokens_mean"] = question_tokens(settings, questions)
             if not args.no_peer:
                 peer = measure_peer(article, questions, n_warm, cold_runs, work, notice)
+            if not args.no_llm:
+                from bot.eval.bench_llm import measure_llm_path
+
+                notice("timing the language-model path against the scripted model ...")
+                llm_path = measure_llm_path(settings, work / "llm-store",
+                                            questions[:5 if quick else 20])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     meta["load_avg_after"] = list(os.getloadavg())
-    return build_report(ours, peer, split, scale, meta)
+    report = build_report(ours, peer, split, scale, meta)
+    report["llm_path"] = llm_path
+    return report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -894,6 +907,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     p.add_argument("--no-peer", action="store_true", help="skip the LangChain tutorial peer")
+    p.add_argument("--no-llm", action="store_true",
+                   help="skip the language-model path (timed against a scripted model server)")
     p.add_argument("--questions", type=int, metavar="N", help="warm questions to time")
     p.add_argument("--questions-file", metavar="FILE",
                    help="JSONL questions (default: data/article_dev_qa.jsonl)")
@@ -903,7 +918,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="PNG", help="with --scale: write the plot here")
     p.add_argument("--cache", metavar="DIR",
                    help="with --scale: passage vectors cached here by content hash (the same "
-                        "files as `train-reranker --cache`); default under XDG_CACHE_HOME")
+                        "files as the reranker's training cache); default under XDG_CACHE_HOME")
     p.add_argument("--no-server", action="store_true",
                    help="with --scale: the embedded store only, no `chroma run` server")
 

@@ -54,10 +54,14 @@ def test_bench_json_has_both_systems_ratios_and_targets(cli_env: dict[str, str])
                                        "beyond_embedding_p50_ms"}
     assert report["meta"]["question_tokens_mean"] > 5  # e5's tokens, "query: " included
     assert report["scale"] is None
+    llm = report["llm_path"]  # time to first text against the scripted model server
+    assert llm["backends"] == ["llm:scripted"] and llm["questions"] == 5
+    assert llm["first_text_p50_ms"] < llm["final_p50_ms"]
     assert report["meta"]["cpus"] >= 1 and len(report["meta"]["load_avg_after"]) == 3
     table = render_table(report)  # what `bench` prints without --json
     assert "cold start to the first answer" in table and "<= 15 ms" in table
     assert f"{report['ratios']['cold_start_s']:.1f}x" in table
+    assert "LLM path (scripted model" in table
 
 
 def test_bench_scale_writes_rows_for_both_backends_and_plot(cli_env: dict[str, str],
