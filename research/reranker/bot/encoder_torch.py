@@ -43,7 +43,8 @@ class Layer(nn.Module):
         att = torch.softmax(q @ k.transpose(-1, -2) * hd ** -0.5 + bias, dim=-1)
         ctx = (att @ v).transpose(1, 2).reshape(b, n, d)
         x = self.aln(x + self.ao(ctx))
-        return self.oln(x + self.fo(nn.functional.gelu(self.fi(x))))
+        out: torch.Tensor = self.oln(x + self.fo(nn.functional.gelu(self.fi(x))))
+        return out
 
 
 class Encoder(nn.Module):
@@ -70,7 +71,8 @@ class Encoder(nn.Module):
                 x = layer(x, bias)
         for layer in self.layers[frozen:]:
             x = layer(x, bias)
-        return x
+        hidden: torch.Tensor = x
+        return hidden
 
 
 def load_encoder(file: E5File) -> Encoder:
@@ -107,7 +109,10 @@ def word_embedding(file: E5File) -> nn.Embedding:
     h = file.header
     weight = torch.from_numpy(np.ascontiguousarray(file.tensor("emb.word",
                                                                (h.vocab_rows, h.hidden))))
-    emb = nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=None)
+    emb = nn.Embedding(h.vocab_rows, h.hidden)
+    with torch.no_grad():
+        emb.weight.copy_(weight)
+    emb.weight.requires_grad_(False)
     return emb
 
 

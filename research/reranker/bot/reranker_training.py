@@ -83,7 +83,8 @@ class CrossEncoder(nn.Module):
                    frozen: int = 0) -> torch.Tensor:
         """Scores of pairs given their word-embedding rows: (batch, length, hidden)."""
         hidden = self.encoder(words, mask, frozen)
-        return self.head(mean_pooled(hidden, mask)).squeeze(-1)
+        out: torch.Tensor = self.head(mean_pooled(hidden, mask)).squeeze(-1)
+        return out
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, frozen: int = 0) -> torch.Tensor:
         """Scores of pairs given token ids: (batch,)."""
@@ -100,7 +101,8 @@ class ExportedScorer(nn.Module):
 
     def forward(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, length, hidden) float rows and (batch, length) float mask -> (batch,)."""
-        return self.head(mean_pooled(self.encoder(words, mask), mask)).squeeze(-1)
+        out: torch.Tensor = self.head(mean_pooled(self.encoder(words, mask), mask)).squeeze(-1)
+        return out
 
 
 class PairEncoder:
@@ -211,7 +213,8 @@ def list_loss(model: CrossEncoder, items: Sequence[TrainList], pad: int, setting
         if len(other):
             total = total + settings.negative_weight * (
                 torch.logsumexp(torch.cat([other, null]), 0) - null[0])
-    return total / len(items)
+    mean: torch.Tensor = total / len(items)
+    return mean
 
 
 def score_pairs(model: CrossEncoder, rows: Sequence[Sequence[int]], pad: int,

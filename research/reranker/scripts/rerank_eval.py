@@ -227,6 +227,7 @@ def main() -> int:
                                             for a, b in zip(rows32, rows8, strict=True)))}
 
     # reranker latency: scoring the shipped k candidates of each dev question, uncached
+    int8 = load_scorer(args.model_dir, threads=args.threads)  # now with the fitted rule
     times = []
     for q in dev_lists:
         c = q.own.top(shipped_k)
