@@ -1,4 +1,5 @@
-"""Articles and indexes that must never give wrong answers (reliability plan rows 15, 16, 22,
+"""Articles and indexes that must never give wrong answers
+(docs/reliability-plan.md rows 15, 16, 22,
 23 and 28): hostile article bytes, an embedder or Chroma version that changed under an
 existing index, and any Q&A file thrown at the eval parser.
 """
@@ -115,7 +116,8 @@ def _ask(question: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
 def test_same_dimension_embedder_gets_its_own_index(tmp_path: Path,
                                                     cli_env: dict[str, str]) -> None:
     """e5-small-q4 and all-MiniLM-L6-v2 both give 384 dimensions: nothing but the manifest
-    tells their vectors apart, so each must have its own collection (plan row 22)."""
+    tells their vectors apart, so each must have its own index (docs/reliability-plan.md
+    row 22)."""
     store = ["--store", str(tmp_path / "store")]
     question = "Hvem er Sergej Radtsjenko?"
     e5 = _ask(question, store, cli_env)

@@ -55,7 +55,7 @@ def test_bom_crlf_blank_lines_and_no_trailing_newline(tmp_path: Path) -> None:
     assert [(i.id, i.line) for i in qa.items] == [("a", 1), ("b", 4)]
 
 
-# (rows, expected message after "FILE:") -- every malformed case of the reliability plan
+# (rows, expected message after "FILE:") -- every malformed case of docs/reliability-plan.md
 BAD = {
     "bad JSON": (jl(GOOD, '{"id": "b" "question": "q"}'),
                  "2:12: bad JSON: Expecting ',' delimiter"),

@@ -1,4 +1,5 @@
-"""A Chroma server instead of the embedded store (`--chroma-url`; reliability plan row 25).
+"""A Chroma server instead of the embedded store (`--chroma-url`;
+docs/reliability-plan.md row 25).
 
 The server is the real one the chromadb package ships (`chroma run`), bound to 127.0.0.1 on a
 free port with its own data directory. Answers through it must equal the embedded store's;

@@ -1,4 +1,5 @@
-"""Two processes on one store: never corrupted, never hung (reliability plan row 21, risk 1).
+"""Two processes on one store: never corrupted, never hung
+(docs/reliability-plan.md row 21 and its first top risk).
 
 Chroma's embedded store is not safe for concurrent writers, so articlebot's writers take a
 lock file: a second writer waits at most `lock_timeout_s` and then fails with a clear message.

@@ -1,6 +1,6 @@
 """Crash safety: `kill -9` at any point of an index rebuild leaves the previous index answering.
 
-Reliability plan rows 19 (kill -9 during a build) and 20 (atomic swap and manifest). A real
+docs/reliability-plan.md rows 19 (kill -9 during a build) and 20 (atomic swap and manifest). A real
 `articlebot index --rebuild` runs in a subprocess and is SIGKILLed at seeded points spread over
 its whole run (imports, model load, embedding, Chroma writes, the pointer flip, the drop of
 the old generation's rows). Every check of the store after a kill runs in a child process, so that a
