@@ -13,7 +13,6 @@ ask for the generation a record names. Writers take the lock; readers never wait
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -211,9 +210,6 @@ class Store:
             self._holder.stamp()
         self._set_pending(embedder, [])
 
-    def save_text(self, article: Article) -> None:
-        """Kept for callers of earlier versions: the text is now saved with the flip."""
-
     def save_article(self, article: Article) -> None:
         """Record a new title or source of an article whose text is unchanged."""
         self._ready()
@@ -331,32 +327,6 @@ class Store:
         vectors = np.asarray([r[2] for r in rows], dtype=np.float32).reshape(
             len(rows), manifest.dimension)
         return sentences, vectors
-
-    def probe(self, manifest: Manifest, vector: np.ndarray) -> None:
-        """Check that the vector index answers for the build: a query scoped to its
-        generation must return only its rows, the nearest holding `vector` (one of the
-        build's own vectors) itself. That every row is there is checked by `sentences`,
-        by id; a scoped query for all of them would not do at scale, because a filtered
-        vector-index search is approximate and can come back a row short in a large
-        collection although nothing is wrong."""
-        for attempt in range(3):
-            handle = self._sentence_collection(manifest)
-            try:
-                got = handle.query(query_embeddings=[np.asarray(vector).tolist()],
-                                   n_results=min(5, max(1, manifest.sentence_count)),
-                                   where={"generation": manifest.generation},
-                                   include=["distances", "metadatas"])
-                metas, distances = got["metadatas"][0], got["distances"][0]
-                if (metas and distances[0] <= 1e-3
-                        and all(m["generation"] == manifest.generation for m in metas)):
-                    return
-            except Exception:  # a stale in-memory index: reloaded below
-                pass
-            self._holder.reset()  # a stale in-memory index is the likely cause: reload it
-            time.sleep(0.2 * (attempt + 1))
-        raise ManifestMismatchError(
-            f"the vector index of {manifest.article_id!r} does not answer for its "
-            f"{manifest.sentence_count} sentences; run `articlebot index --rebuild`")
 
     def vectorstore(self, manifest: Manifest, embedding: Any) -> Any:
         """The index as a LangChain `Chroma` vector store, scoped to the build's rows."""
