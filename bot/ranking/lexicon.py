@@ -61,7 +61,10 @@ EXONYMS: dict[str, str] = {
     "kremlin": "kreml", "crimea": "krim", "arab": "arabisk", "nordic": "nordisk",
 }
 
-# Marker words per language: question and function words, for the language guess.
+# Marker words per language: question and function words, for the language guess. A word
+# listed for several languages counts for each as 1 / (the number of languages listing it),
+# so a word only one language uses weighs most; Nynorsk lists the function words it shares
+# with bokmål too, so that "Kven er han?" is not outvoted by "er" and "han".
 LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     "nb": frozenset("""
     hva hvem hvor hvordan hvorfor hvilke hvilken hvilket når ikke jeg det er og som på
@@ -71,6 +74,7 @@ LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     "nn": frozenset("""
     kva kven kvar korleis kvifor kva for kor ikkje eg dei ho vere vore frå berre mykje
     nokon noko desse heiter kvifor handlar
+    er og som på til med av har var ein eit den det om han seg etter også
     """.split()),
     "en": frozenset("""
     what who where when why how which whose is are was were the a an of to in on for
