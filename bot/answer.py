@@ -108,7 +108,7 @@ def _overview(question: str, retrieval: Retrieval, article_id: str, language: st
 
 
 @dataclass(frozen=True)
-class _Question:
+class ChainInput:
     """The chain's input."""
 
     question: str  # cleaned, as answered and shown
@@ -117,11 +117,20 @@ class _Question:
     intent: Intent = FACT
 
 
+def chain_input(question: str, query: str | None = None,
+                language: str | None = None) -> ChainInput:
+    """The input of an answer chain for a (cleaned) question: its language (detected unless
+    given) and intent; `query`, what retrieval sees, defaults to the question."""
+    return ChainInput(question=question, query=query or question,
+                      language=language or detect_language(question),
+                      intent=question_intent(question))
+
+
 @dataclass(frozen=True)
-class _Retrieved:
+class RetrievalStep:
     """The first step's output: the question with its retrieval and how long it took."""
 
-    question: _Question
+    question: ChainInput
     retrieval: Retrieval
     retrieve_ms: float
 
@@ -144,16 +153,16 @@ class Answerer:
         # RunnableLambda streams what a generator function yields (the async one for
         # astream / astream_events); its annotations describe the output as the generator
         # itself, not the items streamed, hence the cast and the ignore.
-        answer_step = RunnableLambda(self._respond, afunc=self._arespond,  # type: ignore[arg-type]
+        answer_step = RunnableLambda(self.respond, afunc=self.arespond,  # type: ignore[arg-type]
                                      name="answer")
-        self.chain = cast("Runnable[_Question, Event]",
+        self.chain = cast("Runnable[ChainInput, Event]",
                           RunnableLambda(self._retrieve, name="retrieve") | answer_step)
 
     def with_generator(self, generator: Generator | None) -> Answerer:
         """The same article's chain with another generative step (or none)."""
         return Answerer(self._retriever, self._max_citations, self._ranking_size, generator)
 
-    def _retrieve(self, inputs: _Question, config: RunnableConfig) -> _Retrieved:
+    def _retrieve(self, inputs: ChainInput, config: RunnableConfig) -> RetrievalStep:
         t0 = time.perf_counter()
         retrieval = self._retriever.retrieve(retrieval_text(inputs.query, inputs.intent),
                                              inputs.language)
@@ -162,9 +171,9 @@ class Answerer:
         log.debug("retrieve %.1f ms: top %s (%.2f), answerable %.3f -> %s", ms,
                   top.sentence.id if top else "-", top.score if top else 0.0,
                   retrieval.answerable, "abstain" if retrieval.abstain else "answer")
-        return _Retrieved(inputs, retrieval, ms)
+        return RetrievalStep(inputs, retrieval, ms)
 
-    def _compose(self, step: _Retrieved) -> Answer:
+    def _compose(self, step: RetrievalStep) -> Answer:
         t0 = time.perf_counter()
         answer = extractive_answer(
             step.question.question, step.retrieval, self._retriever.index.article.id,
@@ -174,7 +183,7 @@ class Answerer:
         timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
-    def _opening(self, step: _Retrieved) -> tuple[list[Event], Answer]:
+    def _opening(self, step: RetrievalStep) -> tuple[list[Event], Answer]:
         """The events every answer starts with, and the extractive answer: always composed,
         since it is the answer without a model and the fallback with one (then it is whole:
         its text and the final answer)."""
@@ -184,14 +193,16 @@ class Answerer:
             events += [Delta(extractive.answer), Final(extractive)]
         return events, extractive
 
-    def _respond(self, step: _Retrieved, config: RunnableConfig) -> Iterator[Event]:
+    def respond(self, step: RetrievalStep, config: RunnableConfig) -> Iterator[Event]:
+        """The answering step: the events of the answer to a retrieved question."""
         opening, extractive = self._opening(step)
         yield from opening
         if self.generator is not None:
             yield from self._generate(step, extractive, config)
 
-    async def _arespond(self, step: _Retrieved, config: RunnableConfig
-                        ) -> AsyncIterator[Event]:
+    async def arespond(self, step: RetrievalStep, config: RunnableConfig
+                       ) -> AsyncIterator[Event]:
+        """`respond` for async runs (astream, astream_events)."""
         opening, extractive = self._opening(step)
         for first in opening:
             yield first
@@ -206,7 +217,7 @@ class Answerer:
             if event is not None:
                 yield event
 
-    def _generate(self, step: _Retrieved, extractive: Answer,
+    def _generate(self, step: RetrievalStep, extractive: Answer,
                   config: RunnableConfig) -> Iterator[Event]:
         assert self.generator is not None
         t0 = time.perf_counter()
@@ -232,10 +243,7 @@ class Answerer:
                config: RunnableConfig | None = None) -> Iterator[Event]:
         """Answer a (cleaned) question as events; `query` may widen retrieval with the
         conversation so far."""
-        inputs = _Question(question=question, query=query or question,
-                           language=language or detect_language(question),
-                           intent=question_intent(question))
-        return self.chain.stream(inputs, config=config)
+        return self.chain.stream(chain_input(question, query, language), config=config)
 
     def answer(self, question: str, query: str | None = None,
                language: str | None = None) -> Answer:

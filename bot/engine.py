@@ -10,11 +10,15 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from bot.answer import Answerer
+from bot.collection import ALL_ARTICLES, CollectionAnswerer
 from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
@@ -59,7 +63,8 @@ class Engine:
                                          if settings.chroma_token else None),
                            lock_timeout=settings.lock_timeout_s)
         self._ranker = ranker
-        self._answerers: dict[str, Answerer] = {}
+        # least recently used first; at most `cached_articles` of them
+        self._answerers: OrderedDict[str, Answerer] = OrderedDict()
         self._loaded: dict[str, str] = {}  # article id -> the collection its answerer reads
         self._checked: dict[str, float] = {}  # article id -> when its pointer was last read
         self._sentences: dict[tuple[str, str], list[Sentence]] = {}  # (id, text sha256)
@@ -173,9 +178,16 @@ class Engine:
             self._checked.pop(article_id, None)
 
     def resolve_article(self, ref: str | None = None, notice: Notice = _quiet) -> str:
-        """The id of the article to answer from: `ref` (an id or a file path), else the
-        configured one, else the bundled article; a path is indexed first when needed."""
+        """The id of the article to answer from: `ref` (an id, a file path, or "all" for
+        every indexed article), else the configured one, else the bundled article; a path is
+        indexed first when needed."""
         ref = ref or self.settings.article
+        if ref == ALL_ARTICLES:
+            if not self.answerable_articles():
+                raise ArticleNotFoundError(
+                    f"no article has a {self.embedder_spec} index in {self.store.describe()}; "
+                    "run `articlebot index`")
+            return ALL_ARTICLES
         if ref is None:
             path = bundled_article_path()
         else:
@@ -270,12 +282,14 @@ class Engine:
             # Within a second of the last check the cached chain is used as is: a switch by
             # another process is seen a moment later, and `ask` retries on a dropped one.
             if article_id in self._answerers and now - self._checked.get(article_id, 0) < 1.0:
+                self._answerers.move_to_end(article_id)
                 return self._answerers[article_id]
         manifest = self.store.manifest(article_id, self.embedder_spec)
         with self._lock:
             if (article_id in self._answerers and manifest is not None
                     and self._loaded.get(article_id) == manifest.collection):
                 self._checked[article_id] = now
+                self._answerers.move_to_end(article_id)
                 return self._answerers[article_id]
         if manifest is None:
             raise ArticleNotFoundError(
@@ -298,9 +312,22 @@ class Engine:
                             generator=self.generator())
         with self._lock:
             self._answerers[article_id] = answerer
+            self._answerers.move_to_end(article_id)
             self._loaded[article_id] = manifest.collection
             self._checked[article_id] = now
+            while len(self._answerers) > self.settings.cached_articles:
+                self._forget(next(iter(self._answerers)))
         return answerer
+
+    def collection(self) -> CollectionAnswerer:
+        """The answer chain across every article indexed with this engine's embedder."""
+        def search(vector: np.ndarray, k: int) -> list[tuple[Sentence, float]]:
+            return self.store.search(vector, k, embedder=self.embedder_spec)
+
+        return CollectionAnswerer(self.answerer, search, self.embedder(),
+                                  candidates=self.settings.across_sentences,
+                                  articles=self.settings.across_articles,
+                                  ranking_size=self.settings.ranking_size)
 
     def events(self, question: str, article_id: str, query: str | None = None,
                config: RunnableConfig | None = None) -> Iterator[Event]:
@@ -315,6 +342,9 @@ class Engine:
 
     def _events(self, cleaned: str, article_id: str, query: str | None,
                 config: RunnableConfig | None) -> Iterator[Event]:
+        if article_id == ALL_ARTICLES:
+            yield from self.collection().events(cleaned, query=query, config=config)
+            return
         started = False
         try:
             for event in self.answerer(article_id).events(cleaned, query=query, config=config):

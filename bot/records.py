@@ -15,10 +15,15 @@ class Ranked:
     sentence: Sentence
     score: float
     features: tuple[float, ...] = ()
+    across: bool = False  # ranked among every article's sentences: the record names its article
 
     def to_record(self) -> dict[str, Any]:
         """The ranking entry as in the answer record."""
-        return {"sentence_id": self.sentence.id, "score": round(self.score, 4)}
+        record: dict[str, Any] = {"sentence_id": self.sentence.id,
+                                  "score": round(self.score, 4)}
+        if self.across:
+            record["article"] = self.sentence.article_id
+        return record
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,19 @@ class Citation:
     sentence: Sentence
     score: float
     support: bool = True
+    title: str | None = None  # the article's title, set when answering across articles
 
     def to_record(self) -> dict[str, Any]:
-        """The citation as in the answer record."""
+        """The citation as in the answer record; across articles it also names the article
+        (`article`, `title`) that the offsets are into."""
         s = self.sentence
-        return {"n": self.n, "sentence_id": s.id, "text": s.text, "start": s.start,
-                "end": s.end, "score": round(self.score, 4), "support": self.support}
+        record: dict[str, Any] = {"n": self.n, "sentence_id": s.id, "text": s.text,
+                                  "start": s.start, "end": s.end,
+                                  "score": round(self.score, 4), "support": self.support}
+        if self.title is not None:
+            record["article"] = s.article_id
+            record["title"] = self.title
+        return record
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,16 @@ class SentenceRetriever(BaseRetriever):
             scores[int(doc.metadata["n"]) - 1] = 1.0 - float(distance)
         return scores
 
-    def retrieve(self, question: str, language: str = "nb") -> Retrieval:
-        """Rank all sentences of the article for a question in `language`."""
+    def retrieve(self, question: str, language: str = "nb",
+                 vector: np.ndarray | None = None) -> Retrieval:
+        """Rank all sentences of the article for a question in `language`; `vector` is the
+        question's embedding when the caller already has it (asking across articles embeds
+        the question once for all of them)."""
         prepared = self.index.prepared
         q = question_info(question)
-        matrix = prepared.features(q, self.embedder.embed_query_array(question))
+        if vector is None:
+            vector = self.embedder.embed_query_array(question)
+        matrix = prepared.features(q, vector)
         variant = self.model.variant(language)
         scores = variant.ranker.decision(matrix)
         order = np.argsort(-scores, kind="stable")

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from bot.collection import ALL_ARTICLES
 from bot.events import Event, Final
 from index.errors import (
     ArticlebotError,
@@ -53,8 +54,8 @@ class Message(BaseModel):
 
 
 class AskRequest(BaseModel):
-    """`POST /ask`: a question about an article (null: the default one; "all" is not served
-    by this version)."""
+    """`POST /ask`: a question about an article (an id; "all": every indexed article;
+    null: the default one)."""
 
     model_config = ConfigDict(extra="forbid")
     question: str
@@ -162,11 +163,7 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         return _error_response(422, "invalid", f"{where}: {err.get('msg', 'invalid')}")
 
     def article_of(request: AskRequest) -> str:
-        article = request.article or default_article
-        if article == "all":
-            raise ApiError(422, "invalid", "article: questions across all articles are not "
-                                           "served by this version")
-        return article
+        return request.article or default_article
 
     async def answer_slot() -> None:
         if waiting["n"] >= settings.queue_max_size:
@@ -187,7 +184,8 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
             events: Iterator[Event] = engine.events(body.question, article, query=query)
         except QuestionError as exc:
             raise ApiError(422, "invalid", f"question: {exc}") from None
-        if article not in {a.id for a in engine.answerable_articles()}:
+        known = {a.id for a in engine.answerable_articles()}
+        if article not in known and not (article == ALL_ARTICLES and known):
             raise ApiError(404, "not_found", f"no indexed article {article!r}")
         await answer_slot()
         if SSE in request.headers.get("accept", ""):

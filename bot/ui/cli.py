@@ -41,7 +41,9 @@ def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
     g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead")
     g.add_argument("--chroma-token", metavar="TOKEN", help="bearer token for the Chroma server")
     g.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default) or st:<model>")
-    g.add_argument("--article", metavar="ID|PATH", help="article id or file (default: bundled)")
+    g.add_argument("--article", metavar="ID|PATH|all",
+                   help="article id or file, or `all` for every indexed article "
+                        "(default: the bundled article)")
     g.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     g.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
     if llm:
@@ -108,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip malformed items instead of stopping")
     p.add_argument("--limit", type=int,
                    help="evaluate only the first N items of the file (before negatives)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="answer with N worker processes, each with its own engine (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the items DIR/items.jsonl already holds and answer the rest")
     _common(p, llm=True)
 
     p = sub.add_parser("feedback", help="ratings saved by the web chat")

@@ -32,7 +32,8 @@ def tail_text(answer: Answer) -> str:
         lines.append(f"\n{heading}:")
         for c in answer.citations:
             s = c.sentence
-            lines.append(f"[{c.n}] {s.text}  ({s.id}, chars {s.start}-{s.end})")
+            where = f"«{c.title}», " if c.title is not None else ""  # across articles
+            lines.append(f"[{c.n}] {s.text}  ({where}{s.id}, chars {s.start}-{s.end})")
     return "\n".join(lines) if len(lines) > 1 else ""
 
 

@@ -109,6 +109,28 @@ def test_an_article_added_over_the_api_can_be_asked_about(app: WebApp) -> None:
     assert "2,4 millioner kroner" in answer["citations"][0]["text"]
 
 
+def test_ask_across_all_articles_names_each_citations_article(app: WebApp) -> None:
+    article = ("Bybrua i Trondheim stenges for biler fra 1. mars. Kommunen sier at "
+               "reparasjonen av brua tar 14 måneder.")
+    with _api(app) as client:
+        added = client.post("/api/v1/articles", json={"text": article, "title": "Bybrua"})
+        assert added.status_code == 201, added.text
+        record = client.post("/api/v1/ask", json={
+            "question": "Hvor lenge tar reparasjonen av brua?", "article": "all"}).json()
+        with client.stream("POST", "/api/v1/ask", json={"question": QUESTION,
+                                                        "article": "all"},
+                           headers={"Accept": "text/event-stream"}) as response:
+            events = [(name, data) for name, data, _ in sse_events(response)]
+    assert record["article"] == "all"
+    first = record["citations"][0]
+    assert first["article"] == added.json()["id"]
+    assert first["title"] == added.json()["title"]
+    assert "14 måneder" in first["text"]
+    assert [name for name, _ in events][0] == "retrieved" and events[-1][0] == "answer"
+    assert all("article" in r for r in events[0][1]["ranking"])
+    assert events[-1][1]["citations"][0]["article"] == "article"
+
+
 @pytest.mark.parametrize(("method", "path", "body", "status", "code"), [
     ("POST", "/api/v1/ask", b"{not json", 400, "malformed"),
     ("POST", "/api/v1/ask", b"\xff\xfe", 400, "malformed"),

@@ -413,9 +413,9 @@ def test_callbacks_and_config_reach_the_chat_model_through_the_chain(
     assert recorder.models == 1 and "".join(recorder.tokens) == "Han er forsker [1]."
 
     async def kinds() -> set[str]:
-        from bot.answer import _Question
+        from bot.answer import ChainInput
 
-        inputs = _Question(question=QUESTION, query=QUESTION, language="nb")
+        inputs = ChainInput(question=QUESTION, query=QUESTION, language="nb")
         return {e["event"] async for e in with_replies(extractive, "Ja [1].").chain
                 .astream_events(inputs, version="v2")}
 
