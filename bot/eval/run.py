@@ -6,6 +6,12 @@ against --article (default: the bundled article). Everything that can be checked
 run (the gates, the baseline, every output file, the Q&A file) is checked first, so a bad
 option never costs a full run; a write that still fails at the end leaves the other outputs
 written and says which one failed.
+
+Each item's outcome is appended to the journal (`items.jsonl`, bot/eval/journal.py) as it
+completes; `--resume` answers only the items it does not hold yet, and the figures are
+computed from the journal's lines either way, so a resumed run's equal an uninterrupted
+one's. `--jobs N` answers with N worker processes (bot/eval/answering.py); the outputs keep
+the file's order.
 """
 
 from __future__ import annotations
@@ -22,24 +28,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import __version__
+from bot.eval.answering import Line, answer_here, answer_in_workers
+from bot.eval.journal import JOURNAL, Journal, fingerprint, has_header, outcome_of
 from bot.eval.metrics import (
     HEADLINE,
     LOWER_IS_BETTER,
     N_BOOTSTRAP,
 )
-from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome, gold_ids, score
+from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome
 from bot.eval.qafile import QAItem, add_negatives, read_qa_file
 from bot.outputs import writable_folder
-from bot.records import Answer
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
-from index.records import Sentence
-
-if TYPE_CHECKING:
-    from bot.engine import Engine
 
 Notice = Callable[[str], None]
 
@@ -53,68 +56,56 @@ def _git(*args: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _eval_settings(settings: Settings, items: Sequence[QAItem]) -> Iterator[Settings]:
-    """Contexts go into a temporary store unless a store was chosen explicitly."""
+def _eval_settings(settings: Settings, items: Sequence[QAItem]
+                   ) -> Iterator[tuple[Settings, Path | None]]:
+    """Contexts go into a temporary store unless a store was chosen explicitly: (the
+    settings to run with, the temporary folder or None)."""
     if any(i.context is not None for i in items) and "store" not in settings.model_fields_set:
         with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
-            yield settings.model_copy(update={"store": Path(tmp)})
+            yield settings.model_copy(update={"store": Path(tmp)}), Path(tmp)
     else:
-        yield settings
+        yield settings, None
 
 
-def evaluate(items: Sequence[QAItem], engine: Engine, notice: Notice,
-             progress: bool = True) -> list[Outcome]:
-    """Answer and score every item, in order. A domain error on one item (an unusable
-    question or context) makes that item an error that scores 0; the run goes on.
+class Progress:
+    """Progress on stderr: a bar at a terminal (from MIN_BAR items on), else a line at most
+    every LINE_EVERY_S seconds; nothing when disabled (-q)."""
 
-    Latency is the answer call alone (indexing a context is not part of it); one untimed
-    warm-up question loads the models first, so the first item does not pay for them.
-    """
-    from tqdm import tqdm
+    MIN_BAR = 20
+    LINE_EVERY_S = 30.0
 
-    default_article: str | None = None
-    sentences_of: dict[str, Sequence[Sentence]] = {}
-    outcomes: list[Outcome] = []
-    warmed = False
-    for item in tqdm(items, desc="eval", unit="q", file=sys.stderr, dynamic_ncols=True,
-                     disable=not progress or len(items) < 20):
-        error: str | None = None
-        answer: Answer | None = None
-        gold: set[str] = set()
-        gold_texts: list[str] = []
-        article_id: str | None = None
-        latency: float | None = None
-        try:
-            if item.context is not None:
-                article_id = engine.index_text(item.context)
-            else:
-                if default_article is None:
-                    default_article = engine.resolve_article(notice=notice)
-                article_id = default_article
-            if article_id not in sentences_of:
-                sentences_of[article_id] = engine.sentences(article_id)
-            sentences = sentences_of[article_id]
-            gold = gold_ids(item, sentences)
-            gold_texts = [s.text for s in sentences if s.id in gold]
-            if not warmed:
-                warmed = True
-                with contextlib.suppress(ArticlebotError):
-                    engine.ask(item.question, article_id)
-            t0 = time.perf_counter()
-            try:
-                answer = engine.ask(item.question, article_id, item_id=item.id)
-            finally:
-                latency = (time.perf_counter() - t0) * 1000
-        except ArticlebotError as exc:
-            error = str(exc)
-        outcomes.append(score(item, answer, gold, error, latency, gold_texts, article_id))
-    return outcomes
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.total, self.done = total, done
+        self._enabled = enabled
+        self._tty = enabled and sys.stderr.isatty()
+        self._bar = tqdm(total=total, initial=done, desc="eval", unit="q", file=sys.stderr,
+                         dynamic_ncols=True, disable=not self._tty or total < self.MIN_BAR)
+        self._started = self._last = time.monotonic()
+        self._first = done
+
+    def update(self, n: int) -> None:
+        """`n` more items done."""
+        self.done += n
+        self._bar.update(n)
+        now = time.monotonic()
+        if self._enabled and not self._tty and now - self._last >= self.LINE_EVERY_S:
+            self._last = now
+            rate = (self.done - self._first) / max(now - self._started, 1e-9)
+            print(f"eval: {self.done}/{self.total} items ({100 * self.done // self.total}%),"
+                  f" {rate:.1f} items/s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """The bar's last line."""
+        self._bar.close()
 
 
 def check_outputs(out: Path) -> None:
     """Check before the run that every output file can be written in `out`: it is (or can
     be made as) a directory we can create files in, and none of the files eval writes
-    there, nor their temporary siblings, is a directory or another non-file. Raises
+    there (the journal, items.jsonl, included), nor their temporary siblings, is a
+    directory or another non-file. Raises
     ConfigError naming the first problem, so that a run that could not save its results
     fails before its first question, not after its last. Leaves nothing behind: directories
     made for the check are removed again (the outputs make them for real)."""
@@ -126,8 +117,11 @@ def check_outputs(out: Path) -> None:
     except OSError as exc:  # a name too long, a parent that is a file, ...
         raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     with writable_folder(out):
-        for name in OUTPUT_FILES:
-            for path in (out / name, out / (name + TMP_SUFFIX)):
+        # the journal is appended to in place; every other file is replaced through its
+        # temporary sibling
+        candidates = [(name, (out / name, out / (name + TMP_SUFFIX))) for name in OUTPUT_FILES]
+        for name, paths in [*candidates, (JOURNAL, (out / JOURNAL,))]:
+            for path in paths:
                 if path.is_dir():
                     raise ConfigError(f"--out {out}: {path.name} is a directory, so the "
                                       f"output file {name} cannot be written")
@@ -166,6 +160,8 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
     gates = parse_gates(args.fail_under)
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
     baseline = load_baseline(args.baseline) if args.baseline else None
     out = Path(args.out)
     check_outputs(out)
@@ -184,21 +180,20 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
         if not any(i.context is not None for i in items):
             notice("warning: --add-negatives does nothing here: no item carries a context")
         items = add_negatives(items, args.seed)
-    from bot.engine import Engine  # after the cheap checks: it loads Chroma
     from bot.eval.report import comparison_table, write_outputs
+    from bot.ranking.model import load_model
+    from index.embedder import normalise_spec
 
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat()
-    with _eval_settings(settings, items) as run_settings:
-        engine = Engine(run_settings)
-        started = time.perf_counter()
-        outcomes = evaluate(items, engine, notice, progress=not getattr(args, "quiet", False))
-        elapsed = time.perf_counter() - started
-        ranker = engine.ranker_source()
+    started = time.perf_counter()
+    outcomes = _answer_all(args, settings, items, qa.sha256, out / JOURNAL, notice)
+    elapsed = time.perf_counter() - started
+    ranker = str(load_model(settings.ranker_file).meta.get("source", "trained"))
     commit = _git("rev-parse", "HEAD") or None
     dirty = _git("status", "--porcelain", "--untracked-files=no") if commit else None
     meta = {"version": __version__, "git_commit": commit,
             "git_dirty": bool(dirty) if dirty is not None else None,
-            "embedder": engine.embedder_spec, "ranker": ranker,
+            "embedder": normalise_spec(settings.embedder), "ranker": ranker,
             "input": str(args.file), "input_sha256": qa.sha256, "input_format": qa.format,
             "seed": args.seed, "n_bootstrap": N_BOOTSTRAP,
             "add_negatives": bool(args.add_negatives), "limit": args.limit,
@@ -234,6 +229,50 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
         raise ArticlebotError(f"--out {out}: could not write {', '.join(problems)}; the "
                               "other outputs were written")
     return 1 if failed else 0
+
+
+def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QAItem],
+                input_sha256: str, path: Path, notice: Notice) -> list[Outcome]:
+    """Every item's outcome, in file order: those the journal at `path` already holds
+    (with --resume), the others answered now (--jobs workers, or in this process), each
+    journalled as it completes."""
+    jobs = args.jobs
+    header = fingerprint(settings, version=__version__, input_sha256=input_sha256,
+                         limit=args.limit, add_negatives=bool(args.add_negatives),
+                         seed=args.seed, skip_invalid=bool(args.skip_invalid),
+                         n_items=len(items))
+    lines: dict[int, dict[str, Any]] = {}
+    if args.resume and has_header(path):
+        journal, lines = Journal.resume(path, header, items)
+        notice(f"resuming: {len(lines)} of {len(items)} items already in {path}")
+    else:
+        if args.resume:
+            notice(f"nothing to resume in {path}: starting from the first item")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            journal = Journal.start(path, header)
+        except OSError as exc:
+            raise ConfigError(f"--out {path.parent}: cannot write {path.name} "
+                              f"({exc.strerror or exc})") from None
+    todo = [(n, item) for n, item in enumerate(items) if n not in lines]
+    bar = Progress(len(items), len(lines), not getattr(args, "quiet", False))
+    try:
+        if todo:
+            with _eval_settings(settings, items) as (run_settings, tmp):
+                answered: Iterator[Line]
+                if jobs == 1:
+                    answered = answer_here(todo, run_settings, notice)
+                else:
+                    answered = answer_in_workers(todo, run_settings, min(jobs, len(todo)),
+                                                 tmp, bool(getattr(args, "quiet", False)))
+                for n, line in answered:
+                    journal.append(line)
+                    lines[n] = line
+                    bar.update(1)
+    finally:
+        bar.close()
+        journal.close()
+    return [outcome_of(item, lines[n]) for n, item in enumerate(items)]
 
 
 def gate_failure(name: str, target: float, value: float | None) -> str | None:
