@@ -16,7 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.ranking.lexical import LexicalIndex, cognate_keys, tokenize
-from bot.ranking.lexicon import EXONYMS, MEASURE_WORDS, TIME_WORDS, fold, name_key
+from bot.ranking.lexicon import (
+    EXONYMS,
+    GERMAN_DETERMINERS,
+    GERMAN_NOUN_SUFFIXES,
+    GERMAN_OPENERS,
+    MEASURE_WORDS,
+    OTHER_QUESTION_WORDS,
+    TIME_WORDS,
+    fold,
+    name_key,
+)
 from index.records import Sentence
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -34,31 +44,50 @@ FEATURE_NAMES: tuple[str, ...] = (
 _NAME = re.compile(r"\b[A-ZÆØÅÄÖÜ][\wæøåäöü]+(?:-[A-ZÆØÅ]?[\wæøåäöü]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _YEAR = re.compile(r"\b1[0-9]{3}\b|\b20[0-9]{2}\b|\b[0-9]{2,4}-tallet\b")
+
+
+def _other(kind: str) -> str:
+    return "|".join(OTHER_QUESTION_WORDS[kind])
+
+
 _ASKS_NUMBER = re.compile(
-    rf"\b((?:hvor|kor|how) {MEASURE_WORDS}|hvilket år|what year|antall|prosent)\b", re.IGNORECASE)
+    rf"\b((?:hvor|kor|how) {MEASURE_WORDS}|hvilket år|what year|antall|prosent|"
+    rf"{_other('number')})\b", re.IGNORECASE)
 # Who, and what-is-it-called: both want a name for an answer.
 _ASKS_WHO = re.compile(
     r"\b(hvem|kven|who|whom|hvilken person|hva heter|hva het|hva kalles|hva ble \w+ kalt|"
     r"hvilket navn|what is the name|what was the name|what's the name|what is \w+ called|"
     r"(?:hvilke[nt]?|which) (?:lag|parti|klubb|selskap|firma|avis|band|organisasjon|"
-    r"team|party|club|company|newspaper|organi[sz]ation))\b", re.IGNORECASE)
+    rf"team|party|club|company|newspaper|organi[sz]ation)|{_other('who')})\b", re.IGNORECASE)
 _ASKS_WHEN = re.compile(r"\b(når|kva tid|when|hvilket år|what year|hvilken dato|"
-                        r"hvilken måned)\b", re.IGNORECASE)
+                        rf"hvilken måned|{_other('when')})\b", re.IGNORECASE)
 _ASKS_WHERE = re.compile(
-    rf"\b((?:hvor|kvar|where)\b(?! {MEASURE_WORDS}\b)|(?:hvilke[nt]?|which|what) (?:by|land|"
+    rf"\b((?:hvor|kvar|where)\b(?! {MEASURE_WORDS}\b)|{_other('where')}|"
+    r"(?:hvilke[nt]?|which|what) (?:by|land|"
     r"kommune|fylke|sted|område|region|bydel|stat|øy|city|country|town|place|state|island)\b)",
     re.IGNORECASE)
 _PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
 _ASKS_WHY = re.compile(r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason|"
-                       r"hva skyldes|hva førte til)\b", re.IGNORECASE)
+                       rf"hva skyldes|hva førte til|{_other('why')})\b", re.IGNORECASE)
 _CAUSE = re.compile(r"\b(fordi|derfor|på grunn av|grunnet|som følge av|skyldes|ettersom|"
                     r"siden|slik at|førte til|because|due to)\b", re.IGNORECASE)
 
 
-def _names(text: str, skip_first: bool) -> set[str]:
+def _german_noun(text: str, m: re.Match[str]) -> bool:
+    """Whether a capitalised word of a German question is a common noun (see lexicon)."""
+    before = text[:m.start()].split()
+    return (bool(before) and fold(before[-1]) in GERMAN_DETERMINERS) or fold(
+        m.group(0)).endswith(GERMAN_NOUN_SUFFIXES)
+
+
+def _names(text: str, skip_first: bool, question: bool = False) -> set[str]:
     found = set()
+    words = text.split(maxsplit=1)
+    german = question and bool(words) and fold(words[0]) in GERMAN_OPENERS
     for m in _NAME.finditer(text):
         if skip_first and m.start() == 0:
+            continue
+        if german and _german_noun(text, m):
             continue
         for part in m.group(0).split("-"):
             if len(part) > 1:
@@ -91,7 +120,7 @@ def question_info(question: str) -> QuestionInfo:
     """Parse a question into the parts the features use."""
     return QuestionInfo(
         terms=tuple(tokenize(question, expand=True)),
-        names=frozenset(_names(question, skip_first=True)),
+        names=frozenset(_names(question, skip_first=True, question=True)),
         numbers=frozenset(_NUMBER.findall(question)),
         cognates=frozenset(cognate_keys(question)),
         bigrams=_bigrams(tokenize(question)),

@@ -37,8 +37,9 @@ FUNCTION_WORDS = frozenset("""
     about according into than then there their they them he she his her him i you we
     """.split())
 
-# English names of places, peoples and bodies whose Norwegian form differs, so that an
-# English question still shares names with a Norwegian sentence. Deliberately only names:
+# English (and French, German, Spanish, Swedish) names of places, peoples and bodies whose
+# Norwegian form differs, so that a question in another language still shares names with a
+# Norwegian sentence. Deliberately only names:
 # common words are left to the dense model and the cognate feature, not to a glossary.
 EXONYMS: dict[str, str] = {
     "russia": "russland", "russian": "russisk", "russians": "russere", "china": "kina",
@@ -59,6 +60,16 @@ EXONYMS: dict[str, str] = {
     "kyiv": "kyiv", "kiev": "kiev", "beijing": "beijing", "copenhagen": "københavn",
     "gothenburg": "göteborg", "un": "fn", "nato": "nato", "eu": "eu",
     "kremlin": "kreml", "crimea": "krim", "arab": "arabisk", "nordic": "nordisk",
+    # the same in French, German, Spanish and Swedish, where the form differs again
+    "russie": "russland", "rusia": "russland", "ryssland": "russland", "corée": "korea",
+    "corea": "korea", "chine": "kina", "norvège": "norge", "noruega": "norge",
+    "norwegen": "norge", "suède": "sverige", "schweden": "sverige", "suecia": "sverige",
+    "danemark": "danmark", "dänemark": "danmark", "dinamarca": "danmark",
+    "allemagne": "tyskland", "deutschland": "tyskland", "alemania": "tyskland",
+    "moscou": "moskva", "moskau": "moskva", "moscú": "moskva", "crimée": "krim",
+    "syrie": "syria", "syrien": "syria", "siria": "syria", "amérique": "amerika",
+    "onu": "fn", "otan": "nato", "ue": "eu", "pékin": "beijing", "peking": "beijing",
+    "pekín": "beijing",
 }
 
 # Marker words per language: question and function words, for the language guess. A word
@@ -114,6 +125,9 @@ he she him her his hers they them their theirs it its there that this these thos
 # Pronouns that point back at a person (nb, nn, en).
 PERSONAL_PRONOUNS = frozenset("han hun ham henne hans hennes ho honom hennar hen hens he she him "
                               "her his hers".split())
+# Pro-forms that stand for what an earlier question asked about ("did that", "gjorde
+# det"): a follow-up with one borrows that whole question, not only its names (nb, nn, en).
+EVENT_PRO_FORMS = frozenset("det dette slik that this so".split())
 # Words that start a question with a capital letter without being a name (nb, nn, en).
 CAPITALISED_NON_NAMES = frozenset("""
 hva hvem hvor hvordan hvorfor hvilke hvilken hvilket når kva kven kvar korleis kvifor kor
@@ -165,6 +179,35 @@ TIME_WORDS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "augu
            "may", "june", "july", "october", "december", "sommer", "vinter", "høst", "vår",
            "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 
+# Question words of French, German, Spanish and Swedish by what they ask for (the question
+# types of the features); none is a Norwegian word (Swedish "var", where, is Norwegian for
+# "was", so it is left out).
+OTHER_QUESTION_WORDS: dict[str, tuple[str, ...]] = {
+    "who": ("qui", "wer", "wen", "wem", "vem", "quién", "quiénes", "quien"),
+    "where": ("où", "wo", "woher", "wohin", "dónde", "donde"),
+    "when": ("quand", "wann", "när", "cuándo"),
+    "number": ("combien", "wie viele", "wie viel", "hur många", "hur mycket", "cuántos",
+               "cuántas", "cuánto"),
+    "why": ("pourquoi", "warum", "weshalb", "wieso", "varför", "por qué"),
+}
+
+# German capitalises every noun, so a capitalised word of a German question (one that opens
+# with a German question word) is taken for a name only when it follows no article,
+# determiner or possessive and has no noun suffix: "Welche Länder haben ihr Veto gegen neue
+# Resolutionen eingelegt?" names nothing, "Wo hat Radtschenko ..." names Radtschenko.
+GERMAN_OPENERS = frozenset("""
+    wer wen wem wo wie warum welche welcher welches welchen welchem wann worum wieso weshalb
+    woher wohin womit wofür wozu
+    """.split())
+GERMAN_DETERMINERS = frozenset("""
+    der die das den dem des ein eine einen einem einer eines kein keine keinen mein meine
+    dein deine sein seine seinen seiner seines ihr ihre ihren ihrer ihres unser unsere euer
+    eure welche welcher welches welchen welchem diese dieser dieses diesen jede jeder jedes
+    alle neue neuen neuer neues
+    """.split())
+GERMAN_NOUN_SUFFIXES = ("ung", "ungen", "heit", "heiten", "keit", "keiten", "schaft",
+                        "schaften", "ion", "ionen", "tät", "täten", "ismus", "nis", "nisse")
+
 # Measure words after "hvor"/"how": the question asks for an amount, not a place.
 MEASURE_WORDS = (r"(?:mange|mye|mykje|stor\w*|lang\w*|lenge|høy\w*|gammel|gaml\w*|tung\w*|dyr\w*|"
             r"ofte|bred\w*|dyp\w*|fort|raskt|many|much|old|long|far|often|tall|big|large|"
@@ -174,19 +217,24 @@ MEASURE_WORDS = (r"(?:mange|mye|mykje|stor\w*|lang\w*|lenge|høy\w*|gammel|gaml\
 MONTH_NAMES = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
                "september", "oktober", "november", "desember", "january", "february",
                "march", "may", "june", "july", "october", "december")
+# Prepositions before a place name (nb, nn, en): "i Moskva", "fra Russland", "in Moscow".
+# A short answer to "where" is the name after one; to "who", a name after one is a place.
+PLACE_PREPOSITIONS = ("i", "på", "ved", "fra", "frå", "til", "mot", "nær", "utenfor",
+                      "in", "at", "from", "near")
 # Number words (nb) that a short answer may quote instead of digits.
 NUMBER_WORDS = ("to", "tre", "fire", "fem", "seks", "sju", "syv", "åtte", "ni", "ti",
                 "elleve", "tolv", "tjue", "hundre", "tusen")
 
 
 def name_key(word: str) -> str:
-    """A spelling-folded key for names, so that Radchenko ~ Radtsjenko and Shoigu ~ Sjojgu."""
+    """A spelling-folded key for names, so that Radchenko ~ Radtsjenko ~ Radtschenko ~
+    Radtchenko and Shoigu ~ Sjojgu."""
     w = fold(word)
     if len(w) > 4 and w.endswith("s"):
         w = w[:-1]  # the genitive: "Neils sønn" names Neil
-    for a, b in (("tsj", "ch"), ("kj", "ch"), ("sj", "sh"), ("ck", "k"), ("ph", "f"),
-                 ("w", "v"), ("y", "i"), ("j", "i"), ("é", "e"), ("ø", "o"), ("å", "a"),
-                 ("æ", "ae"), ("ö", "o"), ("ä", "ae"), ("ü", "u")):
+    for a, b in (("tsch", "ch"), ("tch", "ch"), ("tsj", "ch"), ("kj", "ch"), ("sj", "sh"),
+                 ("ck", "k"), ("ph", "f"), ("w", "v"), ("y", "i"), ("j", "i"), ("é", "e"),
+                 ("ø", "o"), ("å", "a"), ("æ", "ae"), ("ö", "o"), ("ä", "ae"), ("ü", "u")):
         w = w.replace(a, b)
     return w[:6]
 
