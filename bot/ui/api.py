@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from bot.collection import ALL_ARTICLES
 from bot.events import Event, Final
+from bot.ui.conversation import Conversation
 from index.errors import (
     ArticlebotError,
     ArticleError,
@@ -112,8 +113,9 @@ def _validated(model: type[BaseModel], data: Any) -> Any:
         raise ApiError(422, "invalid", f"{where}: {err['msg']}") from None
 
 
-def _history(request: AskRequest) -> list[dict[str, Any]]:
-    return [m.model_dump() for m in request.history or []]
+def _conversation(request: AskRequest) -> Conversation:
+    """The conversation the request's optional history gives (empty without one)."""
+    return Conversation.from_messages([m.model_dump() for m in request.history or []])
 
 
 def _sse(name: str, data: dict[str, Any]) -> str:
@@ -131,8 +133,6 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
     from fastapi.openapi.docs import get_swagger_ui_html
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
     from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
-
-    from bot.ui.conversation import retrieval_query
 
     slots = asyncio.Semaphore(settings.concurrency_limit)
     waiting = {"n": 0}
@@ -179,7 +179,7 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
     async def ask(request: Request) -> Response:
         body = _validated(AskRequest, await read_json(request, ASK_BODY_LIMIT))
         article = article_of(body)
-        query = retrieval_query(body.question, _history(body))
+        query = _conversation(body).query_for(body.question)
         try:
             events: Iterator[Event] = engine.events(body.question, article, query=query)
         except QuestionError as exc:

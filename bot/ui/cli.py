@@ -284,14 +284,15 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
              ) -> int:
     """`articlebot chat`: questions from stdin, answers to stdout; follow-ups ("Hvor jobber
     han?") use the questions asked before in this chat."""
-    from bot.ui.conversation import retrieval_query
+    from bot.ui.conversation import Conversation
     from index.errors import QuestionError
 
     engine = _engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
-    notice(f"Ask about {article_id!r}; an empty line or Ctrl-D ends.")
+    about = "every indexed article" if article_id == "all" else repr(article_id)
+    notice(f"Ask about {about}; an empty line or Ctrl-D ends.")
     interactive = sys.stdin.isatty()
-    history: list[dict[str, str]] = []
+    conversation = Conversation()
     while True:
         try:
             line = input("> " if interactive else "")
@@ -302,14 +303,12 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
                 break
             continue
         try:
-            events = engine.events(line, article_id, query=retrieval_query(line, history))
+            events = engine.events(line, article_id, query=conversation.query_for(line))
             answer = _print_events(events, as_json=False)
         except QuestionError as exc:
             print(str(exc), flush=True)
             continue
-        history.append({"role": "user", "content": line})
-        if answer is not None:
-            history.append({"role": "assistant", "content": answer.answer})
+        conversation = conversation.then(line, answer)
     return EXIT_OK
 
 

@@ -1,10 +1,12 @@
-"""Follow-up questions: widening the retrieval query with the conversation so far.
+"""A conversation: the turns so far, and the retrieval query a follow-up needs.
 
 "Hvor jobber han?" after a question about Radtsjenko names nobody, so retrieval on the
 question alone cannot find the right sentence. When a question leans on a pronoun and names
-no one, the previous user question(s) are added to the retrieval query (never to the
-question that is answered and shown). The history is the one Gradio passes to the chat
-function (a list of openai-style message dicts), so every browser tab keeps its own.
+no one, the conversation widens the retrieval query with whom or what the last turns were
+about (never the question that is answered and shown). One `Conversation` serves every
+adapter: the terminal chat keeps one and adds each answered turn; the web chat and the HTTP
+API build one from the openai-style messages they are given (Gradio's per-tab history, the
+API's optional `history`), so nothing about a conversation is kept on the server.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bot.ranking.lexicon import (
     CAPITALISED_NON_NAMES,
+    EVENT_PRO_FORMS,
     PERSONAL_PRONOUNS,
     PRONOUNS,
     fold,
     name_key,
 )
+
+if TYPE_CHECKING:
+    from bot.records import Answer
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W_]+)*")
 MAX_CONTEXT_QUESTIONS = 3
@@ -45,12 +52,6 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
-def user_questions(history: Sequence[dict[str, Any]]) -> list[str]:
-    """The user's earlier questions in order, oldest first."""
-    return [message_text(m) for m in history
-            if isinstance(m, dict) and m.get("role") == "user" and message_text(m).strip()]
-
-
 def has_pronoun(question: str) -> bool:
     """True when the question uses a pronoun that points back (han, hun, he, it ...)."""
     return any(fold(w) in PRONOUNS for w in _WORD.findall(question))
@@ -69,53 +70,113 @@ def names_someone(question: str) -> bool:
     return bool(names(question))
 
 
-def _last_answer(history: Sequence[dict[str, Any]]) -> str:
-    """The text of the last assistant turn with the sentences it quotes: what the follow-up
-    is about (Markdown entities decoded, citation links removed)."""
-    for message in reversed(history):
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            text = html.unescape(message_text(message))[:MAX_EARLIER_CHARS * 4]
-            return _MARKERS.sub(" ", text.replace("**", " "))
-    return ""
-
-
 def full_names(text: str) -> list[str]:
     """Runs of two or more capitalised words: a person's full name ("Sergej Sjojgu")."""
     return [m.group(0) for m in _FULL_NAME.finditer(text)]
 
 
 def retrieval_query(question: str, history: Sequence[dict[str, Any]]) -> str | None:
-    """The query to retrieve with, or None to retrieve with the question itself.
+    """The query to retrieve with after the messages `history`, or None to retrieve with the
+    question itself (`Conversation.query_for` over those messages)."""
+    return Conversation.from_messages(history).query_for(question)
 
-    A question with a pronoun and no name is a follow-up. A personal pronoun ("han", "she")
-    is taken to mean the person the last answer named first (a full name in its first
-    sentence), else someone the earlier questions named; other pro-forms ("det", "there")
-    take the names of the latest question that named something, else that question. The
-    question that is answered and shown stays as asked.
-    """
-    if not has_pronoun(question) or names_someone(question):
-        return None
-    # earlier questions are cut: one may be a huge paste that was refused as too long
-    earlier = [q[:MAX_EARLIER_CHARS] for q in user_questions(history)[-MAX_CONTEXT_QUESTIONS:]]
-    if not earlier:
-        return None
-    context: list[str] = []
-    if has_personal_pronoun(question):
-        answer = _last_answer(history)
-        keys = {name_key(w) for w in _WORD.findall(answer)}
-        asked = [n for q in reversed(earlier) for n in full_names(q)]
-        # someone asked about whom the last answer speaks of (by surname, in any spelling),
-        # else the first full name the answer gives, else the latest asked about; only the
-        # surname is added, so that another person of the same first name is not pulled in
-        both = [n for n in asked if name_key(n.split()[-1]) in keys]
-        context = [n.split()[-1] for n in (both or full_names(answer) or asked)[:1]]
-    if not context:
-        for previous in reversed(earlier):
-            found = names(previous)
-            if found:
-                context = list(dict.fromkeys(found))
-                break
-    return f"{question} {' '.join(context) if context else earlier[-1]}"
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and the answer it got, as text (the sentences it quotes included)."""
+
+    question: str
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The turns of one conversation, oldest first; immutable, so each adapter keeps or
+    rebuilds its own and no two users share one."""
+
+    turns: tuple[Turn, ...] = ()
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[dict[str, Any]]) -> Conversation:
+        """A conversation from openai-style messages (`role`, `content`): each user message
+        opens a turn, the assistant message after it is that turn's answer (its Markdown
+        entities decoded, citation links removed)."""
+        turns: list[Turn] = []
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            text = message_text(message)
+            if message.get("role") == "user" and text.strip():
+                turns.append(Turn(text))
+            elif message.get("role") == "assistant" and turns and not turns[-1].answer:
+                turns[-1] = Turn(turns[-1].question, _plain(text))
+        return cls(tuple(turns))
+
+    def then(self, question: str, answer: Answer | None) -> Conversation:
+        """This conversation with one more turn: `question` and what `answer` said (an
+        abstention says nothing about anyone, so only its text is kept)."""
+        text = ""
+        if answer is not None:
+            quoted = [] if answer.abstained else [c.sentence.text for c in answer.citations
+                                                  if c.sentence.text not in answer.answer]
+            text = " ".join([answer.answer, *quoted])
+        return Conversation((*self.turns, Turn(question, _plain(text))))
+
+    def messages(self) -> list[dict[str, str]]:
+        """The conversation as openai-style messages (what the HTTP API takes as history)."""
+        out: list[dict[str, str]] = []
+        for turn in self.turns:
+            out.append({"role": "user", "content": turn.question})
+            if turn.answer:
+                out.append({"role": "assistant", "content": turn.answer})
+        return out
+
+    def query_for(self, question: str) -> str | None:
+        """The query to retrieve `question` with, or None to retrieve with the question.
+
+        A question with a pronoun and no name is a follow-up. A personal pronoun ("han",
+        "she") is taken to mean the person the last answer is about: someone an earlier
+        question asked about whom it speaks (by surname, in any spelling), else the first
+        full name it gives, else the latest person asked about. Only the surname is added,
+        so another person of the same first name is not pulled in. A pro-form for what was
+        asked ("did that", "gjorde det") takes the last question whole; a place ("der",
+        "there") takes the names of the latest question that named something, else that
+        question.
+        """
+        if not has_pronoun(question) or names_someone(question):
+            return None
+        # earlier questions are cut: one may be a huge paste that was refused as too long
+        recent = self.turns[-MAX_CONTEXT_QUESTIONS:]
+        earlier = [t.question[:MAX_EARLIER_CHARS] for t in recent]
+        if not earlier:
+            return None
+        context: list[str] = []
+        if has_personal_pronoun(question):
+            answer = recent[-1].answer[:MAX_EARLIER_CHARS * 4]
+            keys = {name_key(w) for w in _WORD.findall(answer)}
+            asked = [n for q in reversed(earlier) for n in full_names(q)]
+            both = [n for n in asked if name_key(n.split()[-1]) in keys]
+            context = [n.split()[-1] for n in (both or full_names(answer) or asked)[:1]]
+        if not context and _has_event_pro_form(question):
+            return f"{question} {earlier[-1]}"
+        if not context:
+            for previous in reversed(earlier):
+                found = names(previous)
+                if found:
+                    context = list(dict.fromkeys(found))
+                    break
+        return f"{question} {' '.join(context) if context else earlier[-1]}"
+
+
+def _plain(text: str) -> str:
+    """An answer's text without Markdown: entities decoded, emphasis and citation links
+    removed."""
+    return _MARKERS.sub(" ", html.unescape(text).replace("**", " "))
+
+
+def _has_event_pro_form(question: str) -> bool:
+    """True when the question points back at what was asked ("did that", "gjorde det")."""
+    return any(fold(w) in EVENT_PRO_FORMS for w in _WORD.findall(question))
 
 
 def has_personal_pronoun(question: str) -> bool:

@@ -110,3 +110,73 @@ def test_a_pronoun_takes_the_surname_of_the_person_answered_about() -> None:
     history[1]["content"] = "I sommer var forsvarsministeren Sergej Sjojgu på besøk [1]"
     history[0]["content"] = "Hvem besøkte Nord-Korea i sommer?"
     assert retrieval_query("Hva ble han vist der?", history) == "Hva ble han vist der? Sjojgu"
+
+
+def test_a_pro_form_for_what_was_asked_borrows_the_whole_question() -> None:
+    history = [_user("Which regions did North Korea recognise as Russian?"), _bot("x")]
+    assert retrieval_query("Which other country did that?", history) == \
+        "Which other country did that? Which regions did North Korea recognise as Russian?"
+    # a place still takes the names only
+    assert retrieval_query("What happened there?", history) == \
+        "What happened there? North Korea Russian"
+
+
+def test_one_conversation_from_answers_or_from_messages_gives_one_query(
+        shared_store: Path) -> None:
+    """The terminal chat adds answers (`then`); the web chat and the API rebuild the
+    conversation from messages: both must resolve a follow-up alike."""
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from bot.ui.conversation import Conversation
+    from bot.ui.format import answer_markdown
+
+    engine = Engine(Settings(store=shared_store))
+    first = "Hvem besøkte Nord-Korea i sommer?"
+    answer = engine.ask(first, "article")
+    kept = Conversation().then(first, answer)
+    rebuilt = Conversation.from_messages([_user(first), _bot(answer_markdown(answer))])
+    assert kept.query_for("Hva ble han vist der?") == \
+        rebuilt.query_for("Hva ble han vist der?") == "Hva ble han vist der? Sjojgu"
+    assert [m["role"] for m in kept.messages()] == ["user", "assistant"]
+    assert Conversation.from_messages(kept.messages()).query_for("Hva ble han vist der?") \
+        == "Hva ble han vist der? Sjojgu"
+    # an abstention names nobody: the person asked about is kept
+    refused = engine.ask("Hva koster en pizza i Oslo?", "article")
+    assert refused.abstained
+    assert Conversation().then("Hvem er Sergej Radtsjenko?", refused) \
+        .query_for("Hvor jobber han?") == "Hvor jobber han? Radtsjenko"
+
+
+@pytest.mark.parametrize(("turns", "evidence"), [
+    (["Hvem er Sergej Radtsjenko?", "Hvor jobber han?"], "Henry A Kissinger Center"),
+    (["Who visited North Korea this summer?", "What was he shown there?"],
+     "nyeste våpenmodeller"),
+])
+def test_the_terminal_chat_resolves_follow_ups(shared_store: Path, cli_env: dict[str, str],
+                                               turns: list[str], evidence: str) -> None:
+    from tests.conftest import run_cli
+
+    done = run_cli(["chat", "--store", str(shared_store), "-q"], cli_env,
+                   input_text="\n".join(turns) + "\n")
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.split("Kilder:" if turns[0].startswith("Hvem") else "Sources:")[-1]
+    assert evidence in last.split("\n\n")[0]
+
+
+def test_the_http_api_takes_the_conversation_as_history(shared_store: Path,
+                                                        tmp_path: Path) -> None:
+    import httpx
+
+    from tests.bot.webapp import running_app
+
+    history = [{"role": "user", "content": "Who visited North Korea this summer?"},
+               {"role": "assistant", "content": "I sommer var også den russiske "
+                "forsvarsministeren Sergej Sjojgu på besøk i Nord-Korea [1]"}]
+    with running_app(tmp_path, timeout=240) as app, \
+            httpx.Client(base_url=app.url.rstrip("/"), timeout=120) as client:
+        alone = client.post("/api/v1/ask", json={"question": "What was he shown there?"})
+        followed = client.post("/api/v1/ask", json={"question": "What was he shown there?",
+                                                    "history": history})
+    assert followed.status_code == 200, followed.text
+    assert "nyeste våpenmodeller" in followed.json()["citations"][0]["text"]
+    assert alone.status_code == 200 and alone.json()["abstained"]  # the history decides
