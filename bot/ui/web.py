@@ -27,7 +27,7 @@ from bot.engine import UPLOAD_SUFFIXES, Engine
 from bot.events import Delta, Final
 from bot.language import detect_language
 from bot.settings import Settings
-from bot.ui.conversation import message_text, retrieval_query
+from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from index.article import read_bounded
@@ -208,7 +208,7 @@ class WebChat:
             from bot.question import clean_question
 
             question = clean_question(message, self.settings.max_question_chars)
-            query = retrieval_query(question, history or [])
+            query = Conversation.from_messages(history or []).query_for(question)
             shown = ""
             # without a model the text arrives whole, right before the final answer: show
             # the final answer alone, rather than the text and then its replacement
