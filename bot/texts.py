@@ -36,6 +36,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsupported": "uten belegg i artikkelen",
         "upload_size": "Filen er for stor (høyst {limit} byte).",
         "switched": "Byttet til «{title}».",
+        "all_articles": "Alle artikler",
+        "all_panel": ("Spørsmål går til alle artiklene; artikkelen et svar siterer vises "
+                      "her."),
     },
     "en": {
         "abstain": "The article doesn't say.",
@@ -67,6 +70,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsupported": "not supported by the article",
         "upload_size": "The file is too large (at most {limit} bytes).",
         "switched": "Switched to “{title}”.",
+        "all_articles": "All articles",
+        "all_panel": "Questions go to every article; the article an answer cites is shown here.",
     },
 }
 

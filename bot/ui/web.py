@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import texts
+from bot.collection import ALL_ARTICLES
 from bot.engine import UPLOAD_SUFFIXES, Engine
 from bot.events import Delta, Final
 from bot.language import detect_language
@@ -177,18 +178,30 @@ class WebChat:
         return self.engine.sentences(article_id)
 
     def choices(self) -> list[tuple[str, str]]:
-        """(label, id) of every article indexed with this engine's embedder."""
-        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.answerable_articles()]
+        """(label, id) of every article indexed with this engine's embedder, then "All
+        articles" when there are several."""
+        rows = [(f"{a.title} ({a.id})", a.id) for a in self.engine.answerable_articles()]
+        if len(rows) > 1:
+            rows.append((f"{texts.text('all_articles', 'nb')} / "
+                         f"{texts.text('all_articles', 'en')}", ALL_ARTICLES))
+        return rows
 
     def panel(self, article_id: str, history: list[dict[str, Any]] | None = None) -> str:
-        """The article panel for an article, highlighting what the last answer cited."""
+        """The article panel for an article, highlighting what the last answer cited; for
+        all articles, the article the last answer cites first."""
+        question, answer = _last_answer(history or [])
+        lang = _lang(question) if question else "nb"
+        if article_id == ALL_ARTICLES:
+            cited_ids = [sid.rpartition(":")[0] for _, sid, _ in cited_in(answer)]
+            if not cited_ids:
+                return (f'<div class="article-panel"><p class="legend">'
+                        f'{html.escape(texts.text("all_panel", lang))}</p></div>')
+            article_id = cited_ids[0]
         try:
             article = self.engine.article(article_id)
             sentences = self.sentences(article_id)
         except ArticlebotError:
             return f"<p>{html.escape(texts.text('error', 'en'))}</p>"
-        question, answer = _last_answer(history or [])
-        lang = _lang(question) if question else "nb"
         cited: dict[int, tuple[int, bool]] = {}
         for n, sentence_id, support in cited_in(answer):
             aid, _, number = sentence_id.rpartition(":")
