@@ -431,3 +431,20 @@ def test_an_oversized_upload_is_refused_by_the_server(app: WebApp) -> None:
         urllib.request.urlopen(request, timeout=30)
     assert caught.value.code in (400, 413)
     assert not list(app.data_dir.glob("uploads/*"))
+
+
+def test_all_articles_is_offered_and_answers_with_the_cited_articles_panel(
+        webchat: Any) -> None:
+    webchat.engine.resolve_article(None)  # the bundled article, indexed
+    assert [value for _, value in webchat.choices()] == ["article"]  # one: no "all" choice
+    webchat.engine.index_text("Bybrua i Trondheim stenges\n\nReparasjonen av Bybrua i "
+                              "Trondheim tar 14 måneder, sier kommunen.", "bybrua")
+    assert [value for _, value in webchat.choices()][-1] == "all"
+    question = "Hvor lenge tar reparasjonen av Bybrua?"
+    reply = list(webchat.respond(question, [], "all"))[-1]
+    assert "14 måneder" in reply and "(bybrua:2)" in reply
+    history = [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+    panel = webchat.panel("all", history)
+    assert "Bybrua i Trondheim" in panel and 'data-n="1"' in panel  # highlighted
+    assert "Nord-Korea" not in panel  # the bundled article is not the one shown
+    assert "alle artiklene" in webchat.panel("all", [])  # before any answer: what it does
