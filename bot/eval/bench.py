@@ -584,11 +584,21 @@ def _latency(store: Any, engine: Any, items: Sequence[ScaleArticle], qvecs: dict
         c0 = time.process_time()  # all threads: steadier than wall time on a busy machine
         asks.append(timed(functools.partial(engine.ask, q, a)))
         cpu.append((time.process_time() - c0) * 1000)
+    # the whole answer across every article (`--article all`): route, rank the candidate
+    # articles, answer; and how often the question's own article answers
+    across, own = [], 0
+    for q, a in cycle:
+        t0 = time.perf_counter()
+        answer = engine.ask(q, "all")
+        across.append((time.perf_counter() - t0) * 1000)
+        own += bool(answer.citations) and answer.citations[0].sentence.article_id == a
     return {"one_article_p50_ms": _percentile(one, 50), "one_article_p95_ms": _percentile(one, 95),
             "all_articles_p50_ms": _percentile(every, 50),
             "all_articles_p95_ms": _percentile(every, 95),
             "warm_p50_ms": _percentile(asks, 50), "warm_p95_ms": _percentile(asks, 95),
-            "warm_cpu_p50_ms": _percentile(cpu, 50)}
+            "warm_cpu_p50_ms": _percentile(cpu, 50),
+            "all_ask_p50_ms": _percentile(across, 50), "all_ask_p95_ms": _percentile(across, 95),
+            "all_own_article": own / len(cycle) if cycle else 0.0}
 
 
 def _write_articles(store: Any, items: Sequence[ScaleArticle], spec: str, desc: str) -> int:
@@ -660,6 +670,9 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
                         *(["--chroma-url", url] if url else [])]
                 cold = _checked(run_child(python_module("bot", *args), env=child_env()),
                                 "a cold `articlebot ask` at scale")
+                args[args.index("--article") + 1] = "all"
+                cold_all = _checked(run_child(python_module("bot", *args), env=child_env()),
+                                    "a cold `articlebot ask --article all` at scale")
                 row: dict[str, Any] = {
                        "backend": backend, "articles": size, "new_articles": new,
                        "new_sentences": sentences, "index_s": seconds,
@@ -677,6 +690,7 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
                        "warm_cpu_vs_one_article": at_probe["warm_cpu_p50_ms"]
                        / (baseline["warm_cpu_p50_ms"] or 1.0),
                        "cold_start_s": cold.wall_s, "peak_rss_mb": cold.max_rss_mb,
+                       "cold_all_s": cold_all.wall_s, "peak_rss_all_mb": cold_all.max_rss_mb,
                        "bench_rss_mb": _rss_mb(),
                        "server_rss_mb": _rss_mb(server.pid) if server else None,
                        "store_mb": _dir_mb(server.data if server else base.store),
@@ -685,7 +699,8 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
                 notice(f"scale {backend} {size}: {row['sentences_per_s']:.0f} sentences/s, "
                        f"one article p50 {row['one_article_p50_ms']:.1f} ms, all articles p50 "
                        f"{row['all_articles_p50_ms']:.1f} ms, warm ask p50 "
-                       f"{row['warm_p50_ms']:.1f} ms; {json.dumps(row)}")
+                       f"{row['warm_p50_ms']:.1f} ms, ask all p50 {row['all_ask_p50_ms']:.1f} "
+                       f"ms; {json.dumps(row)}")
     for backend in backends:
         mine = [r for r in rows if r["backend"] == backend]
         first = (mine[0]["warm_p50_ms"] or 1.0) if mine else 1.0
@@ -800,8 +815,8 @@ def render_table(report: dict[str, Any]) -> str:
     if report.get("scale"):
         lines.append(f"{'backend':>8} {'articles':>8} {'sent/s':>8} {'one p50':>8} "
                      f"{'one p95':>8} {'all p50':>8} {'all p95':>8} {'ask p50':>8} "
-                     f"{'vs 1':>6} {'cpu vs 1':>8} {'RSS MB':>7} {'srv MB':>7} "
-                     f"{'store MB':>9}")
+                     f"{'vs 1':>6} {'cpu vs 1':>8} {'askall50':>8} {'askall95':>8} "
+                     f"{'own':>5} {'RSS MB':>7} {'RSS all':>7} {'srv MB':>7} {'store MB':>9}")
         for r in report["scale"]:
             server = r.get("server_rss_mb")
             lines.append(
@@ -810,11 +825,15 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{r['one_article_p95_ms']:>8.1f} {r['all_articles_p50_ms']:>8.1f} "
                 f"{r['all_articles_p95_ms']:>8.1f} {r['warm_p50_ms']:>8.1f} "
                 f"{r['warm_vs_one_article']:>5.2f}x {r['warm_cpu_vs_one_article']:>7.2f}x "
-                f"{r['peak_rss_mb']:>7.0f} "
+                f"{r.get('all_ask_p50_ms', 0.0):>8.1f} {r.get('all_ask_p95_ms', 0.0):>8.1f} "
+                f"{r.get('all_own_article', 0.0):>5.2f} "
+                f"{r['peak_rss_mb']:>7.0f} {r.get('peak_rss_all_mb', 0.0):>7.0f} "
                 f"{f'{server:.0f}' if server is not None else '-':>7} {r['store_mb']:>9.1f}")
         lines.append("(one/all: `search` with a `where` on one article / over every article; "
                      "ask: the engine's whole warm answer; vs 1: ask p50 on the probe article "
-                     "against a store holding only it, in wall and in CPU time)")
+                     "against a store holding only it, in wall and in CPU time; askall: the "
+                     "whole answer across every article, own: how often the question's own "
+                     "article answered it; RSS/RSS all: a cold `ask` of one article / of all)")
     meta = report["meta"]
     lines.append(f"{meta['cpus']} CPUs, load average {meta['load_avg_before'][0]:.1f} before, "
                  f"{meta['load_avg_after'][0]:.1f} after; embedder {meta['embedder']}")

@@ -80,8 +80,9 @@ def test_bench_scale_writes_rows_for_both_backends_and_plot(cli_env: dict[str, s
     for r in rows:
         assert r["new_sentences"] > 0 and r["sentences_per_s"] > 0
         assert r["peak_rss_mb"] > 10 and r["store_mb"] > 0 and r["bench_rss_mb"] > 10
-        for key in ("one_article", "all_articles", "warm"):
+        for key in ("one_article", "all_articles", "warm", "all_ask"):
             assert 0 < r[f"{key}_p50_ms"] <= r[f"{key}_p95_ms"], (key, r)
+        assert 0 <= r["all_own_article"] <= 1 and r["peak_rss_all_mb"] > 10
         assert r["warm_vs_one_article"] > 0 and r["search_vs_one_article"] > 0
         assert r["warm_cpu_vs_one_article"] > 0 and r["probe_warm_cpu_p50_ms"] > 0
     assert all(r["server_rss_mb"] > 10 for r in rows if r["backend"] == "server")
