@@ -4,10 +4,12 @@ exported as a Q&A file that `articlebot eval` reads.
 A liked answer makes its cited sentences the evidence; a liked abstention makes the question
 unanswerable; a disliked answer counts only when the user said which sentence was right.
 
-Reading is strict: a line that is not valid UTF-8, not JSON or not a rating stops the export
-with FILE:LINE, so nothing is dropped without the user seeing it (the log is append-only,
-so such a line is a torn write or a hand edit, and the user can repair it). The export is
-written whole or not at all.
+Each rating names the message it rates (`message`), and a second rating of one message
+replaces the first: the file is rewritten whole (a temporary file renamed over it) under a
+lock, keeping every other line as it was, byte for byte. Reading is strict: a line that is
+not valid UTF-8, not JSON or not a rating stops the export with FILE:LINE, so nothing is
+dropped without the user seeing it (such a line is a hand edit, and the user can repair it).
+The export is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from filelock import FileLock, Timeout
+
 from bot.outputs import writable_folder
 from index.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]
-_WRITE_LOCK = threading.Lock()  # one append at a time within the web process
+_WRITE_LOCK = threading.Lock()  # one rewrite at a time within the web process
+LOCK_TIMEOUT_S = 10.0  # and across processes, through a lock file beside the log
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,11 @@ class CitedSentence:
 
 @dataclass(frozen=True)
 class FeedbackRecord:
-    """One like or dislike on one answer."""
+    """One like or dislike on one answer.
+
+    `answer` is the answer's text and `record` the answer record (`Answer.to_record()`) as
+    the chat gave it, when the server still knew it; `message` names the rated message, so
+    that a later rating of it replaces this one."""
 
     article: str
     question: str
@@ -52,6 +61,8 @@ class FeedbackRecord:
     citations: tuple[CitedSentence, ...] = ()
     right_sentence: str | None = None
     language: str | None = None
+    record: dict[str, Any] | None = None
+    message: str | None = None
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -66,12 +77,55 @@ class FeedbackRecord:
         return json.dumps(data, ensure_ascii=False)
 
 
+def _rates(raw: bytes, message: str) -> bool:
+    """True when a line of the log is a rating of `message`."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("message") == message
+
+
 def save(path: Path, record: FeedbackRecord) -> None:
-    """Append a rating to the feedback file (created with its directory when missing)."""
+    """Add a rating to the feedback file (created with its directory when missing); an
+    earlier rating of the same message is replaced.
+
+    The new file is written beside the old one and renamed over it, under a thread lock and
+    an OS file lock, so a crash leaves the old file or the new one and two writers never
+    lose each other's ratings. Raises ArticlebotError when the log cannot be written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = record.to_json() + "\n"
-    with _WRITE_LOCK, path.open("a", encoding="utf-8") as f:
-        f.write(line)
+    line = (record.to_json() + "\n").encode("utf-8")
+    try:
+        with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
+            try:
+                old = path.read_bytes()
+            except FileNotFoundError:
+                old = b""
+            kept = [raw for raw in old.splitlines(keepends=True)
+                    if record.message is None or not _rates(raw, record.message)]
+            if kept and not kept[-1].endswith(b"\n"):
+                kept[-1] += b"\n"
+            _replace(path, b"".join(kept) + line)
+    except Timeout:
+        raise ArticlebotError(f"{path}: another process holds the feedback lock") from None
+    except OSError as exc:
+        raise ArticlebotError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole: a temporary file beside it, flushed, then renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _citation(data: Any) -> CitedSentence:
@@ -103,11 +157,17 @@ def _record(data: Any) -> FeedbackRecord:
     language = data.get("language")
     if language is not None and not isinstance(language, str):
         raise ValueError("field 'language' must be a string")
+    answer_record, message = data.get("record"), data.get("message")
+    if answer_record is not None and not isinstance(answer_record, dict):
+        raise ValueError("field 'record' must be a JSON object")
+    if message is not None and not isinstance(message, str):
+        raise ValueError("field 'message' must be a string")
     return FeedbackRecord(article=data["article"], question=data["question"],
                           answer=data["answer"], rating=rating, citations=citations,
                           right_sentence=right if isinstance(right, str) and right.strip()
                           else None,
-                          language=language or None, time=str(data.get("time", "")))
+                          language=language or None, record=answer_record,
+                          message=message, time=str(data.get("time", "")))
 
 
 def _parse_line(raw: bytes) -> FeedbackRecord:

@@ -210,3 +210,41 @@ def test_cli_export_errors_are_one_line(tmp_path: Path, cli_env: dict[str, str])
     assert r.stderr == (f"articlebot: error: {feedback}:2: not valid UTF-8 (byte 0xe5 at "
                         "column 33)\n")
     assert not (tmp_path / "fb.jsonl").exists()
+
+
+def test_a_second_rating_of_a_message_replaces_the_first_and_keeps_every_other_line(
+        tmp_path: Path) -> None:
+    path = tmp_path / "feedback.jsonl"
+    save(path, _liked())
+    # a hand-edited line that is no rating, with no final newline: kept byte for byte
+    with path.open("ab") as f:
+        f.write(b'{"note": "kept as it is \\u00e6"}')
+    rated = FeedbackRecord(article="article", question="Hvem?", answer="Han.", rating="up",
+                           message="m1", record={"answer": "Han.", "citations": []})
+    save(path, rated)
+    save(path, FeedbackRecord(article="article", question="Hvem?", answer="Han.",
+                              rating="down", message="m2"))
+    save(path, FeedbackRecord(**{**rated.__dict__, "rating": "down"}))
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 4
+    assert lines[1] == b'{"note": "kept as it is \\u00e6"}'
+    kept = [json.loads(line) for line in lines]
+    assert [(r.get("message"), r.get("rating")) for r in kept] == [
+        (None, "up"), (None, None), ("m2", "down"), ("m1", "down")]
+    assert kept[3]["record"] == {"answer": "Han.", "citations": []}
+    assert not list(tmp_path.glob(".feedback.jsonl.*.tmp"))  # no temporary file left
+
+
+def test_ratings_saved_at_once_from_threads_are_all_kept(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "feedback.jsonl"
+
+    def rate(i: int) -> None:
+        save(path, FeedbackRecord(article="article", question=f"q{i}", answer="a",
+                                  rating="up", message=f"m{i % 10}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(rate, range(40)))
+    messages = sorted(r.message or "" for r in load(path))
+    assert messages == sorted(f"m{i}" for i in range(10))  # one per message, none lost
