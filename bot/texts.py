@@ -36,6 +36,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsupported": "uten belegg i artikkelen",
         "upload_size": "Filen er for stor (høyst {limit} byte).",
         "switched": "Byttet til «{title}».",
+        "question_label": "Spørsmål om artikkelen",
+        "send_label": "Send spørsmålet",
+        "stop_label": "Stopp svaret",
+        "show_article": "Vis kildene i artikkelen",
+        "back_to_chat": "Tilbake til chatten",
+        "sheet_label": "Artikkelen og kildene",
         "all_articles": "Alle artikler",
         "all_panel": ("Spørsmål går til alle artiklene; artikkelen et svar siterer vises "
                       "her."),
@@ -70,6 +76,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsupported": "not supported by the article",
         "upload_size": "The file is too large (at most {limit} bytes).",
         "switched": "Switched to “{title}”.",
+        "question_label": "Question about the article",
+        "send_label": "Send the question",
+        "stop_label": "Stop the answer",
+        "show_article": "Show the sources in the article",
+        "back_to_chat": "Back to the chat",
+        "sheet_label": "The article and its sources",
         "all_articles": "All articles",
         "all_panel": "Questions go to every article; the article an answer cites is shown here.",
     },
@@ -80,12 +92,18 @@ SOURCES_HEADING = "Kilder / Sources"
 # The web chat's question box, before anyone has asked (so in both languages).
 QUESTION_PLACEHOLDER = "Spør om artikkelen / Ask about the article"
 
-EXAMPLES: tuple[str, ...] = (
-    "Hvem er Sergej Radtsjenko?",
-    "Hvilke land har lagt ned veto mot nye resolusjoner?",
-    "Who did Kim Jong-un plan to meet in Russia?",
-    "What was the Russian defence minister shown in North Korea?",
+# The web chat's suggested questions, built from the current article's own words
+# (bot/ui/suggest.py): its headline, its sub-headings and the names it mentions most. Each
+# entry is (language, template); a template whose field the article lacks is skipped.
+SUGGESTION_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("nb", "Hva handler artikkelen «{headline}» om?"),
+    ("nb", "Hva sier artikkelen om {name}?"),
+    ("nb", "Hva står det under «{subheading}»?"),
+    ("en", "What does the article say about {name}?"),
 )
+# What is suggested when the article gives none of those fields.
+SUGGESTION_FALLBACKS: tuple[str, ...] = ("Hva handler artikkelen om?",
+                                         "What is the article about?")
 
 # The generative step's prompt. The model gets the top sentences numbered [1]..[k] between
 # delimiters and must cite them; the article is data, never instructions (OWASP LLM01).

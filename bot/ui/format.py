@@ -59,8 +59,9 @@ def anchor(sentence_id: str) -> str:
 
 _ANCHOR_SAFE = re.compile(r"[^A-Za-z0-9-]")
 _MARKER = re.compile(r"&#91;(\d+)&#93;")
-# A line of the sources list as answer_markdown writes it: "N. text [(article:6)](#s-...)".
-_SOURCE_LINE = re.compile(r"^(\d+)\. .*\[\(([A-Za-z0-9-]+:\d+)\)\]\(#s-[A-Za-z0-9-]+\)$")
+# A line of the sources list as answer_markdown writes it: "- [N](#s-...) text (article:6)",
+# the brackets around N as entities.
+_SOURCE_LINE = re.compile(r"^- &#91;\[(\d+)\]\(#s-[A-Za-z0-9-]+\)&#93; .* \(([A-Za-z0-9-]+:\d+)\)$")
 
 
 def _link_markers(escaped_answer: str, answer: Answer) -> str:
@@ -97,9 +98,10 @@ def _lead(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """An answer for the web chat: the answer (its `[n]` markers link to the article panel),
-    then "Kilder / Sources" (or the closest sentences, when it abstained) with each cited
-    sentence verbatim and escaped."""
+    """An answer for the web chat: the direct answer (its `[n]` markers link to the article
+    panel), then "Kilder / Sources" (or the closest sentences, when it abstained): each cited
+    sentence once, verbatim and escaped, after its number, which links to it in the panel,
+    and followed by its id."""
     parts = [_lead(answer)]
     if answer.fallback_reason:
         parts.append("_" + escape(texts.text("fallback", answer.language,
@@ -110,9 +112,23 @@ def answer_markdown(answer: Answer) -> str:
         lines = [f"**{heading}**", ""]
         for c in answer.citations:
             sid = c.sentence.id
-            lines.append(f"{c.n}. {escape(c.sentence.text)} [({sid})](#{anchor(sid)})")
+            lines.append(f"- &#91;[{c.n}](#{anchor(sid)})&#93; {escape(c.sentence.text)} "
+                         f"({sid})")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+_PANEL_LINK = re.compile(r"\[([^\[\]]*)\]\(#s-[A-Za-z0-9-]+\)")
+
+
+def plain_text(markdown: str) -> str:
+    """An answer written by `answer_markdown` as plain text, as the web chat's copy button
+    gives it (its script does the same): links to the panel become their text, emphasis
+    marks go (the article's own `*` and `_` are entities), a source is a line
+    "[n] sentence (id)", and entities are decoded."""
+    text = _PANEL_LINK.sub(r"\1", markdown).replace("*", "").replace("_", "")
+    lines = [line.removeprefix("- ").rstrip() for line in text.split("\n")]
+    return html.unescape("\n".join(lines)).strip()
 
 
 def cited_in(markdown: str) -> list[tuple[int, str, bool]]:

@@ -12,12 +12,16 @@ session's article); nothing about a conversation is kept at module level.
 from __future__ import annotations
 
 import errno
+import hashlib
 import html
 import ipaddress
 import json
 import logging
 import os
 import socket
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,8 @@ from bot.language import detect_language
 from bot.settings import Settings
 from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
-from bot.ui.format import anchor, answer_markdown, cited_in, escape
+from bot.ui.format import anchor, answer_markdown, cited_in, escape, plain_text
+from bot.ui.suggest import suggestions
 from index.article import read_bounded
 from index.errors import (
     ArticlebotError,
@@ -44,39 +49,237 @@ from index.records import Sentence
 log = logging.getLogger(__name__)
 
 
+# Colours meet WCAG 2.2 AA in light and dark mode: text 4.5:1 or more against its background
+# (the [n] badge #92400e on the highlight #fde68a), non-text marks 3:1 (the dashed underline
+# of a "not support" sentence, the focus ring). At 700 px and narrower the article column is
+# a bottom sheet over the chat, opened by "show the sources" or by a citation link and
+# closed by "back to the chat" (or Escape).
 CSS = """
 #article-panel .article-body { max-height: 68vh; overflow-y: auto; line-height: 1.65;
-  font-size: 0.97rem; padding-right: 6px; }
-#article-panel .legend { font-size: 0.85rem; opacity: 0.75; margin: 0 0 0.6rem; }
-#article-panel .sent { border-radius: 3px; scroll-margin: 30vh; }
+  font-size: 0.97rem; padding-right: 6px; position: relative; }
+#article-panel h2 { font-size: 1.15rem; margin: 0 0 0.4rem; }
+#article-panel .legend { font-size: 0.85rem; margin: 0 0 0.6rem; }
+#article-panel .sent { border-radius: 3px; }
 #article-panel .sent.cited { background: #fde68a; color: #1f2937; padding: 1px 2px; }
 #article-panel .sent.closest { background: transparent; color: inherit;
-  border-bottom: 2px dashed #9ca3af; }
-#article-panel .cite-n { font-weight: 700; color: #b45309; margin-right: 3px; }
-#article-panel .sent.closest .cite-n { color: #6b7280; }
+  border-bottom: 2px dashed #6b7280; }
+.dark #article-panel .sent.closest { border-bottom-color: #9ca3af; }
+#article-panel .cite-n { font-weight: 700; color: #92400e; margin-right: 3px; }
+#article-panel .sent.closest .cite-n { color: #4b5563; }
+.dark #article-panel .sent.closest .cite-n { color: #d1d5db; }
 #article-panel .sent.flash { animation: articlebot-flash 1.8s ease-out; }
 @keyframes articlebot-flash {
   0%, 40% { background: #f59e0b; box-shadow: 0 0 0 4px #f59e0b; }
   100% { box-shadow: 0 0 0 0 transparent; }
 }
+@media (prefers-reduced-motion: reduce) {
+  #article-panel .sent.flash { animation: none; outline: 3px solid #92400e; }
+}
+#chatbot .message-content ul, #chatbot .message ul { list-style: none; padding-left: 0; }
+#question textarea::placeholder { color: #6b7280 !important; opacity: 1 !important; }
+.dark #question textarea::placeholder { color: #9ca3af !important; }
+:focus-visible, #question textarea:focus { outline: 3px solid #1d4ed8 !important;
+  outline-offset: 2px !important; }
+.dark :focus-visible, .dark #question textarea:focus { outline-color: #93c5fd !important; }
+footer, footer a, footer button, footer span, footer div, #article-upload .or {
+  color: #4b5563 !important; }
+.dark footer, .dark footer a, .dark footer button, .dark footer span, .dark footer div,
+.dark #article-upload .or { color: #d1d5db !important; }
+.ab-button { display: inline-flex; align-items: center; gap: 0.4rem; min-height: 44px;
+  padding: 0.4rem 0.9rem; border: 2px solid #1d4ed8; border-radius: 8px; color: #1d4ed8;
+  background: transparent; font-weight: 600; cursor: pointer; }
+.dark .ab-button { color: #93c5fd; border-color: #93c5fd; }
+.phone-only { display: none !important; }
+@media (min-width: 701px) {
+  #article-column { position: sticky; top: 0.5rem; align-self: flex-start; }
+}
+@media (max-width: 700px) {
+  .phone-only { display: block !important; }
+  #article-column { position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
+    height: 88vh; height: 88dvh; overflow-y: auto; margin: 0 !important; width: auto !important;
+    min-width: 0 !important; padding: 0 0.75rem 0.75rem; border-radius: 14px 14px 0 0;
+    background: var(--background-fill-primary); border-top: 2px solid #6b7280;
+    box-shadow: 0 -8px 24px rgba(0, 0, 0, 0.35); transform: translateY(105%);
+    visibility: hidden; transition: transform 0.2s ease, visibility 0s linear 0.2s; }
+  body.ab-sheet-open #article-column { transform: none; visibility: visible;
+    transition: transform 0.2s ease; }
+  #article-panel .article-body { max-height: none; overflow: visible; }
+  #back-to-chat-bar { position: sticky; top: 0; z-index: 2; padding: 0.6rem 0;
+    background: var(--background-fill-primary); }
+}
 """
 
-# Clicking a citation link ([n] in the answer, or a source's id) scrolls the article panel to
-# the sentence and flashes it. Our own script; no article or user text is ever placed in it.
+# Our own script, with no article or user text in it. Clicking a citation link ([n] in the
+# answer) scrolls the article panel to the sentence and flashes it (on a phone it opens the
+# sheet first); after each answer the panel scrolls to its first cited sentence and focus
+# returns to the question box; the copy buttons copy clean text (`plain_text`), and the
+# page's language and the question box's controls follow the interface's language.
 HEAD = """
 <script>
-document.addEventListener("click", function (event) {
-  var link = event.target && event.target.closest ? event.target.closest('a[href^="#s-"]') : null;
-  if (!link) { return; }
-  var target = document.getElementById(link.getAttribute("href").slice(1));
-  if (!target) { return; }
-  event.preventDefault();
-  event.stopPropagation();
-  target.scrollIntoView({behavior: "smooth", block: "center"});
-  target.classList.remove("flash");
-  void target.offsetWidth;
-  target.classList.add("flash");
-}, true);
+(function () {
+  "use strict";
+  document.documentElement.lang = "nb";
+  var lastPanel = null, returnTo = null, copyFromChat = 0, pending = false;
+
+  function phone() { return window.matchMedia("(max-width: 700px)").matches; }
+  function sheetOpen() { return document.body.classList.contains("ab-sheet-open"); }
+  function scroller() {
+    return phone() ? document.getElementById("article-column")
+                   : document.querySelector("#article-panel .article-body");
+  }
+  function reveal(target, smooth) {
+    var box = scroller();
+    if (!box || !box.contains(target)) { return; }
+    var top = target.getBoundingClientRect().top - box.getBoundingClientRect().top
+              + box.scrollTop;
+    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3),
+                  behavior: smooth ? "smooth" : "auto"});
+  }
+  function flash(target) {
+    target.classList.remove("flash");
+    void target.offsetWidth;
+    target.classList.add("flash");
+  }
+  function lastBotMessage() {
+    var all = document.querySelectorAll("#chatbot [data-testid='bot']");
+    return all.length ? all[all.length - 1] : null;
+  }
+  function openSheet() {
+    document.body.classList.add("ab-sheet-open");
+    var back = document.getElementById("back-to-chat");
+    if (back) { back.focus({preventScroll: true}); }
+  }
+  function closeSheet() {
+    document.body.classList.remove("ab-sheet-open");
+    var target = returnTo && document.contains(returnTo) ? returnTo : lastBotMessage();
+    returnTo = null;
+    if (target) {
+      if (!target.hasAttribute("tabindex")) { target.setAttribute("tabindex", "-1"); }
+      target.focus();
+    } else {
+      var box = document.querySelector("#question textarea");
+      if (box) { box.focus(); }
+    }
+  }
+
+  // An answer's Markdown (or the chat's copy-all text) as plain text: links to the panel
+  // become their text, emphasis marks go (the article's own are entities), a source is a
+  // line "[n] sentence (id)", entities are decoded (a textarea decodes, it never renders).
+  function plain(text) {
+    var t = text.replace(/\\[([^\\[\\]]*)\\]\\(#s-[A-Za-z0-9-]+\\)/g, "$1")
+      .replace(/[*_]/g, "")
+      .split("\\n").map(function (line) {
+        return line.replace(/^- /, "").replace(/\\s+$/, "");
+      }).join("\\n");
+    var decoder = document.createElement("textarea");
+    decoder.innerHTML = t;
+    return decoder.value.trim();
+  }
+  function fromChat() { return Date.now() - copyFromChat < 2000; }
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    var write = navigator.clipboard.writeText.bind(navigator.clipboard);
+    navigator.clipboard.writeText = function (text) {
+      return write(fromChat() && typeof text === "string" ? plain(text) : text);
+    };
+  }
+  document.addEventListener("copy", function (event) {
+    var a = document.activeElement;
+    if (a && a.tagName === "TEXTAREA" && a.parentNode === document.body && fromChat()
+        && event.clipboardData) {
+      event.clipboardData.setData("text/plain", plain(a.value));
+      event.preventDefault();
+    }
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    var el = event.target && event.target.closest ? event.target : null;
+    if (!el) { return; }
+    if (el.closest("#chatbot")) { copyFromChat = Date.now(); }
+    if (el.closest("#show-article")) { returnTo = lastBotMessage(); openSheet(); return; }
+    if (el.closest("#back-to-chat")) { closeSheet(); return; }
+    var link = el.closest('a[href^="#s-"]');
+    if (!link) { return; }
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    if (phone()) {
+      returnTo = link.closest("[data-testid='bot']") || lastBotMessage();
+      openSheet();
+    }
+    reveal(target, true);
+    flash(target);
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && sheetOpen()) { event.preventDefault(); closeSheet(); }
+  });
+
+  function firstCited(panel) {
+    var best = null, marks = panel.querySelectorAll("mark.sent[data-n]");
+    for (var i = 0; i < marks.length; i++) {
+      var n = parseInt(marks[i].getAttribute("data-n"), 10);
+      if (best === null || n < parseInt(best.getAttribute("data-n"), 10)) { best = marks[i]; }
+    }
+    return best;
+  }
+  function panelChanged() {
+    var panel = document.getElementById("article-panel");
+    var body = panel && panel.querySelector(".article-body");
+    if (!body) { return; }
+    var first = body.querySelector(".sent"), marks = panel.querySelectorAll("mark.sent");
+    var key = (first ? first.id : "") + "|";
+    for (var i = 0; i < marks.length; i++) {
+      key += marks[i].id + "=" + marks[i].getAttribute("data-n") + ",";
+    }
+    if (key === lastPanel) { return; }
+    var switched = lastPanel === null || lastPanel.split("|")[0] !== key.split("|")[0];
+    lastPanel = key;
+    var cited = firstCited(panel), box = scroller();
+    if (cited) { reveal(cited, false); } else if (box && switched) { box.scrollTop = 0; }
+  }
+  function applyStrings() {
+    var strings = document.getElementById("ui-strings");
+    if (!strings) { return; }
+    var lang = strings.getAttribute("data-lang") || "nb";
+    if (document.documentElement.lang !== lang) { document.documentElement.lang = lang; }
+    var named = [["#question textarea", "data-question"],
+                 ["#question button.submit-button", "data-send"],
+                 ["#question button.stop-button", "data-stop"],
+                 ["#article-column", "data-sheet"]];
+    named.forEach(function (pair) {
+      var el = document.querySelector(pair[0]), name = strings.getAttribute(pair[1]);
+      if (el && name && el.getAttribute("aria-label") !== name) {
+        el.setAttribute("aria-label", name);
+      }
+    });
+    var column = document.getElementById("article-column");
+    if (column && column.getAttribute("role") !== "region") {
+      column.setAttribute("role", "region");
+    }
+  }
+  function answerDone(record) {
+    var box = record.target;
+    if (!box.matches || !box.matches("#question textarea") || record.oldValue === null
+        || box.disabled || sheetOpen()) { return; }
+    var a = document.activeElement;
+    if (!a || a === document.body || a === box || (a.closest && a.closest("#chatbot"))) {
+      box.focus();
+    }
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      if (record.type === "attributes" && record.attributeName === "disabled") {
+        answerDone(record);
+      }
+    });
+    if (!pending) {
+      pending = true;
+      setTimeout(function () { pending = false; panelChanged(); applyStrings(); }, 60);
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                                         attributeFilter: ["disabled", "lang", "data-lang"],
+                                         attributeOldValue: true});
+})();
 </script>
 """
 
@@ -132,10 +335,12 @@ def article_panel_html(title: str, text: str, sentences: list[Sentence],
             parts.append(f'<span class="sent" id="{sid}">{body}</span>')
         pos = s.end
     parts.append(_text_html(text[pos:]))
-    return (f'<div class="article-panel"><h3>{html.escape(texts.text("panel_heading", lang))}'
-            f': {html.escape(title)}</h3>'
+    heading = html.escape(texts.text("panel_heading", lang))
+    # the body scrolls on its own, so it takes keyboard focus (arrow keys scroll it)
+    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>'
             f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
-            f'<div class="article-body">{"".join(parts)}</div></div>')
+            f'<div class="article-body" tabindex="0" role="region" aria-label="{heading}">'
+            f'{"".join(parts)}</div></div>')
 
 
 def _in_upload_cache(path: Path) -> bool:
@@ -163,13 +368,47 @@ def _last_answer(history: list[dict[str, Any]]) -> tuple[str, str]:
     return question, answer
 
 
+RECENT_ANSWERS = 2048  # answer records kept for ratings, the least recently given dropped
+
+
+def _answer_key(question: str, markdown: str) -> str:
+    return hashlib.sha256(json.dumps([question, markdown]).encode("utf-8")).hexdigest()
+
+
 class WebChat:
-    """The handlers of the web chat over one engine; they keep no conversation state."""
+    """The handlers of the web chat over one engine; they keep no conversation state.
+
+    The one thing kept between events is the record of each recent answer (the last
+    `RECENT_ANSWERS`), found by its question and its Markdown, so that a rating saves the
+    answer record rather than what the page shows.
+    """
 
     def __init__(self, engine: Engine, default_article: str) -> None:
         self.engine = engine
         self.settings = engine.settings
         self.default_article = default_article
+        self._answers: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._answers_lock = threading.Lock()
+
+    def remember(self, question: str, markdown: str, record: dict[str, Any]) -> None:
+        """Keep the record of an answer the chat showed as `markdown`."""
+        key = _answer_key(question, markdown)
+        with self._answers_lock:
+            self._answers[key] = record
+            self._answers.move_to_end(key)
+            while len(self._answers) > RECENT_ANSWERS:
+                self._answers.popitem(last=False)
+
+    def recorded(self, question: str, markdown: str) -> dict[str, Any] | None:
+        """The record of an answer shown as `markdown` to `question` (as typed), if kept."""
+        from bot.question import clean_question
+
+        try:
+            cleaned = clean_question(question, self.settings.max_question_chars)
+        except QuestionError:
+            return None
+        with self._answers_lock:
+            return self._answers.get(_answer_key(cleaned, markdown))
 
     # -- what the page shows ----------------------------------------------------------------
 
@@ -209,6 +448,15 @@ class WebChat:
                 cited.setdefault(int(number), (n, support))
         return article_panel_html(article.title, article.text, sentences, cited, lang)
 
+    def suggestions(self, article_id: str) -> list[dict[str, str]]:
+        """Suggested questions about an article, from its own sentences, as chatbot
+        examples; the generic ones for all articles or an article that cannot be read."""
+        try:
+            sentences = [] if article_id == ALL_ARTICLES else self.sentences(article_id)
+        except ArticlebotError:
+            sentences = []
+        return [{"text": q} for q in suggestions(sentences)]
+
     # -- events ---------------------------------------------------------------------------
 
     def respond(self, message: str, history: list[dict[str, Any]],
@@ -231,7 +479,9 @@ class WebChat:
                     shown += event.text
                     yield escape(shown)
                 elif isinstance(event, Final):
-                    yield answer_markdown(event.answer)
+                    markdown = answer_markdown(event.answer)
+                    self.remember(question, markdown, event.answer.to_record())
+                    yield markdown
         except QuestionError as exc:
             yield escape(_question_problem(message, self.settings.max_question_chars, exc))
         except ArticleNotFoundError:
@@ -244,30 +494,40 @@ class WebChat:
             yield escape(texts.text("error", _lang(message)))
 
     def after_answer(self, history: list[dict[str, Any]], article_id: str) -> tuple[Any, ...]:
-        """After each answer: the panel, and interface labels in the question's language."""
+        """After each answer: the panel, and interface labels in the question's language
+        (also the page's `lang` and the controls' names, through `chat_bar_html`)."""
         import gradio as gr
 
         question, _ = _last_answer(history or [])
         lang = _lang(question) if question else None
         panel = self.panel(article_id, history)
         if lang is None:
-            return panel, gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+            return (panel, *(gr.update() for _ in range(7)))
         return (panel, gr.update(value=texts.text("web_intro", lang)),
                 gr.update(label=texts.text("article_label", lang)),
                 gr.update(label=texts.text("upload_label", lang)),
-                gr.update(label=texts.text("right_sentence_label", lang)), lang)
+                gr.update(label=texts.text("right_sentence_label", lang)), lang,
+                chat_bar_html(lang), sheet_bar_html(lang))
 
     def switch(self, article_id: str | None) -> tuple[Any, ...]:
-        """Switch the session to another indexed article: new panel, empty conversation."""
+        """Switch the session to another indexed article: new panel, empty conversation
+        (a new conversation id) with the article's own suggested questions, status lines
+        cleared."""
+        import gradio as gr
+
         article_id = article_id or self.default_article
-        return article_id, self.panel(article_id), [], []
+        chatbot = gr.update(value=[], examples=self.suggestions(article_id))
+        return (article_id, self.panel(article_id), chatbot, [], "", new_conversation(), "")
 
     def upload(self, path: str | None, lang_hint: str) -> tuple[Any, ...]:
-        """Index an uploaded .txt/.md article (validated here, on the server) and switch."""
+        """Index an uploaded .txt/.md article (validated here, on the server) and switch, as
+        `switch` does. Returns the updates of the dropdown, the session's article, the panel,
+        the chat and its state, the rating status, the conversation id, the upload status
+        and the upload field."""
         import gradio as gr
 
         lang = "en" if lang_hint == "en" else "nb"
-        keep = (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+        keep = tuple(gr.update() for _ in range(7))
         if not path:
             return (*keep, "", None)
         source = Path(path)
@@ -296,12 +556,16 @@ class WebChat:
         article = result.article
         status = texts.text("upload_ok", lang, title=article.title,
                             sentences=result.manifest.sentence_count)
+        chatbot = gr.update(value=[], examples=self.suggestions(article.id))
         return (gr.update(choices=self.choices(), value=article.id), article.id,
-                self.panel(article.id), [], [], escape(status), None)
+                self.panel(article.id), chatbot, [], "", new_conversation(), escape(status),
+                None)
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
-             data: Any) -> str:
-        """Save a like or dislike on an answer to the feedback file (this machine only)."""
+             data: Any, conversation: str = "") -> str:
+        """Save a like or dislike on an answer to the feedback file (this machine only),
+        with the answer record when this server gave the answer (else what the page shows);
+        a later rating of the same message of the same conversation replaces it."""
         liked = getattr(data, "liked", None)
         rating: Rating | None = ("up" if liked in (True, "Like")
                                  else "down" if liked in (False, "Dislike") else None)
@@ -316,6 +580,22 @@ class WebChat:
             if message.get("role") == "user":
                 question = message_text(message)
                 break
+        message_key = hashlib.sha256(json.dumps([conversation, index, question, answer])
+                                     .encode("utf-8")).hexdigest()[:24]
+        right = (right_sentence or "").strip() or None
+        answer_record = self.recorded(question, answer)
+        if answer_record is not None:
+            cited = tuple(CitedSentence(n=c["n"], sentence_id=c["sentence_id"], text=c["text"],
+                                        support=c["support"])
+                          for c in answer_record["citations"])
+            language = str(answer_record["language"])
+            save(self.settings.feedback_path, FeedbackRecord(
+                article=cited[0].sentence_id.rpartition(":")[0] if cited
+                else str(answer_record["article"]),
+                question=question, answer=str(answer_record["answer"]), rating=rating,
+                citations=cited, right_sentence=right, language=language,
+                record=answer_record, message=message_key))
+            return escape(texts.text("feedback_saved", language))
         citations = []
         texts_by_id: dict[str, dict[int, str]] = {}
         for n, sentence_id, support in cited_in(answer):
@@ -329,12 +609,41 @@ class WebChat:
         answered_article = citations[0].sentence_id.rpartition(":")[0] if citations \
             else article_id
         lang = _lang(question)
-        record = FeedbackRecord(article=answered_article, question=question, answer=answer,
-                                rating=rating, citations=tuple(citations),
-                                right_sentence=(right_sentence or "").strip() or None,
-                                language=lang)
+        record = FeedbackRecord(article=answered_article, question=question,
+                                answer=plain_text(answer), rating=rating,
+                                citations=tuple(citations), right_sentence=right,
+                                language=lang, message=message_key)
         save(self.settings.feedback_path, record)
         return escape(texts.text("feedback_saved", lang))
+
+
+def new_conversation() -> str:
+    """A fresh id for a conversation (a page load, a switch of article), naming its
+    messages in the feedback log."""
+    return uuid.uuid4().hex
+
+
+def chat_bar_html(lang: str) -> str:
+    """Below the chat: the page's strings in `lang` for our script (the page's language, the
+    names of the question box and its buttons) and, on narrow screens, the button that opens
+    the article with its sources."""
+    def attr(key: str) -> str:
+        return html.escape(texts.text(key, lang), quote=True)
+
+    return (f'<div id="ui-strings" hidden data-lang="{html.escape(lang, quote=True)}" '
+            f'data-question="{attr("question_label")}" data-send="{attr("send_label")}" '
+            f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}"></div>'
+            f'<div class="phone-only"><button type="button" id="show-article" '
+            f'class="ab-button" aria-controls="article-column">{attr("show_article")}'
+            f'</button></div>')
+
+
+def sheet_bar_html(lang: str) -> str:
+    """The top of the article column on narrow screens: back to the chat."""
+    label = html.escape(texts.text("back_to_chat", lang))
+    return (f'<div id="back-to-chat-bar" class="phone-only"><button type="button" '
+            f'id="back-to-chat" class="ab-button"><span aria-hidden="true">←</span> {label}'
+            f'</button></div>')
 
 
 def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
@@ -388,6 +697,7 @@ def build_app(engine: Engine, article_id: str) -> Any:
     with gr.Blocks(title=texts.text("chat_title", "nb"), analytics_enabled=False,
                    fill_height=True) as app:
         lang_state = gr.State("nb")
+        conversation = gr.State("")  # set on page load, renewed by a switch of article
         gr.Markdown(f"# {texts.text('chat_title', 'nb')} / {texts.text('chat_title', 'en')}")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
@@ -405,20 +715,26 @@ def build_app(engine: Engine, article_id: str) -> Any:
                     show_label=False)
                 question_box = gr.Textbox(
                     placeholder=texts.QUESTION_PLACEHOLDER, elem_id="question",
+                    label=texts.text("question_label", "nb"),
                     submit_btn=True, stop_btn=True, show_label=False, lines=1, max_lines=6,
                     scale=7, autofocus=True)
+                # the suggested questions are the article's own and change with it (switch,
+                # upload): Gradio answers a clicked example from the value the page sends
                 ci = gr.ChatInterface(
                     fn=chat.respond, chatbot=chatbot, textbox=question_box,
                     additional_inputs=[article_state],
-                    examples=[[q, None] for q in texts.EXAMPLES], cache_examples=False,
+                    examples=[[e["text"], None] for e in chat.suggestions(article_id)],
+                    cache_examples=False,
                     flagging_mode="never", concurrency_limit=settings.concurrency_limit,
                     api_name="chat", analytics_enabled=False, fill_height=False)
+                chat_bar = gr.HTML(chat_bar_html("nb"), elem_id="chat-bar")
                 right_box = gr.Textbox(
                     label=texts.text("right_sentence_label", "nb") + " / "
                     + texts.text("right_sentence_label", "en"), lines=1, max_lines=3,
                     max_length=settings.max_question_chars * 4, elem_id="right-sentence")
                 feedback_status = gr.Markdown(elem_id="feedback-status")
-            with gr.Column(scale=4):
+            with gr.Column(scale=4, elem_id="article-column"):
+                sheet_bar = gr.HTML(sheet_bar_html("nb"), elem_id="sheet-bar")
                 dropdown = gr.Dropdown(
                     choices=chat.choices(), value=article_id, elem_id="article-choice",
                     label=texts.text("article_label", "nb") + " / "
@@ -431,30 +747,32 @@ def build_app(engine: Engine, article_id: str) -> Any:
                 panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
         # articles indexed since start-up (uploads from any tab) are offered on each page load
-        app.load(lambda: gr.update(choices=chat.choices()), None, [dropdown],
-                 api_visibility="private", queue=False)
+        app.load(lambda: (gr.update(choices=chat.choices()), new_conversation()), None,
+                 [dropdown, conversation], api_visibility="private", queue=False)
         # The chatbot changes with every streamed piece; always_last skips stale updates.
         ci.chatbot.change(
             chat.after_answer, [ci.chatbot, article_state],
-            [panel, intro, dropdown, upload, right_box, lang_state], api_visibility="private",
-            trigger_mode="always_last", queue=False)
+            [panel, intro, dropdown, upload, right_box, lang_state, chat_bar, sheet_bar],
+            api_visibility="private", trigger_mode="always_last", queue=False)
         dropdown.input(
             chat.switch, [dropdown],
-            [article_state, panel, ci.chatbot, ci.chatbot_state], api_visibility="private",
-            queue=False)
+            [article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
+             conversation, upload_status], api_visibility="private", queue=False)
         upload.upload(
             chat.upload, [upload, lang_state],
-            [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, upload_status,
-             upload], api_visibility="private", concurrency_limit=1)
-        def on_like(history: list[dict[str, Any]], aid: str, right: str | None,
+            [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
+             conversation, upload_status, upload], api_visibility="private",
+            concurrency_limit=1)
+        def on_like(history: list[dict[str, Any]], aid: str, right: str | None, conv: str,
                     data: Any) -> tuple[str, str]:
-            status = chat.rate(history, aid, right, data)
+            status = chat.rate(history, aid, right, data, conv)
             return status, "" if status else (right or "")  # a correction is used once
 
         # set at run time: this module's annotations are strings and gr is a local name here
         on_like.__annotations__["data"] = gr.LikeData
         ci.chatbot.like(
-            on_like, [ci.chatbot, article_state, right_box], [feedback_status, right_box],
+            on_like, [ci.chatbot, article_state, right_box, conversation],
+            [feedback_status, right_box],
             api_visibility="private", queue=False)
     return app
 

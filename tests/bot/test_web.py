@@ -287,15 +287,81 @@ def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
     answer = list(chat.respond("Hvem er Sergej Radtsjenko?", [], "article"))[-1]
     history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
                {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
-    status = chat.rate(history, "article", "", SimpleNamespace(index=1, liked=True))
+    status = chat.rate(history, "article", "", SimpleNamespace(index=1, liked=True), "c1")
     assert "lagret" in status
-    chat.rate(history, "article", "Radtsjenko, som er professor ved Henry A Kissinger Center",
-              SimpleNamespace(index=1, liked=False))
-    up, down = load(settings.feedback_path)
+    [up] = load(settings.feedback_path)
     assert (up.rating, up.question, up.article) == ("up", "Hvem er Sergej Radtsjenko?", "article")
     assert up.citations[0].text == RADTSJENKO and up.right_sentence is None
     assert [c.n for c in up.citations] == list(range(1, len(up.citations) + 1))
+    # the answer record as `ask --json` gives it, not the Markdown the page shows
+    expected = chat.engine.ask("Hvem er Sergej Radtsjenko?", "article").to_record()
+    assert up.record is not None and set(up.record) == set(expected)
+    assert {k: v for k, v in up.record.items() if k != "timings_ms"} == {
+        k: v for k, v in expected.items() if k != "timings_ms"}
+    assert up.answer == expected["answer"] and "](#" not in up.answer
+    # a second rating of the same message replaces the first; another conversation's is kept
+    chat.rate(history, "article", "", SimpleNamespace(index=1, liked=True), "c2")
+    chat.rate(history, "article", "Radtsjenko, som er professor ved Henry A Kissinger Center",
+              SimpleNamespace(index=1, liked=False), "c1")
+    other, down = load(settings.feedback_path)
+    assert other.rating == "up" and other.message != down.message
     assert down.rating == "down" and down.right_sentence.startswith("Radtsjenko, som er")
+    assert down.record == up.record
+
+
+def test_a_rating_of_an_answer_the_server_no_longer_knows_keeps_the_page_text(
+        tmp_path: Path, shared_store: Path) -> None:
+    """After a restart the record is gone; the rating still saves the citations and the
+    answer as plain text."""
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from bot.ui.feedback import load
+    from bot.ui.format import plain_text
+    from bot.ui.web import WebChat
+
+    settings = Settings(store=shared_store, data_dir=tmp_path / "data")
+    engine = Engine(settings)
+    answer = list(WebChat(engine, "article").respond("Hvem er Sergej Radtsjenko?", []))[-1]
+    history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
+               {"role": "assistant", "content": answer}]
+    WebChat(engine, "article").rate(history, "article", "",
+                                    SimpleNamespace(index=1, liked=True), "c")
+    [saved] = load(settings.feedback_path)
+    assert saved.record is None and saved.answer == plain_text(answer)
+    assert saved.citations[0].text == RADTSJENKO
+
+
+def test_plain_text_is_the_answer_without_markup() -> None:
+    from bot.ui.format import answer_markdown, plain_text
+
+    answer = _answer("Ola skrev <b>*fett*</b> & [lenke](https://x.example) _her_.", False)
+    text = plain_text(answer_markdown(answer))
+    assert "Ola skrev <b>*fett*</b> & [lenke](https://x.example) _her_. (xss:3)" in text
+    assert "&#" not in text and "](#" not in text and "**" not in text
+    assert "\n[1] Ola skrev" in text
+
+
+def test_suggestions_come_from_the_article() -> None:
+    from bot.ui.suggest import suggestions
+    from index.article import read_article
+    from index.sentence import split_article
+    from tests.conftest import ARTICLE
+
+    bundled = suggestions(split_article(read_article(ARTICLE)))
+    assert bundled[0] == ("Hva handler artikkelen «Ekspert: Putins desperate trekk kan få Kim "
+                          "til å glise» om?")
+    assert "Hva sier artikkelen om Sergej Radtsjenko?" in bundled
+    assert any(q.startswith("What does the article say about") for q in bundled)
+    assert len(bundled) == 4
+    from index.records import Sentence
+
+    other = [Sentence("o", 1, "headline", "Brua er åpnet", 0, 13),
+             Sentence("o", 2, "body", "I går åpnet ordfører Kari Hansen brua i Bergen.", 14, 61)]
+    theirs = suggestions(other)
+    assert theirs[:2] == ["Hva handler artikkelen «Brua er åpnet» om?",
+                          "Hva sier artikkelen om Kari Hansen?"]
+    assert not set(theirs) & set(bundled)
+    assert suggestions([]) == ["Hva handler artikkelen om?", "What is the article about?"]
 
 
 @contextmanager
