@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.collection import ALL_ARTICLES
 from bot.eval.journal import entry
 from bot.eval.outcome import Outcome, gold_ids, score
 from bot.eval.qafile import QAItem
@@ -49,6 +50,9 @@ class ItemAnswerer:
     def __init__(self, engine: Engine, notice: Notice) -> None:
         self.engine = engine
         self._notice = notice
+        # `--article all`: each item is asked across every article in the store, and
+        # scored against its own (its context, else the bundled article)
+        self._across = engine.settings.article == ALL_ARTICLES
         self._default_article: str | None = None
         self._sentences: dict[str, Sequence[Sentence]] = {}
         self._warmed = False
@@ -66,25 +70,42 @@ class ItemAnswerer:
                 article_id = engine.index_text(item.context)
             else:
                 if self._default_article is None:
-                    self._default_article = engine.resolve_article(notice=self._notice)
+                    from bot.engine import bundled_article_path
+
+                    own = str(bundled_article_path()) if self._across else None
+                    self._default_article = engine.resolve_article(own, notice=self._notice)
                 article_id = self._default_article
             if article_id not in self._sentences:
                 self._sentences[article_id] = engine.sentences(article_id)
             sentences = self._sentences[article_id]
             gold = gold_ids(item, sentences)
             gold_texts = [s.text for s in sentences if s.id in gold]
+            asked = ALL_ARTICLES if self._across else article_id
             if not self._warmed:
                 self._warmed = True
                 with contextlib.suppress(ArticlebotError):
-                    engine.ask(item.question, article_id)
+                    engine.ask(item.question, asked)
             t0 = time.perf_counter()
             try:
-                answer = engine.ask(item.question, article_id, item_id=item.id)
+                answer = engine.ask(item.question, asked, item_id=item.id)
             finally:
                 latency = (time.perf_counter() - t0) * 1000
         except ArticlebotError as exc:
             error = str(exc)
         return score(item, answer, gold, error, latency, gold_texts, article_id)
+
+
+def index_collection(items: Sequence[QAItem], settings: Settings, notice: Notice) -> None:
+    """For `--article all`: index every item's context (and the bundled article, for items
+    without one) before any question, so that each is asked across all of them."""
+    from bot.engine import Engine, bundled_article_path
+
+    engine = Engine(settings)
+    contexts = list(dict.fromkeys(i.context for i in items if i.context is not None))
+    notice(f"--article all: indexing {len(contexts)} contexts first ...")
+    engine.index_texts(contexts)
+    if any(i.context is None for i in items):
+        engine.resolve_article(str(bundled_article_path()), notice=notice)
 
 
 def answer_here(todo: Sequence[tuple[int, QAItem]], settings: Settings, notice: Notice

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.eval.answering import Line, answer_here, answer_in_workers
+from bot.collection import ALL_ARTICLES
+from bot.eval.answering import Line, answer_here, answer_in_workers, index_collection
 from bot.eval.journal import JOURNAL, Journal, fingerprint, has_header, outcome_of
 from bot.eval.metrics import (
     HEADLINE,
@@ -259,6 +260,10 @@ def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QA
     try:
         if todo:
             with _eval_settings(settings, items) as (run_settings, tmp):
+                if settings.article == ALL_ARTICLES:
+                    # one store holds every context; the workers only read it
+                    index_collection(items, run_settings, notice)
+                    tmp = None
                 answered: Iterator[Line]
                 if jobs == 1:
                     answered = answer_here(todo, run_settings, notice)

@@ -273,3 +273,37 @@ def test_reading_a_journal_drops_a_torn_last_line_and_refuses_a_broken_one(tmp_p
         read(path, _header(), items)
     path.write_bytes(whole[:40])  # killed before the header's newline: nothing to resume
     assert not has_header(path) and not has_header(tmp_path / "none.jsonl")
+
+
+def test_eval_across_all_articles_scores_each_item_against_its_own(tmp_path: Path) -> None:
+    """`--article all` indexes every context first and asks each question across all of
+    them: the records say "all" and name each citation's article, and a hit needs the own
+    article's gold sentence, so it can never beat asking each item of its own context."""
+    rows = [json.loads(line) for line in
+            (DATA / "norquad" / "validation.jsonl").read_text(encoding="utf-8").splitlines()]
+    picked, contexts = [], set()
+    for row in rows:  # two questions each of three passages
+        if row["context"] in contexts and sum(r["context"] == row["context"]
+                                              for r in picked) >= 2:
+            continue
+        if len(contexts) < 3 or row["context"] in contexts:
+            contexts.add(row["context"])
+            picked.append(row)
+        if len(picked) == 6:
+            break
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked),
+                  encoding="utf-8")
+    env = _env(tmp_path)
+    done = run_cli(["eval", str(qa), "--out", str(tmp_path / "all"), "--article", "all",
+                    "-q"], env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    own = run_cli(["eval", str(qa), "--out", str(tmp_path / "own"), "-q"], env, timeout=900)
+    assert own.returncode == 0, own.stderr
+    across, _, preds = _figures(tmp_path / "all")
+    alone, _, _ = _figures(tmp_path / "own")
+    assert all(p["article"] == "all" for p in preds)
+    cited = [c for p in preds for c in p["citations"]]
+    assert cited and all(c["sentence_id"].startswith(c["article"] + ":") for c in cited)
+    assert len({c["article"] for c in cited}) >= 2  # the passages answer their own questions
+    assert across["hit_at_1"] <= alone["hit_at_1"]
