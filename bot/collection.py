@@ -86,10 +86,14 @@ def best_candidate(candidates: Sequence[Candidate], answerable_weight: float) ->
     return max(answering or candidates, key=lambda c: c.route_score(answerable_weight))
 
 
-def merged_ranking(candidates: Sequence[Candidate], size: int) -> tuple[Ranked, ...]:
-    """Every candidate article's ranking merged by score, each entry naming its article."""
-    every = [r for c in candidates for r in c.retrieval.ranked[:size]]
-    every.sort(key=lambda r: -r.score)
+def merged_ranking(candidates: Sequence[Candidate], best: Candidate, weight: float,
+                   size: int) -> tuple[Ranked, ...]:
+    """The candidates' rankings as one, each entry naming its article: the answering
+    article's sentences first, then the other articles' by route score. Ranker scores are
+    not comparable across articles, so they order sentences within an article only."""
+    order = [best, *sorted((c for c in candidates if c is not best),
+                           key=lambda c: -c.route_score(weight))]
+    every = [r for c in order for r in c.retrieval.ranked[:size]]
     return tuple(dataclasses.replace(r, across=True) for r in every[:size])
 
 
@@ -129,7 +133,8 @@ class CollectionAnswerer:
         log.debug("route %.1f ms over %d articles: %s", ms, len(nearest),
                   best.answerer.retriever.index.article.id)
         return Routed(RetrievalStep(inputs, best.retrieval, ms), best.answerer,
-                      merged_ranking(candidates, self._ranking_size))
+                      merged_ranking(candidates, best, self._answerable_weight,
+                                     self._ranking_size))
 
     def _relabel(self, event: Event, routed: Routed) -> Event:
         if isinstance(event, Retrieved):
