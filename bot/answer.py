@@ -72,8 +72,9 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
         citations = tuple(Citation(n=i, sentence=s, score=score.get(s.id, 0.0))
                           for i, s in enumerate(cited, start=1))
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
-    short = None if abstained else short_answer(retrieval.question,
-                                                chosen[0].sentence.text, question)
+    short = None if abstained else short_answer(retrieval.question, chosen[0].sentence.text,
+                                                question, [r.score for r in ranked[:2]],
+                                                retrieval.answerable)
     return Answer(question=question, answer=body, language=language, article=article_id,
                   citations=citations, ranking=ranked[:ranking_size], abstained=abstained,
                   short_answer=short)

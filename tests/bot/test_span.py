@@ -1,9 +1,23 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.ranking.features import question_info
-from bot.span import short_answer
+from bot.ranking.model import LinearModel
+from bot.span import FEATURES, ShortAnswerModel, candidate, read_model, short_answer
+
+
+def _text(question: str, sentence: str) -> str | None:
+    c = candidate(question_info(question), sentence, question)
+    return None if c is None else c.text
+
+
+def _model(weights: dict[str, float], show_above: float) -> ShortAnswerModel:
+    n = len(FEATURES)
+    coef = np.array([weights.get(f, 0.0) for f in FEATURES])
+    return ShortAnswerModel(LinearModel(FEATURES, np.zeros(n), np.ones(n), coef, 0.0),
+                            show_above)
 
 
 @pytest.mark.parametrize(("question", "sentence", "expected"), [
@@ -14,17 +28,49 @@ from bot.span import short_answer
     ("Hvem åpnet brua?", "Brua ble åpnet av statsminister Erna Solberg i fjor.",
      "Erna Solberg"),
     ("Hva tyder ryktene på?", "Ryktene tyder på høy grad av desperasjon.", None),
+    ("Hvor publiserte han analysen?", "Han skrev en analyse i The Guardian i går.",
+     "The Guardian"),
+    ("Hvor mange bor i Bergen?", "I Bergen bor det 285 000 mennesker.", "285 000 mennesker"),
 ])
-def test_short_answers(question: str, sentence: str, expected: str | None) -> None:
-    assert short_answer(question_info(question), sentence) == expected
+def test_candidates(question: str, sentence: str, expected: str | None) -> None:
+    assert _text(question, sentence) == expected
 
 
 def test_who_skips_names_from_the_question() -> None:
-    q = question_info("Hvem møtte Vladimir Putin?")
-    assert short_answer(q, "Vladimir Putin møtte Kim Jong-un i Vladivostok.") == "Kim Jong-un"
+    assert _text("Hvem møtte Vladimir Putin?",
+                 "Vladimir Putin møtte Kim Jong-un i Vladivostok.") == "Kim Jong-un"
+
+
+def test_where_skips_places_from_the_question() -> None:
+    assert _text("Hvor i Russland møttes de?",
+                 "De møttes i Russland, nærmere bestemt i Vladivostok.") == "Vladivostok"
 
 
 def test_who_is_a_named_person_asks_for_a_description() -> None:
     question = "Hvem er Sergej Radtsjenko?"
     sentence = "Radtsjenko, som er professor ved Johns Hopkins School, peker på det."
-    assert short_answer(question_info(question), sentence, question) is None
+    assert _text(question, sentence) is None
+    assert short_answer(question_info(question), sentence, question, (5.0, 1.0)) is None
+
+
+def test_a_short_answer_is_shown_only_above_the_threshold() -> None:
+    question = "Hvem åpnet brua?"
+    sentence = "Brua ble åpnet av statsminister Erna Solberg i fjor."
+    q = question_info(question)
+    sure = _model({"margin": 1.0}, 0.9)
+    assert short_answer(q, sentence, question, (6.0, 1.0), model=sure) == "Erna Solberg"
+    assert short_answer(q, sentence, question, (6.0, 5.5), model=sure) is None
+
+
+def test_the_shipped_model_reads_and_is_strict() -> None:
+    model = read_model()
+    assert model is not None and model.model.names == FEATURES
+    assert 0.0 < model.show_above < 1.0
+    # a year is no age, and a country no expert: the shipped confidence says so
+    q = question_info("Hvor gammel er Mette Frederiksen?")
+    assert short_answer(q, "Grunnloven fra 1848 ga Danmark et demokrati, sa Mette "
+                           "Frederiksen.", "Hvor gammel er Mette Frederiksen?",
+                        (4.0, 3.0)) is None
+    q = question_info("Hvem er eksperten?")
+    assert short_answer(q, "Russland har kjøpt våpen fra Nord-Korea, mener eksperten.",
+                        "Hvem er eksperten?", (4.0, 3.0)) is None
