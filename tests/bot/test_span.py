@@ -5,7 +5,14 @@ import pytest
 
 from bot.ranking.features import question_info
 from bot.ranking.model import LinearModel
-from bot.span import FEATURES, ShortAnswerModel, candidate, read_model, short_answer
+from bot.span import (
+    FEATURES,
+    ShortAnswerModel,
+    candidate,
+    confidence,
+    read_model,
+    short_answer,
+)
 
 
 def _text(question: str, sentence: str) -> str | None:
@@ -67,10 +74,13 @@ def test_the_shipped_model_reads_and_is_strict() -> None:
     assert model is not None and model.model.names == FEATURES
     assert 0.0 < model.show_above < 1.0
     # a year is no age, and a country no expert: the shipped confidence says so
-    q = question_info("Hvor gammel er Mette Frederiksen?")
-    assert short_answer(q, "Grunnloven fra 1848 ga Danmark et demokrati, sa Mette "
-                           "Frederiksen.", "Hvor gammel er Mette Frederiksen?",
-                        (4.0, 3.0)) is None
-    q = question_info("Hvem er eksperten?")
-    assert short_answer(q, "Russland har kjøpt våpen fra Nord-Korea, mener eksperten.",
-                        "Hvem er eksperten?", (4.0, 3.0)) is None
+    cases = [("Hvor gammel er Mette Frederiksen?",
+              "Grunnloven fra 1848 ga Danmark et demokrati, sa Mette Frederiksen.", "1848"),
+             ("Hvem er eksperten?", "Russland har kjøpt våpen fra Nord-Korea, mener eksperten.",
+              "Nord-Korea")]
+    for question, sentence, span in cases:
+        q = question_info(question)
+        found = candidate(q, sentence, question)
+        assert found is not None and found.text == span  # a span is found ...
+        assert confidence(q, sentence, question, found, (4.0, 3.0), 0.5) < model.show_above
+        assert short_answer(q, sentence, question, (4.0, 3.0), 0.5) is None  # ... not shown
