@@ -42,6 +42,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "show_article": "Vis kildene i artikkelen",
         "back_to_chat": "Tilbake til chatten",
         "sheet_label": "Artikkelen og kildene",
+        "suggestions_label": "Forslag til spørsmål",
         "all_articles": "Alle artikler",
         "all_panel": ("Spørsmål går til alle artiklene; artikkelen et svar siterer vises "
                       "her."),
@@ -82,6 +83,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "show_article": "Show the sources in the article",
         "back_to_chat": "Back to the chat",
         "sheet_label": "The article and its sources",
+        "suggestions_label": "Suggested questions",
         "all_articles": "All articles",
         "all_panel": "Questions go to every article; the article an answer cites is shown here.",
     },

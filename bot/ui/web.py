@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 # Colours meet WCAG 2.2 AA in light and dark mode: text 4.5:1 or more against its background
 # (the [n] badge #92400e on the highlight #fde68a), non-text marks 3:1 (the dashed underline
-# of a "not support" sentence, the focus ring). At 700 px and narrower the article column is
+# of a "not support" sentence, the focus ring). Marks that must read in both modes take the
+# text colour (Gradio's custom CSS is scoped under its container, so a `.dark` rule would
+# lose to the scoped light one). At 700 px and narrower the article column is
 # a bottom sheet over the chat, opened by "show the sources" or by a citation link and
 # closed by "back to the chat" (or Escape).
 CSS = """
@@ -62,11 +64,9 @@ CSS = """
 #article-panel .sent { border-radius: 3px; }
 #article-panel .sent.cited { background: #fde68a; color: #1f2937; padding: 1px 2px; }
 #article-panel .sent.closest { background: transparent; color: inherit;
-  border-bottom: 2px dashed #6b7280; }
-.dark #article-panel .sent.closest { border-bottom-color: #9ca3af; }
+  border-bottom: 2px dashed currentColor; }
 #article-panel .cite-n { font-weight: 700; color: #92400e; margin-right: 3px; }
-#article-panel .sent.closest .cite-n { color: #4b5563; }
-.dark #article-panel .sent.closest .cite-n { color: #d1d5db; }
+#article-panel .sent.closest .cite-n { color: inherit; }
 #article-panel .sent.flash { animation: articlebot-flash 1.8s ease-out; }
 @keyframes articlebot-flash {
   0%, 40% { background: #f59e0b; box-shadow: 0 0 0 4px #f59e0b; }
@@ -76,36 +76,36 @@ CSS = """
   #article-panel .sent.flash { animation: none; outline: 3px solid #92400e; }
 }
 #chatbot .message-content ul, #chatbot .message ul { list-style: none; padding-left: 0; }
-#question textarea::placeholder { color: #6b7280 !important; opacity: 1 !important; }
-.dark #question textarea::placeholder { color: #9ca3af !important; }
-:focus-visible, #question textarea:focus { outline: 3px solid #1d4ed8 !important;
+#question textarea::placeholder { color: var(--body-text-color) !important;
+  opacity: 0.72 !important; }
+:focus-visible, #question textarea:focus { outline: 3px solid currentColor !important;
   outline-offset: 2px !important; }
-.dark :focus-visible, .dark #question textarea:focus { outline-color: #93c5fd !important; }
+#question textarea:focus { outline-color: var(--body-text-color) !important; }
 footer, footer a, footer button, footer span, footer div, #article-upload .or {
-  color: #4b5563 !important; }
-.dark footer, .dark footer a, .dark footer button, .dark footer span, .dark footer div,
-.dark #article-upload .or { color: #d1d5db !important; }
+  color: var(--body-text-color) !important; }
 .ab-button { display: inline-flex; align-items: center; gap: 0.4rem; min-height: 44px;
-  padding: 0.4rem 0.9rem; border: 2px solid #1d4ed8; border-radius: 8px; color: #1d4ed8;
-  background: transparent; font-weight: 600; cursor: pointer; }
-.dark .ab-button { color: #93c5fd; border-color: #93c5fd; }
+  padding: 0.4rem 0.9rem; border: 2px solid currentColor; border-radius: 8px;
+  color: var(--body-text-color); background: transparent; font-weight: 600;
+  cursor: pointer; }
 .phone-only { display: none !important; }
 @media (min-width: 701px) {
   #article-column { position: sticky; top: 0.5rem; align-self: flex-start; }
+  #sheet-bar, #chat-bar { display: none !important; }
 }
 @media (max-width: 700px) {
   .phone-only { display: block !important; }
   #article-column { position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
-    height: 88vh; height: 88dvh; overflow-y: auto; margin: 0 !important; width: auto !important;
+    height: 88vh; height: 88dvh; overflow-y: auto; overflow-x: hidden;
+    flex-wrap: nowrap !important; margin: 0 !important; width: auto !important;
     min-width: 0 !important; padding: 0 0.75rem 0.75rem; border-radius: 14px 14px 0 0;
     background: var(--background-fill-primary); border-top: 2px solid #6b7280;
     box-shadow: 0 -8px 24px rgba(0, 0, 0, 0.35); transform: translateY(105%);
     visibility: hidden; transition: transform 0.2s ease, visibility 0s linear 0.2s; }
-  body.ab-sheet-open #article-column { transform: none; visibility: visible;
+  #article-column.ab-open { transform: none; visibility: visible;
     transition: transform 0.2s ease; }
   #article-panel .article-body { max-height: none; overflow: visible; }
-  #back-to-chat-bar { position: sticky; top: 0; z-index: 2; padding: 0.6rem 0;
-    background: var(--background-fill-primary); }
+  #sheet-bar { position: sticky; top: 0; z-index: 2; padding: 0.6rem 0 0.3rem;
+    background: var(--background-fill-primary); border: none; box-shadow: none; }
 }
 """
 
@@ -122,7 +122,8 @@ HEAD = """
   var lastPanel = null, returnTo = null, copyFromChat = 0, pending = false;
 
   function phone() { return window.matchMedia("(max-width: 700px)").matches; }
-  function sheetOpen() { return document.body.classList.contains("ab-sheet-open"); }
+  function sheet() { return document.getElementById("article-column"); }
+  function sheetOpen() { var s = sheet(); return !!s && s.classList.contains("ab-open"); }
   function scroller() {
     return phone() ? document.getElementById("article-column")
                    : document.querySelector("#article-panel .article-body");
@@ -145,12 +146,17 @@ HEAD = """
     return all.length ? all[all.length - 1] : null;
   }
   function openSheet() {
-    document.body.classList.add("ab-sheet-open");
-    var back = document.getElementById("back-to-chat");
-    if (back) { back.focus({preventScroll: true}); }
+    var s = sheet();
+    if (s) { s.classList.add("ab-open"); }
+    // focus moves into the sheet once it is shown (the click that opened it may move it on)
+    setTimeout(function () {
+      var back = document.getElementById("back-to-chat");
+      if (back && sheetOpen()) { back.focus({preventScroll: true}); }
+    }, 30);
   }
   function closeSheet() {
-    document.body.classList.remove("ab-sheet-open");
+    var s = sheet();
+    if (s) { s.classList.remove("ab-open"); }
     var target = returnTo && document.contains(returnTo) ? returnTo : lastBotMessage();
     returnTo = null;
     if (target) {
@@ -195,7 +201,13 @@ HEAD = """
     var el = event.target && event.target.closest ? event.target : null;
     if (!el) { return; }
     if (el.closest("#chatbot")) { copyFromChat = Date.now(); }
-    if (el.closest("#show-article")) { returnTo = lastBotMessage(); openSheet(); return; }
+    if (el.closest("#show-article")) {
+      var panel = document.getElementById("article-panel"), cited = panel && firstCited(panel);
+      returnTo = lastBotMessage();
+      openSheet();
+      if (cited) { reveal(cited, false); }
+      return;
+    }
     if (el.closest("#back-to-chat")) { closeSheet(); return; }
     var link = el.closest('a[href^="#s-"]');
     if (!link) { return; }
@@ -252,9 +264,25 @@ HEAD = """
         el.setAttribute("aria-label", name);
       }
     });
+    // Gradio lists the suggested questions as role=list with buttons for children, which
+    // a list may not have: a named group of buttons instead
+    var examples = document.querySelector("#chatbot .examples[role='list']");
+    if (examples) {
+      examples.setAttribute("role", "group");
+      examples.setAttribute("aria-label", strings.getAttribute("data-suggestions") || "");
+    }
     var column = document.getElementById("article-column");
     if (column && column.getAttribute("role") !== "region") {
       column.setAttribute("role", "region");
+    }
+    // Gradio names each message by its raw text; for an answer that is Markdown
+    var messages = document.querySelectorAll("#chatbot [data-testid='bot'][aria-label]");
+    for (var i = 0; i < messages.length; i++) {
+      var label = messages[i].getAttribute("aria-label"), cut = label.indexOf(": ");
+      if (cut > 0 && /&#|\\]\\(#s-/.test(label)) {
+        messages[i].setAttribute("aria-label", label.slice(0, cut + 2)
+                                 + plain(label.slice(cut + 2)));
+      }
     }
   }
   function answerDone(record) {
@@ -632,7 +660,8 @@ def chat_bar_html(lang: str) -> str:
 
     return (f'<div id="ui-strings" hidden data-lang="{html.escape(lang, quote=True)}" '
             f'data-question="{attr("question_label")}" data-send="{attr("send_label")}" '
-            f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}"></div>'
+            f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}" '
+            f'data-suggestions="{attr("suggestions_label")}"></div>'
             f'<div class="phone-only"><button type="button" id="show-article" '
             f'class="ab-button" aria-controls="article-column">{attr("show_article")}'
             f'</button></div>')
@@ -748,16 +777,19 @@ def build_app(engine: Engine, article_id: str) -> Any:
 
         # articles indexed since start-up (uploads from any tab) are offered on each page load
         app.load(lambda: (gr.update(choices=chat.choices()), new_conversation()), None,
-                 [dropdown, conversation], api_visibility="private", queue=False)
+                 [dropdown, conversation], api_visibility="private", queue=False,
+                 show_progress="hidden")
         # The chatbot changes with every streamed piece; always_last skips stale updates.
         ci.chatbot.change(
             chat.after_answer, [ci.chatbot, article_state],
             [panel, intro, dropdown, upload, right_box, lang_state, chat_bar, sheet_bar],
-            api_visibility="private", trigger_mode="always_last", queue=False)
+            api_visibility="private", trigger_mode="always_last", queue=False,
+            show_progress="hidden")  # no fading of the panel while an answer streams
         dropdown.input(
             chat.switch, [dropdown],
             [article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
-             conversation, upload_status], api_visibility="private", queue=False)
+             conversation, upload_status], api_visibility="private", queue=False,
+            show_progress="hidden")
         upload.upload(
             chat.upload, [upload, lang_state],
             [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
