@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 ALL_ARTICLES = "all"
 # The weight of the answerability probability beside the nearest cosine in the route score,
 # chosen on NorQuAD train questions asked across all train passages (docs/quality.md).
-ANSWERABLE_WEIGHT = 0.05
+ANSWERABLE_WEIGHT = 0.1
 
 Search = Callable[[np.ndarray, int], list[tuple[Sentence, float]]]
 
