@@ -8,6 +8,7 @@ method is called.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -304,7 +305,7 @@ class Engine:
         # the index would make an embedded reader load every article's vectors (739 MB at
         # 10,000 articles, against 172 MB at 10).
         index = load_index(article, manifest, sentences, vectors,
-                           self.store.vectorstore(manifest, embedder))
+                           functools.partial(self.store.vectorstore, manifest, embedder))
         retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
                                       k=self.settings.ranking_size)
         answerer = Answerer(retriever, max_citations=self.settings.max_citations,

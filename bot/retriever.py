@@ -7,6 +7,7 @@ features.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,20 +38,27 @@ class SentenceIndex:
     article: Article
     manifest: Manifest
     prepared: PreparedSentences  # its sentences with the vectors stored in Chroma
-    vectorstore: Any  # langchain_chroma.Chroma over the article's collection
+    # a langchain_chroma.Chroma over the article's collection, opened when first asked for:
+    # answering never needs it, and building one costs about 30 ms (Chroma's settings),
+    # which an answer across articles would pay for every candidate article it loads
+    open_vectorstore: Callable[[], Any]
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
         """The article's sentences, in document order."""
         return self.prepared.sentences
 
+    def vectorstore(self) -> Any:
+        """The LangChain vector store over the article's collection."""
+        return self.open_vectorstore()
+
 
 def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
-               vectors: np.ndarray, vectorstore: Any) -> SentenceIndex:
+               vectors: np.ndarray, open_vectorstore: Callable[[], Any]) -> SentenceIndex:
     """Prepare an article's sentences and stored vectors for querying."""
     return SentenceIndex(article=article, manifest=manifest,
                          prepared=prepare_sentences(sentences, vectors),
-                         vectorstore=vectorstore)
+                         open_vectorstore=open_vectorstore)
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class SentenceRetriever(BaseRetriever):
         reference the product is checked against."""
         n = len(self.index.sentences)
         vector = self.embedder.embed_query(question)
-        hits = self.index.vectorstore.similarity_search_by_vector_with_relevance_scores(
+        hits = self.index.vectorstore().similarity_search_by_vector_with_relevance_scores(
             vector, k=n)
         scores = np.full(n, -1.0)
         for doc, distance in hits:  # langchain-chroma gives the collection's cosine distance
