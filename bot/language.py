@@ -65,7 +65,9 @@ def _identifier() -> Any:
 
 def identifier_scores(question: str) -> dict[str, float]:
     """Lingua's confidence (0..1) for each of the languages; all 0 when it cannot tell."""
-    values = _identifier().compute_language_confidence_values(question)
+    # lingua takes valid Unicode only: a lone surrogate (a broken paste) would raise
+    text = question.encode("utf-8", "replace").decode("utf-8")
+    values = _identifier().compute_language_confidence_values(text)
     found = {v.language.iso_code_639_1.name.lower(): float(v.value) for v in values}
     return {lang: found.get(lang, 0.0) for lang in LANGUAGES}
 

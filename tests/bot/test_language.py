@@ -58,3 +58,9 @@ def test_importing_the_module_does_not_load_lingua() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_a_lone_surrogate_does_not_break_the_guess() -> None:
+    # three words with no marker word go to lingua, which takes valid Unicode only
+    assert needs_identifier("Zyx \ud800 qwv prt")
+    assert detect_language("Zyx \ud800 qwv prt") in LANGUAGES
