@@ -315,7 +315,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
 def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
               ) -> int:
     """`articlebot serve`: the web chat."""
-    from bot.ui.web import serve
+    from bot.ui.server import serve
 
     return serve(settings, notice)
 

@@ -142,7 +142,7 @@ def test_gradio_version_gate() -> None:
 
 def test_non_loopback_needs_auth(tmp_path: Path) -> None:
     from bot.settings import Settings
-    from bot.ui.web import serve
+    from bot.ui.server import serve
     from index.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--auth"):
@@ -372,7 +372,8 @@ def serving(settings: Any) -> Iterator[str]:
     import uvicorn
 
     from bot.engine import Engine
-    from bot.ui.web import asgi_app, build_app
+    from bot.ui.server import asgi_app
+    from bot.ui.web import build_app
 
     engine = Engine(settings)
     app = asgi_app(build_app(engine, "article"), settings, engine, "article")

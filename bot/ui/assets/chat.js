@@ -1,0 +1,197 @@
+// Our own script, with no article or user text in it. Clicking a citation link ([n] in the
+// answer) scrolls the article panel to the sentence and flashes it (on a phone it opens the
+// sheet first); after each answer the panel scrolls to its first cited sentence and focus
+// returns to the question box; the copy buttons copy clean text (`plain_text`), and the
+// page's language and the question box's controls follow the interface's language.
+(function () {
+  "use strict";
+  document.documentElement.lang = "nb";
+  var lastPanel = null, returnTo = null, copyFromChat = 0, pending = false;
+
+  function phone() { return window.matchMedia("(max-width: 700px)").matches; }
+  function sheet() { return document.getElementById("article-column"); }
+  function sheetOpen() { var s = sheet(); return !!s && s.classList.contains("ab-open"); }
+  function scroller() {
+    return phone() ? document.getElementById("article-column")
+                   : document.querySelector("#article-panel .article-body");
+  }
+  function reveal(target, smooth) {
+    var box = scroller();
+    if (!box || !box.contains(target)) { return; }
+    var top = target.getBoundingClientRect().top - box.getBoundingClientRect().top
+              + box.scrollTop;
+    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3),
+                  behavior: smooth ? "smooth" : "auto"});
+  }
+  function flash(target) {
+    target.classList.remove("flash");
+    void target.offsetWidth;
+    target.classList.add("flash");
+  }
+  function lastBotMessage() {
+    var all = document.querySelectorAll("#chatbot [data-testid='bot']");
+    return all.length ? all[all.length - 1] : null;
+  }
+  function openSheet() {
+    var s = sheet();
+    if (s) { s.classList.add("ab-open"); }
+    // focus moves into the sheet once it is shown (the click that opened it may move it on)
+    setTimeout(function () {
+      var back = document.getElementById("back-to-chat");
+      if (back && sheetOpen()) { back.focus({preventScroll: true}); }
+    }, 30);
+  }
+  function closeSheet() {
+    var s = sheet();
+    if (s) { s.classList.remove("ab-open"); }
+    var target = returnTo && document.contains(returnTo) ? returnTo : lastBotMessage();
+    returnTo = null;
+    if (target) {
+      if (!target.hasAttribute("tabindex")) { target.setAttribute("tabindex", "-1"); }
+      target.focus();
+    } else {
+      var box = document.querySelector("#question textarea");
+      if (box) { box.focus(); }
+    }
+  }
+
+  // An answer's Markdown (or the chat's copy-all text) as plain text: links to the panel
+  // become their text, emphasis marks go (the article's own are entities), a source is a
+  // line "[n] sentence (id)", entities are decoded (a textarea decodes, it never renders).
+  function plain(text) {
+    var t = text.replace(/\[([^\[\]]*)\]\(#s-[A-Za-z0-9-]+\)/g, "$1")
+      .replace(/[*_]/g, "")
+      .split("\n").map(function (line) {
+        return line.replace(/^- /, "").replace(/\s+$/, "");
+      }).join("\n");
+    var decoder = document.createElement("textarea");
+    decoder.innerHTML = t;
+    return decoder.value.trim();
+  }
+  function fromChat() { return Date.now() - copyFromChat < 2000; }
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    var write = navigator.clipboard.writeText.bind(navigator.clipboard);
+    navigator.clipboard.writeText = function (text) {
+      return write(fromChat() && typeof text === "string" ? plain(text) : text);
+    };
+  }
+  document.addEventListener("copy", function (event) {
+    var a = document.activeElement;
+    if (a && a.tagName === "TEXTAREA" && a.parentNode === document.body && fromChat()
+        && event.clipboardData) {
+      event.clipboardData.setData("text/plain", plain(a.value));
+      event.preventDefault();
+    }
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    var el = event.target && event.target.closest ? event.target : null;
+    if (!el) { return; }
+    if (el.closest("#chatbot")) { copyFromChat = Date.now(); }
+    if (el.closest("#show-article")) {
+      var panel = document.getElementById("article-panel"), cited = panel && firstCited(panel);
+      returnTo = lastBotMessage();
+      openSheet();
+      if (cited) { reveal(cited, false); }
+      return;
+    }
+    if (el.closest("#back-to-chat")) { closeSheet(); return; }
+    var link = el.closest('a[href^="#s-"]');
+    if (!link) { return; }
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    if (phone()) {
+      returnTo = link.closest("[data-testid='bot']") || lastBotMessage();
+      openSheet();
+    }
+    reveal(target, true);
+    flash(target);
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && sheetOpen()) { event.preventDefault(); closeSheet(); }
+  });
+
+  function firstCited(panel) {
+    var best = null, marks = panel.querySelectorAll("mark.sent[data-n]");
+    for (var i = 0; i < marks.length; i++) {
+      var n = parseInt(marks[i].getAttribute("data-n"), 10);
+      if (best === null || n < parseInt(best.getAttribute("data-n"), 10)) { best = marks[i]; }
+    }
+    return best;
+  }
+  function panelChanged() {
+    var panel = document.getElementById("article-panel");
+    var body = panel && panel.querySelector(".article-body");
+    if (!body) { return; }
+    var first = body.querySelector(".sent"), marks = panel.querySelectorAll("mark.sent");
+    var key = (first ? first.id : "") + "|";
+    for (var i = 0; i < marks.length; i++) {
+      key += marks[i].id + "=" + marks[i].getAttribute("data-n") + ",";
+    }
+    if (key === lastPanel) { return; }
+    var switched = lastPanel === null || lastPanel.split("|")[0] !== key.split("|")[0];
+    lastPanel = key;
+    var cited = firstCited(panel), box = scroller();
+    if (cited) { reveal(cited, false); } else if (box && switched) { box.scrollTop = 0; }
+  }
+  function applyStrings() {
+    var strings = document.getElementById("ui-strings");
+    if (!strings) { return; }
+    var lang = strings.getAttribute("data-lang") || "nb";
+    if (document.documentElement.lang !== lang) { document.documentElement.lang = lang; }
+    var named = [["#question textarea", "data-question"],
+                 ["#question button.submit-button", "data-send"],
+                 ["#question button.stop-button", "data-stop"],
+                 ["#article-column", "data-sheet"]];
+    named.forEach(function (pair) {
+      var el = document.querySelector(pair[0]), name = strings.getAttribute(pair[1]);
+      if (el && name && el.getAttribute("aria-label") !== name) {
+        el.setAttribute("aria-label", name);
+      }
+    });
+    // Gradio lists the suggested questions as role=list with buttons for children, which
+    // a list may not have: a named group of buttons instead
+    var examples = document.querySelector("#chatbot .examples[role='list']");
+    if (examples) {
+      examples.setAttribute("role", "group");
+      examples.setAttribute("aria-label", strings.getAttribute("data-suggestions") || "");
+    }
+    var column = document.getElementById("article-column");
+    if (column && column.getAttribute("role") !== "region") {
+      column.setAttribute("role", "region");
+    }
+    // Gradio names each message by its raw text; for an answer that is Markdown
+    var messages = document.querySelectorAll("#chatbot [data-testid='bot'][aria-label]");
+    for (var i = 0; i < messages.length; i++) {
+      var label = messages[i].getAttribute("aria-label"), cut = label.indexOf(": ");
+      if (cut > 0 && /&#|\]\(#s-/.test(label)) {
+        messages[i].setAttribute("aria-label", label.slice(0, cut + 2)
+                                 + plain(label.slice(cut + 2)));
+      }
+    }
+  }
+  function answerDone(record) {
+    var box = record.target;
+    if (!box.matches || !box.matches("#question textarea") || record.oldValue === null
+        || box.disabled || sheetOpen()) { return; }
+    var a = document.activeElement;
+    if (!a || a === document.body || a === box || (a.closest && a.closest("#chatbot"))) {
+      box.focus();
+    }
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      if (record.type === "attributes" && record.attributeName === "disabled") {
+        answerDone(record);
+      }
+    });
+    if (!pending) {
+      pending = true;
+      setTimeout(function () { pending = false; panelChanged(); applyStrings(); }, 60);
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                                         attributeFilter: ["disabled", "lang", "data-lang"],
+                                         attributeOldValue: true});
+})();
