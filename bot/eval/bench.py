@@ -726,6 +726,9 @@ def plot_scale(rows: Sequence[dict[str, Any]], path: Path) -> None:
                   label=f"{backend}: all articles p50")
         left.plot(sizes, [r["warm_p50_ms"] for r in mine], "^" + style,
                   label=f"{backend}: warm answer p50")
+        if all("all_ask_p50_ms" in r for r in mine):
+            left.plot(sizes, [r["all_ask_p50_ms"] for r in mine], "D" + style,
+                      label=f"{backend}: answer across all articles p50")
         right.plot(sizes, [r["store_mb"] for r in mine], "s" + style,
                    label=f"{backend}: store on disk")
         right.plot(sizes, [r["peak_rss_mb"] for r in mine], "o" + style,
