@@ -186,7 +186,7 @@ class Engine:
         if ref == ALL_ARTICLES:
             if not self.answerable_articles():
                 raise ArticleNotFoundError(
-                    f"no article has a {self.embedder_spec} index in {self.store.describe()}; "
+                    f"no article is indexed with {self.embedder_spec} in {self.store.describe()}; "
                     "run `articlebot index`")
             return ALL_ARTICLES
         if ref is None:
