@@ -22,9 +22,9 @@ import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot.answer import Answerer, ChainInput, RetrievalStep, chain_input
-from bot.events import Event, Final, Retrieved, final_answer
+from bot.events import Event, Final, Retrieved
 from bot.intent import retrieval_text
-from bot.records import Answer, Ranked
+from bot.records import ALL_ARTICLES, Answer, Ranked
 from bot.retriever import Retrieval
 from index.embedder import SentenceEmbedder
 from index.errors import ArticleNotFoundError
@@ -32,7 +32,6 @@ from index.records import Sentence
 
 log = logging.getLogger(__name__)
 
-ALL_ARTICLES = "all"
 # The weight of the answerability probability beside the nearest cosine in the route score,
 # chosen on NorQuAD train questions asked across all train passages (docs/quality.md).
 ANSWERABLE_WEIGHT = 0.1
@@ -88,13 +87,12 @@ def best_candidate(candidates: Sequence[Candidate], answerable_weight: float) ->
 
 def merged_ranking(candidates: Sequence[Candidate], best: Candidate, weight: float,
                    size: int) -> tuple[Ranked, ...]:
-    """The candidates' rankings as one, each entry naming its article: the answering
+    """The candidates' rankings as one: the answering
     article's sentences first, then the other articles' by route score. Ranker scores are
     not comparable across articles, so they order sentences within an article only."""
     order = [best, *sorted((c for c in candidates if c is not best),
                            key=lambda c: -c.route_score(weight))]
-    every = [r for c in order for r in c.retrieval.ranked[:size]]
-    return tuple(dataclasses.replace(r, across=True) for r in every[:size])
+    return tuple([r for c in order for r in c.retrieval.ranked[:size]][:size])
 
 
 class CollectionAnswerer:
@@ -138,7 +136,7 @@ class CollectionAnswerer:
 
     def _relabel(self, event: Event, routed: Routed) -> Event:
         if isinstance(event, Retrieved):
-            return Retrieved(routed.ranking)
+            return Retrieved(routed.ranking, across=True)
         if isinstance(event, Final):
             return Final(across(event.answer, routed))
         return event
@@ -156,11 +154,6 @@ class CollectionAnswerer:
                config: RunnableConfig | None = None) -> Iterator[Event]:
         """Answer a (cleaned) question from whichever article answers it, as events."""
         return self.chain.stream(chain_input(question, query, language), config=config)
-
-    def answer(self, question: str, query: str | None = None,
-               language: str | None = None) -> Answer:
-        """The events drained: the final answer."""
-        return final_answer(self.events(question, query, language))
 
 
 def across(answer: Answer, routed: Routed) -> Answer:

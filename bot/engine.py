@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.answer import Answerer
-from bot.collection import ALL_ARTICLES, CollectionAnswerer
+from bot.collection import CollectionAnswerer
 from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
 from bot.ranking.model import RankerModel, load_model
-from bot.records import Answer
+from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
 from index.article import article_from_text, decode_article, inline_id, read_article, slugify

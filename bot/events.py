@@ -17,10 +17,11 @@ class Retrieved:
     """The article's sentences ranked for the question, best first (before any answer)."""
 
     ranking: tuple[Ranked, ...]
+    across: bool = False  # ranked across every article: each entry names its article
 
     def to_record(self) -> dict[str, Any]:
         """The event's data as the HTTP API sends it."""
-        return {"ranking": [r.to_record() for r in self.ranking]}
+        return {"ranking": [r.to_record(self.across) for r in self.ranking]}
 
 
 @dataclass(frozen=True)

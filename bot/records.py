@@ -7,6 +7,9 @@ from typing import Any
 
 from index.records import Sentence
 
+# The article id that means every indexed article (`--article all`, API `"article": "all"`).
+ALL_ARTICLES = "all"
+
 
 @dataclass(frozen=True)
 class Ranked:
@@ -15,13 +18,12 @@ class Ranked:
     sentence: Sentence
     score: float
     features: tuple[float, ...] = ()
-    across: bool = False  # ranked among every article's sentences: the record names its article
 
-    def to_record(self) -> dict[str, Any]:
-        """The ranking entry as in the answer record."""
+    def to_record(self, across: bool = False) -> dict[str, Any]:
+        """The ranking entry as in the answer record; across articles it names its article."""
         record: dict[str, Any] = {"sentence_id": self.sentence.id,
                                   "score": round(self.score, 4)}
-        if self.across:
+        if across:
             record["article"] = self.sentence.article_id
         return record
 
@@ -36,14 +38,14 @@ class Citation:
     support: bool = True
     title: str | None = None  # the article's title, set when answering across articles
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self, across: bool = False) -> dict[str, Any]:
         """The citation as in the answer record; across articles it also names the article
         (`article`, `title`) that the offsets are into."""
         s = self.sentence
         record: dict[str, Any] = {"n": self.n, "sentence_id": s.id, "text": s.text,
                                   "start": s.start, "end": s.end,
                                   "score": round(self.score, 4), "support": self.support}
-        if self.title is not None:
+        if across:
             record["article"] = s.article_id
             record["title"] = self.title
         return record
@@ -66,6 +68,11 @@ class Answer:
     id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def across(self) -> bool:
+        """True for an answer across every indexed article."""
+        return self.article == ALL_ARTICLES
+
     def to_record(self) -> dict[str, Any]:
         """The answer record (docs/contracts.md): what `ask --json` prints."""
         return {
@@ -78,7 +85,7 @@ class Answer:
             "article": self.article,
             "backend": self.backend,
             "fallback_reason": self.fallback_reason,
-            "citations": [c.to_record() for c in self.citations],
-            "ranking": [r.to_record() for r in self.ranking],
+            "citations": [c.to_record(self.across) for c in self.citations],
+            "ranking": [r.to_record(self.across) for r in self.ranking],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -21,11 +21,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.collection import ALL_ARTICLES
 from bot.eval.journal import entry
 from bot.eval.outcome import Outcome, gold_ids, score
 from bot.eval.qafile import QAItem
-from bot.records import Answer
+from bot.records import ALL_ARTICLES, Answer
 from bot.settings import Settings
 from index.errors import ArticlebotError
 from index.records import Sentence

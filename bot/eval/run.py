@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.collection import ALL_ARTICLES
 from bot.eval.answering import Line, answer_here, answer_in_workers, index_collection
 from bot.eval.journal import JOURNAL, Journal, fingerprint, has_header, outcome_of
 from bot.eval.metrics import (
@@ -42,6 +41,7 @@ from bot.eval.metrics import (
 from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome
 from bot.eval.qafile import QAItem, add_negatives, read_qa_file
 from bot.outputs import writable_folder
+from bot.records import ALL_ARTICLES
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
 

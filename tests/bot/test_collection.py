@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.collection import ALL_ARTICLES, candidate_articles
+from bot.collection import candidate_articles
 from bot.engine import Engine, bundled_article_path
+from bot.records import ALL_ARTICLES
 from bot.settings import Settings
 from index.errors import ArticleNotFoundError
 from index.records import Sentence
