@@ -75,12 +75,6 @@ def full_names(text: str) -> list[str]:
     return [m.group(0) for m in _FULL_NAME.finditer(text)]
 
 
-def retrieval_query(question: str, history: Sequence[dict[str, Any]]) -> str | None:
-    """The query to retrieve with after the messages `history`, or None to retrieve with the
-    question itself (`Conversation.query_for` over those messages)."""
-    return Conversation.from_messages(history).query_for(question)
-
-
 @dataclass(frozen=True)
 class Turn:
     """One question and the answer it got, as text (the sentences it quotes included)."""

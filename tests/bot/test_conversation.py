@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.ui.conversation import has_pronoun, message_text, names, retrieval_query
+from bot.ui.conversation import Conversation, has_pronoun, message_text, names
 
 
 def _user(text: str, parts: bool = False) -> dict[str, Any]:
@@ -17,6 +17,11 @@ def _user(text: str, parts: bool = False) -> dict[str, Any]:
 
 def _bot(text: str) -> dict[str, Any]:
     return {"role": "assistant", "content": text}
+
+
+def retrieval_query(question: str, history: list[dict[str, Any]]) -> str | None:
+    """The query a chat given these messages retrieves `question` with."""
+    return Conversation.from_messages(history).query_for(question)
 
 
 @pytest.mark.parametrize("parts", [False, True])
@@ -79,7 +84,6 @@ def test_follow_up_transcripts_resolve_to_the_right_sentence(shared_store: Path)
 
     from bot.engine import Engine
     from bot.settings import Settings
-    from bot.ui.conversation import retrieval_query
     from bot.ui.format import answer_markdown
     from tests.conftest import DATA
 
