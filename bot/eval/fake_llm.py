@@ -43,6 +43,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         script.requests.append(body)
         script.headers.append({k.lower(): v for k, v in self.headers.items()})
+        # the script's pace stands for a remote model's own time (thinking, writing); it is
+        # never articlebot's work: the bench subtracts it and reports what is left
         time.sleep(script.delay_s)
         try:
             if self.path == "/api/chat" and script.status == 200:
