@@ -242,15 +242,18 @@ class WebChat:
             log.exception("answering failed")
             yield escape(texts.text("error", _lang(message)))
 
-    def after_answer(self, history: list[dict[str, Any]], article_id: str) -> tuple[Any, ...]:
+    def after_answer(self, history: list[dict[str, Any]], article_id: str,
+                     shown_lang: str = "nb") -> tuple[Any, ...]:
         """After each answer: the panel, and interface labels in the question's language
-        (also the page's `lang` and the controls' names, through `chat_bar_html`)."""
+        (also the page's `lang` and the controls' names, through `chat_bar_html`).
+        `shown_lang` is the language the labels are in now: they are only sent again when
+        it changes, because a button that is drawn again loses the keyboard focus."""
         import gradio as gr
 
         question, _ = _last_answer(history or [])
         lang = _lang(question) if question else None
         panel = self.panel(article_id, history)
-        if lang is None:
+        if lang is None or lang == shown_lang:
             return (panel, *(gr.update() for _ in range(7)))
         return (panel, gr.update(value=texts.text("web_intro", lang)),
                 gr.update(label=texts.text("article_label", lang)),
@@ -502,7 +505,7 @@ def build_app(engine: Engine, article_id: str) -> Any:
                  show_progress="hidden")
         # The chatbot changes with every streamed piece; always_last skips stale updates.
         ci.chatbot.change(
-            chat.after_answer, [ci.chatbot, article_state],
+            chat.after_answer, [ci.chatbot, article_state, lang_state],
             [panel, intro, dropdown, upload, right_box, lang_state, chat_bar, sheet_bar],
             api_visibility="private", trigger_mode="always_last", queue=False,
             show_progress="hidden")  # no fading of the panel while an answer streams

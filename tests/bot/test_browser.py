@@ -472,6 +472,8 @@ def test_on_a_phone_the_sources_open_in_a_sheet_with_a_way_back(browser: Any,
                              " !== null")  # focus is back on the answer
         # the visible "show the sources" button opens it too, and Escape closes it
         page.locator("#show-article").click()
+        page.wait_for_function("() => document.getElementById('article-column')"
+                               ".classList.contains('ab-open')")
         page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
         page.wait_for_timeout(400)
         assert in_view(page, "s-article-10")

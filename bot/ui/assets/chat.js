@@ -35,11 +35,15 @@
   function openSheet() {
     var s = sheet();
     if (s) { s.classList.add("ab-open"); }
-    // focus moves into the sheet once it is shown (the click that opened it may move it on)
-    setTimeout(function () {
+    // focus moves into the sheet once it is shown; the click that opened it, or a page that
+    // is slow to lay out, may move it on, so it is tried again for a second
+    var tries = 0;
+    (function into() {
       var back = document.getElementById("back-to-chat");
-      if (back && sheetOpen()) { back.focus({preventScroll: true}); }
-    }, 30);
+      if (!sheetOpen() || !back) { return; }
+      if (!(s && s.contains(document.activeElement))) { back.focus({preventScroll: true}); }
+      if (++tries < 20) { setTimeout(into, 50); }
+    })();
   }
   function closeSheet() {
     var s = sheet();
