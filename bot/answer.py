@@ -72,9 +72,10 @@ def extractive_answer(question: str, retrieval: Retrieval, article_id: str, lang
         citations = tuple(Citation(n=i, sentence=s, score=score.get(s.id, 0.0))
                           for i, s in enumerate(cited, start=1))
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
+    # the short-answer gate was fitted on the first stage's scores and answerability
     short = None if abstained else short_answer(retrieval.question, chosen[0].sentence.text,
-                                                question, [r.score for r in ranked[:2]],
-                                                retrieval.answerable)
+                                                question, list(retrieval.first_stage),
+                                                retrieval.first_stage_answerable)
     return Answer(question=question, answer=body, language=language, article=article_id,
                   citations=citations, ranking=ranked[:ranking_size], abstained=abstained,
                   short_answer=short)
@@ -178,10 +179,11 @@ class Answerer:
         t0 = time.perf_counter()
         answer = extractive_answer(
             step.question.question, step.retrieval, self._retriever.index.article.id,
-            step.question.language, self._retriever.model.second_citation_within,
+            step.question.language, step.retrieval.second_within,
             self._max_citations, self._ranking_size, step.question.intent,
             self._retriever.index.sentences, self._retriever.index.prepared.vectors)
-        timings = {"retrieve": step.retrieve_ms, "answer": (time.perf_counter() - t0) * 1000}
+        timings = {"retrieve": step.retrieve_ms, "rerank": step.retrieval.rerank_ms,
+                   "answer": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(answer, timings_ms=timings)
 
     def _opening(self, step: RetrievalStep) -> tuple[list[Event], Answer]:

@@ -23,6 +23,7 @@ from bot.collection import CollectionAnswerer
 from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
+from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
 from bot.ranking.model import RankerModel, load_model
 from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
@@ -64,6 +65,7 @@ class Engine:
                                          if settings.chroma_token else None),
                            lock_timeout=settings.lock_timeout_s)
         self._ranker = ranker
+        self._reranker: CrossEncoderScorer | None = None
         # least recently used first; at most `cached_articles` of them
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()
         self._loaded: dict[str, str] = {}  # article id -> the collection its answerer reads
@@ -85,6 +87,16 @@ class Engine:
         if self._ranker is None:
             self._ranker = load_model(self.settings.ranker_file)
         return self._ranker
+
+    def reranker(self) -> CrossEncoderScorer | None:
+        """The cross-encoder reranker (loaded on first use), or None with `--reranker none`."""
+        if self.settings.reranker == "none":
+            return None
+        with self._lock:
+            if self._reranker is None:
+                self._reranker = load_scorer(self.settings.reranker_dir,
+                                             self.settings.data_dir / "reranker")
+            return self._reranker
 
     def generator(self) -> Generator | None:
         """The configured model's generative step (client built on first use), or None:
@@ -307,7 +319,7 @@ class Engine:
         index = load_index(article, manifest, sentences, vectors,
                            functools.partial(self.store.vectorstore, manifest, embedder))
         retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
-                                      k=self.settings.ranking_size)
+                                      k=self.settings.ranking_size, reranker=self.reranker())
         answerer = Answerer(retriever, max_citations=self.settings.max_citations,
                             ranking_size=self.settings.ranking_size,
                             generator=self.generator())

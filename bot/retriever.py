@@ -2,11 +2,15 @@
 
 Dense scores come from the article's vectors, read from its Chroma collection when the article
 is loaded; lexical scores from BM25 over stemmed terms; the learned ranker fuses them with cheap
-features.
+features. With the cross-encoder reranker (the default), the first stage's best few sentences
+are read together with the question and rescored, and the reranker's answer rule decides
+whether the article answers and whether a second sentence is cited (for questions in the
+languages it was trained on: Norwegian and its neighbours).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +22,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.language import detect_language
+from bot.ranking.crossencoder import CrossEncoderScorer
 from bot.ranking.features import (
     PreparedSentences,
     QuestionInfo,
@@ -25,7 +30,7 @@ from bot.ranking.features import (
     prepare_sentences,
     question_info,
 )
-from bot.ranking.model import RankerModel
+from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
 from bot.records import Ranked
 from index.embedder import SentenceEmbedder
 from index.records import Article, Manifest, Sentence
@@ -69,6 +74,10 @@ class Retrieval:
     answerable: float  # the abstention model's probability that the article answers
     abstain: bool  # the calibrated decision: the article does not answer
     question: QuestionInfo
+    second_within: float  # cite the runner-up too when its score is this close to the best
+    first_stage: tuple[float, float]  # the first stage's two best scores (short answers)
+    first_stage_answerable: float  # the first stage's own answerability
+    rerank_ms: float = 0.0  # the cross-encoder's share of the time (0 without it)
 
 
 class SentenceRetriever(BaseRetriever):
@@ -80,6 +89,7 @@ class SentenceRetriever(BaseRetriever):
     embedder: SentenceEmbedder
     model: RankerModel
     k: int = 5
+    reranker: CrossEncoderScorer | None = None
 
     def chroma_dense_scores(self, question: str) -> np.ndarray:
         """The dense scores `retrieve` computes, through a Chroma search over all sentences.
@@ -115,8 +125,39 @@ class SentenceRetriever(BaseRetriever):
                               features=tuple(rows[i])) for i in order)
         row = abstain_row(q, matrix, scores, prepared.vocabulary)
         answerable = float(variant.abstainer.probability(row[None, :])[0])
-        return Retrieval(ranked=ranked, answerable=answerable,
-                         abstain=answerable < variant.abstain_below, question=q)
+        top2 = (float(scores[order[0]]) if len(order) else 0.0,
+                float(scores[order[1]]) if len(order) > 1 else 0.0)
+        first = Retrieval(ranked=ranked, answerable=answerable,
+                          abstain=answerable < variant.abstain_below, question=q,
+                          second_within=self.model.second_citation_within, first_stage=top2,
+                          first_stage_answerable=answerable)
+        # The cross-encoder and its answer rule were fitted on Norwegian questions over the
+        # lexical variant's scores; the cross-lingual variant's scores are on another scale,
+        # so questions in other languages keep the first stage's answer.
+        if self.reranker is None or not ranked or language not in LEXICAL_LANGUAGES:
+            return first
+        return self._reranked(question, first, logit(answerable) - logit(variant.abstain_below))
+
+    def _reranked(self, question: str, first: Retrieval, abstain_logit: float) -> Retrieval:
+        """The first stage's best `rule.k` sentences rescored by the cross-encoder; the rest
+        keep the first stage's order below them, on the same scale."""
+        assert self.reranker is not None
+        t0 = time.perf_counter()
+        rule = self.reranker.rule
+        head = first.ranked[:rule.k]
+        verdict = self.reranker.rerank(question, [r.sentence.text for r in head],
+                                       np.array([r.score for r in head]), abstain_logit)
+        top = [Ranked(sentence=head[i].sentence, score=float(verdict.combined[i]),
+                      features=head[i].features) for i in verdict.order]
+        floor, last = float(verdict.combined.min()), head[-1].score
+        rest = [Ranked(sentence=r.sentence,
+                       score=floor - max(rule.first_stage_weight, 1e-3) * (last - r.score) - 1e-6,
+                       features=r.features) for r in first.ranked[rule.k:]]
+        return Retrieval(ranked=(*top, *rest), answerable=verdict.answerable,
+                         abstain=verdict.abstain, question=first.question,
+                         second_within=rule.second_within, first_stage=first.first_stage,
+                         first_stage_answerable=first.first_stage_answerable,
+                         rerank_ms=(time.perf_counter() - t0) * 1000)
 
     def _get_relevant_documents(self, query: str, *,
                                 run_manager: CallbackManagerForRetrieverRun) -> list[Document]:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     # retrieval and answering
     ranker_file: Path | None = None  # default: the model shipped in the package
+    # the cross-encoder that rescores the first stage's best sentences ("none": first stage
+    # only), and the directory of its reranker.json and graph (default: the package's)
+    reranker: Literal["ce", "none"] = "ce"
+    reranker_dir: Path | None = None
     ranking_size: int = Field(default=5, ge=1, le=50)
     max_citations: int = Field(default=2, ge=1, le=10)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)

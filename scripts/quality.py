@@ -5,7 +5,9 @@ on the same data.
 
 Rows: BM25 (Norwegian Snowball stemming), all-MiniLM-L6-v2, multilingual-e5-small 4-bit,
 plain reciprocal-rank fusion of BM25 + e5, the LangChain tutorial default (dev file only), and
-articlebot as shipped (through `articlebot eval`, default settings). Data: the article's dev
+articlebot as shipped (through `articlebot eval`, default settings: the first-stage ranker
+and the cross-encoder reranker) and with `--reranker none` (the first stage alone). Data: the
+article's dev
 questions, NorQuAD validation, and NorQuAD validation negatives (each question against another
 document's passage). The ranker was trained on NorQuAD train only.
 """
@@ -102,7 +104,7 @@ def _tutorial_dev() -> str:
 
 
 def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[str, object]:
-    out = workdir / file.stem
+    out = workdir / "-".join([file.stem, *(x.strip("-") for x in extra)])
     code = cli_main(["eval", str(file), "--out", str(out), "-q", "--store", str(store),
                      *extra])
     if code not in (0, 1):
@@ -144,35 +146,54 @@ def main() -> int:
         # one run answers every validation question against its own passage and, as an
         # unanswerable item, against another document's passage
         sys_val = _system(VALIDATION, ["--add-negatives"], work, store)
+        first_dev = _system(DEV, ["--reranker", "none"], work, store)
+        first_val = _system(VALIDATION, ["--add-negatives", "--reranker", "none"], work, store)
 
     def f(s: dict[str, object], k: str) -> str:
         v = s.get(k)
         return "n/a" if v is None else f"{float(v):.3f}"  # type: ignore[arg-type]
 
-    rows.append(("**articlebot (shipped ranker + abstainer)**",
+    rows.append(("articlebot, first stage only (`--reranker none`)",
+                 f"{f(first_dev, 'hit_at_1')} / {f(first_dev, 'hit_at_3')}",
+                 f"{f(first_val, 'hit_at_1')} / {f(first_val, 'hit_at_3')}"))
+    rows.append(("**articlebot (shipped: first stage + cross-encoder reranker)**",
                  f"{f(sys_dev, 'hit_at_1')} / {f(sys_dev, 'hit_at_3')}",
                  f"{f(sys_val, 'hit_at_1')} / {f(sys_val, 'hit_at_3')}"))
     lines = ["| retrieval over sentences | dev hit@1 / hit@3 (18 answerable) "
              "| NorQuAD validation hit@1 / hit@3 (472) |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     counts = sys_dev["counts"]  # type: ignore[index]
-    lines += ["", "articlebot, further figures (`articlebot eval`, default settings):", "",
+
+    def by_lang(s: dict[str, object], lang: str) -> str:
+        block = s.get("by_lang", {}).get(lang, {})  # type: ignore[attr-defined]
+        return f(block, "hit_at_1") if block else "n/a"
+
+    def dev(key: str) -> str:
+        return f"{f(sys_dev, key)} / {f(first_dev, key)}"
+
+    def val(key: str) -> str:
+        return f"{f(sys_val, key)} / {f(first_val, key)}"
+
+    lines += ["", "articlebot, further figures (`articlebot eval`; cells: shipped / "
+              "`--reranker none`):", "",
               "| data | figure | value |", "| --- | --- | --- |",
+              f"| dev nb | hit@1 | {by_lang(sys_dev, 'nb')} / {by_lang(first_dev, 'nb')} |",
+              f"| dev en | hit@1 | {by_lang(sys_dev, 'en')} / {by_lang(first_dev, 'en')} |",
               f"| dev | citation recall (a supporting sentence cited) | "
-              f"{f(sys_dev, 'citation_recall')} |",
-              f"| dev | false abstention rate | {f(sys_dev, 'false_abstention_rate')} |",
-              f"| dev | unanswerable abstained (recall) | {f(sys_dev, 'abstention_recall')} "
+              f"{dev('citation_recall')} |",
+              f"| dev | false abstention rate | {dev('false_abstention_rate')} |",
+              f"| dev | unanswerable abstained (recall) | {dev('abstention_recall')} "
               f"(of {counts['n_unanswerable']}) |",  # type: ignore[index]
-              f"| NorQuAD validation | hit@1 | {f(sys_val, 'hit_at_1')} |",
-              f"| NorQuAD validation | citation recall | {f(sys_val, 'citation_recall')} |",
+              f"| NorQuAD validation | hit@1 | {val('hit_at_1')} |",
+              f"| NorQuAD validation | citation recall | {val('citation_recall')} |",
               f"| NorQuAD validation | abstentions (false abstention rate) | "
-              f"{f(sys_val, 'false_abstention_rate')} |",
+              f"{val('false_abstention_rate')} |",
               f"| NorQuAD validation | citations per question (answered) | "
-              f"{f(sys_val, 'citations_per_answer')} |",
+              f"{val('citations_per_answer')} |",
               f"| NorQuAD negatives | abstained (abstention recall) | "
-              f"{f(sys_val, 'abstention_recall')} |",
-              f"| NorQuAD validation | latency p50 / p95 ms | {f(sys_val, 'latency_ms_p50')} / "
-              f"{f(sys_val, 'latency_ms_p95')} |"]
+              f"{val('abstention_recall')} |",
+              f"| NorQuAD validation | latency p50 ms | {val('latency_ms_p50')} |",
+              f"| NorQuAD validation | latency p95 ms | {val('latency_ms_p95')} |"]
     table = "\n".join(lines)
     print(table)
     if args.out:

@@ -50,11 +50,12 @@ CHILD_TIMEOUT_S = 900.0
 
 # The speed targets (2-core CPU, default settings): (key, bound, unit, description).
 TARGETS: tuple[tuple[str, float, str, str], ...] = (
-    ("warm_p50_ms", 15.0, "ms", "per question, warm (p50), retrieval and answer"),
-    ("cold_start_s", 2.5, "s", "cold `articlebot ask`, interpreter start included"),
+    ("warm_p50_ms", 80.0, "ms", "per question, warm (p50), retrieval with the cross-encoder "
+     "and answer"),
+    ("cold_start_s", 3.0, "s", "cold `articlebot ask`, interpreter start included"),
     ("index_build_s", 1.0, "s", "index build of the article after the model is loaded"),
     ("reindex_unchanged_s", 0.1, "s", "re-index of an unchanged article (hash check)"),
-    ("peak_rss_mb", 500.0, "MB", "peak RSS of `ask`"),
+    ("peak_rss_mb", 700.0, "MB", "peak RSS of `ask`"),
 )
 
 
@@ -240,7 +241,7 @@ def measure_articlebot(settings: Settings, article: Path, questions: Sequence[st
         reindex.append(time.perf_counter() - t0)
 
     article_id = result.article.id
-    cited, split_retrieve, split_answer = [], [], []
+    cited, split_retrieve, split_answer, split_rerank = [], [], [], []
     for q in questions:  # warm-up: loads the answerer; records what each answer cites
         answer = engine.ask(q, article_id)
         if not answer.abstained:
@@ -253,6 +254,7 @@ def measure_articlebot(settings: Settings, article: Path, questions: Sequence[st
         latencies.append((time.perf_counter() - t0) * 1000)
         split_retrieve.append(answer.timings_ms.get("retrieve", 0.0))
         split_answer.append(answer.timings_ms.get("answer", 0.0))
+        split_rerank.append(answer.timings_ms.get("rerank", 0.0))
     cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, n_warm)
     floor = []
     for q in _cycle(questions, min(n_warm, 100)):
@@ -281,6 +283,7 @@ def measure_articlebot(settings: Settings, article: Path, questions: Sequence[st
     # ours (retrieval, features, ranking, answer, chain).
     split = {"embed_query_p50_ms": _percentile(floor, 50),
              "retrieve_p50_ms": _percentile(split_retrieve, 50),
+             "rerank_p50_ms": _percentile(split_rerank, 50),
              "answer_p50_ms": _percentile(split_answer, 50),
              "beyond_embedding_p50_ms": _percentile(latencies, 50) - _percentile(floor, 50)}
     return figures, split

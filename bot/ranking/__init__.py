@@ -1,2 +1,3 @@
 """The learned ranking: word lists, lexical and cheap features, the linear ranker and
-abstainer, and their training."""
+abstainer, the cross-encoder reranker that rescores their best sentences, and the training of
+both."""

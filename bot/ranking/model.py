@@ -141,6 +141,12 @@ class RankerModel:
                    meta=dict(data.get("meta", {})))
 
 
+def logit(p: float) -> float:
+    """The log-odds of a probability (clipped away from 0 and 1)."""
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
+
+
 def hand_model() -> RankerModel:
     """Fallback weights, used when no trained model file exists."""
     variant = Variant(_hand_ranker(), _hand_abstainer(), 0.5)

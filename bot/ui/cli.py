@@ -18,11 +18,12 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.settings import Settings, config_error
-from index.errors import ArticlebotError
+from index.errors import ArticlebotError, ConfigError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.events import Event
+    from bot.ranking.finetuning import TrainSettings
     from bot.records import Answer
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
@@ -44,6 +45,9 @@ def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
     g.add_argument("--article", metavar="ID|PATH|all",
                    help="article id or file, or `all` for every indexed article "
                         "(default: the bundled article)")
+    g.add_argument("--reranker", choices=["ce", "none"],
+                   help="ce: the cross-encoder rescores the best sentences (default); "
+                        "none: the first-stage ranker alone")
     g.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     g.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
     if llm:
@@ -96,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the questions of the first N passages only")
     _common(p)
 
+    p = sub.add_parser("train-reranker",
+                       help="fine-tune the cross-encoder reranker on NorQuAD-style data")
+    p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="where checkpoints, the log, the ONNX graphs and reranker.json go")
+    p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split, order and weights")
+    p.add_argument("--validation", metavar="FILE",
+                   help="Q&A items whose hit@1 is logged after each epoch (monitoring only)")
+    p.add_argument("--recipe", metavar="JSON",
+                   help="training settings to override, e.g. '{\"epochs\": 1}'")
+    _common(p)
+
     p = sub.add_parser("eval", help="evaluate on a file of Q&A pairs")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", metavar="DIR", required=True, help="where to write the results")
@@ -138,7 +155,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
                         ("chroma_token", "chroma_token"), ("embedder", "embedder"),
                         ("article", "article"), ("llm", "llm"),
                         ("llm_base_url", "llm_base_url"), ("llm_model", "llm_model"),
-                        ("host", "host"), ("port", "port"), ("auth", "auth")):
+                        ("host", "host"), ("port", "port"), ("auth", "auth"),
+                        ("reranker", "reranker")):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
@@ -342,6 +360,42 @@ def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
     return EXIT_OK
 
 
+def cmd_train_reranker(args: argparse.Namespace, settings: Settings,
+                       notice: Callable[[str], None]) -> int:
+    """`articlebot train-reranker FILE --out DIR`: resumable; see `bot.ranking.finetuning`."""
+    from bot.eval.qafile import read_qa_file
+    from bot.language import detect_language
+    from bot.ranking.finetuning import TrainingRun, run
+    from bot.ranking.model import load_model
+    from index.embedder import make_embedder
+
+    recipe = _recipe(args.recipe, args.seed)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: not a directory")
+    qa = read_qa_file(Path(args.file))
+    validation = read_qa_file(Path(args.validation)).items if args.validation else None
+    run(TrainingRun(items=qa.items, train_name=Path(args.file).name, train_sha256=qa.sha256,
+                    validation=validation, out=out,
+                    cache=Path(args.cache) if args.cache else None, recipe=recipe,
+                    embedder=make_embedder(settings.embedder), ranker=load_model(),
+                    language_of=detect_language), notice)
+    return EXIT_OK
+
+
+def _recipe(text: str | None, seed: int) -> TrainSettings:
+    """The training recipe: the defaults, overridden by `--recipe`'s JSON object."""
+    from bot.ranking.finetuning import TrainSettings
+
+    try:
+        data = json.loads(text or "{}")
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return TrainSettings(**{"seed": seed, **data})
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"--recipe: {exc}") from None
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
              ) -> int:
     """`articlebot eval FILE --out DIR`."""
@@ -388,5 +442,6 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[st
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Callable[[str], None]], int]] = {
     "index": cmd_index, "articles": cmd_articles, "remove": cmd_remove, "ask": cmd_ask,
     "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval, "train-ranker": cmd_train_ranker,
+    "train-reranker": cmd_train_reranker,
     "feedback": cmd_feedback, "bench": cmd_bench,
 }

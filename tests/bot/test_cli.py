@@ -40,6 +40,26 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, cli_env: dict[str, str]) -> 
     assert r.returncode == 2
 
 
+def test_reranker_none_keeps_the_first_stage_and_bad_reranker_settings_are_one_line(
+        shared_store: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
+    ask = ["ask", "Hvem er Sergej Radtsjenko?", "--json", "--store", str(shared_store)]
+    records = {}
+    for choice in ("ce", "none"):
+        r = run_cli([*ask, "--reranker", choice], cli_env)
+        assert r.returncode == 0, r.stderr
+        records[choice] = json.loads(r.stdout)
+    assert records["ce"]["timings_ms"]["rerank"] > 0
+    assert records["none"]["timings_ms"]["rerank"] == 0
+    r = run_cli([*ask, "--reranker", "bogus"], cli_env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    for env in ({"ARTICLEBOT_RERANKER": "bogus"},
+                {"ARTICLEBOT_RERANKER_DIR": str(tmp_path / "nothing-here")}):
+        r = run_cli(ask, {**cli_env, **env})
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+        assert ("reranker" in r.stderr.lower()), r.stderr
+
+
 def test_index_articles_remove_and_eval(tmp_path: Path, cli_env: dict[str, str]) -> None:
     store = ["--store", str(tmp_path / "s")]
     assert run_cli(["index", *store], cli_env).returncode == 0

@@ -42,3 +42,42 @@ def test_ranking_covers_every_sentence_once(answerer: Answerer) -> None:
     assert scores == sorted(scores, reverse=True)
     assert 0.0 <= retrieval.answerable <= 1.0
 
+
+
+@pytest.fixture(scope="module")
+def first_stage(shared_store: Path) -> Answerer:
+    return Engine(Settings(store=shared_store, reranker="none")).answerer("article")
+
+
+@pytest.mark.parametrize("question", [
+    "Hvem er Sergej Radtsjenko?",
+    "Who will Kim Jong-un meet?",
+    "Hva heter søsteren til Kim Jong-un?",
+])
+def test_the_reranker_reorders_the_first_stages_best_and_keeps_the_rest(
+        answerer: Answerer, first_stage: Answerer, question: str) -> None:
+    reranked = answerer.retriever.retrieve(question, "nb")
+    first = first_stage.retriever.retrieve(question, "nb")
+    reranker = answerer.retriever.reranker
+    assert reranker is not None and first_stage.retriever.reranker is None
+    k = reranker.rule.k
+    ids = [[r.sentence.id for r in x.ranked] for x in (reranked, first)]
+    assert sorted(ids[0][:k]) == sorted(ids[1][:k]) and ids[0][k:] == ids[1][k:]
+    scores = [r.score for r in reranked.ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert reranked.second_within == reranker.rule.second_within
+    assert first.second_within == first_stage.retriever.model.second_citation_within
+    assert reranked.rerank_ms > 0 and first.rerank_ms == 0
+    # plain Python values: the answer record is JSON
+    assert type(reranked.abstain) is bool and type(reranked.answerable) is float
+    # the short-answer gate reads the first stage's figures on either path
+    assert reranked.first_stage == first.first_stage
+    assert reranked.first_stage_answerable == first.first_stage_answerable == first.answerable
+
+
+def test_questions_in_other_languages_keep_the_first_stage(answerer: Answerer,
+                                                          first_stage: Answerer) -> None:
+    question = "Who will Kim Jong-un meet?"
+    reranked = answerer.retriever.retrieve(question, "en")
+    first = first_stage.retriever.retrieve(question, "en")
+    assert reranked == first and reranked.rerank_ms == 0

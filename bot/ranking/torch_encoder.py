@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bot.e5file import E5File, Header
+from bot.ranking.e5file import E5File, Header
 
 
 class Layer(nn.Module):
@@ -63,16 +63,29 @@ class Encoder(nn.Module):
         tokens, 0 for padding. Positions count from 0, BERT-style; token type 0 throughout,
         as e5 was trained. The embeddings and the lowest `frozen` layers run without
         gradients (training with them frozen skips their backward pass)."""
-        n = words.shape[1]
-        bias = (1.0 - mask.to(words.dtype))[:, None, None, :] * -1e9
         with torch.set_grad_enabled(torch.is_grad_enabled() and frozen == 0):
-            x = self.ln(words + self.pos[:n].unsqueeze(0) + self.types[0])
-            for layer in self.layers[:frozen]:
-                x = layer(x, bias)
+            x = self.lower(words, mask, frozen)
+        return self.upper(x, mask, frozen)
+
+    def lower(self, words: torch.Tensor, mask: torch.Tensor, frozen: int) -> torch.Tensor:
+        """The embeddings and the lowest `frozen` layers."""
+        n = words.shape[1]
+        x: torch.Tensor = self.ln(words + self.pos[:n].unsqueeze(0) + self.types[0])
+        bias = _bias(mask, words.dtype)
+        for layer in self.layers[:frozen]:
+            x = layer(x, bias)
+        return x
+
+    def upper(self, x: torch.Tensor, mask: torch.Tensor, frozen: int) -> torch.Tensor:
+        """The layers above the lowest `frozen`, given `lower`'s output."""
+        bias = _bias(mask, x.dtype)
         for layer in self.layers[frozen:]:
             x = layer(x, bias)
-        hidden: torch.Tensor = x
-        return hidden
+        return x
+
+
+def _bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (1.0 - mask.to(dtype))[:, None, None, :] * -1e9
 
 
 def load_encoder(file: E5File) -> Encoder:

@@ -11,16 +11,16 @@ from the exported model.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bot.qafile import QAItem
-from bot.ranker import RankerModel
-from bot.training import (
+from bot.ranking.model import RankerModel, logit
+from bot.ranking.training import (
     Example,
+    QAItem,
     embed_questions,
     make_example,
     negative_pairs,
@@ -71,7 +71,7 @@ def candidate_list(example: Example, ranker: RankerModel, k: int, language: str,
                    answerable: bool, force_gold: bool = False) -> CandidateList:
     """The example's top k sentences by the first stage; with `force_gold`, the best gold
     sentence takes the last place when none made the top k (training lists need one)."""
-    from bot.features import abstain_row
+    from bot.ranking.features import abstain_row
 
     variant = ranker.variant(language)
     scores = variant.ranker.decision(example.matrix)
@@ -81,35 +81,28 @@ def candidate_list(example: Example, ranker: RankerModel, k: int, language: str,
         order = np.concatenate([order[:-1], [next(i for i in full if example.gold[i])]])
     row = abstain_row(example.question, example.matrix, scores,
                       example.passage.prepared.vocabulary)
-    logit = float(variant.abstainer.decision(row[None, :])[0] - _logit(variant.abstain_below))
+    margin = float(variant.abstainer.decision(row[None, :])[0] - logit(variant.abstain_below))
     sentences = example.passage.prepared.sentences
     return CandidateList(question=example.item.question,
                          sentences=tuple(sentences[i].text for i in order),
                          first_stage=np.asarray(scores[order], dtype=np.float64),
                          gold=np.asarray(example.gold[order], dtype=bool),
-                         answerable=answerable, abstain_logit=logit)
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return float(np.log(p / (1 - p)))
+                         answerable=answerable, abstain_logit=margin)
 
 
 def build_lists(items: Sequence[QAItem], embedder: SentenceEmbedder, cache: Path | None,
-                ranker: RankerModel, k: int, seed: int, force_gold: bool = False
-                ) -> list[QuestionLists]:
+                ranker: RankerModel, k: int, seed: int, language_of: Callable[[str], str],
+                force_gold: bool = False) -> list[QuestionLists]:
     """The three candidate lists of every answerable, context-carrying item, each ranked by
-    the first-stage variant for the question's detected language, as when answering
-    (`force_gold`: see `candidate_list`)."""
-    from bot.language import detect_language
-
+    the first-stage variant for the question's language (`language_of`, the detector the
+    answer path uses), as when answering (`force_gold`: see `candidate_list`)."""
     usable = [i for i in items if i.context is not None and i.spans and i.answerable]
     passages = prepare_passages([i.context or "" for i in usable], embedder, cache)
     qvecs = embed_questions([i.question for i in usable], embedder, cache)
     others = {id(it): ctx for it, ctx in negative_pairs(usable, seed)}
     out = []
     for n, item in enumerate(usable):
-        language = detect_language(item.question)
+        language = language_of(item.question)
         ex = make_example(item, passages[item.context or ""], qvecs[n])
         own = candidate_list(ex, ranker, k, language, bool(ex.gold.any()), force_gold)
         same = None
@@ -121,25 +114,4 @@ def build_lists(items: Sequence[QAItem], embedder: SentenceEmbedder, cache: Path
             neg = make_example(item, passages[others[id(item)]], qvecs[n])
             other = candidate_list(neg, ranker, k, language, False)
         out.append(QuestionLists(item=item, own=own, same_topic=same, other=other))
-    return out
-
-
-def evidence_lists(items: Sequence[QAItem], article_text: str, embedder: SentenceEmbedder,
-                   cache: Path | None, ranker: RankerModel, k: int) -> list[QuestionLists]:
-    """Own-article lists of items judged by evidence substrings (the article's dev file):
-    gold is a sentence containing an evidence string; unanswerable items have none."""
-    from bot.evaluation import fold
-    from bot.language import detect_language
-
-    passage = prepare_passages([article_text], embedder, cache)[article_text]
-    out = []
-    for item in items:
-        qvec = embedder.embed_query_array(item.question)
-        ex = make_example(item, passage, qvec)
-        evidence = [fold(e) for e in item.evidence] if item.answerable else []
-        gold = np.array([any(e in fold(s.text) for e in evidence)
-                         for s in passage.prepared.sentences], dtype=bool)
-        ex = Example(ex.item, ex.passage, ex.question, ex.matrix, gold)
-        own = candidate_list(ex, ranker, k, detect_language(item.question), item.answerable)
-        out.append(QuestionLists(item=item, own=own, same_topic=None, other=None))
     return out

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.crossencoder import AnswerRule, answer_features
-from bot.reranker_data import CandidateList, QuestionLists
+from bot.ranking.candidates import CandidateList, QuestionLists
+from bot.ranking.crossencoder import AnswerRule, answer_features
 
 Scorer = Callable[[str, Sequence[str]], np.ndarray]
 
@@ -84,7 +84,8 @@ def score_all(lists: Sequence[QuestionLists], cache: ScoreCache, desc: str = "sc
     return out
 
 
-def fit_combination(scored: Sequence[Scored], k: int, l2: float = 0.01) -> tuple[float, float]:
+def fit_combination(scored: Sequence[Scored], k: int, l2: float = 0.01,
+                    start: tuple[float, float] = (1.0, 0.0)) -> tuple[float, float]:
     """Weights of (cross-encoder, first-stage) scores maximising the gold's listwise
     likelihood over the top k."""
     from scipy.optimize import minimize
@@ -105,7 +106,7 @@ def fit_combination(scored: Sequence[Scored], k: int, l2: float = 0.01) -> tuple
         n = max(len(data), 1)
         return total / n + l2 * float(w @ w), grad / n + 2 * l2 * w
 
-    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    res = minimize(loss, np.array(start), jac=True, method="L-BFGS-B")
     return float(res.x[0]), float(res.x[1])
 
 
@@ -117,12 +118,13 @@ def features_of(s: Scored, k: int, null: float, weights: tuple[float, float]) ->
 
 def fit_rule(scored: Sequence[dict[str, Scored]], k: int, null: float,
              false_abstention: float = 0.025, max_citations: float = 1.4,
-             seed: int = 0) -> tuple[AnswerRule, dict[str, float]]:
+             seed: int = 0, start: tuple[float, float] = (1.0, 0.0)
+             ) -> tuple[AnswerRule, dict[str, float]]:
     """The answer rule for the top k, fitted on held-out questions; with its figures there."""
     from sklearn.linear_model import LogisticRegression
 
     own = [r["own"] for r in scored]
-    weights = fit_combination(own, k)
+    weights = fit_combination(own, k, start=start)
     x_pos = np.stack([features_of(s, k, null, weights) for s in own])
     negs = [r[key] for r in scored for key in ("same_topic", "other") if key in r]
     x_neg = np.stack([features_of(s, k, null, weights) for s in negs])
