@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from bot import texts
 from index.article import clean_text
 from index.errors import QuestionError
 
+# Terminal escape sequences (colours, cursor moves, window titles) pasted with a question:
+# removing only their ESC would leave "[2J" or "[31m" in the words
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
 
 def clean_question(raw: object, max_chars: int) -> str:
-    """A question with invisible and control characters removed, NFC, whitespace folded.
+    """A question with terminal escape sequences, invisible and control characters removed,
+    NFC, whitespace folded.
 
     Raises QuestionError (with a message in the question's language where it can tell)
     when nothing is left or the question is longer than `max_chars`.
@@ -23,7 +30,7 @@ def clean_question(raw: object, max_chars: int) -> str:
     except UnicodeEncodeError:
         raise QuestionError("The question holds characters that are not valid text "
                             "(a lone surrogate).") from None
-    question = " ".join(clean_text(raw).split())
+    question = " ".join(clean_text(_ESCAPES.sub("", raw)).split())
     if not question or not any(ch.isalnum() for ch in question):
         raise QuestionError(texts.text("empty_question", "en"))
     if len(question) > max_chars:

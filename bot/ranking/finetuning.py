@@ -223,7 +223,7 @@ def batches(items: Sequence[TrainList], per_step: int, seed: int) -> list[list[i
 
 class FrozenCache:
     """The frozen lower layers' output of each training pair, computed once: they do not
-    change, so from the second epoch on only the trained layers run (about 40% less work a
+    change, so from the second epoch on only the trained layers run (a third less time a
     step). Each row is kept without padding (padding is masked out of attention, so a row's
     states do not depend on the batch it was computed in), in bfloat16 to halve the memory."""
 

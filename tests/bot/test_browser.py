@@ -155,7 +155,7 @@ def test_ask_gives_a_cited_answer_and_highlights_the_sentence(context: Any,
     assert "Kilder / Sources" in text and RADTSJENKO in text
     # without a model the answer arrives whole (streaming: the slow-model test below)
     assert text.count(RADTSJENKO) == 1  # quoted once, in the sources
-    mark = page.locator("#article-panel mark.cited").first
+    mark = page.locator("#article-panel mark.cited[data-n='1']")
     assert mark.inner_text() == "[1]" + RADTSJENKO
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)

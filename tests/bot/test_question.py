@@ -54,7 +54,7 @@ def test_the_limit_counts_the_cleaned_question() -> None:
 
 def test_controls_bidi_tags_and_nul_are_removed_and_nfd_becomes_nfc() -> None:
     raw = "Hvem er\x00 Sergej \x1b[2J\u202eRadtsjenko\U000e0041\u200b?\r\n"
-    assert clean_question(raw, MAX) == "Hvem er Sergej [2JRadtsjenko?"
+    assert clean_question(raw, MAX) == "Hvem er Sergej Radtsjenko?"  # the escape goes whole
     nfd = unicodedata.normalize("NFD", NB_QUESTION)
     assert nfd != NB_QUESTION and clean_question(nfd, MAX) == NB_QUESTION
 
@@ -167,3 +167,12 @@ def test_cli_nfd_question_answers_like_nfc(shared_store: Path, cli_env: dict[str
         record.pop("timings_ms")
         out.append(record)
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("raw", [
+    "Hvem er \x1b[2JSergej \x1b[31mRadtsjenko\x1b[0m?",
+    "Hvem er \x1b]0;a title\x07Sergej Radtsjenko?",
+    "\x1b[1;32mHvem er Sergej Radtsjenko?\x1b[m",
+])
+def test_terminal_escape_sequences_go_whole(raw: str) -> None:
+    assert clean_question(raw, 2000) == "Hvem er Sergej Radtsjenko?"
