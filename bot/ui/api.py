@@ -33,6 +33,7 @@ from index.errors import (
     ArticleError,
     ArticleNotFoundError,
     QuestionError,
+    StoreBusyError,
 )
 
 if TYPE_CHECKING:
@@ -75,9 +76,11 @@ class ArticleRequest(BaseModel):
 class ApiError(Exception):
     """A request the API refuses: its status, code and one-line detail."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, " ".join(detail.split())[:300]
+        self.headers = headers
 
 
 def _error_response(status: int, code: str, detail: str,
@@ -153,8 +156,10 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        headers = {"WWW-Authenticate": 'Basic realm="articlebot"'} if exc.status == 401 else None
-        return _error_response(exc.status, exc.code, exc.detail, headers)
+        headers = dict(exc.headers or {})
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="articlebot"'
+        return _error_response(exc.status, exc.code, exc.detail, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -247,10 +252,20 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
             raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
         name = (body.title or text.strip().split("\n", 1)[0] or "article")[:80] + ".txt"
         try:
+            # the store queues this server's writers: a concurrent upload waits its turn
             result = await run_in_threadpool(engine.add_upload, data, name)
         except ArticleError as exc:
             detail = str(exc).replace(str(settings.uploads_dir), "uploads")
             raise ApiError(422, "invalid", f"text: {detail}") from None
+        except StoreBusyError as exc:
+            raise ApiError(503, "busy", str(exc).replace(str(settings.store), "the store"),
+                           headers={"Retry-After": "5"}) from None
+        except ArticlebotError as exc:
+            log.warning("could not add an article: %s", exc)
+            raise ApiError(503, "unavailable", "the article could not be indexed") from None
+        except Exception:  # the client sees a code and a line; details go to the log
+            log.exception("adding an article failed")
+            raise ApiError(500, "internal", "the article could not be indexed") from None
         entry = {"id": result.article.id, "title": result.article.title,
                  "sentences": result.manifest.sentence_count, "embedder": engine.embedder_spec}
         return JSONResponse(entry, status_code=201)

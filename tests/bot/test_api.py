@@ -222,3 +222,55 @@ def test_a_slow_model_streams_its_first_words_long_before_its_last(tmp_path: Pat
           f"{t_final * 1000:.0f} ms")
     # the reply takes ~22 pieces x 0.15 s to write: text must arrive while it is written
     assert t_final - first > 1.5
+
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from index.lock import lock_path, writer_lock
+with writer_lock(lock_path(Path(sys.argv[1])), 5, "here"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_concurrent_uploads_queue_and_another_writer_gets_a_json_503(tmp_path: Path) -> None:
+    """Uploads to one server take turns on the store (none fails, even with a writer-lock
+    timeout of 0); only another process holding the store gets `busy`, as JSON."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def article(i: int) -> str:
+        return " ".join(f"Setning {k} i artikkel {i} handler om bygda Nr{i}vik og "
+                        f"fiskebåt nummer {k * 7 + i}." for k in range(40))
+
+    with running_app(tmp_path, timeout=240,
+                     env_extra={"ARTICLEBOT_LOCK_TIMEOUT_S": "0"}) as served:
+        def post(i: int) -> httpx.Response:
+            with _api(served) as client:
+                return client.post("/api/v1/articles",
+                                   json={"text": article(i), "title": f"Artikkel {i}"})
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            responses = list(pool.map(post, range(12)))
+        assert [r.status_code for r in responses] == [201] * 12, \
+            [r.text[:200] for r in responses if r.status_code != 201]
+        with _api(served) as client:
+            listed = {a["id"] for a in client.get("/api/v1/articles").json()}
+        assert {r.json()["id"] for r in responses} <= listed
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(served.store)],
+                                  cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            busy = post(99)
+        finally:
+            holder.communicate("", timeout=30)
+        assert busy.status_code == 503, busy.text[:300]
+        payload = busy.json()
+        assert payload["error"] == "busy" and "another articlebot process" in payload["detail"]
+        assert str(served.store) not in payload["detail"]
+        assert post(99).status_code == 201  # free again once the other process is done
+        assert "Traceback" not in served.log.read_text(errors="replace")

@@ -73,3 +73,32 @@ def test_lock_files_are_per_store_and_per_server(tmp_path: Path) -> None:
     one = lock_path(tmp_path, "http://127.0.0.1:8000")
     two = lock_path(tmp_path, "http://127.0.0.1:8001")
     assert one != two and one.parent == tmp_path
+
+
+def test_writers_of_one_process_take_turns_past_their_timeout(tmp_path: Path) -> None:
+    """Two threads of one process (a server's concurrent uploads): the second waits for the
+    first however long it writes, where a file lock alone would time out as 'busy'."""
+    import threading
+
+    path = tmp_path / "x.lock"
+    entered = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with writer_lock(path, 0.2, "here"):
+            order.append("first in")
+            entered.set()
+            release.wait(timeout=30)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert entered.wait(timeout=30)
+    timer = threading.Timer(1.0, release.set)  # the holder writes longer than the timeout
+    timer.start()
+    with writer_lock(path, 0.2, "here"):
+        order.append("second in")
+    thread.join(timeout=30)
+    timer.cancel()
+    assert order == ["first in", "first out", "second in"]
