@@ -2,8 +2,10 @@
 
 `serve` binds the socket before anything loads (a busy port is one line at once), builds the
 engine and the chat, and runs uvicorn on it. `asgi_app` puts the API under `/api/v1`, mounts
-Gradio with our CSS and script (`bot/ui/assets/`), refuses foreign Host headers on loopback,
-and guards Gradio's REST routes (`RestGuard`).
+Gradio with our CSS and script (`bot/ui/assets/`), and puts two guards in front: `EdgeGuard`
+(one Host header, and on loopback only a loopback name; writes only from this origin, the
+API's only as JSON; no credentialed CORS for another origin; nothing of the app before
+login) and `RestGuard` (Gradio's REST routes).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import socket
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.engine import Engine
 from bot.settings import Settings
@@ -180,30 +184,173 @@ def rest_defaults(blocks: Any) -> dict[str, list[Any]]:
 # Names a browser may use for a chat bound to loopback (the Host header, without port).
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
+                   r"(?::(?P<port>[0-9]{1,5}))?$")
+_API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.DOTALL)
+_NO_API_INFO = (b'window.gradio_api_info = {"named_endpoints": {}, '
+                b'"unnamed_endpoints": {}};</script>')
+
+
+def host_and_port(value: str) -> tuple[str, int | None] | None:
+    """A Host header's name (lower case, IPv6 without brackets) and port; None if malformed."""
+    match = _HOST.match(value.strip())
+    if match is None:
+        return None
+    port = match.group("port")
+    return ((match.group("v6") or match.group("name")).lower(),
+            int(port) if port is not None else None)
+
+
+def same_origin(origin: str, host: tuple[str, int | None]) -> bool:
+    """True when an Origin header names the site the Host header names (scheme default ports
+    count: `https://chat.example` and `chat.example:443` are the same)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return False
+    default = _DEFAULT_PORTS.get(parts.scheme)
+    if default is None or not parts.hostname:
+        return False  # "null" (a sandboxed frame, a file), or another scheme
+    return (parts.hostname.lower() == host[0]
+            and (port or default) == (host[1] or default))
+
+
+class EdgeGuard:
+    """ASGI middleware in front of everything the server answers.
+
+    - Exactly one well-formed Host header (400 otherwise); bound to loopback, only a loopback
+      name (which defeats DNS rebinding). `X-Forwarded-Host` is dropped: nothing this server
+      writes (the page's root, the API description) takes its address from a client.
+    - A request that changes anything (any method but GET, HEAD, OPTIONS) from another site
+      (a foreign `Origin`, or `Sec-Fetch-Site` other than same-origin/none) is refused with
+      403: a web page the user visits cannot add an article, ask, upload or join the queue.
+      A writing request to the JSON API must say `Content-Type: application/json` (415), so a
+      plain form or a `text/plain` fetch, which browsers send cross-site without asking, is
+      never read as JSON.
+    - No response to another origin carries CORS headers (Gradio grants credentialed CORS to
+      any Origin when the Host is not a local name).
+    - With a password, `HEAD /` is 401 until signed in, and the login page does not embed
+      the API description (which `/gradio_api/info` refuses before login).
+    """
+
+    def __init__(self, app: Any, loopback: bool, api_prefix: str,
+                 signed_in: Callable[[Any], bool] | None) -> None:
+        self.app, self.loopback, self.api_prefix = app, loopback, api_prefix
+        self.signed_in = signed_in
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Check the request's Host, Origin and type, then pass it on."""
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        raw: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        hosts = [v for k, v in raw if k == b"host"]
+        host = host_and_port(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+        if host is None:
+            await _json_error(send, 400, "bad_host", "the request needs one valid Host header")
+            return
+        if self.loopback and host[0] not in LOOPBACK_HOSTS:
+            await _json_error(send, 400, "bad_host", "this server answers only to a loopback "
+                                                     "name (127.0.0.1, localhost, [::1])")
+            return
+        headers = {k: v.decode("latin-1") for k, v in raw}
+        origin = headers.get(b"origin")
+        foreign = origin is not None and not same_origin(origin, host)
+        site = headers.get(b"sec-fetch-site", "").lower()
+        method = str(scope.get("method", "GET")).upper()
+        path = str(scope.get("path", ""))
+        if method not in SAFE_METHODS and (foreign or site in ("cross-site", "same-site")):
+            await _json_error(send, 403, "forbidden_origin",
+                              "requests that change anything must come from this site")
+            return
+        if method not in SAFE_METHODS and path.startswith(self.api_prefix + "/"):
+            media = headers.get(b"content-type", "").split(";")[0].strip().lower()
+            if media != "application/json":
+                await _json_error(send, 415, "unsupported_media_type",
+                                  "send the body as Content-Type: application/json")
+                return
+        scope = {**scope, "headers": [(k, v) for k, v in raw if k != b"x-forwarded-host"]}
+        if foreign:
+            send = _without_cors(send)
+        if path == "/" and self.signed_in is not None and not self.signed_in(scope):
+            if method == "HEAD":
+                await _json_error(send, 401, "unauthorized", "sign in first")
+                return
+            if method == "GET":
+                await self._login_page(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _login_page(self, scope: Any, receive: Any, send: Any) -> None:
+        """Gradio's page before login, without the API description it embeds."""
+        # uncompressed, so that the page can be edited on its way out
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"]
+                                      if k != b"accept-encoding"]}
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def collect(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, collect)
+        page = _API_INFO.sub(lambda _: _NO_API_INFO, bytes(body), count=1)
+        headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(page)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+
+def _without_cors(send: Any) -> Any:
+    async def stripped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [
+                (k, v) for k, v in message.get("headers", [])
+                if not k.lower().startswith(b"access-control-")]}
+        await send(message)
+
+    return stripped
+
+
+def _gradio_sign_in(outer: Any) -> Callable[[Any], bool]:
+    """Whether a request carries the cookie of a signed-in user of the Gradio app mounted
+    in `outer` (Gradio's own check, on its own token table)."""
+    from starlette.requests import cookie_parser
+    from starlette.routing import Mount
+
+    gradio_app: Any = next(r.app for r in outer.routes if isinstance(r, Mount))
+
+    def signed_in(scope: Any) -> bool:
+        cookie = next((v for k, v in scope.get("headers", []) if k == b"cookie"), b"")
+        cookies = cookie_parser(cookie.decode("latin-1"))
+        cookie_id = gradio_app.cookie_id
+        token = (cookies.get(f"access-token-{cookie_id}")
+                 or cookies.get(f"access-token-unsecure-{cookie_id}"))
+        return token is not None and token in gradio_app.tokens
+
+    return signed_in
+
 
 def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -> Any:
     """The web server: the JSON API under `/api/v1` and the Gradio app (queued as settings
     say, never shared, auth when given, uploads capped, errors generic with details in the
-    log, our CSS and click script) inside an app that, on loopback, refuses any other Host
-    header.
-
-    The Host check defeats DNS rebinding, and keeps Gradio from answering a foreign origin
-    with credentialed CORS, which it does for any Host it does not know as local.
-    """
+    log, our CSS and click script), behind `EdgeGuard` and `RestGuard`."""
     import gradio as gr
     from fastapi import FastAPI
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from bot import __version__
-    from bot.ui.api import mount_api
+    from bot.ui.api import PREFIX, mount_api
 
     blocks.queue(default_concurrency_limit=settings.concurrency_limit,
                  max_size=settings.queue_max_size)
     outer = FastAPI(title="articlebot", version=__version__, docs_url=None, redoc_url=None,
                     openapi_url=None)
     mount_api(outer, engine, settings, article_id)
-    if is_loopback(settings.host):
-        outer.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
     app = gr.mount_gradio_app(
         outer, blocks, path="/", server_name=settings.host, server_port=settings.port,
         auth=_auth(settings), max_file_size=settings.max_upload_bytes, show_error=False,
@@ -214,5 +361,7 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     # which `launch()` sets and mounting does not: without this, any client could name a
     # server file in an event's FileData and have it read.
     blocks.has_launched = True
-    return RestGuard(app, rest_defaults(blocks), limit=max(settings.max_upload_bytes,
+    rest = RestGuard(app, rest_defaults(blocks), limit=max(settings.max_upload_bytes,
                                                            settings.max_question_chars * 8))
+    return EdgeGuard(rest, loopback=is_loopback(settings.host), api_prefix=PREFIX,
+                     signed_in=_gradio_sign_in(app) if settings.auth is not None else None)

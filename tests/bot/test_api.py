@@ -274,3 +274,50 @@ def test_concurrent_uploads_queue_and_another_writer_gets_a_json_503(tmp_path: P
         assert str(served.store) not in payload["detail"]
         assert post(99).status_code == 201  # free again once the other process is done
         assert "Traceback" not in served.log.read_text(errors="replace")
+
+
+FORGED = [  # what a page on another site can make a browser send without asking first
+    ({"Content-Type": "text/plain"}, 415),
+    ({"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://evil.example"}, 403),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, 415),
+    ({}, 415),
+    ({"Content-Type": "application/json", "Origin": "https://evil.example"}, 403),
+    ({"Content-Type": "application/json", "Origin": "null"}, 403),
+    ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403),
+]
+
+
+@pytest.mark.parametrize(("headers", "status"), FORGED)
+def test_writes_from_another_site_or_not_as_json_are_refused(app: WebApp,
+                                                             headers: dict[str, str],
+                                                             status: int) -> None:
+    """Cross-site request forgery: a foreign page cannot add an article or ask."""
+    body = json.dumps({"text": "Forfalsket artikkel om Bergen. Den skal aldri lagres.",
+                       "title": "Forfalsket"}).encode()
+    with _api(app) as client:
+        before = client.get("/api/v1/articles").json()
+        added = client.post("/api/v1/articles", content=body, headers=headers)
+        asked = client.post("/api/v1/ask", content=json.dumps({"question": QUESTION}).encode(),
+                            headers=headers)
+        after = client.get("/api/v1/articles").json()
+    for response in (added, asked):
+        assert response.status_code == status, response.text[:300]
+        payload = response.json()
+        assert set(payload) == {"error", "detail"} and "\n" not in payload["detail"]
+        assert "access-control-allow-origin" not in response.headers
+    assert after == before
+
+
+def test_writes_from_this_site_are_answered(app: WebApp) -> None:
+    """The chat's own page (same Origin, `Sec-Fetch-Site: same-origin`) and clients that
+    send no Origin (curl, scripts) may write."""
+    origin = app.url.rstrip("/")
+    with _api(app) as client:
+        for headers in ({"Origin": origin, "Sec-Fetch-Site": "same-origin"},
+                        {"Origin": origin.replace("127.0.0.1", "localhost"),
+                         "Host": f"localhost:{app.port}"},
+                        {"Content-Type": "application/json; charset=utf-8"}):
+            response = client.post("/api/v1/ask", json={"question": QUESTION},
+                                   headers=headers)
+            assert response.status_code == 200, (headers, response.text[:300])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import statistics
 import time
 from collections.abc import Iterator
@@ -286,3 +287,130 @@ def test_a_rest_call_with_the_message_alone_is_answered(server: Server) -> None:
     conn.close()
     assert response.status == 200, payload
     assert "Kilder / Sources" in payload["data"][0]
+
+
+def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "articlebot-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data + \
+        f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"},
+                                     {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}])
+def test_another_site_cannot_upload_or_join_the_queue(server: Server,
+                                                      headers: dict[str, str]) -> None:
+    """A foreign page's form (multipart needs no preflight) fills no upload cache and
+    starts no event: 403, nothing written."""
+    import uuid
+
+    canary = f"KANARI{uuid.uuid4().hex}".encode()
+    body, content_type = _multipart("forged.txt", b"Forfalsket " + canary)
+    upload = _get(server, "/gradio_api/upload", method="POST", body=body,
+                  headers={**headers, "Content-Type": content_type})
+    assert upload.status == 403
+    assert not server.cache.exists() or not _files_holding(server.cache, canary)
+    join = _get(server, "/gradio_api/queue/join", method="POST",
+                body=b'{"data": ["Hvem?", [], "article"], "fn_index": 0, '
+                     b'"session_hash": "forged"}',
+                headers={**headers, "Content-Type": "text/plain"})
+    assert join.status == 403
+    same = _get(server, "/gradio_api/upload", method="POST", body=body,
+                headers={"Origin": server.url.rstrip("/"), "Content-Type": content_type})
+    assert same.status == 200  # the chat's own page still uploads
+    assert _files_holding(server.cache, canary)
+
+
+# -- exposed: `serve --host 0.0.0.0 --auth U:P`, reached with a public name ---------------------
+
+
+@dataclass(frozen=True)
+class Exposed:
+    port: int
+    host: str  # the public name a browser would send as Host
+    cookie: str  # a signed-in user's session cookie
+
+
+@pytest.fixture(scope="module")
+def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exposed]:
+    import urllib.parse
+
+    tmp = tmp_path_factory.mktemp("exposed")
+    with running_app(tmp, "--host", "0.0.0.0", "--auth", "ola:hemmelig",
+                     timeout=240) as app:
+        host = f"chat.example.org:{app.port}"
+        conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+        conn.request("POST", "/login", body=urllib.parse.urlencode(
+            {"username": "ola", "password": "hemmelig"}).encode(),
+            headers={"Host": host, "Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        assert response.status == 200, response.status
+        cookie = "; ".join(v.split(";")[0] for k, v in response.getheaders()
+                           if k.lower() == "set-cookie")
+        assert "access-token" in cookie
+        yield Exposed(port=app.port, host=host, cookie=cookie)
+
+
+def _exposed(exposed: Exposed, path: str, method: str = "GET", signed_in: bool = False,
+             headers: dict[str, str] | None = None,
+             body: bytes | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", exposed.port, timeout=30)
+    sent = {"Host": exposed.host, **({"Cookie": exposed.cookie} if signed_in else {}),
+            **(headers or {})}
+    conn.request(method, path, body=body, headers=sent)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response, data
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_exposed_a_foreign_origin_never_gets_credentialed_cors(exposed: Exposed,
+                                                               signed_in: bool) -> None:
+    evil = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+            "Content-Type": "application/json"}
+    for method, path in (("GET", "/config"), ("GET", "/gradio_api/info"),
+                         ("OPTIONS", "/gradio_api/queue/join"),
+                         ("POST", "/gradio_api/queue/join"), ("GET", "/api/v1/articles")):
+        response, _ = _exposed(exposed, path, method, signed_in, evil,
+                               b'{"data": ["x"], "fn_index": 0}' if method == "POST" else None)
+        assert response.getheader("Access-Control-Allow-Origin") is None, (method, path)
+        assert response.getheader("Access-Control-Allow-Credentials") is None, (method, path)
+
+
+def test_exposed_nothing_of_the_app_before_login(exposed: Exposed) -> None:
+    head, _ = _exposed(exposed, "/", "HEAD")
+    assert head.status == 401
+    page, body = _exposed(exposed, "/")
+    assert page.status == 200  # the login page
+    assert b'"/chat"' not in body and b"article_id" not in body
+    info, _ = _exposed(exposed, "/gradio_api/info")
+    assert info.status == 401
+    # signed in, the page and its API description are there
+    head, _ = _exposed(exposed, "/", "HEAD", signed_in=True)
+    assert head.status == 200
+    page, body = _exposed(exposed, "/", signed_in=True)
+    assert page.status == 200 and b'"/chat"' in body
+
+
+def test_exposed_two_host_headers_are_refused(exposed: Exposed) -> None:
+    with socket.create_connection(("127.0.0.1", exposed.port), timeout=30) as sock:
+        sock.sendall(f"GET /gradio_api/info HTTP/1.1\r\nHost: {exposed.host}\r\n"
+                     f"Host: evil.example\r\nCookie: {exposed.cookie}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.split(b"\r\n", 1)[0].split()[1] == b"400", reply[:200]
+
+
+def test_exposed_forwarded_host_does_not_move_the_apps_root(exposed: Exposed) -> None:
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+    for path in ("/config", "/", "/gradio_api/info"):
+        response, body = _exposed(exposed, path, signed_in=True, headers=forged)
+        assert response.status == 200, path
+        assert b"evil.example" not in body, path
+
