@@ -17,6 +17,7 @@ import os
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,25 +96,53 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class RestGuard:
-    """ASGI middleware in front of Gradio's REST routes (`/gradio_api/run/NAME`, `/call/NAME`).
+@dataclass(frozen=True)
+class RestParameter:
+    """One documented input of a REST endpoint: its name, the value used when it is omitted,
+    and whether it must be given."""
 
-    A raw REST call must give every input of an endpoint, where `gradio_client` fills in the
-    defaults; a malformed body makes Gradio answer 500 and log a traceback. Here a body that is
-    not JSON, or whose `data` is not a list, is answered 400 with a one-line JSON error; too
-    many inputs is 422; missing trailing inputs get the component's default, so
-    `{"data": [question]}` works for `/chat` as the client's call with the message alone does.
+    name: str
+    default: Any
+    required: bool
+
+
+@dataclass(frozen=True)
+class RestEndpoint:
+    """A REST endpoint: its documented inputs, and for each of its function's inputs whether
+    it is hidden from the API (a gr.State, such as the chat's history)."""
+
+    parameters: tuple[RestParameter, ...]
+    hidden: tuple[bool, ...]
+
+
+class RestGuard:
+    """ASGI middleware in front of Gradio's REST routes (`/gradio_api/run/NAME`,
+    `/api/NAME`, `/call/NAME`, `/call/v2/NAME`).
+
+    A REST call gives the inputs `/gradio_api/info` documents, in order (`/chat`: the message,
+    then the optional article); the hidden ones (the chat's history) are filled in by Gradio.
+    `gradio_client` fills in the defaults, a raw call does not, and a malformed body makes
+    Gradio answer 500 and log a traceback. Here a body that is not JSON, or whose `data` is
+    not a list (`/call/v2`: not an object of named inputs), is answered 400 with a one-line
+    JSON error; an unknown endpoint 404; too many or unknown inputs 422; missing trailing
+    inputs get their documented default, so `{"data": [question]}` works for `/chat` as the
+    client's call with the message alone does.
     """
 
-    def __init__(self, app: Any, defaults: dict[str, list[Any]], limit: int) -> None:
-        self.app, self.defaults, self.limit = app, defaults, limit
+    def __init__(self, app: Any, endpoints: dict[str, RestEndpoint], limit: int) -> None:
+        self.app, self.endpoints, self.limit = app, endpoints, limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Check (and complete) a REST call's body before Gradio sees it."""
         path = str(scope.get("path", "")) if scope.get("type") == "http" else ""
-        name = _rest_endpoint(path) if scope.get("method") == "POST" else None
-        if name is None or name not in self.defaults:
+        route = _rest_endpoint(path) if scope.get("method") == "POST" else None
+        if route is None:
             await self.app(scope, receive, send)
+            return
+        name, named = route
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            await _json_error(send, 404, "not_found", f"no API endpoint /{name}")
             return
         body = b""
         while True:
@@ -129,16 +158,17 @@ class RestGuard:
         except (UnicodeDecodeError, ValueError, RecursionError):
             await _json_error(send, 400, "malformed", "the body is not valid UTF-8 JSON")
             return
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            await _json_error(send, 400, "malformed", 'the body must be {"data": [...]}')
+        parameters = endpoint.parameters
+        problem = (_named_problem(name, payload, parameters) if named
+                   else _positional_problem(name, payload, parameters))
+        if problem is not None:
+            await _json_error(send, *problem)
             return
-        defaults = self.defaults[name]
-        if len(data) > len(defaults):
-            await _json_error(send, 422, "invalid", f"/{name} takes at most {len(defaults)} "
-                                                    "inputs")
-            return
-        payload["data"] = data + defaults[len(data):]
+        if not named:
+            # the documented inputs, completed with their defaults, and the hidden ones
+            # (None, as Gradio's own REST call gives them) in their places
+            given = iter(payload["data"] + [p.default for p in parameters[len(payload["data"]):]])
+            payload["data"] = [None if hidden else next(given) for hidden in endpoint.hidden]
         replay = json.dumps(payload).encode("utf-8")
         sent = False
 
@@ -155,11 +185,42 @@ class RestGuard:
         await self.app({**scope, "headers": headers}, replayed, send)
 
 
-def _rest_endpoint(path: str) -> str | None:
-    for prefix in ("/gradio_api/run/", "/gradio_api/call/"):
+def _positional_problem(name: str, payload: Any,
+                        parameters: tuple[RestParameter, ...]) -> tuple[int, str, str] | None:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return 400, "malformed", 'the body must be {"data": [...]}'
+    if len(data) > len(parameters):
+        return 422, "invalid", (f"/{name} takes at most {len(parameters)} inputs: "
+                                + ", ".join(p.name for p in parameters))
+    missing = [p.name for p in parameters[len(data):] if p.required]
+    if missing:
+        return 422, "invalid", f"/{name} needs {', '.join(missing)}"
+    return None
+
+
+def _named_problem(name: str, payload: Any,
+                   parameters: tuple[RestParameter, ...]) -> tuple[int, str, str] | None:
+    if not isinstance(payload, dict):
+        return 400, "malformed", "the body must be a JSON object of named inputs"
+    known = {p.name for p in parameters}
+    unknown = [k for k in payload if k not in known]
+    if unknown:
+        return 422, "invalid", (f"/{name} has no input {unknown[0][:40]!r}; it takes "
+                                + ", ".join(p.name for p in parameters))
+    missing = [p.name for p in parameters if p.required and p.name not in payload]
+    if missing:
+        return 422, "invalid", f"/{name} needs {', '.join(missing)}"
+    return None
+
+
+def _rest_endpoint(path: str) -> tuple[str, bool] | None:
+    """(endpoint name, whether its inputs are named) of a REST call's path, else None."""
+    for prefix, named in (("/gradio_api/call/v2/", True), ("/gradio_api/run/", False),
+                          ("/gradio_api/api/", False), ("/gradio_api/call/", False)):
         if path.startswith(prefix):
             rest = path[len(prefix):].strip("/")
-            return rest if rest and "/" not in rest else None
+            return (rest, named) if rest and "/" not in rest else None
     return None
 
 
@@ -171,13 +232,21 @@ async def _json_error(send: Any, status: int, code: str, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def rest_defaults(blocks: Any) -> dict[str, list[Any]]:
-    """For each named endpoint, the default value of each of its inputs, in order, as a
-    REST call's `data` gives them."""
-    out: dict[str, list[Any]] = {}
+def rest_endpoints(blocks: Any) -> dict[str, RestEndpoint]:
+    """Each endpoint `/gradio_api/info` documents: its documented inputs in order, and which
+    of its function's inputs are hidden."""
+    info = blocks.get_api_info()["named_endpoints"]
+    out = {}
     for fn in blocks.fns.values():
-        if fn.api_name:
-            out[str(fn.api_name)] = [getattr(c, "value", None) for c in fn.inputs]
+        endpoint = info.get(f"/{fn.api_name}") if fn.api_name else None
+        if endpoint is None:
+            continue
+        out[str(fn.api_name)] = RestEndpoint(
+            parameters=tuple(RestParameter(name=str(p["parameter_name"]),
+                                           default=p.get("parameter_default"),
+                                           required=not p.get("parameter_has_default"))
+                             for p in endpoint["parameters"]),
+            hidden=tuple(bool(getattr(c, "skip_api", False)) for c in fn.inputs))
     return out
 
 
@@ -361,7 +430,7 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     # which `launch()` sets and mounting does not: without this, any client could name a
     # server file in an event's FileData and have it read.
     blocks.has_launched = True
-    rest = RestGuard(app, rest_defaults(blocks), limit=max(settings.max_upload_bytes,
+    rest = RestGuard(app, rest_endpoints(blocks), limit=max(settings.max_upload_bytes,
                                                            settings.max_question_chars * 8))
     return EdgeGuard(rest, loopback=is_loopback(settings.host), api_prefix=PREFIX,
                      signed_in=_gradio_sign_in(app) if settings.auth is not None else None)

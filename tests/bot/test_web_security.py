@@ -414,3 +414,93 @@ def test_exposed_forwarded_host_does_not_move_the_apps_root(exposed: Exposed) ->
         assert response.status == 200, path
         assert b"evil.example" not in body, path
 
+
+def _second_article(server: Server) -> str:
+    import json
+
+    text = ("Fergen mellom Bodø og Værøy får nytt batteri i 2027. Rederiet Torghatten sier "
+            "at batteriet veier 40 tonn og lades på kaia i Bodø.")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("POST", "/api/v1/articles",
+                 body=json.dumps({"text": text, "title": "Batteriferje"}).encode(),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    entry = json.loads(response.read())
+    conn.close()
+    assert response.status == 201, entry
+    return str(entry["id"])
+
+
+def _rest_chat(server: Server, path: str, payload: Any) -> str:
+    """A REST call of `/chat` (`/call...` returns an event id whose result is a stream)."""
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("POST", path, body=json.dumps(payload).encode(),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    reply = json.loads(response.read())
+    assert response.status == 200, reply
+    if "event_id" not in reply:
+        conn.close()
+        return str(reply["data"][0])
+    conn.request("GET", f"{path.rstrip('/')}/{reply['event_id']}")
+    stream = conn.getresponse().read().decode("utf-8")
+    conn.close()
+    datas = [line[len("data: "):] for line in stream.splitlines() if line.startswith("data: ")]
+    return str(json.loads(datas[-1])[0])
+
+
+QUESTION_B = "Hvor mye veier batteriet?"
+
+
+@pytest.mark.parametrize(("path", "shape"), [
+    ("/gradio_api/call/chat", "positional"), ("/gradio_api/run/chat", "positional"),
+    ("/gradio_api/call/v2/chat", "named")])
+def test_the_documented_rest_shape_answers_about_the_named_article(server: Server, path: str,
+                                                                   shape: str) -> None:
+    """`/gradio_api/info` documents /chat as (message, article_id): a call in that shape is
+    answered from that article, not the default one."""
+    import json
+
+    other = _second_article(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/gradio_api/info")
+    parameters = json.loads(conn.getresponse().read())["named_endpoints"]["/chat"]["parameters"]
+    conn.close()
+    assert [p["parameter_name"] for p in parameters] == ["message", "article_id"]
+    payload: Any = ({"data": [QUESTION_B, other]} if shape == "positional"
+                    else {"message": QUESTION_B, "article_id": other})
+    reply = _rest_chat(server, path, payload)
+    assert f"({other}:" in reply and "(article:" not in reply, reply[-300:]
+    assert "40 tonn" in reply
+    # the message alone: the default article
+    alone = _rest_chat(server, path, {"data": [QUESTIONS[0]]}
+                       if shape == "positional" else {"message": QUESTIONS[0]})
+    assert "(article:" in alone
+
+
+def test_the_client_with_the_message_alone_or_with_the_article(server: Server) -> None:
+    other = _second_article(server)
+    client = _client(server)
+    assert "(article:" in client.predict(QUESTIONS[0], api_name="/chat")
+    assert f"({other}:" in client.predict(QUESTION_B, other, api_name="/chat")
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/gradio_api/call/v2/chat", b'{"message": "Hvem?", "nope": 1}', 422),
+    ("/gradio_api/call/v2/chat", b"[1]", 400),
+    ("/gradio_api/call/v2/chat", b'{"message": "' + b"x" * 3_000_000 + b'"}', 413),
+    ("/gradio_api/call/v2/upload", b'{"path": "/etc/passwd"}', 404),
+    ("/gradio_api/call/upload", b'{"data": [null, "nb"]}', 404),
+    ("/gradio_api/api/chat", b'{"data": 5}', 400),
+])
+def test_every_rest_route_is_guarded(server: Server, path: str, body: bytes,
+                                     status: int) -> None:
+    before = server.log.stat().st_size
+    response = _get(server, path, method="POST", body=body,
+                    headers={"Content-Type": "application/json"})
+    assert response.status == status, (path, response.status)
+    with server.log.open("rb") as log:
+        log.seek(before)
+        assert b"Traceback" not in log.read()
