@@ -192,16 +192,26 @@ def items_csv(outcomes: Sequence[Outcome]) -> str:
 # -- report.md ------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|!#~])")
+# What GFM links without link syntax (a URL, a `www.` name, an e-mail address), up to the
+# characters a code span in a table cell cannot hold.
+_BARE_LINK = re.compile(r"(?i)(?:\b(?:https?|ftp)://|\bwww\.|\b(?:mailto|xmpp):)[^\s`|]*"
+                        r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def md(text: str, limit: int = 300) -> str:
-    """Text for one Markdown line or table cell: whitespace folded, cut at `limit`, and
+    """Text for one Markdown line or table cell: whitespace folded, cut at `limit`,
     Markdown/HTML characters backslash-escaped so a sentence cannot inject links or
-    images."""
+    images, and bare URLs and e-mail addresses in code spans, where no renderer links them
+    (their text stays as it was)."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[:limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    out, pos = [], 0
+    for match in _BARE_LINK.finditer(text):
+        out += [_MD_SPECIAL.sub(r"\\\1", text[pos:match.start()]), f"`{match.group(0)}`"]
+        pos = match.end()
+    out.append(_MD_SPECIAL.sub(r"\\\1", text[pos:]))
+    return "".join(out)
 
 
 def fmt(name: str, value: float | None) -> str:

@@ -250,7 +250,9 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         data = text.encode("utf-8")
         if len(data) > limit:
             raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
-        name = (body.title or text.strip().split("\n", 1)[0] or "article")[:80] + ".txt"
+        first = (body.title or text.strip().split("\n", 1)[0] or "article")[:80]
+        # the file's name, not a path: a "/" in the first line (a URL) is no directory
+        name = (first.replace("/", " ").replace("\\", " ").strip(" .") or "article") + ".txt"
         try:
             # the store queues this server's writers: a concurrent upload waits its turn
             result = await run_in_threadpool(engine.add_upload, data, name)

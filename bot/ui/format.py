@@ -38,17 +38,22 @@ def tail_text(answer: Answer) -> str:
 
 
 # Markdown syntax characters as numeric entities, mapped in one pass (entities hold "#").
-_MARKDOWN_ENTITIES = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]`*_\\~#$"})
+_MARKDOWN_ENTITIES = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]`*_\\~#$@"})
+# What GFM turns into a link without any link syntax: a scheme's colon (`https:`, `mailto:`),
+# the dot after `www`, and an e-mail's `@` (always an entity, above).
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):|(?<=\b[wW]{3})\.")
 
 
 def escape(text: str) -> str:
     """HTML-escape text for Markdown output (`<`, `>`, `&` as entities), also neutralising
-    Markdown link, image, emphasis, code, heading and math syntax with numeric entities.
+    Markdown link, image, emphasis, code, heading and math syntax with numeric entities, and
+    GFM's autolinks (URLs, `www.` names and e-mail addresses are shown as text, not links).
 
     A browser shows the result as the original characters, and `html.unescape` gives the
     original text back, so quoted sentences stay verbatim.
     """
-    return html.escape(text, quote=False).translate(_MARKDOWN_ENTITIES)
+    escaped = html.escape(text, quote=False).translate(_MARKDOWN_ENTITIES)
+    return _AUTOLINK.sub(lambda m: f"&#{ord(m.group(0))};", escaped)
 
 
 def anchor(sentence_id: str) -> str:

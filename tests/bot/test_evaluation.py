@@ -188,6 +188,21 @@ def test_outputs_in_process(tmp_path: Path) -> None:
     assert "| hit_at_1 | 0.900 | 0.333 | -0.567 |" in table
 
 
+@pytest.mark.parametrize("text", [
+    "Se https://evil.example/x?a=1 nå", "Les www.vg.no/nyheter i dag", "Skriv til ola@nrk.no",
+    "mailto:ola@nrk.no eller xmpp:ola@jabber.no", "HTTPS://EVIL.EXAMPLE|x", "(ftp://a.b/c)"])
+def test_md_shows_bare_links_as_text(text: str) -> None:
+    """A question's URL or e-mail address is no link in report.md: in a code span, where
+    GFM links nothing, with its characters as they were."""
+    import re
+
+    out = md(text)
+    outside = re.sub(r"`[^`]*`", "", out)
+    assert not re.search(r"(?i)(?:https?|ftp)://|www\.|(?:mailto|xmpp):|[a-z0-9]@[a-z0-9]",
+                         outside), out
+    assert re.sub(r"\\(.)", r"\1", out.replace("`", "")) == text
+
+
 def test_md_escapes_and_folds() -> None:
     assert md("a\n|b|  ![i](u) <x>") == "a \\|b\\| \\!\\[i\\](u) \\<x\\>"
     assert md("x" * 10, limit=5) == "xxxx…"

@@ -164,6 +164,23 @@ def test_escape_is_undone_by_unescape_and_leaves_no_markup(text: str) -> None:
         assert ch not in bare
 
 
+# What GFM (the chat's Markdown) turns into a link without link syntax.
+GFM_AUTOLINK = re.compile(r"(?i)(?:https?|ftp)://|www\.|(?:mailto|xmpp):|"
+                          r"[a-z0-9._+-]@[a-z0-9-]")
+
+
+@given(st.text(alphabet=st.sampled_from(list("hwtps:/.@mailoxAWW w.e-1")), max_size=40)
+       | st.sampled_from(["https://evil.example/x", "www.vg.no", "ola@nrk.no",
+                          "mailto:ola@nrk.no", "Se WWW.Example.com.", "ftp://x.y/z",
+                          "xmpp:ola@jabber.no", "(https://a.b)"]))
+def test_escape_leaves_nothing_gfm_autolinks(text: str) -> None:
+    from bot.ui.format import escape
+
+    out = escape(text)
+    assert html.unescape(out) == text
+    assert not GFM_AUTOLINK.search(out), out
+
+
 def _answer(text: str, abstained: bool = False) -> Any:
     from bot.records import Answer, Citation
     from index.records import Sentence
@@ -185,7 +202,7 @@ def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
     assert cited_in(markdown) == [(1, "xss:3", not abstained)]
     assert "<img" not in markdown and "](javascript" not in markdown
     assert html.escape(payload, quote=False).replace("[", "&#91;").replace("]", "&#93;") \
-        .replace("*", "&#42;") in markdown
+        .replace("*", "&#42;").replace("t:", "t&#58;") in markdown
 
 
 def test_article_panel_escapes_and_numbers_cited_sentences() -> None:

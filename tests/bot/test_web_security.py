@@ -504,3 +504,26 @@ def test_every_rest_route_is_guarded(server: Server, path: str, body: bytes,
     with server.log.open("rb") as log:
         log.seek(before)
         assert b"Traceback" not in log.read()
+
+
+def test_urls_and_addresses_in_an_article_are_no_links_in_the_chat(server: Server) -> None:
+    """GFM links bare URLs, `www.` names and e-mail addresses; the chat's Markdown leaves
+    nothing it would link, and shows the article's words as they are."""
+    import html
+    import json
+    import re
+
+    sentence = ("Tipsene sendes til tips@avisa.no eller via https://evil.example/skjema, "
+                "og mer står på www.avisa.no/tips.")
+    text = f"Tips til avisa. {sentence} Redaksjonen leser alle tips hver dag."
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("POST", "/api/v1/articles", body=json.dumps({"text": text}).encode(),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    entry = json.loads(response.read())
+    conn.close()
+    assert response.status == 201, entry
+    reply = _client(server).predict("Hvor sendes tipsene?", entry["id"], api_name="/chat")
+    assert sentence in html.unescape(reply)
+    assert not re.search(r"(?i)(?:https?|ftp)://|www\.|(?:mailto|xmpp):|[a-z0-9]@[a-z0-9]",
+                         reply), reply
