@@ -28,6 +28,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "right_sentence_label": ("Ga et svar feil setning? Lim inn riktig setning her før du "
                                  "klikker tommel ned (valgfritt)"),
         "feedback_saved": "Takk! Vurderingen er lagret på denne maskinen.",
+        "feedback_unknown": "Dette svaret kjenner ikke tjeneren lenger; still spørsmålet "
+                            "på nytt for å vurdere det.",
+        "feedback_failed": "Vurderingen kunne ikke lagres.",
         "upload_ok": "Indekserte «{title}» ({sentences} setninger) og byttet til den.",
         "upload_type": "Bare .txt- og .md-filer kan lastes opp.",
         "upload_refused": "Filen ble ikke lastet opp her; velg den med opplastingsfeltet.",
@@ -69,6 +72,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "right_sentence_label": ("Did an answer cite the wrong sentence? Paste the right one "
                                  "here before clicking thumbs-down (optional)"),
         "feedback_saved": "Thanks! The rating is saved on this machine.",
+        "feedback_unknown": "The server no longer knows this answer; ask again to rate it.",
+        "feedback_failed": "The rating could not be saved.",
         "upload_ok": "Indexed “{title}” ({sentences} sentences) and switched to it.",
         "upload_type": "Only .txt and .md files can be uploaded.",
         "upload_refused": "That file was not uploaded here; choose it with the upload field.",

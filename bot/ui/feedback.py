@@ -5,8 +5,13 @@ A liked answer makes its cited sentences the evidence; a liked abstention makes 
 unanswerable; a disliked answer counts only when the user said which sentence was right.
 
 Each rating names the message it rates (`message`), and a second rating of one message
-replaces the first: the file is rewritten whole (a temporary file renamed over it) under a
-lock, keeping every other line as it was, byte for byte. Reading is strict: a line that is
+replaces the first: ratings are appended (the file is never rewritten; every earlier line
+stays as it was, byte for byte), and reading keeps the last rating of each message. When
+the rating replaced is the file's last line (a like changed to a dislike at once), that line
+is cut off before the new one is appended, so the log does not grow. A rating is one line of
+at most `MAX_LINE_BYTES` (an answer record's ranking is left out when the line would be
+longer) and the file at most `MAX_FILE_BYTES`: beyond that a rating is refused with a
+message, until the ratings are exported and the file moved away. Reading is strict: a line that is
 not valid UTF-8, not JSON or not a rating stops the export with FILE:LINE, so nothing is
 dropped without the user seeing it (such a line is a hand edit, and the user can repair it).
 The export is written whole or not at all.
@@ -15,6 +20,7 @@ The export is written whole or not at all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,8 +38,10 @@ from bot.outputs import writable_folder
 from index.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]
-_WRITE_LOCK = threading.Lock()  # one rewrite at a time within the web process
+_WRITE_LOCK = threading.Lock()  # one append at a time within the web process
 LOCK_TIMEOUT_S = 10.0  # and across processes, through a lock file beside the log
+MAX_LINE_BYTES = 256_000  # one rating
+MAX_FILE_BYTES = 20_000_000  # the whole log
 
 
 @dataclass(frozen=True)
@@ -86,46 +94,55 @@ def _rates(raw: bytes, message: str) -> bool:
     return isinstance(data, dict) and data.get("message") == message
 
 
-def save(path: Path, record: FeedbackRecord) -> None:
-    """Add a rating to the feedback file (created with its directory when missing); an
-    earlier rating of the same message is replaced.
-
-    The new file is written beside the old one and renamed over it, under a thread lock and
-    an OS file lock, so a crash leaves the old file or the new one and two writers never
-    lose each other's ratings. Raises ArticlebotError when the log cannot be written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _line(record: FeedbackRecord) -> bytes:
+    """The record as one bounded line; ArticlebotError when it cannot be made short enough."""
     line = (record.to_json() + "\n").encode("utf-8")
+    if len(line) > MAX_LINE_BYTES and record.record is not None:
+        # the ranking (every sentence considered, with its text) is what grows with the
+        # article; the citations and the answer are what a rating is about
+        smaller = {k: v for k, v in record.record.items() if k != "ranking"}
+        line = (dataclasses.replace(record, record=smaller).to_json() + "\n").encode("utf-8")
+    if len(line) > MAX_LINE_BYTES:
+        raise ArticlebotError(f"the rating is larger than {MAX_LINE_BYTES} bytes; not saved")
+    return line
+
+
+def save(path: Path, record: FeedbackRecord) -> None:
+    """Append a rating to the feedback file (created with its directory when missing); it
+    replaces an earlier rating of the same message when read (and at once, when that rating
+    is the last line).
+
+    Under a thread lock and an OS file lock, so two writers never interleave their lines.
+    Raises ArticlebotError when the rating is too large, the log is full, or it cannot be
+    written.
+    """
+    line = _line(record)
     try:
-        with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
-            try:
-                old = path.read_bytes()
-            except FileNotFoundError:
-                old = b""
-            kept = [raw for raw in old.splitlines(keepends=True)
-                    if record.message is None or not _rates(raw, record.message)]
-            if kept and not kept[-1].endswith(b"\n"):
-                kept[-1] += b"\n"
-            _replace(path, b"".join(kept) + line)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S), \
+                path.open("ab+") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - MAX_LINE_BYTES - 1))
+            tail = f.read()
+            if tail and not tail.endswith(b"\n"):  # a hand edit without a final newline
+                f.write(b"\n")
+                size += 1
+                tail += b"\n"
+            start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+            last = tail[start:]
+            if record.message is not None and last and _rates(last, record.message):
+                size -= len(last)
+                f.truncate(size)
+            if size + len(line) > MAX_FILE_BYTES:
+                raise ArticlebotError(f"{path}: the feedback log is full ({MAX_FILE_BYTES} "
+                                      "bytes); export the ratings and move the file away")
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
     except Timeout:
         raise ArticlebotError(f"{path}: another process holds the feedback lock") from None
     except OSError as exc:
         raise ArticlebotError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write `path` whole: a temporary file beside it, flushed, then renamed over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _citation(data: Any) -> CitedSentence:
@@ -194,11 +211,12 @@ def _parse_line(raw: bytes) -> FeedbackRecord:
 
 
 def load(path: Path) -> list[FeedbackRecord]:
-    """Every rating in the feedback file, oldest first.
+    """Every rating in the feedback file, oldest first; of several ratings of one message,
+    the last, in its place.
 
     Raises ArticlebotError naming FILE:LINE for a line that is not a rating.
     """
-    records = []
+    records: list[FeedbackRecord] = []
     try:
         with path.open("rb") as f:
             for line_no, raw in enumerate(f, start=1):
@@ -212,7 +230,8 @@ def load(path: Path) -> list[FeedbackRecord]:
         return []
     except OSError as exc:
         raise ArticlebotError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return records
+    last = {r.message: i for i, r in enumerate(records) if r.message is not None}
+    return [r for i, r in enumerate(records) if r.message is None or last[r.message] == i]
 
 
 def qa_item(record: FeedbackRecord, context: str) -> dict[str, Any] | None:

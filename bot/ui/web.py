@@ -29,7 +29,7 @@ from bot.language import detect_language
 from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
-from bot.ui.format import anchor, answer_markdown, cited_in, escape, plain_text
+from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from bot.ui.suggest import suggestions
 from index.article import read_bounded
 from index.errors import (
@@ -315,9 +315,11 @@ class WebChat:
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
              data: Any, conversation: str = "") -> str:
-        """Save a like or dislike on an answer to the feedback file (this machine only),
-        with the answer record when this server gave the answer (else what the page shows);
-        a later rating of the same message of the same conversation replaces it."""
+        """Save a like or dislike on an answer to the feedback file (this machine only): the
+        answer record as this server gave it, found by the answer it issued. An answer the
+        server does not know (given before a restart, or not by this server) is not saved:
+        the page's copy is never taken for the answer. A later rating of the same message
+        of the same conversation replaces it."""
         liked = getattr(data, "liked", None)
         rating: Rating | None = ("up" if liked in (True, "Like")
                                  else "down" if liked in (False, "Dislike") else None)
@@ -332,41 +334,27 @@ class WebChat:
             if message.get("role") == "user":
                 question = message_text(message)
                 break
+        answer_record = self.recorded(question, answer)
+        if answer_record is None:
+            return escape(texts.text("feedback_unknown", _lang(question)))
         message_key = hashlib.sha256(json.dumps([conversation, index, question, answer])
                                      .encode("utf-8")).hexdigest()[:24]
-        right = (right_sentence or "").strip() or None
-        answer_record = self.recorded(question, answer)
-        if answer_record is not None:
-            cited = tuple(CitedSentence(n=c["n"], sentence_id=c["sentence_id"], text=c["text"],
-                                        support=c["support"])
-                          for c in answer_record["citations"])
-            language = str(answer_record["language"])
+        right = (right_sentence or "").strip()[:self.settings.max_question_chars * 4] or None
+        cited = tuple(CitedSentence(n=c["n"], sentence_id=c["sentence_id"], text=c["text"],
+                                    support=c["support"])
+                      for c in answer_record["citations"])
+        language = str(answer_record["language"])
+        try:
             save(self.settings.feedback_path, FeedbackRecord(
                 article=cited[0].sentence_id.rpartition(":")[0] if cited
                 else str(answer_record["article"]),
-                question=question, answer=str(answer_record["answer"]), rating=rating,
-                citations=cited, right_sentence=right, language=language,
+                question=str(answer_record["question"]), answer=str(answer_record["answer"]),
+                rating=rating, citations=cited, right_sentence=right, language=language,
                 record=answer_record, message=message_key))
-            return escape(texts.text("feedback_saved", language))
-        citations = []
-        texts_by_id: dict[str, dict[int, str]] = {}
-        for n, sentence_id, support in cited_in(answer):
-            aid, _, number = sentence_id.rpartition(":")
-            if aid not in texts_by_id:
-                texts_by_id[aid] = {s.n: s.text for s in self.sentences(aid)}
-            text = texts_by_id[aid].get(int(number))
-            if text is not None:
-                citations.append(CitedSentence(n=n, sentence_id=sentence_id, text=text,
-                                               support=support))
-        answered_article = citations[0].sentence_id.rpartition(":")[0] if citations \
-            else article_id
-        lang = _lang(question)
-        record = FeedbackRecord(article=answered_article, question=question,
-                                answer=plain_text(answer), rating=rating,
-                                citations=tuple(citations), right_sentence=right,
-                                language=lang, message=message_key)
-        save(self.settings.feedback_path, record)
-        return escape(texts.text("feedback_saved", lang))
+        except ArticlebotError as exc:
+            log.warning("could not save a rating: %s", exc)
+            return escape(texts.text("feedback_failed", language))
+        return escape(texts.text("feedback_saved", language))
 
 
 def new_conversation() -> str:

@@ -216,23 +216,53 @@ def test_a_second_rating_of_a_message_replaces_the_first_and_keeps_every_other_l
         tmp_path: Path) -> None:
     path = tmp_path / "feedback.jsonl"
     save(path, _liked())
-    # a hand-edited line that is no rating, with no final newline: kept byte for byte
+    # a hand-edited line with no final newline: kept byte for byte
     with path.open("ab") as f:
         f.write(b'{"note": "kept as it is \\u00e6"}')
     rated = FeedbackRecord(article="article", question="Hvem?", answer="Han.", rating="up",
                            message="m1", record={"answer": "Han.", "citations": []})
     save(path, rated)
+    save(path, FeedbackRecord(**{**rated.__dict__, "rating": "down"}))  # the last line: cut
     save(path, FeedbackRecord(article="article", question="Hvem?", answer="Han.",
                               rating="down", message="m2"))
-    save(path, FeedbackRecord(**{**rated.__dict__, "rating": "down"}))
+    save(path, FeedbackRecord(**{**rated.__dict__, "right_sentence": "Han er professor."}))
     lines = path.read_bytes().splitlines()
-    assert len(lines) == 4
     assert lines[1] == b'{"note": "kept as it is \\u00e6"}'
     kept = [json.loads(line) for line in lines]
     assert [(r.get("message"), r.get("rating")) for r in kept] == [
-        (None, "up"), (None, None), ("m2", "down"), ("m1", "down")]
-    assert kept[3]["record"] == {"answer": "Han.", "citations": []}
-    assert not list(tmp_path.glob(".feedback.jsonl.*.tmp"))  # no temporary file left
+        (None, "up"), (None, None), ("m1", "down"), ("m2", "down"), ("m1", "up")]
+    del lines[1]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert [(r.message, r.rating) for r in load(path)] == [
+        (None, "up"), ("m2", "down"), ("m1", "up")]  # the last rating of m1, in its place
+    assert load(path)[-1].right_sentence == "Han er professor."
+
+
+def test_ratings_are_appended_and_bounded(tmp_path: Path) -> None:
+    """Saving never rewrites what is there (a rating is an append), a rating is one bounded
+    line (a huge ranking is left out), and a full log refuses more with a message."""
+
+    from bot.ui import feedback
+
+    path = tmp_path / "feedback.jsonl"
+    save(path, _liked())
+    before, inode = path.read_bytes(), path.stat().st_ino
+    ranking = [{"sentence_id": f"a:{i}", "text": "x" * 10_000} for i in range(400)]
+    huge = FeedbackRecord(**{**_liked().__dict__, "message": "m",
+                             "record": {"answer": "...", "ranking": ranking}})
+    save(path, huge)
+    assert path.stat().st_ino == inode and path.read_bytes().startswith(before)
+    assert path.stat().st_size < feedback.MAX_LINE_BYTES + len(before)
+    assert load(path)[-1].record == {"answer": "..."}
+    too_big = FeedbackRecord(**{**_liked().__dict__, "question": "q" * 300_000})
+    with pytest.raises(ArticlebotError, match="larger than"):
+        save(path, too_big)
+    with path.open("ab") as f:  # a log at its bound
+        f.write(b" " * (feedback.MAX_FILE_BYTES - path.stat().st_size - 10) + b"\n")
+    size = path.stat().st_size
+    with pytest.raises(ArticlebotError, match="full"):
+        save(path, _liked())
+    assert path.stat().st_size == size
 
 
 def test_ratings_saved_at_once_from_threads_are_all_kept(tmp_path: Path) -> None:

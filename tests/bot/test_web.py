@@ -326,26 +326,36 @@ def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
     assert down.record == up.record
 
 
-def test_a_rating_of_an_answer_the_server_no_longer_knows_keeps_the_page_text(
+def test_a_rating_of_an_answer_the_server_did_not_give_saves_nothing(
         tmp_path: Path, shared_store: Path) -> None:
-    """After a restart the record is gone; the rating still saves the citations and the
-    answer as plain text."""
+    """After a restart, or for an answer the page made up (a megabyte of it), nothing of the
+    page's copy is saved: the rating is refused with a line saying to ask again."""
     from bot.engine import Engine
     from bot.settings import Settings
     from bot.ui.feedback import load
-    from bot.ui.format import plain_text
     from bot.ui.web import WebChat
 
     settings = Settings(store=shared_store, data_dir=tmp_path / "data")
     engine = Engine(settings)
     answer = list(WebChat(engine, "article").respond("Hvem er Sergej Radtsjenko?", []))[-1]
+    forged = answer.replace("Radtsjenko", "R" * 1_000_000, 1)
+    chat = WebChat(engine, "article")
+    list(chat.respond("Hvem er Sergej Radtsjenko?", []))  # this server's own answer
+    for shown in (answer, forged):
+        history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
+                   {"role": "assistant", "content": shown}]
+        fresh = WebChat(engine, "article") if shown is answer else chat
+        status = fresh.rate(history, "article", "x" * 2_000_000,
+                            SimpleNamespace(index=1, liked=True), "c")
+        assert "ask again" in status or "på nytt" in status
+    assert load(settings.feedback_path) == []
     history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
                {"role": "assistant", "content": answer}]
-    WebChat(engine, "article").rate(history, "article", "",
-                                    SimpleNamespace(index=1, liked=True), "c")
+    chat.rate(history, "article", "x" * 2_000_000, SimpleNamespace(index=1, liked=False), "c")
     [saved] = load(settings.feedback_path)
-    assert saved.record is None and saved.answer == plain_text(answer)
-    assert saved.citations[0].text == RADTSJENKO
+    assert saved.right_sentence is not None
+    assert len(saved.right_sentence) == settings.max_question_chars * 4
+    assert settings.feedback_path.stat().st_size < 64_000
 
 
 def test_plain_text_is_the_answer_without_markup() -> None:
