@@ -157,6 +157,9 @@ def item_row(o: Outcome) -> dict[str, str]:
 # CSV injection: a cell starting with one of these is read as a formula by spreadsheet
 # programs, which can run commands or send data away; a leading apostrophe makes it text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets also read a formula after leading spaces (NBSP and other Unicode spaces too)
+# and take the full-width signs for the ASCII ones.
+_WIDE_FORMULA_START = ("＝", "＋", "－", "＠")
 # A plain decimal number ("-0.4321", a negative score) starts with "-" but cannot run as a
 # formula; prefixing it would turn the column into text for every reader of the CSV.
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -164,9 +167,13 @@ _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 def csv_cell(value: str) -> str:
     """A CSV cell a spreadsheet shows as text, never runs as a formula: a cell that starts
-    with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (a plain
-    decimal number such as `-0.5` is left as it is). Use it for every cell written."""
-    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+    with `=`, `+`, `-`, `@`, a tab or a carriage return, also after spaces (any Unicode
+    space) or as a full-width sign, gets a leading `'` (a plain decimal number such as
+    `-0.5` is left as it is). Use it for every cell written."""
+    lead = value.lstrip(" \xa0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+                        "\u200a\u202f\u205f\u3000\ufeff\u200b")
+    if (value.startswith(FORMULA_START) or lead.startswith(FORMULA_START + _WIDE_FORMULA_START)) \
+            and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

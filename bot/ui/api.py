@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 # FastAPI reads the routes' annotations at run time: these names must be real here.
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's files, for /docs
+_DOCS_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
 ASK_BODY_LIMIT = 256_000  # a question, an article id and a conversation history
 SSE = "text/event-stream"
 
@@ -135,6 +138,7 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.docs import get_swagger_ui_html
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
     slots = asyncio.Semaphore(settings.concurrency_limit)
@@ -283,7 +287,44 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(authorised)])
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="articlebot API")
+        # Swagger UI's script and styles from this server, so the page works offline and
+        # asks no CDN for anything
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="articlebot API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    @app.get(f"{DOCS_ASSETS}/{{name}}", include_in_schema=False,
+             dependencies=[Depends(authorised)])
+    async def docs_asset(name: str) -> Response:
+        from starlette.responses import FileResponse
+        from swagger_ui_bundle import swagger_ui_path
+
+        if name not in _DOCS_FILES:
+            raise ApiError(404, "not_found", f"no file {name[:80]!r}")
+        return FileResponse(Path(swagger_ui_path) / name,
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.api_route(f"{PREFIX}/{{rest:path}}", include_in_schema=False,
+                   methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    async def unknown(request: Request, rest: str) -> Response:
+        # registered last: only requests no route above matches (else Gradio's 404 answers)
+        from starlette.routing import Match, Route
+
+        allowed = sorted({m for r in app.routes if isinstance(r, Route) and r.methods
+                          and r.path != f"{PREFIX}/{{rest:path}}"
+                          and r.matches({**request.scope, "method": "GET"})[0] != Match.NONE
+                          for m in r.methods})
+        if allowed:
+            raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
+                           headers={"Allow": ", ".join(allowed)})
+        raise ApiError(404, "not_found", f"no API route /{rest[:80]}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error_response(exc.status_code, codes.get(exc.status_code, "error"),
+                               str(exc.detail), dict(exc.headers or {}) or None)
 
 
 def _final(events: Iterator[Event]) -> Any:

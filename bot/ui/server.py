@@ -335,7 +335,7 @@ class EdgeGuard:
             await _json_error(send, 403, "forbidden_origin",
                               "requests that change anything must come from this site")
             return
-        if method not in SAFE_METHODS and path.startswith(self.api_prefix + "/"):
+        if method in ("POST", "PUT", "PATCH") and path.startswith(self.api_prefix + "/"):
             media = headers.get(b"content-type", "").split(";")[0].strip().lower()
             if media != "application/json":
                 await _json_error(send, 415, "unsupported_media_type",

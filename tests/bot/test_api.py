@@ -321,3 +321,30 @@ def test_writes_from_this_site_are_answered(app: WebApp) -> None:
             response = client.post("/api/v1/ask", json={"question": QUESTION},
                                    headers=headers)
             assert response.status_code == 200, (headers, response.text[:300])
+
+
+def test_docs_work_offline(app: WebApp) -> None:
+    """/docs references nothing outside this server: Swagger UI's files are served here."""
+    import re
+
+    with _api(app) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        refs = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+        assert refs and all(r.startswith("/") for r in refs), refs
+        assert "http://" not in page.text and "https://" not in page.text
+        for ref in refs:
+            assert client.get(ref).status_code == 200, ref
+        assert client.get("/docs-assets/index.html").status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/api/v1/nope", 404), ("POST", "/api/v1/nope/deeper", 404),
+    ("DELETE", "/api/v1/articles", 405), ("GET", "/api/v1/ask", 405)])
+def test_unmatched_api_paths_get_the_api_error_shape(app: WebApp, method: str, path: str,
+                                                     status: int) -> None:
+    with _api(app) as client:
+        response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == status
+    payload = response.json()
+    assert set(payload) == {"error", "detail"} and isinstance(payload["detail"], str)

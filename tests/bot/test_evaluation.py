@@ -288,6 +288,12 @@ def test_a_lone_surrogate_in_a_record_cannot_fail_the_write(tmp_path: Path) -> N
     assert "\\ud800" in (tmp_path / "items.csv").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("value", [" =1+1", "\xa0=HYPERLINK(1)", "\u3000+1", "  @SUM(A1)",
+                                   "＝1+1", "＋cmd", "－1", "＠SUM(A1)", " ＝1", "\ufeff=1"])
+def test_csv_cells_after_spaces_or_full_width_are_neutralised(value: str) -> None:
+    assert csv_cell(value) == "'" + value
+
+
 @pytest.mark.parametrize("lead", FORMULA_START)
 def test_csv_cells_never_start_a_formula(lead: str) -> None:
     payload = lead + "HYPERLINK(\"https://evil.example\")"
@@ -308,7 +314,7 @@ def test_csv_cells_never_start_a_formula(lead: str) -> None:
 
 def test_csv_cell_leaves_text_and_plain_numbers_alone() -> None:
     assert csv_cell("Putin") == "Putin" and csv_cell("") == ""
-    assert csv_cell("a=b") == "a=b" and csv_cell(" =1") == " =1"
+    assert csv_cell("a=b") == "a=b" and csv_cell("a =1") == "a =1"
     # a negative score is a number, not a formula, and must stay numeric
     assert csv_cell("-0.4321") == "-0.4321" and csv_cell("-3") == "-3"
     assert csv_cell("-1+2") == "'-1+2" and csv_cell("-0.5e3") == "'-0.5e3"

@@ -542,3 +542,23 @@ def test_all_articles_is_offered_and_answers_with_the_cited_articles_panel(
     assert "Bybrua i Trondheim" in panel and 'data-n="1"' in panel  # highlighted
     assert "Nord-Korea" not in panel  # the bundled article is not the one shown
     assert "alle artiklene" in webchat.panel("all", [])  # before any answer: what it does
+
+
+def test_serving_on_ipv6_loopback_answers_a_browsers_host_header(tmp_path: Path,
+                                                                 shared_store: Path) -> None:
+    """`serve --host ::1`: a browser at http://[::1]:PORT/ sends `Host: [::1]:PORT`."""
+    import http.client
+
+    from bot.settings import Settings
+    from tests.bot.webapp import free_port
+
+    settings = Settings(store=shared_store, data_dir=tmp_path, host="::1", port=free_port())
+    with serving(settings):
+        for host, status in ((f"[::1]:{settings.port}", 200), ("[::1]", 200),
+                             (f"evil.example:{settings.port}", 400), ("[::2]", 400)):
+            conn = http.client.HTTPConnection("::1", settings.port, timeout=30)
+            conn.request("GET", "/api/v1/articles", headers={"Host": host})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            assert response.status == status, host
