@@ -15,10 +15,10 @@ from bot.citation import (
     sentence_support,
     settled_prefix,
     stream_view,
-    strip_links,
     strip_markers,
     validate_markers,
 )
+from bot.links import strip_links
 
 MARKER = re.compile(r"\[(\d+)\]")
 

@@ -21,11 +21,11 @@ from bot.citation import (
     sentence_support,
     settled_prefix,
     stream_view,
-    strip_links,
     strip_markers,
     validate_markers,
 )
 from bot.eval.qafile import read_qa_file
+from bot.links import strip_links
 from index.article import article_from_text, decode_article, read_article
 from index.errors import ArticleError, QAFileError
 
