@@ -13,9 +13,12 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
+import logging
 import os
 import re
 import socket
+import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +29,8 @@ from bot.engine import Engine
 from bot.settings import Settings
 from bot.ui.web import build_app
 from index.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def asset(name: str) -> str:
@@ -250,6 +255,36 @@ def rest_endpoints(blocks: Any) -> dict[str, RestEndpoint]:
     return out
 
 
+class OneLineTracebacks:
+    """Stands in for the `traceback` module inside Gradio's queue and routes, which print a
+    whole traceback for every failed event (a malformed call from any client): the failure is
+    logged as one line, with its traceback only when logging is verbose (DEBUG)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)
+
+    @staticmethod
+    def print_exc(*args: Any, **kwargs: Any) -> None:
+        """Log the exception being handled: one line, or the traceback when verbose."""
+        exc = sys.exc_info()[1]
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("a chat event failed", exc_info=exc)
+            return
+        first = str(exc).strip().split("\n", 1)[0][:200] if exc is not None else ""
+        log.warning("a chat event failed: %s%s", type(exc).__name__,
+                    f": {first}" if first else "")
+
+
+def _quiet_gradio_tracebacks() -> None:
+    import gradio.queueing
+    import gradio.routes
+    import gradio.utils
+
+    for module in (gradio.queueing, gradio.routes, gradio.utils):
+        if not isinstance(getattr(module, "traceback", None), OneLineTracebacks):
+            setattr(module, "traceback", OneLineTracebacks())  # noqa: B010
+
+
 # Names a browser may use for a chat bound to loopback (the Host header, without port).
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
@@ -415,6 +450,7 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     from bot import __version__
     from bot.ui.api import PREFIX, mount_api
 
+    _quiet_gradio_tracebacks()
     blocks.queue(default_concurrency_limit=settings.concurrency_limit,
                  max_size=settings.queue_max_size)
     outer = FastAPI(title="articlebot", version=__version__, docs_url=None, redoc_url=None,

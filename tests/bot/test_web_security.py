@@ -527,3 +527,15 @@ def test_urls_and_addresses_in_an_article_are_no_links_in_the_chat(server: Serve
     assert sentence in html.unescape(reply)
     assert not re.search(r"(?i)(?:https?|ftp)://|www\.|(?:mailto|xmpp):|[a-z0-9]@[a-z0-9]",
                          reply), reply
+
+
+def test_a_failed_event_is_one_line_in_the_log(server: Server) -> None:
+    """An event call Gradio cannot even start (a number where a file belongs) is logged as
+    one line, not a traceback."""
+    before = server.log.stat().st_size
+    _queue_call(server, _upload_fn_index(server), [5, "nb"])
+    with server.log.open("rb") as log:
+        log.seek(before)
+        added = log.read().decode("utf-8", errors="replace")
+    assert "Traceback" not in added, added[-2000:]
+    assert "a chat event failed" in added
