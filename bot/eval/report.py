@@ -215,8 +215,15 @@ def md(text: str, limit: int = 300) -> str:
         text = text[:limit - 1] + "…"
     out, pos = [], 0
     for match in _BARE_LINK.finditer(text):
-        out += [_MD_SPECIAL.sub(r"\\\1", text[pos:match.start()]), f"`{match.group(0)}`"]
-        pos = match.end()
+        link = match.group(0)
+        # the sentence's punctuation after the address is not part of it (as GFM reads it)
+        while link and (link[-1] in ".,:;!?'\"" or (link[-1] == ")"
+                                                      and link.count("(") < link.count(")"))):
+            link = link[:-1]
+        if not link:
+            continue
+        out += [_MD_SPECIAL.sub(r"\\\1", text[pos:match.start()]), f"`{link}`"]
+        pos = match.start() + len(link)
     out.append(_MD_SPECIAL.sub(r"\\\1", text[pos:]))
     return "".join(out)
 

@@ -39,9 +39,9 @@ def tail_text(answer: Answer) -> str:
 
 # Markdown syntax characters as numeric entities, mapped in one pass (entities hold "#").
 _MARKDOWN_ENTITIES = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]`*_\\~#$@"})
-# What GFM turns into a link without any link syntax: a scheme's colon (`https:`, `mailto:`),
-# the dot after `www`, and an e-mail's `@` (always an entity, above).
-_AUTOLINK = re.compile(r"(?<=[A-Za-z]):|(?<=\b[wW]{3})\.")
+# What GFM turns into a link without any link syntax: the colon of `scheme://` and of
+# `mailto:`/`xmpp:`, the dot after `www`, and an e-mail's `@` (always an entity, above).
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=mailto):|(?<=xmpp):|(?<=\bwww)\.")
 
 
 def escape(text: str) -> str:

@@ -181,7 +181,7 @@ def test_outputs_in_process(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "| hit_at_1 | 0.333 | [" in report and "![hit@k for k = 1..5](hit_at_k.png)" in report
     assert "ranking[0].score" in report
-    assert "Hvem \\| \\*bleef\\* \\[x\\](http://e.example)?" in report  # escaped
+    assert "Hvem \\| \\*bleef\\* \\[x\\](`http://e.example`)?" in report  # escaped
     assert "x.jsonl:9: bad" in report and "context too large" in report
     base = {**summary, "hit_at_1": 0.9}
     table = comparison_table(summary, base)
