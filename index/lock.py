@@ -52,9 +52,8 @@ def writer_lock(path: Path, timeout: float, where: str) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the lock file {path}: {exc.strerror}") from None
-    with _queue(path):
-        with _file_lock(path, timeout, where):
-            yield
+    with _queue(path), _file_lock(path, timeout, where):
+        yield
 
 
 @contextlib.contextmanager
