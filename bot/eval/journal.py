@@ -31,7 +31,8 @@ FORMAT = "articlebot-eval-journal/1"
 # Settings that never change an answer: where things are kept, the server's limits, secrets.
 _NOT_SHAPING = frozenset({"store", "data_dir", "chroma_token", "openai_api_key", "auth",
                           "host", "port", "concurrency_limit", "queue_max_size",
-                          "max_upload_bytes", "lock_timeout_s", "cached_articles"})
+                          "max_upload_bytes", "lock_timeout_s", "cached_articles",
+                          "max_article_sentences", "max_article_chars"})
 
 
 def fingerprint(settings: Settings, *, version: str, input_sha256: str, limit: int | None,

@@ -147,3 +147,39 @@ def test_serve_on_an_impossible_or_busy_port_is_one_line_exit_2(
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [
         f"articlebot: error: port {port} on 127.0.0.1 is in use; pick another with --port"]
+
+
+def test_an_article_over_the_cost_limits_is_one_line_before_any_embedding(
+        cli_env: dict[str, str], tmp_path: Path) -> None:
+    """1 MB of one-word sentences would be half an hour of embedding: refused at once."""
+    import time
+
+    short = tmp_path / "short.txt"
+    short.write_text("Ja. " * 240_000, encoding="utf-8")
+    store = ["--store", str(tmp_path / "store")]
+    t0 = time.monotonic()
+    r = run_cli(["index", str(short), *store], cli_env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert time.monotonic() - t0 < 60
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "240000 sentences" in lines[0]
+    assert "max_article_sentences" in lines[0]
+    r = run_cli(["index", *store], {**cli_env, "ARTICLEBOT_MAX_ARTICLE_CHARS": "1000"})
+    assert r.returncode == 2 and "max_article_chars" in r.stderr, r.stderr
+    assert r.stderr.strip().count("\n") == 0
+    assert run_cli(["articles", *store], cli_env).stdout == ""
+    # the defaults fit the bundled article and 1 MB of news prose
+    prose = tmp_path / "prose.txt"
+    contexts = dict.fromkeys(json.loads(line)["context"] for line in
+                             (DATA / "norquad" / "train.jsonl").read_text().splitlines())
+    prose.write_bytes("\n".join(contexts).encode("utf-8")[:999_000].decode(
+        "utf-8", "ignore").encode("utf-8"))
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from index.article import read_article
+    from index.sentence import split_article
+
+    limits = Engine(Settings(store=tmp_path / "unused")).limits()
+    for path in (prose, DATA.parent / "index" / "data" / "article.txt"):
+        article = read_article(path)
+        limits.check(article, len(split_article(article)))
