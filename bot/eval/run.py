@@ -44,6 +44,7 @@ from bot.outputs import writable_folder
 from bot.records import ALL_ARTICLES
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
+from index.files import BASELINE_LIMIT, read_text_bounded
 
 Notice = Callable[[str], None]
 
@@ -133,12 +134,11 @@ def check_outputs(out: Path) -> None:
 
 def load_baseline(path: str) -> dict[str, Any]:
     """A previous run's summary.json (checked to hold the headline metrics)."""
+    text = read_text_bounded(Path(path), BASELINE_LIMIT, ConfigError, f"--baseline {path}")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--baseline {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--baseline {path}: cannot read ({exc})") from None
+        data = json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"--baseline {path}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--baseline {path}:{exc.lineno}:{exc.colno}: bad JSON: "
                           f"{exc.msg}") from None

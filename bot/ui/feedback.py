@@ -30,6 +30,7 @@ from filelock import FileLock, Timeout
 
 from bot.outputs import writable_folder
 from index.errors import ArticlebotError, ConfigError
+from index.files import LOG_LIMIT, read_bounded
 
 Rating = Literal["up", "down"]
 _WRITE_LOCK = threading.Lock()  # one rewrite at a time within the web process
@@ -98,10 +99,7 @@ def save(path: Path, record: FeedbackRecord) -> None:
     line = (record.to_json() + "\n").encode("utf-8")
     try:
         with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
-            try:
-                old = path.read_bytes()
-            except FileNotFoundError:
-                old = b""
+            old = _read_log(path)
             kept = [raw for raw in old.splitlines(keepends=True)
                     if record.message is None or not _rates(raw, record.message)]
             if kept and not kept[-1].endswith(b"\n"):
@@ -199,20 +197,21 @@ def load(path: Path) -> list[FeedbackRecord]:
     Raises ArticlebotError naming FILE:LINE for a line that is not a rating.
     """
     records = []
-    try:
-        with path.open("rb") as f:
-            for line_no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    records.append(_parse_line(raw))
-                except ValueError as exc:
-                    raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise ArticlebotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for line_no, raw in enumerate(_read_log(path).splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            records.append(_parse_line(raw))
+        except ValueError as exc:
+            raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
     return records
+
+
+def _read_log(path: Path) -> bytes:
+    """The feedback log's bytes (none when there is no log yet), at most `LOG_LIMIT`."""
+    if not os.path.lexists(path):
+        return b""
+    return read_bounded(path, LOG_LIMIT, ArticlebotError)
 
 
 def qa_item(record: FeedbackRecord, context: str) -> dict[str, Any] | None:

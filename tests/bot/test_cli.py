@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,75 @@ def test_an_article_over_the_cost_limits_is_one_line_before_any_embedding(
     for path in (prose, DATA.parent / "index" / "data" / "article.txt"):
         article = read_article(path)
         limits.check(article, len(split_article(article)))
+
+
+def _capped_cli(args: list[str], env: dict[str, str], timeout: float) -> Any:
+    """`python -m bot ARGS` with its address space capped at 4 GB: a reader that trusts
+    /dev/zero fails with MemoryError instead of taking the machine's memory."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=REPO, preexec_fn=cap)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+@pytest.mark.parametrize("option", ["baseline", "ranker_file", "reranker.json",
+                                    "reranker.onnx", "feedback", "questions_file"])
+def test_every_file_the_product_reads_is_bounded(shared_store: Path, cli_env: dict[str, str],
+                                                 tmp_path: Path, option: str,
+                                                 kind: str) -> None:
+    """/dev/zero (size 0, endless) and a FIFO (blocks) as each file a user can name: exit 2
+    with one line, within seconds."""
+    import os
+    import shutil
+    import time
+
+    def hostile(path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "device":
+            path.symlink_to("/dev/zero")
+        else:
+            os.mkfifo(path)
+        return str(path)
+
+    env = dict(cli_env)
+    ask = ["ask", "Hvem er Sergej Radtsjenko?", "--store", str(shared_store)]
+    if option == "baseline":
+        args = ["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / "out"),
+                "--store", str(shared_store), "--baseline", hostile(tmp_path / "summary.json")]
+    elif option == "ranker_file":
+        args = ask
+        env["ARTICLEBOT_RANKER_FILE"] = hostile(tmp_path / "ranker.json")
+    elif option.startswith("reranker."):
+        folder = tmp_path / "reranker"
+        folder.mkdir()
+        shipped = DATA.parent / "bot" / "data"
+        for name in ("reranker.json", "reranker.onnx"):
+            if name == option:
+                hostile(folder / name)
+            else:
+                shutil.copyfile(shipped / name, folder / name)
+        args = ask
+        env["ARTICLEBOT_RERANKER_DIR"] = str(folder)
+        env["ARTICLEBOT_DATA_DIR"] = str(tmp_path / "data")
+    elif option == "feedback":
+        hostile(Path(env["XDG_DATA_HOME"]) / "articlebot" / "feedback.jsonl")
+        args = ["feedback", "export", "--out", str(tmp_path / "rated.jsonl"), "--store",
+                str(shared_store)]
+    else:
+        args = ["bench", "--quick", "--no-peer", "--no-llm", "--store", str(shared_store),
+                "--questions-file", hostile(tmp_path / "questions.jsonl")]
+    t0 = time.monotonic()
+    result = _capped_cli(args, env, timeout=90)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert time.monotonic() - t0 < 60
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "not a regular file" in lines[0], lines[0]
