@@ -132,6 +132,9 @@ def check_outputs(out: Path) -> None:
                     raise ConfigError(f"--out {out}: {path.name} is not a regular file")
 
 
+MAX_JOBS = 32  # worker processes for eval; each loads the models (~200 MB)
+
+
 def load_baseline(path: str) -> dict[str, Any]:
     """A previous run's summary.json (checked to hold the headline metrics)."""
     text = read_text_bounded(Path(path), BASELINE_LIMIT, ConfigError, f"--baseline {path}")
@@ -161,8 +164,8 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
     gates = parse_gates(args.fail_under)
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, not {args.jobs}")
     baseline = load_baseline(args.baseline) if args.baseline else None
     out = Path(args.out)
     check_outputs(out)

@@ -256,3 +256,32 @@ def test_every_file_the_product_reads_is_bounded(shared_store: Path, cli_env: di
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr[-2000:]
     assert "not a regular file" in lines[0], lines[0]
+
+
+def test_an_empty_store_setting_is_an_error_not_the_current_directory(
+        cli_env: dict[str, str], tmp_path: Path) -> None:
+    r = run_cli(["articles"], {**cli_env, "ARTICLEBOT_STORE": ""})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ARTICLEBOT_STORE" in lines[0] and "empty" in lines[0]
+
+
+def test_error_lines_escape_newlines_and_terminal_escapes(cli_env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    name = str(tmp_path / "evil\n\x1b[2Jnavn\u202e.txt")
+    r = run_cli(["index", name, "--store", str(tmp_path / "store")], cli_env)
+    assert r.returncode == 2, r.stderr
+    assert "\x1b" not in r.stderr and "\u202e" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evil\\n\\x1b[2Jnavn\\u202e.txt" in lines[0], lines
+    r = run_cli(["ask", "x?", "--reranker", "ce\x1b[31m"], cli_env)  # argparse's own errors
+    assert r.returncode == 2 and "\x1b" not in r.stderr and "\\x1b" in r.stderr
+
+
+@pytest.mark.parametrize("jobs", ["0", "33", "100000"])
+def test_eval_jobs_is_bounded(cli_env: dict[str, str], tmp_path: Path, jobs: str) -> None:
+    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store"), "--jobs", jobs], cli_env, timeout=60)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--jobs must be from 1 to 32" in lines[0], lines
