@@ -32,8 +32,9 @@ from index.article import article_from_text, decode_article, inline_id, read_art
 from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
 from index.errors import ArticleError, ArticleNotFoundError
-from index.indexer import Indexer, IndexResult
+from index.indexer import ArticleLimits, Indexer, IndexResult
 from index.records import Article, Sentence
+from index.sentence import split_article
 from index.store import ArticleInfo, Store
 
 if TYPE_CHECKING:
@@ -113,7 +114,12 @@ class Engine:
 
     def indexer(self) -> Indexer:
         """An indexer over this engine's store and embedder."""
-        return Indexer(self.store, self.embedder, self.embedder_spec)
+        return Indexer(self.store, self.embedder, self.embedder_spec, self.limits())
+
+    def limits(self) -> ArticleLimits:
+        """What one article may cost to index (`max_article_sentences`, `_chars`)."""
+        return ArticleLimits(sentences=self.settings.max_article_sentences,
+                             chars=self.settings.max_article_chars)
 
     def index_files(self, paths: list[Path], rebuild: bool = False,
                     notice: Notice = _quiet) -> list[IndexResult]:
@@ -169,7 +175,11 @@ class Engine:
         if len(data) > self.settings.max_upload_bytes:
             raise ArticleError(f"{Path(name).name}: larger than the "
                                f"{self.settings.max_upload_bytes} byte limit")
-        decode_article(data, Path(name).name)  # names the first invalid byte
+        text = decode_article(data, Path(name).name)  # names the first invalid byte
+        # over the cost limits: refused before anything is kept
+        article = article_from_text(text, "upload", source=Path(name).name)
+        self.limits().check(article)
+        self.limits().check(article, len(split_article(article)))
         folder = self.settings.uploads_dir
         folder.mkdir(parents=True, exist_ok=True)
         stem = slugify(Path(name).stem)

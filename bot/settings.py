@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.errors import ConfigError
@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     concurrency_limit: int = Field(default=4, ge=1, le=256)
     queue_max_size: int = Field(default=64, ge=1, le=10_000)
     max_upload_bytes: int = Field(default=1_000_000, ge=1, le=10_000_000)
+    # What indexing one article may cost (file, upload or inline text alike): embedding
+    # takes about 30 ms a sentence on 2 cores. 1 MB of news prose is about 11,000
+    # sentences; 1 MB of one-word sentences would be 250,000 (half an hour of embedding).
+    max_article_sentences: int = Field(default=20_000, ge=1, le=1_000_000)
+    max_article_chars: int = Field(default=1_000_000, ge=1, le=10_000_000)
+
+    @field_validator("store", "data_dir", "ranker_file", "reranker_dir", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: Any) -> Any:
+        # Path("") is the current directory: an unset-looking variable must not mean it
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (an empty path would be the current "
+                             "directory)")
+        return value
 
     @property
     def feedback_path(self) -> Path:

@@ -35,6 +35,8 @@ from bot.ranking.lexicon import (
     name_key,
 )
 from bot.ranking.model import LinearModel
+from index.errors import ConfigError
+from index.files import MODEL_FILE_LIMIT, read_text_bounded
 
 _MONTH = "(?:" + "|".join(MONTH_NAMES) + ")"
 _ONE_DATE = (rf"(?:\d{{1,2}}\.\s*{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
@@ -204,7 +206,7 @@ def read_model(path: Path | None = None) -> ShortAnswerModel | None:
             return None
         data = json.loads(ref.read_text(encoding="utf-8"))
     else:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_bounded(path, MODEL_FILE_LIMIT, ConfigError))
     model = LinearModel.from_json(data["model"])
     if model.names != FEATURES:
         return None  # trained on other features: showing nothing beats guessing

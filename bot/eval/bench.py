@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.records import ALL_ARTICLES
+from index.article import MAX_ARTICLE_BYTES
 from index.errors import ConfigError
+from index.files import QUESTIONS_LIMIT, read_text_bounded
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -184,10 +186,8 @@ def _peer_env() -> dict[str, str]:
 
 def load_questions(path: Path) -> list[str]:
     """The questions of a JSONL Q&A file (only the `question` field is used)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"bench: cannot read questions from {path}: {exc.strerror}") from None
+    lines = read_text_bounded(path, QUESTIONS_LIMIT, ConfigError,
+                              f"bench: questions file {path}").splitlines()
     questions = []
     for line in lines:
         if line.strip():
@@ -310,7 +310,7 @@ def _peer_build(article: Path, store: Path, questions: list[str], n_warm: int) -
     model_load = time.perf_counter() - t0
     from langchain_core.documents import Document
 
-    text = article.read_text(encoding="utf-8")
+    text = read_text_bounded(article, MAX_ARTICLE_BYTES, ConfigError)
     t0 = time.perf_counter()
     splitter = RecursiveCharacterTextSplitter(chunk_size=PEER_CHUNK_SIZE,
                                               chunk_overlap=PEER_CHUNK_OVERLAP,
@@ -386,7 +386,7 @@ def norquad_articles() -> list[tuple[str, list[str]]]:
     for path in NORQUAD:
         if not path.exists():
             raise ConfigError(f"bench --scale: {path} is missing")
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in read_text_bounded(path, QUESTIONS_LIMIT, ConfigError).splitlines():
             if line.strip():
                 item = json.loads(line)
                 by_context.setdefault(str(item["context"]), []).append(str(item["question"]))

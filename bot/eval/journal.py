@@ -16,6 +16,7 @@ broken line before the last, is refused with a one-line ConfigError.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -25,13 +26,15 @@ from bot.eval.outcome import Outcome
 from bot.eval.qafile import QAItem
 from bot.settings import Settings
 from index.errors import ConfigError
+from index.files import JOURNAL_LIMIT, check_regular, read_bounded
 
 JOURNAL = "items.jsonl"
 FORMAT = "articlebot-eval-journal/1"
 # Settings that never change an answer: where things are kept, the server's limits, secrets.
 _NOT_SHAPING = frozenset({"store", "data_dir", "chroma_token", "openai_api_key", "auth",
                           "host", "port", "concurrency_limit", "queue_max_size",
-                          "max_upload_bytes", "lock_timeout_s", "cached_articles"})
+                          "max_upload_bytes", "lock_timeout_s", "cached_articles",
+                          "max_article_sentences", "max_article_chars"})
 
 
 def fingerprint(settings: Settings, *, version: str, input_sha256: str, limit: int | None,
@@ -117,11 +120,12 @@ class Journal:
 def has_header(path: Path) -> bool:
     """Whether `path` holds at least a whole first line: a journal to resume (or to refuse).
     A file cut short before its header's newline holds nothing to resume."""
+    if not os.path.lexists(path):
+        return False
+    check_regular(path, ConfigError, f"--resume: {path}")
     try:
         with path.open("rb") as fh:
             return b"\n" in fh.read(1 << 20)
-    except FileNotFoundError:
-        return False
     except OSError as exc:
         raise ConfigError(f"--resume: {path}: cannot read ({exc.strerror or exc})") from None
 
@@ -132,10 +136,7 @@ def read(path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
     `header`; ConfigError when it was written for another input file or other settings, or
     is broken before its last line."""
     where = f"--resume: {path}"
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    data = read_bounded(path, JOURNAL_LIMIT, ConfigError, where)
     lines = data.split(b"\n")
     # the piece after the last newline is empty, or a line torn by a kill: dropped
     whole = lines[:-1]

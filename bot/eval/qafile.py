@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from index.article import MAX_ARTICLE_BYTES, clean_text, inline_id
 from index.errors import QAFileError
+from index.files import read_bounded
 
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
@@ -398,7 +399,7 @@ def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
     if size > MAX_JSON_BYTES:
         raise QAFileError(f"{path}:1: a JSON document larger than {MAX_JSON_BYTES} bytes; "
                           "use JSONL")
-    data = path.read_bytes()
+    data = read_bounded(path, MAX_JSON_BYTES, QAFileError, f"{path}:1")
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     try:

@@ -44,6 +44,7 @@ from bot.outputs import writable_folder
 from bot.records import ALL_ARTICLES
 from bot.settings import Settings
 from index.errors import ArticlebotError, ConfigError
+from index.files import BASELINE_LIMIT, read_text_bounded
 
 Notice = Callable[[str], None]
 
@@ -131,14 +132,16 @@ def check_outputs(out: Path) -> None:
                     raise ConfigError(f"--out {out}: {path.name} is not a regular file")
 
 
+MAX_JOBS = 32  # worker processes for eval; each loads the models (~200 MB)
+
+
 def load_baseline(path: str) -> dict[str, Any]:
     """A previous run's summary.json (checked to hold the headline metrics)."""
+    text = read_text_bounded(Path(path), BASELINE_LIMIT, ConfigError, f"--baseline {path}")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--baseline {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--baseline {path}: cannot read ({exc})") from None
+        data = json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"--baseline {path}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--baseline {path}:{exc.lineno}:{exc.colno}: bad JSON: "
                           f"{exc.msg}") from None
@@ -161,8 +164,8 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
     gates = parse_gates(args.fail_under)
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, not {args.jobs}")
     baseline = load_baseline(args.baseline) if args.baseline else None
     out = Path(args.out)
     check_outputs(out)

@@ -23,6 +23,13 @@ from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from bot.ranking.packing import frozen_bytes
 from index.errors import RerankerError
+from index.files import (
+    GRAPH_LIMIT,
+    MODEL_FILE_LIMIT,
+    check_regular,
+    read_bounded,
+    read_text_bounded,
+)
 
 ANSWER_FEATURES: tuple[str, ...] = (
     "top_ce", "null_prob", "ce_margin", "top_combined_margin", "first_stage_abstain_logit",
@@ -191,13 +198,16 @@ def load_scorer(directory: Path | None = None, cache_dir: Path | None = None,
     if directory is None:
         directory = Path(str(resources.files("bot") / "data"))
     meta_path = directory / "reranker.json"
+    text = read_text_bounded(meta_path, MODEL_FILE_LIMIT, RerankerError,
+                             f"cannot read {meta_path}")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        meta = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise RerankerError(f"cannot read {meta_path}: {exc}") from None
-    onnx_path = directory / (onnx_name or str(meta["onnx"]))
-    if not onnx_path.is_file():
-        raise RerankerError(f"the reranker graph {onnx_path} is missing")
+    if not isinstance(meta, dict) or not isinstance(meta.get("onnx"), str):
+        raise RerankerError(f"{meta_path}: not a reranker description (no \"onnx\" file)")
+    onnx_path = directory / (onnx_name or meta["onnx"])
+    check_regular(onnx_path, RerankerError, f"the reranker graph {onnx_path}")
     e5 = E5File(e5_path or default_path())
     if onnx_name is None and "frozen" in meta:
         if cache_dir is None:
@@ -228,7 +238,8 @@ def completed_graph(shipped: Path, meta: dict[str, Any], e5: E5File, cache_dir: 
                 "was trained on")
         tmp = Path(tempfile.mkdtemp(prefix=".reranker-", dir=cache_dir))
         (tmp / data.name).write_bytes(blob)
-        shutil.copyfile(shipped, tmp / graph.name)
+        (tmp / graph.name).write_bytes(read_bounded(shipped, GRAPH_LIMIT, RerankerError,
+                                                    f"the reranker graph {shipped}"))
         if target.exists():  # left incomplete by hand: the checked copy replaces it
             shutil.rmtree(target, ignore_errors=True)
         try:

@@ -17,6 +17,7 @@ import numpy as np
 
 from bot.ranking.features import FEATURE_NAMES
 from index.errors import ConfigError
+from index.files import MODEL_FILE_LIMIT, read_text_bounded
 
 ABSTAIN_FEATURES: tuple[str, ...] = (
     "top_score", "margin", "top_dense", "top_dense_z", "top_bm25", "top_bm25_rel",
@@ -161,9 +162,11 @@ def load_model(path: Path | None = None) -> RankerModel:
             return hand_model()
         data = json.loads(ref.read_text(encoding="utf-8"))
     else:
+        text = read_text_bounded(path, MODEL_FILE_LIMIT, ConfigError,
+                                 f"cannot read the ranker file {path}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
             raise ConfigError(f"cannot read the ranker file {path}: {exc}") from None
     try:
         model = RankerModel.from_json(data)

@@ -33,6 +33,7 @@ from index.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
+    ArticleTooLargeError,
     QuestionError,
     StoreBusyError,
 )
@@ -262,6 +263,8 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
             result = await run_in_threadpool(engine.add_upload, data, name)
         except ArticleError as exc:
             detail = str(exc).replace(str(settings.uploads_dir), "uploads")
+            if isinstance(exc, ArticleTooLargeError):
+                raise ApiError(413, "too_large", f"text: {detail}") from None
             raise ApiError(422, "invalid", f"text: {detail}") from None
         except StoreBusyError as exc:
             raise ApiError(503, "busy", str(exc).replace(str(settings.store), "the store"),

@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {printable(message)}\n")
 
 
 def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int,
                    help="evaluate only the first N items of the file (before negatives)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="answer with N worker processes, each with its own engine (default 1)")
+                   help="answer with N worker processes (1 to 32), each with its own engine "
+                        "(default 1)")
     p.add_argument("--resume", action="store_true",
                    help="keep the items DIR/items.jsonl already holds and answer the rest")
     _common(p, llm=True)
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = _COMMANDS[args.command]
         return command(args, settings, notice)
     except ArticlebotError as exc:
-        print(f"articlebot: error: {exc}", file=sys.stderr)
+        print(f"articlebot: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("articlebot: interrupted", file=sys.stderr)
@@ -211,8 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"articlebot: error: {one_line(exc)}", file=sys.stderr)
+        print(f"articlebot: error: {printable(one_line(exc))}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def printable(text: str) -> str:
+    """An error line safe for a terminal: control, format and line-separator characters
+    (newlines, ESC sequences, bidi overrides) from a path or a value are written as escapes
+    (`\\n`, `\\x1b`, `\\u202e`), so an error stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def one_line(exc: BaseException) -> str:

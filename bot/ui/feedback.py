@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 
 from bot.outputs import writable_folder
 from index.errors import ArticlebotError, ConfigError
+from index.files import LOG_LIMIT, check_regular, read_bounded
 
 Rating = Literal["up", "down"]
 _WRITE_LOCK = threading.Lock()  # one append at a time within the web process
@@ -119,6 +120,8 @@ def save(path: Path, record: FeedbackRecord) -> None:
     line = _line(record)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(path):
+            check_regular(path, ArticlebotError)  # a FIFO or device would hang the append
         with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S), \
                 path.open("ab+") as f:
             size = f.seek(0, os.SEEK_END)
@@ -217,21 +220,22 @@ def load(path: Path) -> list[FeedbackRecord]:
     Raises ArticlebotError naming FILE:LINE for a line that is not a rating.
     """
     records: list[FeedbackRecord] = []
-    try:
-        with path.open("rb") as f:
-            for line_no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    records.append(_parse_line(raw))
-                except ValueError as exc:
-                    raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise ArticlebotError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for line_no, raw in enumerate(_read_log(path).splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            records.append(_parse_line(raw))
+        except ValueError as exc:
+            raise ArticlebotError(f"{path}:{line_no}: {exc}") from None
     last = {r.message: i for i, r in enumerate(records) if r.message is not None}
     return [r for i, r in enumerate(records) if r.message is None or last[r.message] == i]
+
+
+def _read_log(path: Path) -> bytes:
+    """The feedback log's bytes (none when there is no log yet), at most `LOG_LIMIT`."""
+    if not os.path.lexists(path):
+        return b""
+    return read_bounded(path, LOG_LIMIT, ArticlebotError)
 
 
 def qa_item(record: FeedbackRecord, context: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -143,6 +144,7 @@ def test_ask_across_all_articles_names_each_citations_article(app: WebApp) -> No
     ("POST", "/api/v1/ask", b"[" * 200_000, 400, "malformed"),
     ("GET", "/api/v1/articles/nope", None, 404, "not_found"),
     ("POST", "/api/v1/articles", b'{"text": "' + b"a " * 600_000 + b'"}', 413, "too_large"),
+    ("POST", "/api/v1/articles", b'{"text": "' + b"Ja. " * 240_000 + b'"}', 413, "too_large"),
     ("POST", "/api/v1/articles", b'{"text": "   "}', 422, "invalid"),
     ("POST", "/api/v1/articles", b'{"text": "Tekst \\ud800."}', 422, "invalid"),
 ])
@@ -348,3 +350,44 @@ def test_unmatched_api_paths_get_the_api_error_shape(app: WebApp, method: str, p
     assert response.status_code == status
     payload = response.json()
     assert set(payload) == {"error", "detail"} and isinstance(payload["detail"], str)
+
+
+def large_article(sentences: int) -> str:
+    """The body of an article: `sentences` distinct sentences about one made-up town."""
+    return " ".join(f"Sak nummer {n} i Ølvik kommune gjaldt vedlikehold av vei {n % 97} og "
+                    f"kostet {n * 7} kroner." for n in range(1, sentences + 1))
+
+
+def test_questions_answer_while_a_large_article_is_indexed(tmp_path: Path) -> None:
+    """An upload of 2,500 sentences indexes in one request while questions keep being
+    answered by the same server, each within seconds (not after the upload's minute)."""
+    with running_app(tmp_path, timeout=240) as served, _api(served) as client:
+        assert client.post("/api/v1/ask", json={"question": QUESTION}).status_code == 200
+        upload_done = threading.Event()
+        added: list[httpx.Response] = []
+
+        def upload() -> None:
+            with httpx.Client(base_url=served.url.rstrip("/"), timeout=900) as uploader:
+                added.append(uploader.post("/api/v1/articles", json={
+                    "text": large_article(2500), "title": "Budsjettet i Ølvik"}))
+            upload_done.set()
+
+        started = time.monotonic()
+        thread = threading.Thread(target=upload)
+        thread.start()
+        latencies = []
+        while not upload_done.is_set():
+            t0 = time.monotonic()
+            response = client.post("/api/v1/ask", json={"question": QUESTION})
+            latencies.append(time.monotonic() - t0)
+            assert response.status_code == 200
+            assert response.json()["citations"][0]["sentence_id"] == "article:10"
+        thread.join()
+        upload_s = time.monotonic() - started
+    assert added[0].status_code == 201, added[0].text
+    assert added[0].json()["sentences"] == 2501
+    print(f"\nupload of 2,500 sentences {upload_s:.1f} s; {len(latencies)} questions meanwhile: "
+          f"median {sorted(latencies)[len(latencies) // 2]:.2f} s, max {max(latencies):.2f} s")
+    # the upload embeds for tens of seconds: many questions must have been answered meanwhile
+    assert len(latencies) >= 5
+    assert max(latencies) < 5.0

@@ -154,7 +154,7 @@ def test_a_malformed_line_is_one_error_naming_file_and_line(tmp_path: Path,
 
 def test_an_unreadable_log_is_one_error(tmp_path: Path) -> None:
     assert load(tmp_path / "missing.jsonl") == []
-    with pytest.raises(ArticlebotError, match=rf"{tmp_path}: cannot read"):
+    with pytest.raises(ArticlebotError, match=rf"{tmp_path}: is a directory"):
         load(tmp_path)
 
 

@@ -26,6 +26,8 @@ CASES = [
     ("across_sentences", [0, 1001], [1, 1000]),
     ("across_articles", [0, 51], [1, 50]),
     ("cached_articles", [0, 100_001], [1, 100_000]),
+    ("max_article_sentences", [0, 1_000_001], [1, 1_000_000]),
+    ("max_article_chars", [0, 10_000_001], [1, 10_000_000]),
 ]
 
 
