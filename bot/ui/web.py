@@ -261,13 +261,16 @@ class WebChat:
                 gr.update(label=texts.text("right_sentence_label", lang)), lang,
                 chat_bar_html(lang), sheet_bar_html(lang))
 
-    def switch(self, article_id: str | None) -> tuple[Any, ...]:
+    def switch(self, article_id: str | None, current: str | None = None) -> tuple[Any, ...]:
         """Switch the session to another indexed article: new panel, empty conversation
         (a new conversation id) with the article's own suggested questions, status lines
-        cleared."""
+        cleared. When `article_id` is the session's article (`current`) nothing changes:
+        the choice reports an input each time it loses focus, not only on a change."""
         import gradio as gr
 
         article_id = article_id or self.default_article
+        if article_id == (current or self.default_article):
+            return tuple(gr.update() for _ in range(7))
         chatbot = gr.update(value=[], examples=self.suggestions(article_id))
         return (article_id, self.panel(article_id), chatbot, [], "", new_conversation(), "")
 
@@ -510,7 +513,7 @@ def build_app(engine: Engine, article_id: str) -> Any:
             api_visibility="private", trigger_mode="always_last", queue=False,
             show_progress="hidden")  # no fading of the panel while an answer streams
         dropdown.input(
-            chat.switch, [dropdown],
+            chat.switch, [dropdown, article_state],
             [article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
              conversation, upload_status], api_visibility="private", queue=False,
             show_progress="hidden")

@@ -667,3 +667,78 @@ def test_no_serious_accessibility_violations(browser: Any, app: WebApp, size: st
         assert_clean(page, watch)
     finally:
         ctx.close()
+
+
+# -- findings of a keyboard and phone probe of the page ------------------------------------
+
+BUNDLED_OPTION = "Ekspert: Putins desperate trekk kan få Kim til å glise (article)"
+BRUA = ("Brua over fjorden er åpnet\nOrdføreren i Bergen, Kari Hansen, åpnet den nye brua "
+        "over fjorden i går.\nBrua har kostet to milliarder kroner, sier Kari Hansen.\n")
+
+
+def upload_file(page: Any, path: Path, expect: str) -> None:
+    """Upload a file through the upload field and wait for the status line to say `expect`."""
+    page.locator("#article-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("(s) => document.querySelector('#upload-status').innerText"
+                           ".includes(s)", arg=expect)
+
+
+def user_messages(page: Any) -> list[str]:
+    return [t.strip() for t in
+            page.locator("#chatbot [data-testid='user']").all_inner_texts()]
+
+
+def answered(page: Any) -> Any:
+    """A context that waits for the server's answer to the page event it wraps."""
+    return page.expect_response(lambda r: "/gradio_api/" in r.url
+                                and r.request.method == "POST" and "upload" not in r.url)
+
+
+def test_leaving_the_article_choice_keeps_the_conversation(context: Any, app: WebApp,
+                                                           tmp_path: Path) -> None:
+    """Only a real change of article starts a new conversation: tabbing past the choice,
+    opening it and clicking elsewhere, or picking the article already chosen keep it."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    path = tmp_path / "brua.txt"
+    path.write_text(BRUA, encoding="utf-8")
+    upload_file(page, path, "Brua over fjorden")
+    page.locator("#article-choice input").click()
+    with answered(page):
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+    page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                           ".includes('Radtsjenko')")
+    ask(page, "Hvem er Sergej Radtsjenko?")
+    # the keyboard: from the question box on to the article choice, then past it
+    page.locator("#question textarea").focus()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => !!document.activeElement.closest('#article-choice')"):
+            break
+    else:
+        pytest.fail("Tab never reaches the article choice")
+    with answered(page):
+        page.keyboard.press("Tab")
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # open it, then click elsewhere
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name=BUNDLED_OPTION).wait_for()
+    with answered(page):
+        page.locator("#article-panel h2").click()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # pick the article already chosen
+    page.locator("#article-choice input").click()
+    with answered(page):
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # the conversation goes on: the follow-up is read against it
+    follow = ask(page, "Hvor jobber han?").inner_text()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?", "Hvor jobber han?"]
+    assert "Radtsjenko" in follow.split("Kilder / Sources", 1)[1]
+    # a real change of article still starts a new conversation
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name="Brua over fjorden er åpnet", exact=False).first.click()
+    page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                           ".includes('Kari Hansen')")
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    assert_clean(page, watch)
