@@ -679,7 +679,7 @@ BRUA = ("Brua over fjorden er åpnet\nOrdføreren i Bergen, Kari Hansen, åpnet 
 def upload_file(page: Any, path: Path, expect: str) -> None:
     """Upload a file through the upload field and wait for the status line to say `expect`."""
     page.locator("#article-upload input[type=file]").set_input_files(str(path))
-    page.wait_for_function("(s) => document.querySelector('#upload-status').innerText"
+    page.wait_for_function("(s) => document.querySelector('#upload-status').textContent"
                            ".includes(s)", arg=expect)
 
 
@@ -742,3 +742,62 @@ def test_leaving_the_article_choice_keeps_the_conversation(context: Any, app: We
                            ".includes('Kari Hansen')")
     page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
     assert_clean(page, watch)
+
+
+def sheet_shown(page: Any) -> None:
+    """Open the phone's sheet with its button and wait until it has slid in."""
+    page.locator("#show-article").click()
+    page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
+    page.wait_for_function("() => { const r = document.getElementById('article-column')"
+                           ".getBoundingClientRect(); return r.bottom <= innerHeight + 1"
+                           " && getComputedStyle(document.getElementById('article-column'))"
+                           ".transform === 'none'; }")
+
+
+def test_on_a_phone_the_sheet_offers_a_usable_article_choice_and_upload(
+        browser: Any, app: WebApp, tmp_path: Path) -> None:
+    """In the sheet the article choice and the upload keep their height beside a long
+    article: a phone user can switch articles and upload."""
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        path = tmp_path / "brua.txt"
+        path.write_text(BRUA, encoding="utf-8")
+        upload_file(page, path, "Brua over fjorden")
+        sheet_shown(page)
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('Radtsjenko')")
+        # beside the long article: each control's box, its slot in the sheet, the input
+        heights = page.evaluate("""() => Object.fromEntries(
+            ['#article-choice', '#article-choice input', '#article-upload'].map((s) => {
+              const el = document.querySelector(s);
+              const slot = el.closest('#article-column > *');
+              return [s, [el.getBoundingClientRect().height,
+                          slot.getBoundingClientRect().height]]; }))""")
+        assert min(heights["#article-choice"]) >= 40, heights
+        assert heights["#article-choice input"][0] >= 20, heights
+        assert min(heights["#article-upload"]) >= 40, heights
+        # the choice's input lies inside its box and the box inside its slot of the sheet
+        assert page.evaluate("""() => {
+            const input = document.querySelector('#article-choice input');
+            const inside = (a, b) => a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+            const box = input.closest('#article-choice');
+            return inside(input.getBoundingClientRect(), box.getBoundingClientRect())
+              && inside(box.getBoundingClientRect(),
+                        box.closest('#article-column > *').getBoundingClientRect()); }""")
+        shot(page, "phone-sheet-controls")
+        # and it still switches, to the uploaded article and to all articles
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name="Brua over fjorden er åpnet", exact=False).first.click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('Kari Hansen')")
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name="Alle artikler / All articles").click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('alle artiklene')")
+        assert_clean(page, watch)
+    finally:
+        ctx.close()
