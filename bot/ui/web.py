@@ -11,6 +11,7 @@ session's article); nothing about a conversation is kept at module level.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -408,14 +409,27 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
     Gradio renders user messages as Markdown and sanitises the HTML, which silently deletes
     a typed `<script>` and leaves `<img src=x>` fetching. The frontend is sent the user's
     text escaped instead (and cut to `display_limit` characters); what comes back is
-    unescaped, so handlers see what was typed. The two methods are wrapped on the instance:
-    a subclass would make Gradio write a .pyi stub beside this module.
+    unescaped, so handlers see what was typed.
     """
+    return _escaping_chatbot_class(display_limit)(**kwargs)
+
+
+@functools.cache
+def _escaping_chatbot_class(display_limit: int) -> Any:
+    """The class of `_safe_chatbot`'s chat for one display limit.
+
+    A class rather than methods wrapped on one instance: an event that changes a
+    component's settings (new suggested questions after a switch of article or an upload)
+    makes Gradio build the session's copy of it from its class, which would drop wrapped
+    methods and render the user's markup from then on. It is built with `ABCMeta.__new__`
+    rather than a `class` statement, because Gradio's component metaclass writes a .pyi
+    stub beside the module of every component class it builds; `is_template` keeps the
+    frontend's chatbot.
+    """
+    from abc import ABCMeta
+
     import gradio as gr
     from gradio.components.chatbot import TextMessage
-
-    chatbot = gr.Chatbot(**kwargs)
-    postprocess, preprocess = chatbot.postprocess, chatbot.preprocess
 
     def user_parts(data: Any) -> Iterator[Any]:
         for message in data.root:
@@ -424,8 +438,8 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
                     if isinstance(part, TextMessage):
                         yield part
 
-    def escaped_postprocess(value: Any) -> Any:
-        data = postprocess(value)
+    def postprocess(self: Any, value: Any) -> Any:
+        data = gr.Chatbot.postprocess(self, value)
         for part in user_parts(data):
             text = part.text
             if len(text) > display_limit:
@@ -433,15 +447,16 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
             part.text = escape(text)
         return data
 
-    def unescaped_preprocess(payload: Any) -> Any:
+    def preprocess(self: Any, payload: Any) -> Any:
         if payload is not None:
             for part in user_parts(payload):
                 part.text = html.unescape(part.text)
-        return preprocess(payload)
+        return gr.Chatbot.preprocess(self, payload)
 
-    setattr(chatbot, "postprocess", escaped_postprocess)  # noqa: B010
-    setattr(chatbot, "preprocess", unescaped_preprocess)  # noqa: B010
-    return chatbot
+    namespace = {"__module__": __name__, "__qualname__": "EscapingChatbot",
+                 "__doc__": _safe_chatbot.__doc__, "is_template": True,
+                 "postprocess": postprocess, "preprocess": preprocess}
+    return ABCMeta.__new__(type(gr.Chatbot), "EscapingChatbot", (gr.Chatbot,), namespace)
 
 
 def build_app(engine: Engine, article_id: str) -> Any:

@@ -801,3 +801,31 @@ def test_on_a_phone_the_sheet_offers_a_usable_article_choice_and_upload(
         assert_clean(page, watch)
     finally:
         ctx.close()
+
+
+def test_typed_markup_stays_text_after_a_switch_of_article(context: Any, app: WebApp,
+                                                            tmp_path: Path) -> None:
+    """The user's own bubble shows typed markup as text on a fresh page, after an upload
+    and after a switch of article (each redraws the chat with new suggestions)."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    question = 'Hva sier artikkelen om Kari Hansen? <img src="x"> <b>fet</b>'
+
+    def shown_literally() -> None:
+        assert user_messages(page)[-1] == question
+        assert page.locator("#chatbot img[src='x'], #chatbot b").count() == 0
+
+    ask(page, question)
+    shown_literally()
+    path = tmp_path / "brua.txt"
+    path.write_text(BRUA, encoding="utf-8")
+    upload_file(page, path, "Brua over fjorden")
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    ask(page, question)
+    shown_literally()
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name=BUNDLED_OPTION).click()
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    ask(page, question)
+    shown_literally()
+    assert_clean(page, watch)
