@@ -829,3 +829,30 @@ def test_typed_markup_stays_text_after_a_switch_of_article(context: Any, app: We
     ask(page, question)
     shown_literally()
     assert_clean(page, watch)
+
+
+def test_on_a_desktop_a_cited_sentence_at_the_end_is_shown_in_the_window(
+        browser: Any, app: WebApp) -> None:
+    """After [n], the cited sentence is inside the panel's box and inside the window, also
+    for the article's last sentence."""
+    ctx = sized(browser, DESKTOP)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        answer = ask_and_wait(page, "Hva kan Russland gjøre med nordkoreanske våpen i "
+                                    "Ukraina?")
+        link = answer.locator("a[href='#s-article-22']").first
+        link.wait_for()
+        link.click()
+        page.wait_for_function("() => document.getElementById('s-article-22')"
+                               ".classList.contains('flash')")
+        page.wait_for_function("""() => {
+            const r = document.getElementById('s-article-22').getBoundingClientRect();
+            const b = document.querySelector('#article-panel .article-body')
+              .getBoundingClientRect();
+            return r.top >= Math.max(b.top, 0) - 1 && r.bottom <= Math.min(b.bottom,
+              innerHeight) + 1; }""", timeout=5000)
+        shot(page, "desktop-last-sentence")
+        assert_clean(page, watch)
+    finally:
+        ctx.close()

@@ -18,11 +18,30 @@
   function reveal(target, smooth) {
     var box = scroller();
     if (!box || !box.contains(target)) { return; }
+    var behavior = smooth ? "smooth" : "auto";
     var top = target.getBoundingClientRect().top - box.getBoundingClientRect().top
               + box.scrollTop;
-    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3),
-                  behavior: smooth ? "smooth" : "auto"});
+    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3), behavior: behavior});
+    if (!phone()) {
+      // the panel's box may reach below the window (the column sticks only once the page
+      // is scrolled): scroll the page until the whole box, and so the sentence, is in it
+      var below = box.getBoundingClientRect().bottom - window.innerHeight + 8;
+      if (below > 0) { window.scrollBy({top: below, behavior: behavior}); }
+    }
   }
+  // On a desktop the article scrolls in its own box: as tall as the window leaves it
+  // below the controls of the (sticky) column, so the whole box fits in the window.
+  function fitPanel() {
+    var body = document.querySelector("#article-panel .article-body"), column = sheet();
+    if (!body || !column) { return; }
+    var height = "";
+    if (!phone()) {
+      var offset = body.getBoundingClientRect().top - column.getBoundingClientRect().top;
+      height = Math.max(240, Math.floor(window.innerHeight - offset - 24)) + "px";
+    }
+    if (body.style.maxHeight !== height) { body.style.maxHeight = height; }
+  }
+  window.addEventListener("resize", fitPanel);
   function flash(target) {
     target.classList.remove("flash");
     void target.offsetWidth;
@@ -193,7 +212,9 @@
     });
     if (!pending) {
       pending = true;
-      setTimeout(function () { pending = false; panelChanged(); applyStrings(); }, 60);
+      setTimeout(function () {
+        pending = false; fitPanel(); panelChanged(); applyStrings();
+      }, 60);
     }
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
                                          attributeFilter: ["disabled", "lang", "data-lang"],
