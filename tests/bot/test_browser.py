@@ -856,3 +856,35 @@ def test_on_a_desktop_a_cited_sentence_at_the_end_is_shown_in_the_window(
         assert_clean(page, watch)
     finally:
         ctx.close()
+
+
+def test_on_a_phone_tab_stays_in_the_open_sheet(browser: Any, app: WebApp) -> None:
+    """The open sheet keeps the keyboard: Tab and Shift+Tab go round inside it and never
+    reach the controls hidden behind it; closing it frees them again."""
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        sheet_shown(page)
+        inside = "() => !!document.activeElement.closest('#article-column')"
+        seen = set()
+        for _ in range(25):
+            page.keyboard.press("Tab")
+            assert page.evaluate(inside), page.evaluate("document.activeElement.outerHTML"
+                                                        ".slice(0, 200)")
+            seen.add(page.evaluate("document.activeElement.id || document.activeElement"
+                                   ".tagName"))
+        assert "back-to-chat" in seen  # it went round
+        page.locator("#back-to-chat").focus()
+        for _ in range(3):
+            page.keyboard.press("Shift+Tab")
+            assert page.evaluate(inside)
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('article-column')"
+                               ".classList.contains('ab-open')")
+        page.locator("#question textarea").focus()
+        page.keyboard.type("Hvem er Sergej Radtsjenko?")
+        assert page.locator("#question textarea").input_value() == "Hvem er Sergej Radtsjenko?"
+        assert_clean(page, watch)
+    finally:
+        ctx.close()

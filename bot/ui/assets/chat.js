@@ -51,9 +51,47 @@
     var all = document.querySelectorAll("#chatbot [data-testid='bot']");
     return all.length ? all[all.length - 1] : null;
   }
+  // While the sheet is open, what lies behind it is inert: no Tab, click or screen reader
+  // reaches the hidden chat. Everything beside the sheet's ancestors is marked, once.
+  var inerted = [];
+  function setBehind(on) {
+    inerted.forEach(function (el) { el.inert = false; });
+    inerted = [];
+    var s = sheet();
+    if (!on || !s) { return; }
+    for (var el = s; el && el.parentElement && el !== document.body; el = el.parentElement) {
+      var kids = el.parentElement.children;
+      for (var i = 0; i < kids.length; i++) {
+        if (kids[i] !== el && !kids[i].inert && kids[i].tagName !== "SCRIPT") {
+          kids[i].inert = true;
+          inerted.push(kids[i]);
+        }
+      }
+    }
+  }
+  function focusables(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(
+      "a[href], button, input, textarea, select, [tabindex]"), function (el) {
+      return !el.disabled && el.tabIndex >= 0 && el.getClientRects().length > 0
+        && getComputedStyle(el).visibility !== "hidden";
+    });
+  }
+  // Tab and Shift+Tab go round inside the open sheet
+  function trapTab(event) {
+    var s = sheet(), all = s ? focusables(s) : [];
+    if (!all.length) { return; }
+    var first = all[0], last = all[all.length - 1], a = document.activeElement;
+    var outside = !s.contains(a);
+    if (event.shiftKey && (a === first || outside)) {
+      event.preventDefault(); last.focus();
+    } else if (!event.shiftKey && (a === last || outside)) {
+      event.preventDefault(); first.focus();
+    }
+  }
   function openSheet() {
     var s = sheet();
     if (s) { s.classList.add("ab-open"); }
+    setBehind(true);
     // focus moves into the sheet once it is shown; the click that opened it, or a page that
     // is slow to lay out, may move it on, so it is tried again for a second
     var tries = 0;
@@ -67,6 +105,7 @@
   function closeSheet() {
     var s = sheet();
     if (s) { s.classList.remove("ab-open"); }
+    setBehind(false);
     var target = returnTo && document.contains(returnTo) ? returnTo : lastBotMessage();
     returnTo = null;
     if (target) {
@@ -134,6 +173,11 @@
   }, true);
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && sheetOpen()) { event.preventDefault(); closeSheet(); }
+    if (event.key === "Tab" && sheetOpen() && phone()) { trapTab(event); }
+  });
+  // a phone turned or a window widened past the phone layout: the sheet is a column again
+  window.matchMedia("(max-width: 700px)").addEventListener("change", function (event) {
+    if (!event.matches && sheetOpen()) { sheet().classList.remove("ab-open"); setBehind(false); }
   });
 
   function firstCited(panel) {
