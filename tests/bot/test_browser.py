@@ -815,6 +815,10 @@ def test_typed_markup_stays_text_after_a_switch_of_article(context: Any, app: We
         assert user_messages(page)[-1] == question
         assert page.locator("#chatbot img[src='x'], #chatbot b").count() == 0
 
+    # a tag inside a question is shown as typed and does not keep the answer away
+    tagged = ask(page, "Hvem er <b>Sergej Radtsjenko</b>?").inner_text()
+    assert user_messages(page) == ["Hvem er <b>Sergej Radtsjenko</b>?"]
+    assert "Kilder / Sources" in tagged and RADTSJENKO in tagged
     ask(page, question)
     shown_literally()
     path = tmp_path / "brua.txt"
