@@ -892,3 +892,60 @@ def test_on_a_phone_tab_stays_in_the_open_sheet(browser: Any, app: WebApp) -> No
         assert_clean(page, watch)
     finally:
         ctx.close()
+
+
+def status_text(page: Any) -> str:
+    return str(page.evaluate("document.querySelector('#upload-status').textContent")).strip()
+
+
+def test_upload_messages_are_current_in_the_interface_language_and_name_only_the_file(
+        context: Any, app: WebApp, tmp_path: Path) -> None:
+    """Every upload, refused or not, replaces the status line with its own message, in the
+    interface's language, naming the file by its own name; a file too large or of the
+    wrong type gets our message rather than Gradio's English toast."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    files = {"brua.txt": BRUA.encode(), "empty.txt": b"", "notes.pdf": b"%PDF-1.4",
+             "stor.txt": b"x" * 1_100_000, "tom.md": b" \n"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    upload_file(page, tmp_path / "brua.txt", "Brua over fjorden")
+    for name, expected in [("empty.txt", "«empty.txt» har ingen tekst"),
+                           ("notes.pdf", "«notes.pdf» ble ikke lastet opp: bare .txt og .md"),
+                           ("stor.txt", "«stor.txt» er for stor")]:
+        upload_file(page, tmp_path / name, expected)
+        status = status_text(page)
+        assert "Brua" not in status and "uploads" not in status and "/" not in status
+    # in English once the interface is
+    ask(page, "Who did Kim Jong-un plan to meet in Russia?")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    upload_file(page, tmp_path / "tom.md", "“tom.md” has no text")
+    upload_file(page, tmp_path / "stor.txt", "“stor.txt” is too large")
+    upload_file(page, tmp_path / "notes.pdf", "“notes.pdf” was not uploaded")
+    assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0
+    assert page.locator("#upload-refused").is_hidden()
+    assert_clean(page, watch)
+
+
+def test_the_placeholder_stays_and_the_phone_page_opens_at_the_top(browser: Any,
+                                                                   app: WebApp) -> None:
+    """The question box keeps its placeholder after an answer; on a phone the page opens
+    at its title, not scrolled to the question box."""
+    from bot import texts
+
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        page.wait_for_selector("#ui-strings", state="attached")
+        page.wait_for_function("() => document.activeElement === "
+                               "document.querySelector('#question textarea')")
+        page.wait_for_function("() => scrollY === 0", timeout=3000)
+        assert page.locator("h1").first.bounding_box()["y"] >= 0
+        ask(page, "Hvem er Sergej Radtsjenko?")
+        page.wait_for_function("(p) => document.querySelector('#question textarea')"
+                               ".getAttribute('placeholder') === p",
+                               arg=texts.QUESTION_PLACEHOLDER)
+        assert_clean(page, watch)
+    finally:
+        ctx.close()

@@ -180,6 +180,64 @@
     if (!event.matches && sheetOpen()) { sheet().classList.remove("ab-open"); setBehind(false); }
   });
 
+  // A file the upload would refuse (wrong type, too large: the rules `upload_refusal`
+  // sends in #ui-strings) is not sent at all; the server is told its name and size, and
+  // the status line says why, in the interface's language, in place of Gradio's toast.
+  var refusals = 0;
+  function refusedFile(files) {
+    var strings = document.getElementById("ui-strings");
+    if (!strings || !files || files.length !== 1) { return null; }
+    var file = files[0], name = file.name.toLowerCase();
+    var types = (strings.getAttribute("data-upload-types") || "").split(" ");
+    var limit = parseInt(strings.getAttribute("data-upload-limit"), 10);
+    var typed = types.some(function (t) { return t && name.slice(-t.length) === t; });
+    return !typed || (limit > 0 && file.size > limit) ? file : null;
+  }
+  function reportRefused(file) {
+    var box = document.querySelector("#upload-refused textarea, #upload-refused input");
+    if (!box) { return; }
+    box.value = JSON.stringify({name: file.name, size: file.size, n: ++refusals});
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input || !input.matches || !input.matches("#article-upload input[type=file]")) {
+      return;
+    }
+    var file = refusedFile(input.files);
+    if (file) {
+      event.stopImmediatePropagation();
+      input.value = "";
+      reportRefused(file);
+    }
+  }, true);
+  document.addEventListener("drop", function (event) {
+    var el = event.target && event.target.closest ? event.target : null;
+    if (!el || !el.closest("#article-upload")) { return; }
+    var file = refusedFile(event.dataTransfer && event.dataTransfer.files);
+    if (file) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      reportRefused(file);
+    }
+  }, true);
+
+  // The question box takes focus when the page opens, and the browser scrolls it into
+  // view; on a phone that hides the title: until the user does anything, the page stays
+  // at its top.
+  var touched = false;
+  ["pointerdown", "keydown", "wheel", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, function () { touched = true; }, true);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (touched || !phone() || !event.target.matches
+        || !event.target.matches("#question textarea")) { return; }
+    requestAnimationFrame(function () { if (!touched) { window.scrollTo(0, 0); } });
+  }, true);
+  window.addEventListener("load", function () {
+    if (!touched && phone()) { window.scrollTo(0, 0); }
+  });
+
   function firstCited(panel) {
     var best = null, marks = panel.querySelectorAll("mark.sent[data-n]");
     for (var i = 0; i < marks.length; i++) {
@@ -208,6 +266,12 @@
     if (!strings) { return; }
     var lang = strings.getAttribute("data-lang") || "nb";
     if (document.documentElement.lang !== lang) { document.documentElement.lang = lang; }
+    // Gradio empties the question box's placeholder for good once it has sent a question
+    var question = document.querySelector("#question textarea");
+    var placeholder = strings.getAttribute("data-placeholder");
+    if (question && placeholder && question.getAttribute("placeholder") !== placeholder) {
+      question.setAttribute("placeholder", placeholder);
+    }
     var named = [["#question textarea", "data-question"],
                  ["#question button.submit-button", "data-send"],
                  ["#question button.stop-button", "data-stop"],
@@ -261,6 +325,7 @@
       }, 60);
     }
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
-                                         attributeFilter: ["disabled", "lang", "data-lang"],
+                                         attributeFilter: ["disabled", "lang", "data-lang",
+                                                           "placeholder"],
                                          attributeOldValue: true});
 })();
