@@ -409,6 +409,20 @@ def in_view(page: Any, element_id: str) -> bool:
     }""", element_id))
 
 
+def sheet_settled(page: Any, element_id: str) -> None:
+    """Wait until the phone's sheet has slid in and shows the element."""
+    page.wait_for_function("(id) => getComputedStyle(document.getElementById("
+                           "'article-column')).transform === 'none'", arg=element_id)
+    page.wait_for_function("(id) => { const el = document.getElementById(id);"
+                           " const r = el.getBoundingClientRect();"
+                           " const b = document.getElementById('article-column')"
+                           ".getBoundingClientRect();"
+                           " return r.top >= Math.max(b.top, 0) - 1"
+                           " && r.top + 20 <= Math.min(b.bottom, innerHeight); }",
+                           arg=element_id, timeout=5000)
+    assert in_view(page, element_id)
+
+
 def focused(page: Any, selector: str) -> bool:
     return bool(page.evaluate("(s) => document.activeElement === document.querySelector(s)",
                               selector))
@@ -461,8 +475,7 @@ def test_on_a_phone_the_sources_open_in_a_sheet_with_a_way_back(browser: Any,
         assert column.is_visible() and page.locator("#back-to-chat").is_visible()
         page.wait_for_function("() => document.getElementById('s-article-10')"
                                ".classList.contains('flash')")
-        page.wait_for_timeout(400)  # the sheet slides in and scrolls
-        assert in_view(page, "s-article-10")
+        sheet_settled(page, "s-article-10")  # the sheet slides in and scrolls
         shot(page, "phone-sheet")
         page.locator("#back-to-chat").click()
         page.wait_for_function("() => !document.getElementById('article-column')"
@@ -475,8 +488,7 @@ def test_on_a_phone_the_sources_open_in_a_sheet_with_a_way_back(browser: Any,
         page.wait_for_function("() => document.getElementById('article-column')"
                                ".classList.contains('ab-open')")
         page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
-        page.wait_for_timeout(400)
-        assert in_view(page, "s-article-10")
+        sheet_settled(page, "s-article-10")
         page.keyboard.press("Escape")
         page.wait_for_function("() => !document.getElementById('article-column')"
                                ".classList.contains('ab-open')")
@@ -540,12 +552,9 @@ def test_a_rating_saves_the_answer_record_and_a_second_replaces_it(browser: Any,
         assert {k: v for k, v in record.items() if k != "timings_ms"} == {
             k: v for k, v in expected.items() if k != "timings_ms"}
         assert saved["answer"] == expected["answer"] and "&#" not in saved["answer"]
-        page.get_by_label("Dislike", exact=True).last.click()
-        for _ in range(100):  # the rating is saved by the server, soon after the click
-            lines = path.read_text(encoding="utf-8").splitlines()
-            if json.loads(lines[-1])["rating"] == "down":
-                break
-            page.wait_for_timeout(100)
+        with answered(page):  # the server saves the rating before it answers the event
+            page.get_by_label("Dislike", exact=True).last.click()
+        lines = path.read_text(encoding="utf-8").splitlines()
         assert lines[:len(before)] == before and len(lines) == len(before) + 1
         again = json.loads(lines[-1])
         assert again["rating"] == "down" and again["message"] == saved["message"]
@@ -616,7 +625,10 @@ AXE_GRADIO_OWN: set[tuple[str, str]] = set()
 def settled(page: Any) -> None:
     """Wait until no event is pending: Gradio fades the outputs of a running event."""
     page.wait_for_function("() => !document.querySelector('.pending')")
-    page.wait_for_timeout(300)
+    # and no fade or slide still running (endless loaders do not count)
+    page.wait_for_function("() => document.getAnimations().every((a) =>"
+                           " a.playState !== 'running'"
+                           " || a.effect.getComputedTiming().iterations === Infinity)")
 
 
 def serious_violations(page: Any) -> list[str]:
