@@ -11,6 +11,7 @@ session's article); nothing about a conversation is kept at module level.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -19,6 +20,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from bot.ui.suggest import suggestions
-from index.article import read_bounded
+from index.article import clean_text, decode_article, read_bounded
 from index.errors import (
     ArticlebotError,
     ArticleError,
@@ -115,6 +117,61 @@ def _last_answer(history: list[dict[str, Any]]) -> tuple[str, str]:
         elif message.get("role") == "assistant":
             answer = message_text(message)
     return question, answer
+
+
+@dataclass(frozen=True)
+class AfterAnswer:
+    """What changes after an answer: the panel, and the labels when the interface's
+    language (`labels`, nb or en) changed; None keeps them."""
+
+    panel: str
+    labels: str | None = None
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """The session on another article: its id, its panel, an empty conversation with the
+    article's own suggested questions and a new conversation id, and the status lines
+    cleared (the upload's set to `upload_status`); `choices` is the article list anew
+    (after an upload), None keeps it."""
+
+    article_id: str
+    panel: str
+    suggestions: tuple[str, ...]
+    conversation: str
+    choices: tuple[tuple[str, str], ...] | None = None
+    upload_status: str = ""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The outcome of an upload: the status line (escaped), and the switch to the new
+    article when it was indexed (else nothing else changes). The upload field is cleared
+    either way."""
+
+    status: str
+    article: NewArticle | None = None
+
+
+def upload_suffixes() -> tuple[str, ...]:
+    """The file types an upload may have, by suffix."""
+    return UPLOAD_SUFFIXES
+
+
+def upload_refusal(name: str, size: int, limit: int, lang: str) -> str | None:
+    """Why a file named `name` of `size` bytes may not be uploaded (its type, or more than
+    `limit` bytes), in `lang`; None when it may. The one check of an upload's type and
+    size: the server runs it on every upload (the size again on the bytes it reads), and
+    the page's script applies the same rules, sent to it by `chat_bar_html`, before it
+    sends a file."""
+    suffixes = upload_suffixes()
+    if Path(name).suffix.lower() not in suffixes:
+        *rest, last = suffixes
+        listed = f"{', '.join(rest)} {texts.text('and', lang)} {last}" if rest else last
+        return texts.text("upload_type", lang, name=name, types=listed)
+    if size > limit:
+        return texts.text("upload_size", lang, name=name, limit=limit)
+    return None
 
 
 RECENT_ANSWERS = 2048  # answer records kept for ratings, the least recently given dropped
@@ -243,75 +300,93 @@ class WebChat:
             yield escape(texts.text("error", _lang(message)))
 
     def after_answer(self, history: list[dict[str, Any]], article_id: str,
-                     shown_lang: str = "nb") -> tuple[Any, ...]:
+                     shown_lang: str = "nb") -> AfterAnswer:
         """After each answer: the panel, and interface labels in the question's language
         (also the page's `lang` and the controls' names, through `chat_bar_html`).
         `shown_lang` is the language the labels are in now: they are only sent again when
         it changes, because a button that is drawn again loses the keyboard focus."""
-        import gradio as gr
-
         question, _ = _last_answer(history or [])
         lang = _lang(question) if question else None
         panel = self.panel(article_id, history)
-        if lang is None or lang == shown_lang:
-            return (panel, *(gr.update() for _ in range(7)))
-        return (panel, gr.update(value=texts.text("web_intro", lang)),
-                gr.update(label=texts.text("article_label", lang)),
-                gr.update(label=texts.text("upload_label", lang)),
-                gr.update(label=texts.text("right_sentence_label", lang)), lang,
-                chat_bar_html(lang), sheet_bar_html(lang))
+        return AfterAnswer(panel=panel, labels=None if lang in (None, shown_lang) else lang)
 
-    def switch(self, article_id: str | None) -> tuple[Any, ...]:
-        """Switch the session to another indexed article: new panel, empty conversation
-        (a new conversation id) with the article's own suggested questions, status lines
-        cleared."""
-        import gradio as gr
+    def new_article(self, article_id: str, choices: bool = False,
+                    upload_status: str = "") -> NewArticle:
+        """The session on `article_id`: its panel, an empty conversation (a new id) with
+        the article's own suggested questions, and the article list anew when `choices`."""
+        return NewArticle(
+            article_id=article_id, panel=self.panel(article_id),
+            suggestions=tuple(e["text"] for e in self.suggestions(article_id)),
+            conversation=new_conversation(),
+            choices=tuple(self.choices()) if choices else None, upload_status=upload_status)
 
+    def switch(self, article_id: str | None, current: str | None = None) -> NewArticle | None:
+        """Switch the session to another indexed article (see `new_article`); status lines
+        are cleared. When `article_id` is the session's article (`current`) nothing
+        changes (None): the choice reports an input each time it loses focus, not only on
+        a change."""
         article_id = article_id or self.default_article
-        chatbot = gr.update(value=[], examples=self.suggestions(article_id))
-        return (article_id, self.panel(article_id), chatbot, [], "", new_conversation(), "")
+        if article_id == (current or self.default_article):
+            return None
+        return self.new_article(article_id)
 
-    def upload(self, path: str | None, lang_hint: str) -> tuple[Any, ...]:
-        """Index an uploaded .txt/.md article (validated here, on the server) and switch, as
-        `switch` does. Returns the updates of the dropdown, the session's article, the panel,
-        the chat and its state, the rating status, the conversation id, the upload status
-        and the upload field."""
-        import gradio as gr
-
+    def upload(self, path: str | None, lang_hint: str) -> Upload:
+        """Index an uploaded article (validated here, on the server) and switch to it, as
+        `switch` does. Whatever happens, the status line says it, in the interface's
+        language and naming the file by its own name only."""
         lang = "en" if lang_hint == "en" else "nb"
-        keep = tuple(gr.update() for _ in range(7))
         if not path:
-            return (*keep, "", None)
+            return Upload(status="")
         source = Path(path)
         name = source.name
         if not _in_upload_cache(source):
             # Only a file that Gradio's own upload route put in its cache is ever opened: a
             # path sent by the client is refused unread.
             log.warning("refused an upload event naming a path outside the upload cache")
-            return (*keep, escape(texts.text("upload_refused", lang)), None)
-        if source.suffix.lower() not in UPLOAD_SUFFIXES:
-            return (*keep, escape(texts.text("upload_type", lang)), None)
+            return Upload(status=escape(texts.text("upload_refused", lang)))
+        limit = self.settings.max_upload_bytes
+        refusal = upload_refusal(name, 0, limit, lang)
+        if refusal is not None:
+            return Upload(status=escape(refusal))
         try:
-            data = read_bounded(source, self.settings.max_upload_bytes)
+            data = read_bounded(source, limit)
         except ArticleError:
-            return (*keep, escape(texts.text("upload_size", lang,
-                                             limit=self.settings.max_upload_bytes)), None)
+            return Upload(status=escape(texts.text("upload_size", lang, name=name,
+                                                   limit=limit)))
+        try:
+            text = decode_article(data, name)
+        except ArticleError:
+            return Upload(status=escape(texts.text("upload_encoding", lang, name=name)))
+        if not clean_text(text).strip():
+            return Upload(status=escape(texts.text("upload_empty", lang, name=name)))
         try:
             result = self.engine.add_upload(data, name)
         except ArticlebotError as exc:
-            message = str(exc).replace(str(source), name)
-            message = message.replace(str(self.settings.uploads_dir), "uploads")
-            return (*keep, escape(message), None)
+            log.warning("upload %r not indexed: %s", name, exc)
+            return Upload(status=escape(texts.text("upload_failed", lang, name=name)))
         except OSError:
             log.exception("upload failed")
-            return (*keep, escape(texts.text("error", lang)), None)
+            return Upload(status=escape(texts.text("upload_failed", lang, name=name)))
         article = result.article
         status = texts.text("upload_ok", lang, title=article.title,
                             sentences=result.manifest.sentence_count)
-        chatbot = gr.update(value=[], examples=self.suggestions(article.id))
-        return (gr.update(choices=self.choices(), value=article.id), article.id,
-                self.panel(article.id), chatbot, [], "", new_conversation(), escape(status),
-                None)
+        return Upload(status=escape(status),
+                      article=self.new_article(article.id, choices=True,
+                                               upload_status=escape(status)))
+
+    def refused_upload(self, report: str, lang_hint: str) -> Upload:
+        """The status line for a file that the page's script kept from uploading (too large
+        or of the wrong type, by `upload_refusal`'s rules); `report` is the JSON
+        `{"name", "size"}` the script sends."""
+        lang = "en" if lang_hint == "en" else "nb"
+        try:
+            found = json.loads(report)
+            name = Path(str(found["name"])).name[:200]
+            size = int(found["size"])
+        except (ValueError, TypeError, KeyError):
+            return Upload(status="")
+        refusal = upload_refusal(name, size, self.settings.max_upload_bytes, lang)
+        return Upload(status=escape(refusal or ""))
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
              data: Any, conversation: str = "") -> str:
@@ -363,17 +438,22 @@ def new_conversation() -> str:
     return uuid.uuid4().hex
 
 
-def chat_bar_html(lang: str) -> str:
+def chat_bar_html(lang: str, upload_limit: int) -> str:
     """Below the chat: the page's strings in `lang` for our script (the page's language, the
-    names of the question box and its buttons) and, on narrow screens, the button that opens
-    the article with its sources."""
+    names of the question box and its buttons, its placeholder), the upload's rules (the
+    suffixes and the byte limit of `upload_refusal`) and, on narrow screens, the button
+    that opens the article with its sources."""
     def attr(key: str) -> str:
         return html.escape(texts.text(key, lang), quote=True)
 
+    types = html.escape(" ".join(upload_suffixes()), quote=True)
+    placeholder = html.escape(texts.QUESTION_PLACEHOLDER, quote=True)
     return (f'<div id="ui-strings" hidden data-lang="{html.escape(lang, quote=True)}" '
             f'data-question="{attr("question_label")}" data-send="{attr("send_label")}" '
             f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}" '
-            f'data-suggestions="{attr("suggestions_label")}"></div>'
+            f'data-suggestions="{attr("suggestions_label")}" '
+            f'data-placeholder="{placeholder}" data-upload-types="{types}" '
+            f'data-upload-limit="{int(upload_limit)}"></div>'
             f'<div class="phone-only"><button type="button" id="show-article" '
             f'class="ab-button" aria-controls="article-column">{attr("show_article")}'
             f'</button></div>')
@@ -393,14 +473,27 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
     Gradio renders user messages as Markdown and sanitises the HTML, which silently deletes
     a typed `<script>` and leaves `<img src=x>` fetching. The frontend is sent the user's
     text escaped instead (and cut to `display_limit` characters); what comes back is
-    unescaped, so handlers see what was typed. The two methods are wrapped on the instance:
-    a subclass would make Gradio write a .pyi stub beside this module.
+    unescaped, so handlers see what was typed.
     """
+    return _escaping_chatbot_class(display_limit)(**kwargs)
+
+
+@functools.cache
+def _escaping_chatbot_class(display_limit: int) -> Any:
+    """The class of `_safe_chatbot`'s chat for one display limit.
+
+    A class rather than methods wrapped on one instance: an event that changes a
+    component's settings (new suggested questions after a switch of article or an upload)
+    makes Gradio build the session's copy of it from its class, which would drop wrapped
+    methods and render the user's markup from then on. It is built with `ABCMeta.__new__`
+    rather than a `class` statement, because Gradio's component metaclass writes a .pyi
+    stub beside the module of every component class it builds; `is_template` keeps the
+    frontend's chatbot.
+    """
+    from abc import ABCMeta
+
     import gradio as gr
     from gradio.components.chatbot import TextMessage
-
-    chatbot = gr.Chatbot(**kwargs)
-    postprocess, preprocess = chatbot.postprocess, chatbot.preprocess
 
     def user_parts(data: Any) -> Iterator[Any]:
         for message in data.root:
@@ -409,8 +502,8 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
                     if isinstance(part, TextMessage):
                         yield part
 
-    def escaped_postprocess(value: Any) -> Any:
-        data = postprocess(value)
+    def postprocess(self: Any, value: Any) -> Any:
+        data = gr.Chatbot.postprocess(self, value)
         for part in user_parts(data):
             text = part.text
             if len(text) > display_limit:
@@ -418,15 +511,87 @@ def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
             part.text = escape(text)
         return data
 
-    def unescaped_preprocess(payload: Any) -> Any:
+    def preprocess(self: Any, payload: Any) -> Any:
         if payload is not None:
             for part in user_parts(payload):
                 part.text = html.unescape(part.text)
-        return preprocess(payload)
+        return gr.Chatbot.preprocess(self, payload)
 
-    setattr(chatbot, "postprocess", escaped_postprocess)  # noqa: B010
-    setattr(chatbot, "preprocess", unescaped_preprocess)  # noqa: B010
-    return chatbot
+    namespace = {"__module__": __name__, "__qualname__": "EscapingChatbot",
+                 "__doc__": _safe_chatbot.__doc__, "is_template": True,
+                 "postprocess": postprocess, "preprocess": preprocess}
+    return ABCMeta.__new__(type(gr.Chatbot), "EscapingChatbot", (gr.Chatbot,), namespace)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The page's components that handlers change, and the one place where a handler's
+    result becomes Gradio's updates: a dict by component, so nothing is matched by
+    position."""
+
+    panel: Any
+    intro: Any
+    dropdown: Any
+    upload: Any
+    upload_status: Any
+    right_box: Any
+    lang_state: Any
+    chat_bar: Any
+    sheet_bar: Any
+    article_state: Any
+    chatbot: Any
+    chatbot_state: Any
+    feedback_status: Any
+    conversation: Any
+    upload_limit: int
+
+    def after_answer_outputs(self) -> list[Any]:
+        return [self.panel, self.intro, self.dropdown, self.upload, self.right_box,
+                self.lang_state, self.chat_bar, self.sheet_bar]
+
+    def after_answer(self, result: AfterAnswer) -> dict[Any, Any]:
+        import gradio as gr
+
+        updates: dict[Any, Any] = {self.panel: result.panel}
+        lang = result.labels
+        if lang is not None:
+            updates.update({
+                self.intro: gr.update(value=texts.text("web_intro", lang)),
+                self.dropdown: gr.update(label=texts.text("article_label", lang)),
+                self.upload: gr.update(label=texts.text("upload_label", lang)),
+                self.right_box: gr.update(label=texts.text("right_sentence_label", lang)),
+                self.lang_state: lang,
+                self.chat_bar: chat_bar_html(lang, self.upload_limit),
+                self.sheet_bar: sheet_bar_html(lang)})
+        return updates
+
+    def article_outputs(self) -> list[Any]:
+        return [self.dropdown, self.article_state, self.panel, self.chatbot,
+                self.chatbot_state, self.feedback_status, self.conversation,
+                self.upload_status, self.upload]
+
+    def new_article(self, result: NewArticle | None) -> dict[Any, Any]:
+        import gradio as gr
+
+        if result is None:  # Gradio reads an empty dict as one value: name one, unchanged
+            return {self.article_state: gr.update()}
+        updates: dict[Any, Any] = {
+            self.article_state: result.article_id, self.panel: result.panel,
+            self.chatbot: gr.update(value=[],
+                                    examples=[{"text": q} for q in result.suggestions]),
+            self.chatbot_state: [], self.feedback_status: "",
+            self.conversation: result.conversation, self.upload_status: result.upload_status}
+        if result.choices is not None:
+            updates[self.dropdown] = gr.update(choices=list(result.choices),
+                                               value=result.article_id)
+        return updates
+
+    def uploaded(self, result: Upload) -> dict[Any, Any]:
+        return {**self.new_article(result.article), self.upload_status: result.status,
+                self.upload: None}
+
+    def refused(self, result: Upload) -> dict[Any, Any]:
+        return {self.upload_status: result.status}
 
 
 def build_app(engine: Engine, article_id: str) -> Any:
@@ -468,7 +633,8 @@ def build_app(engine: Engine, article_id: str) -> Any:
                     cache_examples=False,
                     flagging_mode="never", concurrency_limit=settings.concurrency_limit,
                     api_name="chat", analytics_enabled=False, fill_height=False)
-                chat_bar = gr.HTML(chat_bar_html("nb"), elem_id="chat-bar")
+                chat_bar = gr.HTML(chat_bar_html("nb", settings.max_upload_bytes),
+                                   elem_id="chat-bar")
                 right_box = gr.Textbox(
                     label=texts.text("right_sentence_label", "nb") + " / "
                     + texts.text("right_sentence_label", "en"), lines=1, max_lines=3,
@@ -482,8 +648,12 @@ def build_app(engine: Engine, article_id: str) -> Any:
                     + texts.text("article_label", "en"), interactive=True)
                 upload = gr.File(
                     label=texts.text("upload_label", "nb") + " / "
-                    + texts.text("upload_label", "en"), file_types=list(UPLOAD_SUFFIXES),
+                    + texts.text("upload_label", "en"), file_types=list(upload_suffixes()),
                     file_count="single", type="filepath", elem_id="article-upload")
+                # the page's script reports here a file it kept from uploading (too large,
+                # wrong type), for the status line to say why in the interface's language
+                refused_box = gr.Textbox(visible="hidden", elem_id="upload-refused",
+                                         label="refused upload")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
@@ -491,22 +661,33 @@ def build_app(engine: Engine, article_id: str) -> Any:
         app.load(lambda: (gr.update(choices=chat.choices()), new_conversation()), None,
                  [dropdown, conversation], api_visibility="private", queue=False,
                  show_progress="hidden")
+        page = _Page(panel=panel, intro=intro, dropdown=dropdown, upload=upload,
+                     upload_status=upload_status, right_box=right_box, lang_state=lang_state,
+                     chat_bar=chat_bar, sheet_bar=sheet_bar, article_state=article_state,
+                     chatbot=ci.chatbot, chatbot_state=ci.chatbot_state,
+                     feedback_status=feedback_status, conversation=conversation,
+                     upload_limit=settings.max_upload_bytes)
         # The chatbot changes with every streamed piece; always_last skips stale updates.
         ci.chatbot.change(
-            chat.after_answer, [ci.chatbot, article_state, lang_state],
-            [panel, intro, dropdown, upload, right_box, lang_state, chat_bar, sheet_bar],
+            lambda history, aid, shown: page.after_answer(chat.after_answer(history, aid,
+                                                                            shown)),
+            [ci.chatbot, article_state, lang_state], page.after_answer_outputs(),
             api_visibility="private", trigger_mode="always_last", queue=False,
             show_progress="hidden")  # no fading of the panel while an answer streams
         dropdown.input(
-            chat.switch, [dropdown],
-            [article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
-             conversation, upload_status], api_visibility="private", queue=False,
-            show_progress="hidden")
+            lambda chosen, current: page.new_article(chat.switch(chosen, current)),
+            [dropdown, article_state], page.article_outputs(), api_visibility="private",
+            queue=False, show_progress="hidden")
         upload.upload(
-            chat.upload, [upload, lang_state],
-            [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
-             conversation, upload_status, upload], api_visibility="private",
-            concurrency_limit=1)
+            lambda path, lang: page.uploaded(chat.upload(path, lang)), [upload, lang_state],
+            page.article_outputs(), api_visibility="private", concurrency_limit=1)
+        # `change`, not `input`: the script sets the box's value, which Gradio reports as a
+        # change only (each report differs: it carries a count)
+        refused_box.change(
+            lambda report, lang: page.refused(chat.refused_upload(report, lang)),
+            [refused_box, lang_state], [upload_status], api_visibility="private",
+            queue=False, show_progress="hidden")
+
         def on_like(history: list[dict[str, Any]], aid: str, right: str | None, conv: str,
                     data: Any) -> tuple[str, str]:
             status = chat.rate(history, aid, right, data, conv)

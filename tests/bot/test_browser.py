@@ -409,6 +409,20 @@ def in_view(page: Any, element_id: str) -> bool:
     }""", element_id))
 
 
+def sheet_settled(page: Any, element_id: str) -> None:
+    """Wait until the phone's sheet has slid in and shows the element."""
+    page.wait_for_function("(id) => getComputedStyle(document.getElementById("
+                           "'article-column')).transform === 'none'", arg=element_id)
+    page.wait_for_function("(id) => { const el = document.getElementById(id);"
+                           " const r = el.getBoundingClientRect();"
+                           " const b = document.getElementById('article-column')"
+                           ".getBoundingClientRect();"
+                           " return r.top >= Math.max(b.top, 0) - 1"
+                           " && r.top + 20 <= Math.min(b.bottom, innerHeight); }",
+                           arg=element_id, timeout=5000)
+    assert in_view(page, element_id)
+
+
 def focused(page: Any, selector: str) -> bool:
     return bool(page.evaluate("(s) => document.activeElement === document.querySelector(s)",
                               selector))
@@ -461,8 +475,7 @@ def test_on_a_phone_the_sources_open_in_a_sheet_with_a_way_back(browser: Any,
         assert column.is_visible() and page.locator("#back-to-chat").is_visible()
         page.wait_for_function("() => document.getElementById('s-article-10')"
                                ".classList.contains('flash')")
-        page.wait_for_timeout(400)  # the sheet slides in and scrolls
-        assert in_view(page, "s-article-10")
+        sheet_settled(page, "s-article-10")  # the sheet slides in and scrolls
         shot(page, "phone-sheet")
         page.locator("#back-to-chat").click()
         page.wait_for_function("() => !document.getElementById('article-column')"
@@ -475,8 +488,7 @@ def test_on_a_phone_the_sources_open_in_a_sheet_with_a_way_back(browser: Any,
         page.wait_for_function("() => document.getElementById('article-column')"
                                ".classList.contains('ab-open')")
         page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
-        page.wait_for_timeout(400)
-        assert in_view(page, "s-article-10")
+        sheet_settled(page, "s-article-10")
         page.keyboard.press("Escape")
         page.wait_for_function("() => !document.getElementById('article-column')"
                                ".classList.contains('ab-open')")
@@ -540,12 +552,9 @@ def test_a_rating_saves_the_answer_record_and_a_second_replaces_it(browser: Any,
         assert {k: v for k, v in record.items() if k != "timings_ms"} == {
             k: v for k, v in expected.items() if k != "timings_ms"}
         assert saved["answer"] == expected["answer"] and "&#" not in saved["answer"]
-        page.get_by_label("Dislike", exact=True).last.click()
-        for _ in range(100):  # the rating is saved by the server, soon after the click
-            lines = path.read_text(encoding="utf-8").splitlines()
-            if json.loads(lines[-1])["rating"] == "down":
-                break
-            page.wait_for_timeout(100)
+        with answered(page):  # the server saves the rating before it answers the event
+            page.get_by_label("Dislike", exact=True).last.click()
+        lines = path.read_text(encoding="utf-8").splitlines()
         assert lines[:len(before)] == before and len(lines) == len(before) + 1
         again = json.loads(lines[-1])
         assert again["rating"] == "down" and again["message"] == saved["message"]
@@ -616,7 +625,10 @@ AXE_GRADIO_OWN: set[tuple[str, str]] = set()
 def settled(page: Any) -> None:
     """Wait until no event is pending: Gradio fades the outputs of a running event."""
     page.wait_for_function("() => !document.querySelector('.pending')")
-    page.wait_for_timeout(300)
+    # and no fade or slide still running (endless loaders do not count)
+    page.wait_for_function("() => document.getAnimations().every((a) =>"
+                           " a.playState !== 'running'"
+                           " || a.effect.getComputedTiming().iterations === Infinity)")
 
 
 def serious_violations(page: Any) -> list[str]:
@@ -664,6 +676,288 @@ def test_no_serious_accessibility_violations(browser: Any, app: WebApp, size: st
             page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
             assert serious_violations(page) == []
         shot(page, f"axe-{size}-{scheme}")
+        assert_clean(page, watch)
+    finally:
+        ctx.close()
+
+
+# -- findings of a keyboard and phone probe of the page ------------------------------------
+
+BUNDLED_OPTION = "Ekspert: Putins desperate trekk kan få Kim til å glise (article)"
+BRUA = ("Brua over fjorden er åpnet\nOrdføreren i Bergen, Kari Hansen, åpnet den nye brua "
+        "over fjorden i går.\nBrua har kostet to milliarder kroner, sier Kari Hansen.\n")
+
+
+def upload_file(page: Any, path: Path, expect: str) -> None:
+    """Upload a file through the upload field and wait for the status line to say `expect`."""
+    page.locator("#article-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("(s) => document.querySelector('#upload-status').textContent"
+                           ".includes(s)", arg=expect)
+
+
+def user_messages(page: Any) -> list[str]:
+    return [t.strip() for t in
+            page.locator("#chatbot [data-testid='user']").all_inner_texts()]
+
+
+def answered(page: Any) -> Any:
+    """A context that waits for the server's answer to the page event it wraps."""
+    return page.expect_response(lambda r: "/gradio_api/" in r.url
+                                and r.request.method == "POST" and "upload" not in r.url)
+
+
+def test_leaving_the_article_choice_keeps_the_conversation(context: Any, app: WebApp,
+                                                           tmp_path: Path) -> None:
+    """Only a real change of article starts a new conversation: tabbing past the choice,
+    opening it and clicking elsewhere, or picking the article already chosen keep it."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    path = tmp_path / "brua.txt"
+    path.write_text(BRUA, encoding="utf-8")
+    upload_file(page, path, "Brua over fjorden")
+    page.locator("#article-choice input").click()
+    with answered(page):
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+    page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                           ".includes('Radtsjenko')")
+    ask(page, "Hvem er Sergej Radtsjenko?")
+    # the keyboard: from the question box on to the article choice, then past it
+    page.locator("#question textarea").focus()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => !!document.activeElement.closest('#article-choice')"):
+            break
+    else:
+        pytest.fail("Tab never reaches the article choice")
+    with answered(page):
+        page.keyboard.press("Tab")
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # open it, then click elsewhere
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name=BUNDLED_OPTION).wait_for()
+    with answered(page):
+        page.locator("#article-panel h2").click()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # pick the article already chosen
+    page.locator("#article-choice input").click()
+    with answered(page):
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?"]
+    # the conversation goes on: the follow-up is read against it
+    follow = ask(page, "Hvor jobber han?").inner_text()
+    assert user_messages(page) == ["Hvem er Sergej Radtsjenko?", "Hvor jobber han?"]
+    assert "Radtsjenko" in follow.split("Kilder / Sources", 1)[1]
+    # a real change of article still starts a new conversation
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name="Brua over fjorden er åpnet", exact=False).first.click()
+    page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                           ".includes('Kari Hansen')")
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    assert_clean(page, watch)
+
+
+def sheet_shown(page: Any) -> None:
+    """Open the phone's sheet with its button and wait until it has slid in."""
+    page.locator("#show-article").click()
+    page.wait_for_function("() => document.activeElement.id === 'back-to-chat'")
+    page.wait_for_function("() => { const r = document.getElementById('article-column')"
+                           ".getBoundingClientRect(); return r.bottom <= innerHeight + 1"
+                           " && getComputedStyle(document.getElementById('article-column'))"
+                           ".transform === 'none'; }")
+
+
+def test_on_a_phone_the_sheet_offers_a_usable_article_choice_and_upload(
+        browser: Any, app: WebApp, tmp_path: Path) -> None:
+    """In the sheet the article choice and the upload keep their height beside a long
+    article: a phone user can switch articles and upload."""
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        path = tmp_path / "brua.txt"
+        path.write_text(BRUA, encoding="utf-8")
+        upload_file(page, path, "Brua over fjorden")
+        sheet_shown(page)
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name=BUNDLED_OPTION).click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('Radtsjenko')")
+        # beside the long article: each control's box, its slot in the sheet, the input
+        heights = page.evaluate("""() => Object.fromEntries(
+            ['#article-choice', '#article-choice input', '#article-upload'].map((s) => {
+              const el = document.querySelector(s);
+              const slot = el.closest('#article-column > *');
+              return [s, [el.getBoundingClientRect().height,
+                          slot.getBoundingClientRect().height]]; }))""")
+        assert min(heights["#article-choice"]) >= 40, heights
+        assert heights["#article-choice input"][0] >= 20, heights
+        assert min(heights["#article-upload"]) >= 40, heights
+        # the choice's input lies inside its box and the box inside its slot of the sheet
+        assert page.evaluate("""() => {
+            const input = document.querySelector('#article-choice input');
+            const inside = (a, b) => a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+            const box = input.closest('#article-choice');
+            return inside(input.getBoundingClientRect(), box.getBoundingClientRect())
+              && inside(box.getBoundingClientRect(),
+                        box.closest('#article-column > *').getBoundingClientRect()); }""")
+        shot(page, "phone-sheet-controls")
+        # and it still switches, to the uploaded article and to all articles
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name="Brua over fjorden er åpnet", exact=False).first.click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('Kari Hansen')")
+        page.locator("#article-choice input").click()
+        page.get_by_role("option", name="Alle artikler / All articles").click()
+        page.wait_for_function("() => document.querySelector('#article-panel').innerText"
+                               ".includes('alle artiklene')")
+        assert_clean(page, watch)
+    finally:
+        ctx.close()
+
+
+def test_typed_markup_stays_text_after_a_switch_of_article(context: Any, app: WebApp,
+                                                            tmp_path: Path) -> None:
+    """The user's own bubble shows typed markup as text on a fresh page, after an upload
+    and after a switch of article (each redraws the chat with new suggestions)."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    question = 'Hva sier artikkelen om Kari Hansen? <img src="x"> <b>fet</b>'
+
+    def shown_literally() -> None:
+        assert user_messages(page)[-1] == question
+        assert page.locator("#chatbot img[src='x'], #chatbot b").count() == 0
+
+    # a tag inside a question is shown as typed and does not keep the answer away
+    tagged = ask(page, "Hvem er <b>Sergej Radtsjenko</b>?").inner_text()
+    assert user_messages(page) == ["Hvem er <b>Sergej Radtsjenko</b>?"]
+    assert "Kilder / Sources" in tagged and RADTSJENKO in tagged
+    ask(page, question)
+    shown_literally()
+    path = tmp_path / "brua.txt"
+    path.write_text(BRUA, encoding="utf-8")
+    upload_file(page, path, "Brua over fjorden")
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    ask(page, question)
+    shown_literally()
+    page.locator("#article-choice input").click()
+    page.get_by_role("option", name=BUNDLED_OPTION).click()
+    page.wait_for_function("() => !document.querySelector(\"#chatbot [data-testid='user']\")")
+    ask(page, question)
+    shown_literally()
+    assert_clean(page, watch)
+
+
+def test_on_a_desktop_a_cited_sentence_at_the_end_is_shown_in_the_window(
+        browser: Any, app: WebApp) -> None:
+    """After [n], the cited sentence is inside the panel's box and inside the window, also
+    for the article's last sentence."""
+    ctx = sized(browser, DESKTOP)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        answer = ask_and_wait(page, "Hva kan Russland gjøre med nordkoreanske våpen i "
+                                    "Ukraina?")
+        link = answer.locator("a[href='#s-article-22']").first
+        link.wait_for()
+        link.click()
+        page.wait_for_function("() => document.getElementById('s-article-22')"
+                               ".classList.contains('flash')")
+        page.wait_for_function("""() => {
+            const r = document.getElementById('s-article-22').getBoundingClientRect();
+            const b = document.querySelector('#article-panel .article-body')
+              .getBoundingClientRect();
+            return r.top >= Math.max(b.top, 0) - 1 && r.bottom <= Math.min(b.bottom,
+              innerHeight) + 1; }""", timeout=5000)
+        shot(page, "desktop-last-sentence")
+        assert_clean(page, watch)
+    finally:
+        ctx.close()
+
+
+def test_on_a_phone_tab_stays_in_the_open_sheet(browser: Any, app: WebApp) -> None:
+    """The open sheet keeps the keyboard: Tab and Shift+Tab go round inside it and never
+    reach the controls hidden behind it; closing it frees them again."""
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        sheet_shown(page)
+        inside = "() => !!document.activeElement.closest('#article-column')"
+        seen = set()
+        for _ in range(25):
+            page.keyboard.press("Tab")
+            assert page.evaluate(inside), page.evaluate("document.activeElement.outerHTML"
+                                                        ".slice(0, 200)")
+            seen.add(page.evaluate("document.activeElement.id || document.activeElement"
+                                   ".tagName"))
+        assert "back-to-chat" in seen  # it went round
+        page.locator("#back-to-chat").focus()
+        for _ in range(3):
+            page.keyboard.press("Shift+Tab")
+            assert page.evaluate(inside)
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('article-column')"
+                               ".classList.contains('ab-open')")
+        page.locator("#question textarea").focus()
+        page.keyboard.type("Hvem er Sergej Radtsjenko?")
+        assert page.locator("#question textarea").input_value() == "Hvem er Sergej Radtsjenko?"
+        assert_clean(page, watch)
+    finally:
+        ctx.close()
+
+
+def status_text(page: Any) -> str:
+    return str(page.evaluate("document.querySelector('#upload-status').textContent")).strip()
+
+
+def test_upload_messages_are_current_in_the_interface_language_and_name_only_the_file(
+        context: Any, app: WebApp, tmp_path: Path) -> None:
+    """Every upload, refused or not, replaces the status line with its own message, in the
+    interface's language, naming the file by its own name; a file too large or of the
+    wrong type gets our message rather than Gradio's English toast."""
+    watch = Watch()
+    page = open_chat(context, app, watch)
+    files = {"brua.txt": BRUA.encode(), "empty.txt": b"", "notes.pdf": b"%PDF-1.4",
+             "stor.txt": b"x" * 1_100_000, "tom.md": b" \n"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    upload_file(page, tmp_path / "brua.txt", "Brua over fjorden")
+    for name, expected in [("empty.txt", "«empty.txt» har ingen tekst"),
+                           ("notes.pdf", "«notes.pdf» ble ikke lastet opp: bare .txt og .md"),
+                           ("stor.txt", "«stor.txt» er for stor")]:
+        upload_file(page, tmp_path / name, expected)
+        status = status_text(page)
+        assert "Brua" not in status and "uploads" not in status and "/" not in status
+    # in English once the interface is
+    ask(page, "Who did Kim Jong-un plan to meet in Russia?")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    upload_file(page, tmp_path / "tom.md", "“tom.md” has no text")
+    upload_file(page, tmp_path / "stor.txt", "“stor.txt” is too large")
+    upload_file(page, tmp_path / "notes.pdf", "“notes.pdf” was not uploaded")
+    assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0
+    assert page.locator("#upload-refused").is_hidden()
+    assert_clean(page, watch)
+
+
+def test_the_placeholder_stays_and_the_phone_page_opens_at_the_top(browser: Any,
+                                                                   app: WebApp) -> None:
+    """The question box keeps its placeholder after an answer; on a phone the page opens
+    at its title, not scrolled to the question box."""
+    from bot import texts
+
+    ctx = sized(browser, PHONE)
+    try:
+        watch = Watch()
+        page = open_sized(ctx, app, watch)
+        page.wait_for_selector("#ui-strings", state="attached")
+        page.wait_for_function("() => document.activeElement === "
+                               "document.querySelector('#question textarea')")
+        page.wait_for_function("() => scrollY === 0", timeout=3000)
+        assert page.locator("h1").first.bounding_box()["y"] >= 0
+        ask(page, "Hvem er Sergej Radtsjenko?")
+        page.wait_for_function("(p) => document.querySelector('#question textarea')"
+                               ".getAttribute('placeholder') === p",
+                               arg=texts.QUESTION_PLACEHOLDER)
         assert_clean(page, watch)
     finally:
         ctx.close()

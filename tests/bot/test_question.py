@@ -176,3 +176,28 @@ def test_cli_nfd_question_answers_like_nfc(shared_store: Path, cli_env: dict[str
 ])
 def test_terminal_escape_sequences_go_whole(raw: str) -> None:
     assert clean_question(raw, 2000) == "Hvem er Sergej Radtsjenko?"
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), [
+    ("Hvem er <b>Sergej Radtsjenko</b>?", "Hvem er Sergej Radtsjenko?"),
+    ('Hvem er <span class="x">Sergej</span> <i>Radtsjenko</i>?', "Hvem er Sergej Radtsjenko?"),
+    ("Hvem er Sergej Radtsjenko?<br/><img src=x onerror=alert(1)>", "Hvem er Sergej Radtsjenko?"),
+    ("Hvem er <!-- en kommentar -->Sergej Radtsjenko?", "Hvem er Sergej Radtsjenko?"),
+    ("Er 3 < 4 og 5 > 2?", "Er 3 < 4 og 5 > 2?"),  # comparisons are not tags
+    ("Hva betyr a<b?", "Hva betyr a<b?"),
+])
+def test_html_tags_in_a_question_go(raw: str, cleaned: str) -> None:
+    assert clean_question(raw, 2000) == cleaned
+
+
+def test_a_question_of_tags_alone_is_empty() -> None:
+    with pytest.raises(QuestionError):
+        clean_question("<b></b><img src=x>", 2000)
+
+
+def test_tags_in_a_question_do_not_change_the_answer(engine: Engine) -> None:
+    plain = _record(engine, "Hvem er Sergej Radtsjenko?")
+    assert not plain["abstained"]
+    for tagged in ("Hvem er <b>Sergej Radtsjenko</b>?",
+                   "Hvem er <em>Sergej</em> <a href='x'>Radtsjenko</a>?"):
+        assert _record(engine, tagged) == plain

@@ -252,23 +252,43 @@ def webchat(tmp_path: Path) -> Any:
     return WebChat(Engine(settings), "article")
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("notes.pdf", b"%PDF-1.4", "Bare .txt- og .md-filer"),
-    ("big.txt", b"x" * 1001, "for stor"),
-    ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "bad.txt: not valid UTF-8 at byte 9"),
+@pytest.mark.parametrize(("name", "data", "lang", "message"), [
+    ("notes.pdf", b"%PDF-1.4", "nb", "«notes.pdf» ble ikke lastet opp: bare .txt og .md-filer"),
+    ("notes.pdf", b"%PDF-1.4", "en", "“notes.pdf” was not uploaded: only .txt and .md files"),
+    ("big.txt", b"x" * 1001, "nb", "«big.txt» er for stor (høyst 1000 byte)"),
+    ("big.txt", b"x" * 1001, "en", "“big.txt” is too large (at most 1000 bytes)"),
+    ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "nb", "«bad.txt» er ikke gyldig UTF-8"),
+    ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "en", "“bad.txt” is not valid UTF-8"),
+    ("empty.txt", b"", "nb", "«empty.txt» har ingen tekst"),
+    ("blank.md", b" \n\t\n", "en", "“blank.md” has no text"),
 ])
 def test_bad_uploads_are_refused_on_the_server(webchat: Any, tmp_path: Path, name: str,
-                                               data: bytes, message: str,
+                                               data: bytes, lang: str, message: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the interface's language, naming the file by its own name only."""
     # where Gradio's upload route puts a file before the upload event sees it
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     path = tmp_path / "gradio" / "0123abcd" / name
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
-    *_, status, cleared = webchat.upload(str(path), "nb")
-    assert message in status and cleared is None
-    assert str(tmp_path) not in status  # no server path in the page
+    result = webchat.upload(str(path), lang)
+    assert message in result.status and result.article is None
+    assert str(tmp_path) not in result.status and "/" not in result.status  # no path
     assert not (webchat.settings.uploads_dir / name).exists()
+
+
+@pytest.mark.parametrize(("report", "lang", "message"), [
+    ('{"name": "notes.pdf", "size": 10}', "nb", "bare .txt og .md-filer"),
+    ('{"name": "stor.txt", "size": 5000}', "en", "“stor.txt” is too large"),
+    ('{"name": "../../etc/ok.txt", "size": 5000}', "nb", "«ok.txt» er for stor"),
+    ('{"name": "ok.md", "size": 10}', "nb", ""),
+    ("not json", "nb", ""),
+])
+def test_a_file_the_page_kept_back_gets_the_servers_message(webchat: Any, report: str,
+                                                            lang: str, message: str) -> None:
+    status = webchat.refused_upload(report, lang).status
+    assert message in status and (message or status == "")
+    assert "etc" not in status
 
 
 @pytest.mark.parametrize("where", ["outside", "symlink", "cache-root"])
@@ -287,9 +307,9 @@ def test_an_upload_event_opens_only_files_in_gradios_upload_cache(
     elif where == "cache-root":
         path = cache
         cache.mkdir()
-    *_, status, cleared = webchat.upload(str(path), "nb")
-    assert "ble ikke lastet opp her" in status and cleared is None
-    assert "Hemmelig" not in status and not webchat.settings.uploads_dir.exists()
+    result = webchat.upload(str(path), "nb")
+    assert "ble ikke lastet opp her" in result.status and result.article is None
+    assert "Hemmelig" not in result.status and not webchat.settings.uploads_dir.exists()
 
 
 def test_a_rating_is_saved_with_question_answer_and_citations(tmp_path: Path,
@@ -562,3 +582,25 @@ def test_serving_on_ipv6_loopback_answers_a_browsers_host_header(tmp_path: Path,
             response.read()
             conn.close()
             assert response.status == status, host
+
+
+def test_handlers_give_typed_results(webchat: Any) -> None:
+    """A switch to the session's own article changes nothing; a real one gives the new
+    article's panel, suggestions and a new conversation; labels follow a new language."""
+    from bot.ui.web import AfterAnswer, NewArticle
+
+    webchat.engine.resolve_article(None)
+    webchat.engine.index_text("Bybrua i Trondheim stenges\n\nReparasjonen av Bybrua i "
+                              "Trondheim tar 14 måneder, sier kommunen.", "bybrua")
+    assert webchat.switch("article", "article") is None
+    assert webchat.switch(None, None) is None  # both mean the default article
+    moved = webchat.switch("bybrua", "article")
+    assert isinstance(moved, NewArticle) and moved.article_id == "bybrua"
+    assert "Bybrua i Trondheim" in moved.panel and moved.suggestions
+    assert moved.choices is None and moved.upload_status == ""
+    assert webchat.switch("bybrua", "article").conversation != moved.conversation
+    history = [{"role": "user", "content": "How long will the repair take?"},
+               {"role": "assistant", "content": "The article doesn't say."}]
+    assert webchat.after_answer(history, "bybrua", "nb").labels == "en"
+    assert webchat.after_answer(history, "bybrua", "en") == AfterAnswer(
+        panel=webchat.panel("bybrua", history), labels=None)

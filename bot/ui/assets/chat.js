@@ -18,11 +18,30 @@
   function reveal(target, smooth) {
     var box = scroller();
     if (!box || !box.contains(target)) { return; }
+    var behavior = smooth ? "smooth" : "auto";
     var top = target.getBoundingClientRect().top - box.getBoundingClientRect().top
               + box.scrollTop;
-    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3),
-                  behavior: smooth ? "smooth" : "auto"});
+    box.scrollTo({top: Math.max(0, top - box.clientHeight / 3), behavior: behavior});
+    if (!phone()) {
+      // the panel's box may reach below the window (the column sticks only once the page
+      // is scrolled): scroll the page until the whole box, and so the sentence, is in it
+      var below = box.getBoundingClientRect().bottom - window.innerHeight + 8;
+      if (below > 0) { window.scrollBy({top: below, behavior: behavior}); }
+    }
   }
+  // On a desktop the article scrolls in its own box: as tall as the window leaves it
+  // below the controls of the (sticky) column, so the whole box fits in the window.
+  function fitPanel() {
+    var body = document.querySelector("#article-panel .article-body"), column = sheet();
+    if (!body || !column) { return; }
+    var height = "";
+    if (!phone()) {
+      var offset = body.getBoundingClientRect().top - column.getBoundingClientRect().top;
+      height = Math.max(240, Math.floor(window.innerHeight - offset - 24)) + "px";
+    }
+    if (body.style.maxHeight !== height) { body.style.maxHeight = height; }
+  }
+  window.addEventListener("resize", fitPanel);
   function flash(target) {
     target.classList.remove("flash");
     void target.offsetWidth;
@@ -32,9 +51,47 @@
     var all = document.querySelectorAll("#chatbot [data-testid='bot']");
     return all.length ? all[all.length - 1] : null;
   }
+  // While the sheet is open, what lies behind it is inert: no Tab, click or screen reader
+  // reaches the hidden chat. Everything beside the sheet's ancestors is marked, once.
+  var inerted = [];
+  function setBehind(on) {
+    inerted.forEach(function (el) { el.inert = false; });
+    inerted = [];
+    var s = sheet();
+    if (!on || !s) { return; }
+    for (var el = s; el && el.parentElement && el !== document.body; el = el.parentElement) {
+      var kids = el.parentElement.children;
+      for (var i = 0; i < kids.length; i++) {
+        if (kids[i] !== el && !kids[i].inert && kids[i].tagName !== "SCRIPT") {
+          kids[i].inert = true;
+          inerted.push(kids[i]);
+        }
+      }
+    }
+  }
+  function focusables(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(
+      "a[href], button, input, textarea, select, [tabindex]"), function (el) {
+      return !el.disabled && el.tabIndex >= 0 && el.getClientRects().length > 0
+        && getComputedStyle(el).visibility !== "hidden";
+    });
+  }
+  // Tab and Shift+Tab go round inside the open sheet
+  function trapTab(event) {
+    var s = sheet(), all = s ? focusables(s) : [];
+    if (!all.length) { return; }
+    var first = all[0], last = all[all.length - 1], a = document.activeElement;
+    var outside = !s.contains(a);
+    if (event.shiftKey && (a === first || outside)) {
+      event.preventDefault(); last.focus();
+    } else if (!event.shiftKey && (a === last || outside)) {
+      event.preventDefault(); first.focus();
+    }
+  }
   function openSheet() {
     var s = sheet();
     if (s) { s.classList.add("ab-open"); }
+    setBehind(true);
     // focus moves into the sheet once it is shown; the click that opened it, or a page that
     // is slow to lay out, may move it on, so it is tried again for a second
     var tries = 0;
@@ -48,6 +105,7 @@
   function closeSheet() {
     var s = sheet();
     if (s) { s.classList.remove("ab-open"); }
+    setBehind(false);
     var target = returnTo && document.contains(returnTo) ? returnTo : lastBotMessage();
     returnTo = null;
     if (target) {
@@ -115,6 +173,69 @@
   }, true);
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && sheetOpen()) { event.preventDefault(); closeSheet(); }
+    if (event.key === "Tab" && sheetOpen() && phone()) { trapTab(event); }
+  });
+  // a phone turned or a window widened past the phone layout: the sheet is a column again
+  window.matchMedia("(max-width: 700px)").addEventListener("change", function (event) {
+    if (!event.matches && sheetOpen()) { sheet().classList.remove("ab-open"); setBehind(false); }
+  });
+
+  // A file the upload would refuse (wrong type, too large: the rules `upload_refusal`
+  // sends in #ui-strings) is not sent at all; the server is told its name and size, and
+  // the status line says why, in the interface's language, in place of Gradio's toast.
+  var refusals = 0;
+  function refusedFile(files) {
+    var strings = document.getElementById("ui-strings");
+    if (!strings || !files || files.length !== 1) { return null; }
+    var file = files[0], name = file.name.toLowerCase();
+    var types = (strings.getAttribute("data-upload-types") || "").split(" ");
+    var limit = parseInt(strings.getAttribute("data-upload-limit"), 10);
+    var typed = types.some(function (t) { return t && name.slice(-t.length) === t; });
+    return !typed || (limit > 0 && file.size > limit) ? file : null;
+  }
+  function reportRefused(file) {
+    var box = document.querySelector("#upload-refused textarea, #upload-refused input");
+    if (!box) { return; }
+    box.value = JSON.stringify({name: file.name, size: file.size, n: ++refusals});
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input || !input.matches || !input.matches("#article-upload input[type=file]")) {
+      return;
+    }
+    var file = refusedFile(input.files);
+    if (file) {
+      event.stopImmediatePropagation();
+      input.value = "";
+      reportRefused(file);
+    }
+  }, true);
+  document.addEventListener("drop", function (event) {
+    var el = event.target && event.target.closest ? event.target : null;
+    if (!el || !el.closest("#article-upload")) { return; }
+    var file = refusedFile(event.dataTransfer && event.dataTransfer.files);
+    if (file) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      reportRefused(file);
+    }
+  }, true);
+
+  // The question box takes focus when the page opens, and the browser scrolls it into
+  // view; on a phone that hides the title: until the user does anything, the page stays
+  // at its top.
+  var touched = false;
+  ["pointerdown", "keydown", "wheel", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, function () { touched = true; }, true);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (touched || !phone() || !event.target.matches
+        || !event.target.matches("#question textarea")) { return; }
+    requestAnimationFrame(function () { if (!touched) { window.scrollTo(0, 0); } });
+  }, true);
+  window.addEventListener("load", function () {
+    if (!touched && phone()) { window.scrollTo(0, 0); }
   });
 
   function firstCited(panel) {
@@ -145,6 +266,12 @@
     if (!strings) { return; }
     var lang = strings.getAttribute("data-lang") || "nb";
     if (document.documentElement.lang !== lang) { document.documentElement.lang = lang; }
+    // Gradio empties the question box's placeholder for good once it has sent a question
+    var question = document.querySelector("#question textarea");
+    var placeholder = strings.getAttribute("data-placeholder");
+    if (question && placeholder && question.getAttribute("placeholder") !== placeholder) {
+      question.setAttribute("placeholder", placeholder);
+    }
     var named = [["#question textarea", "data-question"],
                  ["#question button.submit-button", "data-send"],
                  ["#question button.stop-button", "data-stop"],
@@ -193,9 +320,12 @@
     });
     if (!pending) {
       pending = true;
-      setTimeout(function () { pending = false; panelChanged(); applyStrings(); }, 60);
+      setTimeout(function () {
+        pending = false; fitPanel(); panelChanged(); applyStrings();
+      }, 60);
     }
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
-                                         attributeFilter: ["disabled", "lang", "data-lang"],
+                                         attributeFilter: ["disabled", "lang", "data-lang",
+                                                           "placeholder"],
                                          attributeOldValue: true});
 })();
