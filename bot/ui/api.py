@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 # FastAPI reads the routes' annotations at run time: these names must be real here.
@@ -32,12 +33,14 @@ from index.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
+    FetchError,
     QuestionError,
 )
 
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.settings import Settings
+    from index.records import Article
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +68,13 @@ class AskRequest(BaseModel):
 
 
 class ArticleRequest(BaseModel):
-    """`POST /articles`: an article as text, with an optional headline."""
+    """`POST /articles`: an article as text (with an optional headline), as a web page's
+    HTML, or as a link to fetch: exactly one of `text`, `html`, `url`."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str
+    text: str | None = None
+    html: str | None = None
+    url: str | None = Field(default=None, max_length=2000)
     title: str | None = Field(default=None, max_length=300)
 
 
@@ -229,31 +235,39 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         if not sentences:
             raise ApiError(404, "not_found", f"article {article_id!r} has no index for "
                                              f"{engine.embedder_spec}")
-        return {"id": stored.id, "title": stored.title, "text": stored.text,
+        return {**_described(stored), "text": stored.text,
                 "sentences": [{"sentence_id": s.id, "n": s.n, "kind": s.kind,
                                "start": s.start, "end": s.end} for s in sentences]}
 
     @app.post(f"{PREFIX}/articles", dependencies=[Depends(authorised)], tags=["articles"],
-              status_code=201, summary="Add an article (text, at most the upload limit)")
+              status_code=201, summary="Add an article: text, a web page's HTML, or a link "
+              "(at most the upload limit)")
     async def add_article(request: Request) -> Response:
         limit = settings.max_upload_bytes
         # JSON escapes can make a body up to six times its text; the text is checked below
         body = _validated(ArticleRequest, await read_json(request, limit * 6 + 4096))
-        text = body.text if not body.title else f"{body.title.strip()}\n\n{body.text}"
-        if any("\ud800" <= c <= "\udfff" for c in text):
-            raise ApiError(422, "invalid", "text: holds a lone surrogate, not valid Unicode")
-        data = text.encode("utf-8")
-        if len(data) > limit:
-            raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
-        name = (body.title or text.strip().split("\n", 1)[0] or "article")[:80] + ".txt"
+        given = [f for f in ("text", "html", "url") if getattr(body, f) is not None]
+        if len(given) != 1:
+            raise ApiError(422, "invalid", "body: give exactly one of text, html and url")
+        field = given[0]
         try:
-            result = await run_in_threadpool(engine.add_upload, data, name)
+            if field == "url":
+                from index.fetch import is_url
+
+                if not is_url(body.url or ""):
+                    raise ApiError(422, "invalid", "url: must be an http:// or https:// link")
+                result = await run_in_threadpool(engine.index_link, body.url or "")
+            else:
+                data, name = _article_upload(body, field, limit)
+                result = await run_in_threadpool(engine.add_upload, data, name)
+        except FetchError as exc:
+            raise ApiError(413 if exc.code == "too_large" else 422, exc.code,
+                           f"url: {exc}") from None
         except ArticleError as exc:
             detail = str(exc).replace(str(settings.uploads_dir), "uploads")
-            raise ApiError(422, "invalid", f"text: {detail}") from None
-        entry = {"id": result.article.id, "title": result.article.title,
-                 "sentences": result.manifest.sentence_count, "embedder": engine.embedder_spec}
-        return JSONResponse(entry, status_code=201)
+            raise ApiError(422, "invalid", f"{field}: {detail}") from None
+        return JSONResponse(_entry(result.article, result.manifest.sentence_count,
+                                   engine.embedder_spec), status_code=201)
 
     @app.get(f"{PREFIX}/health", tags=["service"], summary="Liveness, for container health "
              "checks (open without the password; it tells nothing about the articles)")
@@ -267,6 +281,37 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(authorised)])
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="articlebot API")
+
+
+def _article_upload(body: ArticleRequest, field: str, limit: int) -> tuple[bytes, str]:
+    """The bytes and file name of an article given as `text` or `html` (413 beyond
+    `limit` bytes, 422 for text that is not valid Unicode)."""
+    if field == "html":
+        text = body.html or ""
+        name = (body.title or "page")[:80] + ".html"
+    else:
+        text = body.text or "" if not body.title else f"{body.title.strip()}\n\n{body.text}"
+        name = (body.title or text.strip().split("\n", 1)[0] or "article")[:80] + ".txt"
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        raise ApiError(422, "invalid", f"{field}: holds a lone surrogate, not valid Unicode")
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
+    return data, name
+
+
+def _described(article: Article) -> dict[str, Any]:
+    """What the API says of an article besides its text: id, title, byline, published,
+    site, and source (a link, or the file's name: never a path on the server)."""
+    from index.fetch import is_url
+
+    source = article.source if is_url(article.source) else Path(article.source).name
+    return {"id": article.id, "title": article.title, "byline": article.byline,
+            "published": article.published, "site": article.site, "source": source}
+
+
+def _entry(article: Article, sentences: int, embedder: str) -> dict[str, Any]:
+    return {**_described(article), "sentences": sentences, "embedder": embedder}
 
 
 def _final(events: Iterator[Event]) -> Any:
