@@ -81,8 +81,9 @@ def kind_of(data: bytes, name: str) -> Kind:
             raise ArticleError(f"{name}: not a PDF (the file is {seen}); check its name")
         return "pdf"
     if is_pdf:
-        raise ArticleError(f"{name}: the file is a PDF, not {suffix or 'text'}; "
-                           "name it .pdf")
+        if suffix in TEXT_SUFFIXES + HTML_SUFFIXES:
+            raise ArticleError(f"{name}: the file is a PDF, not {suffix}; name it .pdf")
+        return "pdf"
     if suffix in HTML_SUFFIXES:
         if b"<" not in data[:65536]:
             raise ArticleError(f"{name}: not an HTML page (no markup); name it .txt")

@@ -39,11 +39,8 @@ def write_pdf(path: Path, pages: list[list[list[str]]], *, title: str | None = T
         pdf.set_author(author)
     if title:
         pdf.set_title(title)
-    if password is not None:
-        from fpdf.enums import EncryptionMethod
-
-        pdf.set_encryption(owner_password="owner", user_password=password,
-                           encryption_method=EncryptionMethod.AES_128)
+    if password is not None:  # RC4, which pypdf reads without a crypto library
+        pdf.set_encryption(owner_password="owner", user_password=password)
     for number, paragraphs in enumerate(pages, start=1):
         pdf.add_page()
         pdf.set_font("Helvetica", size=9)
