@@ -23,7 +23,7 @@ def hyphenate(paragraph: list[str], word: str, cut: int) -> list[str]:
     at = joined.index(word)
     first = joined[:at + cut] + "-"
     rest = joined[at + cut:]
-    return [first] + textwrap.wrap(rest, 80)
+    return [first, *textwrap.wrap(rest, 80)]
 
 
 def write_pdf(path: Path, pages: list[list[list[str]]], *, title: str | None = TITLE,

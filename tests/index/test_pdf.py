@@ -73,5 +73,5 @@ def test_too_many_pages_are_refused(tmp_path: Path) -> None:
 def test_a_damaged_pdf_is_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(_two_pages(tmp_path).read_bytes()[:400])
-    with pytest.raises(ArticleError, match="broken.pdf: "):
+    with pytest.raises(ArticleError, match=r"broken\.pdf: "):
         load_article(broken, "broken")
