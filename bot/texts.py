@@ -17,7 +17,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": ("Språkmodellen ble ikke brukt ({reason}); "
                      "svaret er hentet direkte fra artikkelen."),
         "article_label": "Artikkel",
-        "upload_label": "Last opp en artikkel (.txt eller .md)",
+        "upload_label": "Last opp en artikkel (.txt, .md, .html eller .pdf)",
+        "link_label": "Eller lim inn en lenke til en artikkel (https://...)",
+        "byline": "Av {byline}",
         "chat_title": "Spør artikkelen",
         "indexing": "bygger indeksen for {article} først ...",
         "web_intro": ("Still et spørsmål om artikkelen. Hvert svar siterer artikkelens egne "
@@ -29,7 +31,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "klikker tommel ned (valgfritt)"),
         "feedback_saved": "Takk! Vurderingen er lagret på denne maskinen.",
         "upload_ok": "Indekserte «{title}» ({sentences} setninger) og byttet til den.",
-        "upload_type": "Bare .txt- og .md-filer kan lastes opp.",
+        "upload_type": "Bare .txt-, .md-, .html- og .pdf-filer kan lastes opp.",
         "upload_refused": "Filen ble ikke lastet opp her; velg den med opplastingsfeltet.",
         "no_article": "Den artikkelen finnes ikke her; velg en artikkel i listen.",
         "quoted_answer": "Artikkelen svarer med disse setningene:",
@@ -57,7 +59,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": ("The language model was not used ({reason}); "
                      "the answer is quoted from the article."),
         "article_label": "Article",
-        "upload_label": "Upload an article (.txt or .md)",
+        "upload_label": "Upload an article (.txt, .md, .html or .pdf)",
+        "link_label": "Or paste a link to an article (https://...)",
+        "byline": "By {byline}",
         "chat_title": "Ask the article",
         "indexing": "building the index for {article} first ...",
         "web_intro": ("Ask a question about the article. Every answer quotes the article's "
@@ -70,7 +74,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "here before clicking thumbs-down (optional)"),
         "feedback_saved": "Thanks! The rating is saved on this machine.",
         "upload_ok": "Indexed “{title}” ({sentences} sentences) and switched to it.",
-        "upload_type": "Only .txt and .md files can be uploaded.",
+        "upload_type": "Only .txt, .md, .html and .pdf files can be uploaded.",
         "upload_refused": "That file was not uploaded here; choose it with the upload field.",
         "no_article": "There is no such article here; pick one from the list.",
         "quoted_answer": "The article answers in these sentences:",

@@ -38,7 +38,7 @@ from index.errors import (
     ArticleNotFoundError,
     QuestionError,
 )
-from index.records import Sentence
+from index.records import Article, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,29 @@ def _text_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br>\n")
 
 
+def article_meta_html(article: Article, lang: str) -> str:
+    """The line above the article: its byline, date, site and source (a link, or the
+    file's name), each escaped; empty for an article that gives none of them."""
+    from index.fetch import is_url
+
+    parts = []
+    if article.byline:
+        parts.append(html.escape(texts.text("byline", lang, byline=article.byline)))
+    for value in (article.published, article.site):
+        if value:
+            parts.append(html.escape(value))
+    if is_url(article.source):
+        href = html.escape(article.source, quote=True)
+        parts.append(f'<a href="{href}" rel="noopener noreferrer nofollow" '
+                     f'target="_blank">{html.escape(article.source)}</a>')
+    elif article.source and article.source != "inline" and (
+            article.byline or article.published or article.site):
+        parts.append(html.escape(Path(article.source).name))
+    return f'<p class="article-meta">{" · ".join(parts)}</p>' if parts else ""
+
+
 def article_panel_html(title: str, text: str, sentences: list[Sentence],
-                       cited: dict[int, tuple[int, bool]], lang: str) -> str:
+                       cited: dict[int, tuple[int, bool]], lang: str, meta: str = "") -> str:
     """The article as HTML: every sentence an anchor (`s-<article>-<n>`), the cited ones
     highlighted with their answer number ([n]); all article text escaped."""
     parts = []
@@ -86,7 +107,7 @@ def article_panel_html(title: str, text: str, sentences: list[Sentence],
     parts.append(_text_html(text[pos:]))
     heading = html.escape(texts.text("panel_heading", lang))
     # the body scrolls on its own, so it takes keyboard focus (arrow keys scroll it)
-    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>'
+    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>{meta}'
             f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
             f'<div class="article-body" tabindex="0" role="region" aria-label="{heading}">'
             f'{"".join(parts)}</div></div>')
@@ -195,7 +216,8 @@ class WebChat:
             aid, _, number = sentence_id.rpartition(":")
             if aid == article_id:
                 cited.setdefault(int(number), (n, support))
-        return article_panel_html(article.title, article.text, sentences, cited, lang)
+        return article_panel_html(article.title, article.text, sentences, cited, lang,
+                                  meta=article_meta_html(article, lang))
 
     def suggestions(self, article_id: str) -> list[dict[str, str]]:
         """Suggested questions about an article, from its own sentences, as chatbot
@@ -312,6 +334,36 @@ class WebChat:
         return (gr.update(choices=self.choices(), value=article.id), article.id,
                 self.panel(article.id), chatbot, [], "", new_conversation(), escape(status),
                 None)
+
+    def add_link(self, url: str | None, lang_hint: str) -> tuple[Any, ...]:
+        """Fetch and index the article a pasted link names, and switch to it as `upload`
+        does (the same updates, the link box last, emptied once it was read)."""
+        import gradio as gr
+
+        from index.fetch import is_url
+
+        lang = "en" if lang_hint == "en" else "nb"
+        keep = tuple(gr.update() for _ in range(7))
+        url = (url or "").strip()
+        if not url:
+            return (*keep, "", gr.update())
+        if not is_url(url) or len(url) > 2000:
+            return (*keep, escape(f"{url[:200]}: only http:// and https:// links can be read"),
+                    gr.update())
+        try:
+            result = self.engine.index_link(url)
+        except ArticlebotError as exc:
+            return (*keep, escape(str(exc)), gr.update())
+        except OSError:
+            log.exception("indexing a link failed")
+            return (*keep, escape(texts.text("error", lang)), gr.update())
+        article = result.article
+        status = texts.text("upload_ok", lang, title=article.title,
+                            sentences=result.manifest.sentence_count)
+        chatbot = gr.update(value=[], examples=self.suggestions(article.id))
+        return (gr.update(choices=self.choices(), value=article.id), article.id,
+                self.panel(article.id), chatbot, [], "", new_conversation(), escape(status),
+                "")
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
              data: Any, conversation: str = "") -> str:
@@ -496,6 +548,10 @@ def build_app(engine: Engine, article_id: str) -> Any:
                     label=texts.text("upload_label", "nb") + " / "
                     + texts.text("upload_label", "en"), file_types=list(UPLOAD_SUFFIXES),
                     file_count="single", type="filepath", elem_id="article-upload")
+                link_box = gr.Textbox(
+                    label=texts.text("link_label", "nb") + " / " + texts.text("link_label", "en"),
+                    lines=1, max_lines=1, max_length=2000, elem_id="article-link",
+                    submit_btn=True)
                 upload_status = gr.Markdown(elem_id="upload-status")
                 panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
@@ -519,6 +575,12 @@ def build_app(engine: Engine, article_id: str) -> Any:
             [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
              conversation, upload_status, upload], api_visibility="private",
             concurrency_limit=1)
+        link_box.submit(
+            chat.add_link, [link_box, lang_state],
+            [dropdown, article_state, panel, ci.chatbot, ci.chatbot_state, feedback_status,
+             conversation, upload_status, link_box], api_visibility="private",
+            concurrency_limit=1)
+
         def on_like(history: list[dict[str, Any]], aid: str, right: str | None, conv: str,
                     data: Any) -> tuple[str, str]:
             status = chat.rate(history, aid, right, data, conv)

@@ -236,7 +236,10 @@ def webchat(tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [
-    ("notes.pdf", b"%PDF-1.4", "Bare .txt- og .md-filer"),
+    ("notes.docx", b"PK\x03\x04", "Bare .txt-, .md-, .html- og .pdf-filer"),
+    ("notes.pdf", b"<!doctype html><html><body>x</body></html>", "notes.pdf: not a PDF"),
+    ("front.html", b"<html><body><nav><a href='/'>Hjem</a></nav></body></html>",
+     "front.html: no article text found"),
     ("big.txt", b"x" * 1001, "for stor"),
     ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "bad.txt: not valid UTF-8 at byte 9"),
 ])
@@ -515,3 +518,29 @@ def test_all_articles_is_offered_and_answers_with_the_cited_articles_panel(
     assert "Bybrua i Trondheim" in panel and 'data-n="1"' in panel  # highlighted
     assert "Nord-Korea" not in panel  # the bundled article is not the one shown
     assert "alle artiklene" in webchat.panel("all", [])  # before any answer: what it does
+
+
+def test_an_uploaded_page_shows_its_byline_date_and_site_above_the_article(
+        webchat: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    webchat.settings.__dict__["max_upload_bytes"] = 100_000  # a saved page is larger
+    page = Path(__file__).parents[1] / "index" / "fixtures" / "article.html"
+    path = tmp_path / "gradio" / "0123abcd" / "putin-kim.html"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(page.read_bytes())
+    _, article_id, panel, *_ = webchat.upload(str(path), "nb")
+    assert article_id == "putin-kim"
+    assert ('<p class="article-meta">Av Kari Nordmann · 2023-09-06 · Dagsavisen Øst · '
+            'putin-kim.html</p>') in panel
+    assert "Godta alle" not in panel and "Kommentarer" not in panel
+
+
+def test_a_pasted_link_to_a_private_address_is_refused_in_one_line(webchat: Any) -> None:
+    *_, status, _ = webchat.add_link("http://127.0.0.1:9/artikkel", "nb")
+    import html
+
+    status = html.unescape(status)  # Markdown's marks are escaped for the page
+    assert "a loopback address; refused" in status and "ARTICLEBOT_ALLOW_PRIVATE_URLS" in status
+    assert webchat.engine.articles() == []
+    *_, status, _ = webchat.add_link("file:///etc/passwd", "nb")
+    assert "only http:// and https:// links" in status
