@@ -26,6 +26,8 @@ CASES = [
     ("across_sentences", [0, 1001], [1, 1000]),
     ("across_articles", [0, 51], [1, 50]),
     ("cached_articles", [0, 100_001], [1, 100_000]),
+    ("fetch_timeout_s", [0, -1, 301, float("nan")], [0.1, 300]),
+    ("max_fetch_bytes", [0, 50_000_001], [1, 50_000_000]),
 ]
 
 
