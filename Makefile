@@ -22,14 +22,14 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
 	touch $@
 
-# `make run`: the default install plus the `st` embedders and the LLM clients.
+# `make run`: the default install plus the `st` embedders, the LLM clients and PDF articles.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/pip install --quiet -e ".[st,llm]"
+	$(BIN)/pip install --quiet -e ".[st,llm,pdf]"
 	touch $@
 
 # `make test`: every extra, since the tests cover every path.
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[st,train,eval,llm,bench,dev]"
+	$(BIN)/pip install --quiet -e ".[st,train,eval,llm,bench,pdf,dev]"
 	touch $@
 
 install: $(VENV)/.installed

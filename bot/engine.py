@@ -28,11 +28,13 @@ from bot.ranking.model import RankerModel, load_model
 from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
-from index.article import article_from_text, decode_article, inline_id, read_article, slugify
+from index.article import article_from_text, inline_id, slugify
 from index.chunk import CHUNKER_VERSION
+from index.document import SUFFIXES, Limits, article_from_bytes, load_article
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
 from index.errors import ArticleError, ArticleNotFoundError
-from index.indexer import ArticleLimits, Indexer, IndexResult
+from index.fetch import FetchPolicy, is_url
+from index.indexer import Indexer, IndexResult
 from index.records import Article, Sentence
 from index.sentence import split_article
 from index.store import ArticleInfo, Store
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
 Notice = Callable[[str], None]
-UPLOAD_SUFFIXES = (".txt", ".md")
+UPLOAD_SUFFIXES = SUFFIXES  # text, Markdown, saved web pages and PDFs
 
 
 def bundled_article_path() -> Path:
@@ -112,28 +114,43 @@ class Engine:
                                             url=self._llm.base_url)
             return self._generator
 
+    def limits(self) -> Limits:
+        """How much of a document is read, and how links are fetched (from the settings)."""
+        s = self.settings
+        return Limits(sentences=s.max_article_sentences, chars=s.max_article_chars,
+                      fetch=FetchPolicy(allow_private=s.allow_private_urls,
+                                        read_timeout_s=s.fetch_timeout_s,
+                                        total_timeout_s=s.fetch_timeout_s * 3,
+                                        max_bytes=s.max_fetch_bytes))
+
     def indexer(self) -> Indexer:
         """An indexer over this engine's store and embedder."""
         return Indexer(self.store, self.embedder, self.embedder_spec, self.limits())
 
-    def limits(self) -> ArticleLimits:
-        """What one article may cost to index (`max_article_sentences`, `_chars`)."""
-        return ArticleLimits(sentences=self.settings.max_article_sentences,
-                             chars=self.settings.max_article_chars)
-
-    def index_files(self, paths: list[Path], rebuild: bool = False,
+    def index_files(self, paths: Sequence[Path | str], rebuild: bool = False,
                     notice: Notice = _quiet) -> list[IndexResult]:
-        """Index article files under the writer lock."""
+        """Index article files and links under the writer lock; each is read (fetched,
+        extracted) whole before anything of it is written."""
         results = []
         with self.store.writer():
             indexer = self.indexer()
+            # every document is read before any is written: one that cannot be read
+            # leaves the store as it was
+            articles: list[tuple[Path | str, Article]] = []
             for path in paths:
-                result = indexer.index_file(path, rebuild=rebuild)
+                articles.append((path, indexer.read(path, [a.id for _, a in articles])))
+            for path, article in articles:
+                result = indexer.index_article(article, rebuild=rebuild)
                 self._forget(result.article.id)
                 notice(f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
                        f"{result.manifest.sentence_count} sentences ({path})")
                 results.append(result)
         return results
+
+    def index_link(self, url: str) -> IndexResult:
+        """Fetch the web page at `url` (under the settings' fetch policy) and index its
+        article (the chat's link box, the HTTP API)."""
+        return self.index_files([url])[0]
 
     def index_text(self, text: str, article_id: str | None = None) -> str:
         """Index an article given as text (an eval `context`); returns its id."""
@@ -166,20 +183,24 @@ class Engine:
     def add_upload(self, data: bytes, name: str) -> IndexResult:
         """Keep an uploaded article (web upload, HTTP API) in the data dir and index it.
 
-        The bytes are checked here, whoever sent them: at most `max_upload_bytes`, a .txt or
-        .md name, strict UTF-8 (or UTF-16 with a BOM). The file gets a safe name and never
-        replaces another upload with other content."""
+        The bytes are checked here, whoever sent them: at most `max_upload_bytes`, a name
+        ending in .txt, .md, .html, .htm or .pdf, and content that is what its name says
+        (strict UTF-8 text, a page with an article in it, a PDF with a text layer). Nothing
+        is written before the article has been read whole. The file gets a safe name and
+        never replaces another upload with other content."""
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
-            raise ArticleError(f"{Path(name).name}: only .txt and .md articles can be uploaded")
+            raise ArticleError(f"{Path(name).name}: only {', '.join(UPLOAD_SUFFIXES)} "
+                               "articles can be uploaded")
         if len(data) > self.settings.max_upload_bytes:
             raise ArticleError(f"{Path(name).name}: larger than the "
                                f"{self.settings.max_upload_bytes} byte limit")
-        text = decode_article(data, Path(name).name)  # names the first invalid byte
+        limits = self.limits()
+        article = article_from_bytes(data, Path(name).name, "pending", source=name,
+                                     limits=limits)
         # over the cost limits: refused before anything is kept
-        article = article_from_text(text, "upload", source=Path(name).name)
-        self.limits().check(article)
-        self.limits().check(article, len(split_article(article)))
+        limits.check(article)
+        limits.check(article, len(split_article(article)))
         folder = self.settings.uploads_dir
         folder.mkdir(parents=True, exist_ok=True)
         stem = slugify(Path(name).stem)
@@ -192,7 +213,13 @@ class Engine:
         tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(dest)
-        return self.index_files([dest])[0]
+        with self.store.writer():
+            indexer = self.indexer()
+            article = dataclasses.replace(article, id=indexer.article_id_for(dest),
+                                          source=str(dest.resolve()))
+            result = indexer.index_article(article)
+        self._forget(result.article.id)
+        return result
 
     def _forget(self, article_id: str) -> None:
         with self._lock:
@@ -201,9 +228,10 @@ class Engine:
             self._checked.pop(article_id, None)
 
     def resolve_article(self, ref: str | None = None, notice: Notice = _quiet) -> str:
-        """The id of the article to answer from: `ref` (an id, a file path, or "all" for
-        every indexed article), else the configured one, else the bundled article; a path is
-        indexed first when needed."""
+        """The id of the article to answer from: `ref` (an id, a file path, a link, or "all"
+        for every indexed article), else the configured one, else the bundled article; a
+        path or link is indexed first when needed (a link once: it is not fetched again
+        while its article is indexed)."""
         ref = ref or self.settings.article
         if ref == ALL_ARTICLES:
             if not self.answerable_articles():
@@ -218,6 +246,8 @@ class Engine:
                      if m.embedder == self.embedder_spec}
             if ref in known:
                 return ref
+            if is_url(ref):
+                return self._resolve_link(ref, notice)
             path = Path(ref).expanduser()
             if not path.exists():
                 if ref in self.store.sources():
@@ -231,10 +261,20 @@ class Engine:
             notice(f"building the index for {path.name} first ...")
             self.index_files([path], notice=notice)
             return article_id
-        if read_article(path).sha256 != manifest.article_sha256:
+        if load_article(path, article_id, self.limits()).sha256 != manifest.article_sha256:
             notice(f"{path.name} changed; rebuilding its index ...")
             self.index_files([path], notice=notice)
         return article_id
+
+    def _resolve_link(self, url: str, notice: Notice) -> str:
+        """The article of a link: fetched and indexed unless it already is."""
+        article_id = self.indexer().article_id_for(url)
+        if self.store.manifest(article_id, self.embedder_spec) is not None:
+            return article_id
+        if article_id in self.store.sources():
+            return self._build_missing(article_id, notice)
+        notice(f"fetching and indexing {url} first ...")
+        return self.index_files([url], notice=notice)[0].article.id
 
     def _build_missing(self, article_id: str, notice: Notice) -> str:
         """An article stored for another embedder: index it for this one."""

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
                              "directory)")
         return value
 
+    # articles from links (`articlebot index https://...`, the chat's link box, the API):
+    # loopback, private, link-local and reserved addresses are refused unless allowed here
+    allow_private_urls: bool = False
+    fetch_timeout_s: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    max_fetch_bytes: int = Field(default=5_000_000, ge=1, le=50_000_000)
+
     @property
     def feedback_path(self) -> Path:
         """Where web-chat ratings are saved (on this machine only)."""

@@ -17,7 +17,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": ("Språkmodellen ble ikke brukt ({reason}); "
                      "svaret er hentet direkte fra artikkelen."),
         "article_label": "Artikkel",
-        "upload_label": "Last opp en artikkel (.txt eller .md)",
+        "upload_label": "Last opp en artikkel (.txt, .md, .html eller .pdf)",
+        "link_label": "Eller lim inn en lenke til en artikkel (https://...)",
+        "link_refused": "«{url}» ble ikke lest: bare http://- og https://-lenker kan leses.",
+        "byline": "Av {byline}",
         "chat_title": "Spør artikkelen",
         "indexing": "bygger indeksen for {article} først ...",
         "web_intro": ("Still et spørsmål om artikkelen. Hvert svar siterer artikkelens egne "
@@ -64,7 +67,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": ("The language model was not used ({reason}); "
                      "the answer is quoted from the article."),
         "article_label": "Article",
-        "upload_label": "Upload an article (.txt or .md)",
+        "upload_label": "Upload an article (.txt, .md, .html or .pdf)",
+        "link_label": "Or paste a link to an article (https://...)",
+        "link_refused": "“{url}” was not read: only http:// and https:// links can be read.",
+        "byline": "By {byline}",
         "chat_title": "Ask the article",
         "indexing": "building the index for {article} first ...",
         "web_intro": ("Ask a question about the article. Every answer quotes the article's "

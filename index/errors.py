@@ -12,7 +12,19 @@ class ArticlebotError(Exception):
 
 
 class ArticleError(ArticlebotError):
-    """An article file or text cannot be used (unreadable, not UTF-8, empty, too large)."""
+    """An article file, page or text cannot be used (unreadable, not UTF-8, empty, too
+    large, no article body, a PDF without a text layer or encrypted, not what its name
+    says)."""
+
+
+class FetchError(ArticleError):
+    """A link cannot be fetched: refused (a private address, too many redirects, not HTML,
+    too large) or failed (time-out, connection, HTTP error). `code` names which, for the
+    HTTP API: "url_refused" or "fetch_failed"."""
+
+    def __init__(self, message: str, code: str = "fetch_failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ArticleTooLargeError(ArticleError):

@@ -6,14 +6,13 @@ rebuilt as a new generation of rows and switched to atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from index.article import read_article, slugify
 from index.chunk import CHUNKER_VERSION, make_chunks
+from index.document import DEFAULT_LIMITS, Limits, default_id, load_article, source_of
 from index.embedder import SentenceEmbedder
-from index.errors import ArticleTooLargeError
 from index.records import Article, Manifest
 from index.sentence import split_article
 from index.store import Store
@@ -28,57 +27,43 @@ class IndexResult:
     skipped: bool
 
 
-@dataclass(frozen=True)
-class ArticleLimits:
-    """What one article may cost to index: its sentences and its characters."""
-
-    sentences: int = 20_000
-    chars: int = 1_000_000
-
-    def check(self, article: Article, sentences: int | None = None) -> None:
-        """Raise ArticleTooLargeError when the article (or its `sentences`) is over a limit."""
-        if len(article.text) > self.chars:
-            raise ArticleTooLargeError(
-                f"{article.source}: {len(article.text)} characters, more than the "
-                f"{self.chars} an article may have (setting max_article_chars)")
-        if sentences is not None and sentences > self.sentences:
-            raise ArticleTooLargeError(
-                f"{article.source}: {sentences} sentences, more than the {self.sentences} "
-                "an article may have (setting max_article_sentences)")
-
-
 class Indexer:
     """Builds and refreshes sentence indexes in one store with one embedder."""
 
     def __init__(self, store: Store, embedder: Callable[[], SentenceEmbedder],
-                 embedder_spec: str, limits: ArticleLimits | None = None) -> None:
+                 embedder_spec: str, limits: Limits = DEFAULT_LIMITS) -> None:
         # The embedder is a factory: an unchanged article needs no model at all.
         self._store = store
         self._embedder = embedder
         self._spec = embedder_spec
-        self._limits = limits or ArticleLimits()
+        self.limits = limits
 
-    def article_id_for(self, path: Path) -> str:
-        """The id a file gets: the one it already has, else its unique slug."""
-        source = str(path.resolve())
-        taken: dict[str, str] = {}
+    def article_id_for(self, ref: str | Path, reserved: Collection[str] = ()) -> str:
+        """The id a file or link gets: the one it already has, else its unique slug (not
+        one of `reserved`, ids given to other articles of the same run)."""
+        source = source_of(ref)
+        taken: dict[str, str] = dict.fromkeys(reserved, "")
         for article_id, known in self._store.sources().items():
             if known == source:
                 return article_id
             taken[article_id] = known
-        base = slugify(path.stem)
+        base = default_id(ref)
         candidate, n = base, 1
         while candidate in taken:
             n += 1
             candidate = f"{base}-{n}"
         return candidate
 
-    def index_file(self, path: Path, rebuild: bool = False) -> IndexResult:
-        """Index one article file (a writer lock must be held by the caller)."""
-        article = read_article(path, article_id="pending")
-        article = Article(id=self.article_id_for(path), title=article.title, text=article.text,
-                          sha256=article.sha256, source=str(path.resolve()))
-        return self.index_article(article, rebuild=rebuild)
+    def read(self, ref: str | Path, reserved: Collection[str] = ()) -> Article:
+        """The article of a file or link (text, Markdown, a web page or a PDF), read
+        whole, with the id it gets in this store."""
+        article = load_article(ref, "pending", self.limits)
+        return replace(article, id=self.article_id_for(ref, reserved))
+
+    def index_file(self, ref: str | Path, rebuild: bool = False) -> IndexResult:
+        """Index one article file or link (a writer lock must be held by the caller). It
+        is read whole before anything is written."""
+        return self.index_article(self.read(ref), rebuild=rebuild)
 
     def index_article(self, article: Article, rebuild: bool = False) -> IndexResult:
         """Index an article unless an identical index exists (caller holds the lock)."""
@@ -88,9 +73,9 @@ class Indexer:
                 and current.chunker_version == CHUNKER_VERSION):
             self._store.save_article(article)  # the text is the same; title/source may move
             return IndexResult(article=article, manifest=current, skipped=True)
-        self._limits.check(article)  # before splitting: a huge text is refused at once
+        self.limits.check(article)  # before splitting: a huge text is refused at once
         sentences = split_article(article)
-        self._limits.check(article, len(sentences))  # before any embedding
+        self.limits.check(article, len(sentences))  # before any embedding
         chunks = make_chunks(sentences)
         embedder = self._embedder()
         vectors = embedder.embed_documents_array([c.embed_text for c in chunks])

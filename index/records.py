@@ -21,7 +21,11 @@ class Article:
     title: str
     text: str
     sha256: str
-    source: str  # the file path it came from, or "inline"
+    source: str  # the file path or URL it came from, or "inline"
+    # what a web page or PDF says of itself (None when it does not say, and for plain text)
+    byline: str | None = None
+    published: str | None = None  # an ISO 8601 date, "2023-09-06"
+    site: str | None = None
 
 
 @dataclass(frozen=True)

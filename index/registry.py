@@ -6,7 +6,8 @@ the build's generation is in it) plus the article's title and source; its docume
 article's text; its embedding is the article's centroid, the normalised mean of its
 sentence vectors, in the embedder's own space. So every record carries a real vector of the
 collection's dimension (nothing is padded with placeholder vectors) and the registry works
-the same on a Chroma server. A pointer flip is the upsert of one record.
+the same on a Chroma server. A pointer flip is the upsert of one record. A page or PDF's
+byline, publication date and site are in the metadata too ("" where it gave none).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Entry:
     source: str
     saved_at: float  # when the record was last written (the newest names the article)
     manifest: Manifest
+    byline: str | None = None
+    published: str | None = None
+    site: str | None = None
 
 
 class Registry:
@@ -85,7 +89,8 @@ class Registry:
             return None
         _, entry, text = best
         return Article(id=entry.article_id, title=entry.title, text=text,
-                       sha256=entry.manifest.article_sha256, source=entry.source)
+                       sha256=entry.manifest.article_sha256, source=entry.source,
+                       byline=entry.byline, published=entry.published, site=entry.site)
 
     def text(self, sha256: str) -> str | None:
         """A stored article text with this hash, or None."""
@@ -112,7 +117,8 @@ class Registry:
              metadatas=[_meta(a, m) for a, m, _ in builds])
 
     def touch(self, article: Article) -> None:
-        """Record a new title or source for an article whose text is unchanged."""
+        """Record a new title, source or metadata for an article whose text is
+        unchanged."""
         for spec in self._collections.embedders():
             handle = self._collections.articles(spec)
             if handle is None:
@@ -120,8 +126,7 @@ class Registry:
             got = call(self._where, "reading the article", handle.get, ids=[article.id],
                        include=["metadatas"])
             if got["ids"] and got["metadatas"][0]["article_sha256"] == article.sha256:
-                meta = {**got["metadatas"][0], "title": article.title,
-                        "source": article.source, "saved_at": time.time()}
+                meta = {**got["metadatas"][0], **_described(article), "saved_at": time.time()}
                 call(self._where, "saving the article", handle.update, ids=[article.id],
                      metadatas=[meta])
 
@@ -142,8 +147,15 @@ def centroid(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
+def _described(article: Article) -> dict[str, Any]:
+    """What a record says of its article besides the text (Chroma keeps no None: "")."""
+    return {"title": article.title, "source": article.source,
+            "byline": article.byline or "", "published": article.published or "",
+            "site": article.site or ""}
+
+
 def _meta(article: Article, manifest: Manifest) -> dict[str, Any]:
-    return {"article_id": article.id, "title": article.title, "source": article.source,
+    return {"article_id": article.id, **_described(article),
             "saved_at": time.time(), "embedder": manifest.embedder,
             "dimension": manifest.dimension, "chunker_version": manifest.chunker_version,
             "article_sha256": manifest.article_sha256,
@@ -160,4 +172,6 @@ def _entry(meta: Any) -> Entry:
         chromadb_version=str(meta["chromadb_version"]))
     return Entry(article_id=manifest.article_id, title=str(meta["title"]),
                  source=str(meta["source"]), saved_at=float(meta["saved_at"]),
-                 manifest=manifest)
+                 manifest=manifest, byline=str(meta.get("byline") or "") or None,
+                 published=str(meta.get("published") or "") or None,
+                 site=str(meta.get("site") or "") or None)

@@ -45,6 +45,9 @@ class ArticleInfo:
     embedders: tuple[str, ...]
     sha256: str
     source: str
+    byline: str | None = None
+    published: str | None = None
+    site: str | None = None
 
 
 class Store:
@@ -211,7 +214,7 @@ class Store:
         self._set_pending(embedder, [])
 
     def save_article(self, article: Article) -> None:
-        """Record a new title or source of an article whose text is unchanged."""
+        """Record a new title, source or metadata of an article whose text is unchanged."""
         self._ready()
         self._registry.touch(article)
 
@@ -276,7 +279,8 @@ class Store:
                 id=article_id, title=newest.title,
                 sentences=max(e.manifest.sentence_count for e in entries),
                 embedders=tuple(sorted(e.manifest.embedder for e in entries)),
-                sha256=newest.manifest.article_sha256, source=newest.source))
+                sha256=newest.manifest.article_sha256, source=newest.source,
+                byline=newest.byline, published=newest.published, site=newest.site))
         return out
 
     # -- indexes --------------------------------------------------------------------------

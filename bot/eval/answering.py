@@ -53,6 +53,7 @@ class ItemAnswerer:
         # scored against its own (its context, else the bundled article)
         self._across = engine.settings.article == ALL_ARTICLES
         self._default_article: str | None = None
+        self._named: dict[str, str] = {}  # an item's `article` -> the id it resolved to
         self._sentences: dict[str, Sequence[Sentence]] = {}
         self._warmed = False
 
@@ -67,6 +68,11 @@ class ItemAnswerer:
         try:
             if item.context is not None:
                 article_id = engine.index_text(item.context)
+            elif item.article is not None:
+                if item.article not in self._named:  # indexed first, as `index` would
+                    self._named[item.article] = engine.resolve_article(
+                        item.article, notice=self._notice)
+                article_id = self._named[item.article]
             else:
                 if self._default_article is None:
                     from bot.engine import bundled_article_path

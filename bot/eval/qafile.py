@@ -76,6 +76,9 @@ class QAItem:
     context: str | None = None
     spans: tuple[Span, ...] = ()
     line: int = 0
+    # the article the item is asked against: an id, a file (a relative path is taken from
+    # the Q&A file's folder when it is there) or a link; None: `--article` / the default
+    article: str | None = None
 
     @property
     def context_id(self) -> str | None:
@@ -104,7 +107,7 @@ class _Bad(Exception):
 
 # Fields the readers understand; any other field is ignored with one warning per name.
 _KNOWN = frozenset({"id", "question", "answers", "evidence", "answerable", "lang", "source",
-                    "context", "is_impossible", "title", "plausible_answers"})
+                    "context", "is_impossible", "title", "plausible_answers", "article"})
 
 
 def _str_list(value: Any, name: str) -> tuple[str, ...]:
@@ -204,6 +207,13 @@ def _item(row: Any, line: int) -> QAItem:
         raise _Bad("field 'source' must be a string")
     if isinstance(source, str):
         _check_text(source, "source")
+    article = row.get("article")
+    if article is not None:
+        if not isinstance(article, str) or not article.strip() or len(article) > 2000:
+            raise _Bad("field 'article' must be an article id, a file path or a link")
+        _check_text(article, "article")
+        if context is not None:
+            raise _Bad("an item has both 'context' and 'article'; give one")
     answers, spans = _answers(row.get("answers"), context)
     evidence = _str_list(row.get("evidence"), "evidence")
     if not answerable and (answers or evidence):
@@ -211,7 +221,8 @@ def _item(row: Any, line: int) -> QAItem:
     return QAItem(id=item_id.strip(), question=question, answers=answers, evidence=evidence,
                   answerable=answerable, lang=lang.strip() if lang else None,
                   source=str(source) if source not in (None, "") else None,
-                  context=context, spans=spans, line=line)
+                  context=context, spans=spans, line=line,
+                  article=article.strip() if article else None)
 
 
 def _kind(value: Any) -> str:
@@ -504,6 +515,11 @@ def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
             continue
         if item.context is not None:
             item = replace(item, context=contexts.setdefault(item.context, item.context))
+        if item.article is not None and not item.article.lower().startswith(
+                ("http://", "https://")) and not Path(item.article).is_absolute():
+            beside = path.parent / item.article
+            if beside.is_file():  # a page saved next to the Q&A file
+                item = replace(item, article=str(beside))
         seen[item.id] = item
         result.items.append(item)
 

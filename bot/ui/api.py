@@ -34,6 +34,7 @@ from index.errors import (
     ArticleError,
     ArticleNotFoundError,
     ArticleTooLargeError,
+    FetchError,
     QuestionError,
     StoreBusyError,
 )
@@ -41,6 +42,7 @@ from index.errors import (
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.settings import Settings
+    from index.records import Article
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,13 @@ class AskRequest(BaseModel):
 
 
 class ArticleRequest(BaseModel):
-    """`POST /articles`: an article as text, with an optional headline."""
+    """`POST /articles`: an article as text (with an optional headline), as a web page's
+    HTML, or as a link to fetch: exactly one of `text`, `html`, `url`."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str
+    text: str | None = None
+    html: str | None = None
+    url: str | None = Field(default=None, max_length=2000)
     title: str | None = Field(default=None, max_length=300)
 
 
@@ -239,33 +244,41 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         if not sentences:
             raise ApiError(404, "not_found", f"article {article_id!r} has no index for "
                                              f"{engine.embedder_spec}")
-        return {"id": stored.id, "title": stored.title, "text": stored.text,
+        return {**_described(stored), "text": stored.text,
                 "sentences": [{"sentence_id": s.id, "n": s.n, "kind": s.kind,
                                "start": s.start, "end": s.end} for s in sentences]}
 
     @app.post(f"{PREFIX}/articles", dependencies=[Depends(authorised)], tags=["articles"],
-              status_code=201, summary="Add an article (text, at most the upload limit)")
+              status_code=201, summary="Add an article: text, a web page's HTML, or a link "
+              "(at most the upload limit)")
     async def add_article(request: Request) -> Response:
         limit = settings.max_upload_bytes
         # JSON escapes can make a body up to six times its text; the text is checked below
         body = _validated(ArticleRequest, await read_json(request, limit * 6 + 4096))
-        text = body.text if not body.title else f"{body.title.strip()}\n\n{body.text}"
-        if any("\ud800" <= c <= "\udfff" for c in text):
-            raise ApiError(422, "invalid", "text: holds a lone surrogate, not valid Unicode")
-        data = text.encode("utf-8")
-        if len(data) > limit:
-            raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
-        first = (body.title or text.strip().split("\n", 1)[0] or "article")[:80]
-        # the file's name, not a path: a "/" in the first line (a URL) is no directory
-        name = (first.replace("/", " ").replace("\\", " ").strip(" .") or "article") + ".txt"
+        given = [f for f in ("text", "html", "url") if getattr(body, f) is not None]
+        if len(given) != 1:
+            raise ApiError(422, "invalid", "body: give exactly one of text, html and url")
+        field = given[0]
         try:
-            # the store queues this server's writers: a concurrent upload waits its turn
-            result = await run_in_threadpool(engine.add_upload, data, name)
+            if field == "url":
+                from index.fetch import is_url
+
+                if not is_url(body.url or ""):
+                    raise ApiError(422, "invalid", "url: must be an http:// or https:// link")
+                result = await run_in_threadpool(engine.index_link, body.url or "")
+            else:
+                data, name = _article_upload(body, field, limit)
+                result = await run_in_threadpool(engine.add_upload, data, name)
+        except ApiError:
+            raise
+        except FetchError as exc:
+            raise ApiError(413 if exc.code == "too_large" else 422, exc.code,
+                           f"url: {exc}") from None
         except ArticleError as exc:
             detail = str(exc).replace(str(settings.uploads_dir), "uploads")
             if isinstance(exc, ArticleTooLargeError):
-                raise ApiError(413, "too_large", f"text: {detail}") from None
-            raise ApiError(422, "invalid", f"text: {detail}") from None
+                raise ApiError(413, "too_large", f"{field}: {detail}") from None
+            raise ApiError(422, "invalid", f"{field}: {detail}") from None
         except StoreBusyError as exc:
             raise ApiError(503, "busy", str(exc).replace(str(settings.store), "the store"),
                            headers={"Retry-After": "5"}) from None
@@ -275,9 +288,8 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         except Exception:  # the client sees a code and a line; details go to the log
             log.exception("adding an article failed")
             raise ApiError(500, "internal", "the article could not be indexed") from None
-        entry = {"id": result.article.id, "title": result.article.title,
-                 "sentences": result.manifest.sentence_count, "embedder": engine.embedder_spec}
-        return JSONResponse(entry, status_code=201)
+        return JSONResponse(_entry(result.article, result.manifest.sentence_count,
+                                   engine.embedder_spec), status_code=201)
 
     @app.get(f"{PREFIX}/health", tags=["service"], summary="Liveness, for container health "
              "checks (open without the password; it tells nothing about the articles)")
@@ -328,6 +340,40 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         codes = {404: "not_found", 405: "method_not_allowed"}
         return _error_response(exc.status_code, codes.get(exc.status_code, "error"),
                                str(exc.detail), dict(exc.headers or {}) or None)
+
+
+def _article_upload(body: ArticleRequest, field: str, limit: int) -> tuple[bytes, str]:
+    """The bytes and file name of an article given as `text` or `html` (413 beyond
+    `limit` bytes, 422 for text that is not valid Unicode)."""
+    if field == "html":
+        text = body.html or ""
+        first = (body.title or "page")[:80]
+        name = (first.replace("/", " ").replace("\\", " ").strip(" .") or "page") + ".html"
+    else:
+        text = body.text or "" if not body.title else f"{body.title.strip()}\n\n{body.text}"
+        first = (body.title or text.strip().split("\n", 1)[0] or "article")[:80]
+        # the file's name, not a path: a "/" in the first line (a URL) is no directory
+        name = (first.replace("/", " ").replace("\\", " ").strip(" .") or "article") + ".txt"
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        raise ApiError(422, "invalid", f"{field}: holds a lone surrogate, not valid Unicode")
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        raise ApiError(413, "too_large", f"the article is larger than {limit} bytes")
+    return data, name
+
+
+def _described(article: Article) -> dict[str, Any]:
+    """What the API says of an article besides its text: id, title, byline, published,
+    site, and source (a link, or the file's name: never a path on the server)."""
+    from index.fetch import is_url
+
+    source = article.source if is_url(article.source) else Path(article.source).name
+    return {"id": article.id, "title": article.title, "byline": article.byline,
+            "published": article.published, "site": article.site, "source": source}
+
+
+def _entry(article: Article, sentences: int, embedder: str) -> dict[str, Any]:
+    return {**_described(article), "sentences": sentences, "embedder": embedder}
 
 
 def _final(events: Iterator[Event]) -> Any:

@@ -64,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("index", help="index article files")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="article files (default: bundled)")
+    p = sub.add_parser("index", help="index article files, saved web pages, PDFs or links")
+    p.add_argument("paths", nargs="*", metavar="PATH|URL",
+                   help=".txt, .md, .html, .pdf files or https:// links (default: bundled)")
     p.add_argument("--rebuild", action="store_true", help="rebuild even when unchanged")
     _common(p)
 
     p = sub.add_parser("articles", help="list the indexed articles")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON array: id, title, byline, published, site, source, ...")
     _common(p)
 
     p = sub.add_parser("remove", help="remove an indexed article")
@@ -243,22 +246,31 @@ def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[st
               ) -> int:
     """`articlebot index [PATH ...]`."""
     from bot.engine import bundled_article_path
+    from index.fetch import is_url
 
     engine = _engine(settings)
-    paths = [Path(p) for p in args.paths] or [bundled_article_path()]
-    engine.index_files(paths, rebuild=args.rebuild, notice=notice)
+    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in args.paths]
+    engine.index_files(paths or [bundled_article_path()], rebuild=args.rebuild, notice=notice)
     return EXIT_OK
 
 
 def cmd_articles(args: argparse.Namespace, settings: Settings,
                  notice: Callable[[str], None]) -> int:
-    """`articlebot articles`."""
+    """`articlebot articles`: id, sentences, embedders, title, byline, date and source,
+    tab-separated (`--json`: one JSON array)."""
     engine = _engine(settings)
     rows = engine.articles()
+    if args.json:
+        print(json.dumps([{"id": a.id, "title": a.title, "byline": a.byline,
+                           "published": a.published, "site": a.site, "source": a.source,
+                           "sentences": a.sentences, "embedders": list(a.embedders)}
+                          for a in rows], ensure_ascii=False))
+        return EXIT_OK
     if not rows:
         notice(f"no articles indexed in {engine.describe_store()}")
     for a in rows:
-        print(f"{a.id}\t{a.sentences}\t{','.join(a.embedders) or '-'}\t{a.title}")
+        print("\t".join([a.id, str(a.sentences), ",".join(a.embedders) or "-", a.title,
+                         a.byline or "-", a.published or "-", a.source]))
     return EXIT_OK
 
 

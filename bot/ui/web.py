@@ -34,13 +34,14 @@ from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from bot.ui.suggest import suggestions
 from index.article import clean_text, decode_article, read_bounded
+from index.document import TEXT_SUFFIXES
 from index.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
     QuestionError,
 )
-from index.records import Sentence
+from index.records import Article, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,29 @@ def _text_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br>\n")
 
 
+def article_meta_html(article: Article, lang: str) -> str:
+    """The line above the article: its byline, date, site and source (a link, or the
+    file's name), each escaped; empty for an article that gives none of them."""
+    from index.fetch import is_url
+
+    parts = []
+    if article.byline:
+        parts.append(html.escape(texts.text("byline", lang, byline=article.byline)))
+    for value in (article.published, article.site):
+        if value:
+            parts.append(html.escape(value))
+    if is_url(article.source):
+        href = html.escape(article.source, quote=True)
+        parts.append(f'<a href="{href}" rel="noopener noreferrer nofollow" '
+                     f'target="_blank">{html.escape(article.source)}</a>')
+    elif article.source and article.source != "inline" and (
+            article.byline or article.published or article.site):
+        parts.append(html.escape(Path(article.source).name))
+    return f'<p class="article-meta">{" · ".join(parts)}</p>' if parts else ""
+
+
 def article_panel_html(title: str, text: str, sentences: list[Sentence],
-                       cited: dict[int, tuple[int, bool]], lang: str) -> str:
+                       cited: dict[int, tuple[int, bool]], lang: str, meta: str = "") -> str:
     """The article as HTML: every sentence an anchor (`s-<article>-<n>`), the cited ones
     highlighted with their answer number ([n]); all article text escaped."""
     parts = []
@@ -88,7 +110,7 @@ def article_panel_html(title: str, text: str, sentences: list[Sentence],
     parts.append(_text_html(text[pos:]))
     heading = html.escape(texts.text("panel_heading", lang))
     # the body scrolls on its own, so it takes keyboard focus (arrow keys scroll it)
-    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>'
+    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>{meta}'
             f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
             f'<div class="article-body" tabindex="0" role="region" aria-label="{heading}">'
             f'{"".join(parts)}</div></div>')
@@ -252,7 +274,8 @@ class WebChat:
             aid, _, number = sentence_id.rpartition(":")
             if aid == article_id:
                 cited.setdefault(int(number), (n, support))
-        return article_panel_html(article.title, article.text, sentences, cited, lang)
+        return article_panel_html(article.title, article.text, sentences, cited, lang,
+                                  meta=article_meta_html(article, lang))
 
     def suggestions(self, article_id: str) -> list[dict[str, str]]:
         """Suggested questions about an article, from its own sentences, as chatbot
@@ -353,14 +376,21 @@ class WebChat:
         except ArticleError:
             return Upload(status=escape(texts.text("upload_size", lang, name=name,
                                                    limit=limit)))
-        try:
-            text = decode_article(data, name)
-        except ArticleError:
-            return Upload(status=escape(texts.text("upload_encoding", lang, name=name)))
-        if not clean_text(text).strip():
-            return Upload(status=escape(texts.text("upload_empty", lang, name=name)))
+        if Path(name).suffix.lower() in TEXT_SUFFIXES:
+            try:
+                text = decode_article(data, name)
+            except ArticleError:
+                return Upload(status=escape(texts.text("upload_encoding", lang, name=name)))
+            if not clean_text(text).strip():
+                return Upload(status=escape(texts.text("upload_empty", lang, name=name)))
         try:
             result = self.engine.add_upload(data, name)
+        except ArticleError as exc:
+            # what is wrong with the document itself (a page with no article, a PDF
+            # without a text layer, over a size limit), naming the file by its own name
+            message = str(exc).replace(str(source), name)
+            return Upload(status=escape(message.replace(str(self.settings.uploads_dir),
+                                                        "uploads")))
         except ArticlebotError as exc:
             log.warning("upload %r not indexed: %s", name, exc)
             return Upload(status=escape(texts.text("upload_failed", lang, name=name)))
@@ -387,6 +417,30 @@ class WebChat:
             return Upload(status="")
         refusal = upload_refusal(name, size, self.settings.max_upload_bytes, lang)
         return Upload(status=escape(refusal or ""))
+
+    def add_link(self, url: str | None, lang_hint: str) -> Upload:
+        """Fetch and index the article a pasted link names, and switch to it as `upload`
+        does; the status line says what happened."""
+        from index.fetch import is_url
+
+        lang = "en" if lang_hint == "en" else "nb"
+        url = (url or "").strip()
+        if not url:
+            return Upload(status="")
+        if not is_url(url) or len(url) > 2000:
+            return Upload(status=escape(texts.text("link_refused", lang, url=url[:200])))
+        try:
+            result = self.engine.index_link(url)
+        except ArticlebotError as exc:
+            return Upload(status=escape(str(exc)))
+        except OSError:
+            log.exception("indexing a link failed")
+            return Upload(status=escape(texts.text("error", lang)))
+        article = result.article
+        status = escape(texts.text("upload_ok", lang, title=article.title,
+                                   sentences=result.manifest.sentence_count))
+        return Upload(status=status, article=self.new_article(article.id, choices=True,
+                                                              upload_status=status))
 
     def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
              data: Any, conversation: str = "") -> str:
@@ -533,6 +587,7 @@ class _Page:
     intro: Any
     dropdown: Any
     upload: Any
+    link_box: Any
     upload_status: Any
     right_box: Any
     lang_state: Any
@@ -546,8 +601,8 @@ class _Page:
     upload_limit: int
 
     def after_answer_outputs(self) -> list[Any]:
-        return [self.panel, self.intro, self.dropdown, self.upload, self.right_box,
-                self.lang_state, self.chat_bar, self.sheet_bar]
+        return [self.panel, self.intro, self.dropdown, self.upload, self.link_box,
+                self.right_box, self.lang_state, self.chat_bar, self.sheet_bar]
 
     def after_answer(self, result: AfterAnswer) -> dict[Any, Any]:
         import gradio as gr
@@ -559,6 +614,7 @@ class _Page:
                 self.intro: gr.update(value=texts.text("web_intro", lang)),
                 self.dropdown: gr.update(label=texts.text("article_label", lang)),
                 self.upload: gr.update(label=texts.text("upload_label", lang)),
+                self.link_box: gr.update(label=texts.text("link_label", lang)),
                 self.right_box: gr.update(label=texts.text("right_sentence_label", lang)),
                 self.lang_state: lang,
                 self.chat_bar: chat_bar_html(lang, self.upload_limit),
@@ -589,6 +645,17 @@ class _Page:
     def uploaded(self, result: Upload) -> dict[Any, Any]:
         return {**self.new_article(result.article), self.upload_status: result.status,
                 self.upload: None}
+
+    def linked(self, result: Upload) -> dict[Any, Any]:
+        import gradio as gr
+
+        # the box is emptied once its link was read; a refused link stays to be mended
+        box = "" if result.article is not None else gr.update()
+        return {**self.new_article(result.article), self.upload_status: result.status,
+                self.link_box: box}
+
+    def link_outputs(self) -> list[Any]:
+        return [*self.article_outputs()[:-1], self.link_box]
 
     def refused(self, result: Upload) -> dict[Any, Any]:
         return {self.upload_status: result.status}
@@ -654,6 +721,10 @@ def build_app(engine: Engine, article_id: str) -> Any:
                 # wrong type), for the status line to say why in the interface's language
                 refused_box = gr.Textbox(visible="hidden", elem_id="upload-refused",
                                          label="refused upload")
+                link_box = gr.Textbox(
+                    label=texts.text("link_label", "nb") + " / " + texts.text("link_label", "en"),
+                    lines=1, max_lines=1, max_length=2000, elem_id="article-link",
+                    submit_btn=True)
                 upload_status = gr.Markdown(elem_id="upload-status")
                 panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
@@ -661,7 +732,7 @@ def build_app(engine: Engine, article_id: str) -> Any:
         app.load(lambda: (gr.update(choices=chat.choices()), new_conversation()), None,
                  [dropdown, conversation], api_visibility="private", queue=False,
                  show_progress="hidden")
-        page = _Page(panel=panel, intro=intro, dropdown=dropdown, upload=upload,
+        page = _Page(panel=panel, intro=intro, dropdown=dropdown, upload=upload, link_box=link_box,
                      upload_status=upload_status, right_box=right_box, lang_state=lang_state,
                      chat_bar=chat_bar, sheet_bar=sheet_bar, article_state=article_state,
                      chatbot=ci.chatbot, chatbot_state=ci.chatbot_state,
@@ -687,6 +758,9 @@ def build_app(engine: Engine, article_id: str) -> Any:
             lambda report, lang: page.refused(chat.refused_upload(report, lang)),
             [refused_box, lang_state], [upload_status], api_visibility="private",
             queue=False, show_progress="hidden")
+        link_box.submit(
+            lambda url, lang: page.linked(chat.add_link(url, lang)), [link_box, lang_state],
+            page.link_outputs(), api_visibility="private", concurrency_limit=1)
 
         def on_like(history: list[dict[str, Any]], aid: str, right: str | None, conv: str,
                     data: Any) -> tuple[str, str]:

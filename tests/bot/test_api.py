@@ -391,3 +391,28 @@ def test_questions_answer_while_a_large_article_is_indexed(tmp_path: Path) -> No
     # the upload embeds for tens of seconds: many questions must have been answered meanwhile
     assert len(latencies) >= 5
     assert max(latencies) < 5.0
+
+
+def test_a_page_posted_as_html_keeps_its_metadata_and_a_private_link_is_refused(
+        app: WebApp) -> None:
+    page = (Path(__file__).parents[1] / "index" / "fixtures" / "en_news.html").read_text(
+        "utf-8")
+    with _api(app) as client:
+        added = client.post("/api/v1/articles", json={"html": page, "title": "tram"})
+        assert added.status_code == 201, added.text
+        entry = added.json()
+        assert (entry["byline"], entry["published"], entry["site"], entry["source"]) == (
+            "Jane Whitfield", "2024-03-14", "The Harbour Courier", "tram.html")
+        shown = client.get(f"/api/v1/articles/{entry['id']}").json()
+        assert shown["text"].startswith("# Council approves new tram line")
+        assert "TramFan99" not in shown["text"]
+        for s in shown["sentences"]:
+            assert shown["text"][s["start"]:s["end"]]
+        refused = client.post("/api/v1/articles", json={"url": f"{app.url}api/v1/health"})
+        assert refused.status_code == 422
+        assert refused.json()["error"] == "url_refused"
+        assert "loopback" in refused.json()["detail"]
+        empty = client.post("/api/v1/articles", json={"html": "<html><body></body></html>"})
+        assert empty.status_code == 422 and "no article text" in empty.json()["detail"]
+        both = client.post("/api/v1/articles", json={"text": "a", "url": "https://x.org"})
+        assert both.status_code == 422 and "exactly one" in both.json()["detail"]

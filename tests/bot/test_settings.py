@@ -28,6 +28,8 @@ CASES = [
     ("cached_articles", [0, 100_001], [1, 100_000]),
     ("max_article_sentences", [0, 1_000_001], [1, 1_000_000]),
     ("max_article_chars", [0, 10_000_001], [1, 10_000_000]),
+    ("fetch_timeout_s", [0, -1, 301, float("nan")], [0.1, 300]),
+    ("max_fetch_bytes", [0, 50_000_001], [1, 50_000_000]),
 ]
 
 

@@ -253,8 +253,11 @@ def webchat(tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize(("name", "data", "lang", "message"), [
-    ("notes.pdf", b"%PDF-1.4", "nb", "«notes.pdf» ble ikke lastet opp: bare .txt og .md-filer"),
-    ("notes.pdf", b"%PDF-1.4", "en", "“notes.pdf” was not uploaded: only .txt and .md files"),
+    ("notes.docx", b"PK\x03\x04", "nb", "«notes.docx» ble ikke lastet opp: bare .txt, .md, "),
+    ("notes.docx", b"PK\x03\x04", "en", "“notes.docx” was not uploaded: only .txt, .md, "),
+    ("notes.pdf", b"<!doctype html><html><body>x</body></html>", "nb", "notes.pdf: not a PDF"),
+    ("front.html", b"<html><body><nav><a href='/'>Hjem</a></nav></body></html>", "en",
+     "front.html: no article text found"),
     ("big.txt", b"x" * 1001, "nb", "«big.txt» er for stor (høyst 1000 byte)"),
     ("big.txt", b"x" * 1001, "en", "“big.txt” is too large (at most 1000 bytes)"),
     ("bad.txt", "Blåbær\n".encode() + b"\xff\xfe tekst", "nb", "«bad.txt» er ikke gyldig UTF-8"),
@@ -278,7 +281,7 @@ def test_bad_uploads_are_refused_on_the_server(webchat: Any, tmp_path: Path, nam
 
 
 @pytest.mark.parametrize(("report", "lang", "message"), [
-    ('{"name": "notes.pdf", "size": 10}', "nb", "bare .txt og .md-filer"),
+    ('{"name": "notes.docx", "size": 10}', "nb", "og .pdf-filer"),
     ('{"name": "stor.txt", "size": 5000}', "en", "“stor.txt” is too large"),
     ('{"name": "../../etc/ok.txt", "size": 5000}', "nb", "«ok.txt» er for stor"),
     ('{"name": "ok.md", "size": 10}', "nb", ""),
@@ -604,3 +607,31 @@ def test_handlers_give_typed_results(webchat: Any) -> None:
     assert webchat.after_answer(history, "bybrua", "nb").labels == "en"
     assert webchat.after_answer(history, "bybrua", "en") == AfterAnswer(
         panel=webchat.panel("bybrua", history), labels=None)
+
+
+def test_an_uploaded_page_shows_its_byline_date_and_site_above_the_article(
+        webchat: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    webchat.settings.__dict__["max_upload_bytes"] = 100_000  # a saved page is larger
+    page = Path(__file__).parents[1] / "index" / "fixtures" / "article.html"
+    path = tmp_path / "gradio" / "0123abcd" / "putin-kim.html"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(page.read_bytes())
+    moved = webchat.upload(str(path), "nb").article
+    assert moved is not None and moved.article_id == "putin-kim"
+    panel = moved.panel
+    assert ('<p class="article-meta">Av Kari Nordmann · 2023-09-06 · Dagsavisen Øst · '
+            'putin-kim.html</p>') in panel
+    assert "Godta alle" not in panel and "Kommentarer" not in panel
+
+
+def test_a_pasted_link_to_a_private_address_is_refused_in_one_line(webchat: Any) -> None:
+    import html
+
+    result = webchat.add_link("http://127.0.0.1:9/artikkel", "nb")
+    assert result.article is None
+    status = html.unescape(result.status)  # Markdown's marks are escaped for the page
+    assert "a loopback address; refused" in status and "ARTICLEBOT_ALLOW_PRIVATE_URLS" in status
+    assert webchat.engine.articles() == []
+    status = html.unescape(webchat.add_link("file:///etc/passwd", "nb").status)
+    assert "bare http://- og https://-lenker" in status
