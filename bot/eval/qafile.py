@@ -75,6 +75,13 @@ class QAItem:
     context: str | None = None
     spans: tuple[Span, ...] = ()
     line: int = 0
+    category: str | None = None
+    # the article to answer from: a file path (made absolute when the file is found) or an
+    # indexed article's id; None for the context, else --article
+    article: str | None = None
+    # earlier turns of the conversation, oldest first: (role, content), role "user" or
+    # "assistant", as the HTTP API's `history` carries them
+    history: tuple[tuple[str, str], ...] = ()
 
     @property
     def context_id(self) -> str | None:
@@ -103,7 +110,9 @@ class _Bad(Exception):
 
 # Fields the readers understand; any other field is ignored with one warning per name.
 _KNOWN = frozenset({"id", "question", "answers", "evidence", "answerable", "lang", "source",
-                    "context", "is_impossible", "title", "plausible_answers"})
+                    "context", "is_impossible", "title", "plausible_answers", "category",
+                    "article", "history"})
+_ROLES = ("user", "assistant")
 
 
 def _str_list(value: Any, name: str) -> tuple[str, ...]:
@@ -128,6 +137,37 @@ def _check_text(value: str, name: str) -> None:
     except UnicodeEncodeError as exc:
         raise _Bad(f"field {name!r} is not valid text (a lone surrogate "
                    f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})") from None
+
+
+def _optional_str(row: dict[str, Any], name: str) -> str | None:
+    """A field that, when present, is a non-empty string (stripped)."""
+    value = row.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"field {name!r} must be a non-empty string")
+    _check_text(value, name)
+    return value.strip()
+
+
+def _history(value: Any) -> tuple[tuple[str, str], ...]:
+    """Earlier turns: a list of {"role": "user"|"assistant", "content": str}."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Bad("field 'history' must be a list of {\"role\", \"content\"} objects")
+    turns = []
+    for n, turn in enumerate(value, start=1):
+        if not isinstance(turn, dict):
+            raise _Bad(f"history turn {n}: expected an object, got {_kind(turn)}")
+        role, content = turn.get("role"), turn.get("content")
+        if role not in _ROLES:
+            raise _Bad(f"history turn {n}: 'role' must be \"user\" or \"assistant\"")
+        if not isinstance(content, str) or not content.strip():
+            raise _Bad(f"history turn {n}: 'content' must be a non-empty string")
+        _check_text(content, "history")
+        turns.append((str(role), content))
+    return tuple(turns)
 
 
 def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Span, ...]]:
@@ -207,10 +247,15 @@ def _item(row: Any, line: int) -> QAItem:
     evidence = _str_list(row.get("evidence"), "evidence")
     if not answerable and (answers or evidence):
         raise _Bad("an unanswerable item has answers or evidence")
+    category = _optional_str(row, "category")
+    article = _optional_str(row, "article")
+    if article is not None and context is not None:
+        raise _Bad("an item has both 'context' and 'article'; give one")
     return QAItem(id=item_id.strip(), question=question, answers=answers, evidence=evidence,
                   answerable=answerable, lang=lang.strip() if lang else None,
                   source=str(source) if source not in (None, "") else None,
-                  context=context, spans=spans, line=line)
+                  context=context, spans=spans, line=line, category=category,
+                  article=article, history=_history(row.get("history")))
 
 
 def _kind(value: Any) -> str:
@@ -318,7 +363,7 @@ def _locate(text: str, row: Any, where: str, pos: list[int] | None = None
 
 
 _CSV_COLUMNS = ("id", "question", "answers", "evidence", "answerable")
-_CSV_OPTIONAL = ("lang", "source", "context")
+_CSV_OPTIONAL = ("lang", "source", "context", "category", "article")
 
 
 def _csv_rows(fh: BinaryIO, unknown: dict[str, tuple[int, int]]) -> Iterator[tuple[int, Any]]:
@@ -477,6 +522,27 @@ def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
     return result
 
 
+def article_ref(ref: str, qa_path: Path) -> str:
+    """An item's `article` as eval uses it: the absolute path of the file it names, looked
+    for relative to the working folder, then to the Q&A file's folder and each folder above
+    it (so "data/articles/x.txt" in a file under data/ names the repo's file wherever eval
+    runs from); otherwise the reference as given, an indexed article's id."""
+    given = Path(ref).expanduser()
+    if given.is_absolute():
+        return str(given) if given.is_file() else ref
+    folder = qa_path.resolve().parent
+    for base in (Path.cwd(), folder, *folder.parents):
+        candidate = base / given
+        if candidate.is_file():
+            return str(candidate.resolve())
+    return ref
+
+
+def is_article_file(ref: str) -> bool:
+    """Whether an item's resolved `article` is a file (else it is an article id)."""
+    return Path(ref).is_absolute()
+
+
 def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
              unknown: dict[str, tuple[int, int]], skip_invalid: bool) -> None:
     seen: dict[str, QAItem] = {}
@@ -503,6 +569,8 @@ def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
             continue
         if item.context is not None:
             item = replace(item, context=contexts.setdefault(item.context, item.context))
+        if item.article is not None:
+            item = replace(item, article=article_ref(item.article, path))
         seen[item.id] = item
         result.items.append(item)
 
