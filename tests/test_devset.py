@@ -3,6 +3,7 @@ is where it says, in its own article, as eval will find it (data/README.md)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -114,4 +115,4 @@ def test_follow_ups_carry_the_conversation_before_them(items: list[QAItem]) -> N
             continue
         roles = [role for role, _ in item.history]
         assert roles and roles[0] == "user" and roles[-1] == "assistant", item.id
-        assert all(a != b for a, b in zip(roles, roles[1:], strict=False)), item.id
+        assert all(a != b for a, b in itertools.pairwise(roles)), item.id
