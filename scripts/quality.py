@@ -2,6 +2,7 @@
 on the same data.
 
     python scripts/quality.py [--cache DIR] [--out docs/quality-table.md]
+    python scripts/quality.py --devset data/devset.jsonl [--out FILE]
 
 Rows: BM25 (Norwegian Snowball stemming), all-MiniLM-L6-v2, multilingual-e5-small 4-bit,
 plain reciprocal-rank fusion of BM25 + e5, the LangChain tutorial default (dev file only), and
@@ -10,6 +11,13 @@ and the cross-encoder reranker) and with `--reranker none` (the first stage alon
 article's dev
 questions, NorQuAD validation, and NorQuAD validation negatives (each question against another
 document's passage). The ranker was trained on NorQuAD train only.
+
+With `--devset FILE` (a Q&A file whose items carry a `category`, such as the readers' set
+`data/devset.jsonl`), it prints instead one ablation table per category, in one run: the bare
+e5 dense search (`bare_dense`: cosine between the question and each of its article's
+sentences, nothing else; it never refuses), the first stage (`--reranker none`) and the
+shipped answer path, each through hit@1, hit@3 and, for the answer paths, the share of
+answerable items refused and of unanswerable items refused.
 """
 
 from __future__ import annotations
@@ -20,19 +28,21 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.eval.outcome import fold  # noqa: E402
+from bot.eval.outcome import fold, gold_ids  # noqa: E402
 from bot.eval.qafile import QAItem, read_qa_file  # noqa: E402
 from bot.ranking.features import FEATURE_NAMES  # noqa: E402
 from bot.ranking.training import Example, make_example, prepare_passages  # noqa: E402
 from bot.ui.cli import main as cli_main  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
+from index.sentence import split_article  # noqa: E402
 
 DEV = REPO / "data" / "article_dev_qa.jsonl"
 VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
@@ -118,13 +128,91 @@ def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[st
     return summary
 
 
+def bare_dense(items: Sequence[QAItem], embedder: SentenceEmbedder
+               ) -> dict[str, tuple[float, float]]:
+    """Per item id of the answerable items with gold: (hit@1, hit@3) of ranking the sentences
+    of the item's article (its `article` file, else the bundled article) by the cosine of
+    their e5 embedding ("passage: ") with the question's ("query: "), nothing else. A
+    follow-up is searched with its question alone, as the bare search has no conversation."""
+    vectors: dict[Path, tuple[list[Any], np.ndarray]] = {}
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        path = Path(item.article) if item.article is not None else ARTICLE
+        if path not in vectors:
+            sentences = split_article(read_article(path))
+            docs = embedder.embed_documents_array([x.text for x in sentences])
+            vectors[path] = (sentences, docs / np.linalg.norm(docs, axis=1, keepdims=True))
+        sentences, docs = vectors[path]
+        gold = gold_ids(item, sentences)
+        if not item.answerable or not gold:
+            continue
+        q = embedder.embed_query_array(item.question)
+        order = np.argsort(-(docs @ (q / np.linalg.norm(q))), kind="stable")
+        ranked = [sentences[i].id for i in order[:3]]
+        out[item.id] = (float(ranked[0] in gold), float(any(r in gold for r in ranked)))
+    return out
+
+
+CATEGORY_HEADER = (
+    "| category | n (answerable / not) | e5 alone hit@1 / hit@3 | first stage hit@1 / hit@3 "
+    "| first stage refused: answerable / unanswerable | shipped hit@1 / hit@3 "
+    "| shipped refused: answerable / unanswerable |")
+
+
+def devset_table(file: Path, cache: Path) -> str:
+    """The per-category ablation of `file` (see the module's docstring), as Markdown."""
+    items = read_qa_file(file).items
+    dense = bare_dense(items, make_embedder("e5-small-q4"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        # a store of its own: the items' article files are indexed into it once
+        store = work / "store"
+        shipped = _system(file, [], work, store)
+        first = _system(file, ["--reranker", "none"], work, store)
+    categories = sorted({i.category or "(none)" for i in items})
+
+    def f(v: object) -> str:
+        return "n/a" if v is None else f"{float(v):.3f}"  # type: ignore[arg-type]
+
+    def system(summary: dict[str, Any], category: str | None) -> tuple[str, str]:
+        block = summary if category is None else summary["by_category"][category]
+        return (f"{f(block['hit_at_1'])} / {f(block['hit_at_3'])}",
+                f"{f(block['false_abstention_rate'])} / {f(block['abstention_recall'])}")
+
+    def e5_alone(ids: set[str]) -> str:
+        rows = [dense[i] for i in ids if i in dense]
+        if not rows:
+            return "n/a"
+        return f"{np.mean([r[0] for r in rows]):.3f} / {np.mean([r[1] for r in rows]):.3f}"
+
+    lines = [CATEGORY_HEADER, "| --- | --- | --- | --- | --- | --- | --- |"]
+    for category in [*categories, None]:
+        group = [i for i in items if category is None or (i.category or "(none)") == category]
+        n_yes = sum(i.answerable for i in group)
+        first_hits, first_refused = system(first, category)
+        shipped_hits, shipped_refused = system(shipped, category)
+        name = "**all**" if category is None else f"`{category}`"
+        lines.append(f"| {name} | {len(group)} ({n_yes} / {len(group) - n_yes}) "
+                     f"| {e5_alone({i.id for i in group})} | {first_hits} | {first_refused} "
+                     f"| {shipped_hits} | {shipped_refused} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     """Print the quality table (Markdown) and optionally write it to a file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "articlebot",
                         help="embedding cache (reruns are fast)")
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--devset", type=Path,
+                        help="instead: the per-category ablation of this Q&A file")
     args = parser.parse_args()
+    if args.devset is not None:
+        table = devset_table(args.devset, args.cache)
+        print(table)
+        if args.out:
+            args.out.write_text(table + "\n", encoding="utf-8")
+        return 0
     e5 = make_embedder("e5-small-q4")
     minilm = make_embedder("st:all-MiniLM-L6-v2")
     dev, val = _dev_items(), read_qa_file(VALIDATION).items

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 Notice = Callable[[str], None]
+# The retrieval query of a follow-up, given the earlier turns as openai-style messages and
+# the question (None: retrieve with the question). The adapters' conversation logic, passed
+# in by the command line (eval sits below the adapters).
+FollowUp = Callable[[list[dict[str, str]], str], str | None]
 Line = tuple[int, dict[str, Any]]  # (place in the run, journal line)
 BATCH = 8  # items on the default article sent to a worker at once
 
@@ -46,14 +50,16 @@ class ItemAnswerer:
     for them.
     """
 
-    def __init__(self, engine: Engine, notice: Notice) -> None:
+    def __init__(self, engine: Engine, notice: Notice, follow_up: FollowUp | None = None
+                 ) -> None:
         self.engine = engine
         self._notice = notice
+        self._follow_up = follow_up
+        self._articles: dict[str, str] = {}  # an item's `article` -> its id
         # `--article all`: each item is asked across every article in the store, and
         # scored against its own (its context, else the bundled article)
         self._across = engine.settings.article == ALL_ARTICLES
         self._default_article: str | None = None
-        self._named: dict[str, str] = {}  # an item's `article` -> the id it resolved to
         self._sentences: dict[str, Sequence[Sentence]] = {}
         self._warmed = False
 
@@ -69,10 +75,10 @@ class ItemAnswerer:
             if item.context is not None:
                 article_id = engine.index_text(item.context)
             elif item.article is not None:
-                if item.article not in self._named:  # indexed first, as `index` would
-                    self._named[item.article] = engine.resolve_article(
+                if item.article not in self._articles:
+                    self._articles[item.article] = engine.resolve_article(
                         item.article, notice=self._notice)
-                article_id = self._named[item.article]
+                article_id = self._articles[item.article]
             else:
                 if self._default_article is None:
                     from bot.engine import bundled_article_path
@@ -90,9 +96,13 @@ class ItemAnswerer:
                 self._warmed = True
                 with contextlib.suppress(ArticlebotError):
                     engine.ask(item.question, asked)
+            query = None
+            if item.history and self._follow_up is not None:
+                query = self._follow_up([{"role": r, "content": c} for r, c in item.history],
+                                        item.question)
             t0 = time.perf_counter()
             try:
-                answer = engine.ask(item.question, asked, item_id=item.id)
+                answer = engine.ask(item.question, asked, item_id=item.id, query=query)
             finally:
                 latency = (time.perf_counter() - t0) * 1000
         except ArticlebotError as exc:
@@ -101,39 +111,44 @@ class ItemAnswerer:
 
 
 def index_collection(items: Sequence[QAItem], settings: Settings, notice: Notice) -> None:
-    """For `--article all`: index every item's context (and the bundled article, for items
-    without one) before any question, so that each is asked across all of them."""
+    """For `--article all`: index every item's context or article (and the bundled article,
+    for items without either) before any question, so that each is asked across all of
+    them."""
     from bot.engine import Engine, bundled_article_path
 
     engine = Engine(settings)
     contexts = list(dict.fromkeys(i.context for i in items if i.context is not None))
     notice(f"--article all: indexing {len(contexts)} contexts first ...")
     engine.index_texts(contexts)
-    if any(i.context is None for i in items):
+    for ref in dict.fromkeys(i.article for i in items if i.article is not None):
+        engine.resolve_article(ref, notice=notice)
+    if any(i.context is None and i.article is None for i in items):
         engine.resolve_article(str(bundled_article_path()), notice=notice)
 
 
-def answer_here(todo: Sequence[tuple[int, QAItem]], settings: Settings, notice: Notice
-                ) -> Iterator[Line]:
+def answer_here(todo: Sequence[tuple[int, QAItem]], settings: Settings, notice: Notice,
+                follow_up: FollowUp | None = None) -> Iterator[Line]:
     """The items answered in this process, in the order given."""
     from bot.engine import Engine  # it loads Chroma
 
-    answerer = ItemAnswerer(Engine(settings), notice)
+    answerer = ItemAnswerer(Engine(settings), notice, follow_up)
     for n, item in todo:
         yield n, entry(n, answerer(item))
 
 
 def units(todo: Sequence[tuple[int, QAItem]]) -> list[list[tuple[int, QAItem]]]:
-    """The work for the workers: the items of each context together (in the order the
-    contexts first appear), the items on the default article in batches of BATCH."""
-    by_context: dict[str, list[tuple[int, QAItem]]] = {}
+    """The work for the workers: the items of each context or article together (in the
+    order they first appear), the items on the default article in batches of BATCH."""
+    by_context: dict[tuple[str, str], list[tuple[int, QAItem]]] = {}
     plain: list[list[tuple[int, QAItem]]] = []
     order: list[list[tuple[int, QAItem]]] = []
     for n, item in todo:
-        if item.context is not None:
-            unit = by_context.get(item.context)
+        key = (("context", item.context) if item.context is not None
+               else ("article", item.article) if item.article is not None else None)
+        if key is not None:
+            unit = by_context.get(key)
             if unit is None:
-                unit = by_context[item.context] = []
+                unit = by_context[key] = []
                 order.append(unit)
             unit.append((n, item))
         else:
@@ -145,7 +160,8 @@ def units(todo: Sequence[tuple[int, QAItem]]) -> list[list[tuple[int, QAItem]]]:
 
 
 def answer_in_workers(todo: Sequence[tuple[int, QAItem]], settings: Settings, jobs: int,
-                      private_stores: Path | None, quiet: bool) -> Iterator[Line]:
+                      private_stores: Path | None, quiet: bool,
+                      follow_up: FollowUp | None = None) -> Iterator[Line]:
     """The items answered by `jobs` worker processes, as each batch completes. With
     `private_stores`, each worker keeps its store in a folder of its own under it.
 
@@ -156,7 +172,8 @@ def answer_in_workers(todo: Sequence[tuple[int, QAItem]], settings: Settings, jo
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker,
-                               initargs=(settings, private_stores, quiet, threads))
+                               initargs=(settings, private_stores, quiet, threads,
+                                         follow_up))
     try:
         futures: list[Future[list[Line]]] = [pool.submit(_answer_unit, unit)
                                              for unit in units(todo)]
@@ -176,7 +193,7 @@ _FAILED: list[ArticlebotError] = []  # or why it could not be built
 
 
 def _start_worker(settings: Settings, private_stores: Path | None, quiet: bool,
-                  threads: int) -> None:
+                  threads: int, follow_up: FollowUp | None = None) -> None:
     """Build this worker's engine. Ctrl-C is the parent's to handle: it stops the run
     and the workers with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -193,7 +210,7 @@ def _start_worker(settings: Settings, private_stores: Path | None, quiet: bool,
             print(message, file=sys.stderr, flush=True)
 
     try:
-        _ANSWERER.append(ItemAnswerer(Engine(settings), notice))
+        _ANSWERER.append(ItemAnswerer(Engine(settings), notice, follow_up))
     except ArticlebotError as exc:
         # raised again with the first batch: an initializer's own error would only say
         # that the pool broke

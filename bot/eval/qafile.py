@@ -76,9 +76,14 @@ class QAItem:
     context: str | None = None
     spans: tuple[Span, ...] = ()
     line: int = 0
-    # the article the item is asked against: an id, a file (a relative path is taken from
-    # the Q&A file's folder when it is there) or a link; None: `--article` / the default
+    category: str | None = None
+    # the article to answer from: a file (a saved page or a PDF too; a relative path is made
+    # absolute when the file is found), a link, or an indexed article's id; None for the
+    # context, else --article
     article: str | None = None
+    # earlier turns of the conversation, oldest first: (role, content), role "user" or
+    # "assistant", as the HTTP API's `history` carries them
+    history: tuple[tuple[str, str], ...] = ()
 
     @property
     def context_id(self) -> str | None:
@@ -107,7 +112,9 @@ class _Bad(Exception):
 
 # Fields the readers understand; any other field is ignored with one warning per name.
 _KNOWN = frozenset({"id", "question", "answers", "evidence", "answerable", "lang", "source",
-                    "context", "is_impossible", "title", "plausible_answers", "article"})
+                    "context", "is_impossible", "title", "plausible_answers", "category",
+                    "article", "history"})
+_ROLES = ("user", "assistant")
 
 
 def _str_list(value: Any, name: str) -> tuple[str, ...]:
@@ -132,6 +139,37 @@ def _check_text(value: str, name: str) -> None:
     except UnicodeEncodeError as exc:
         raise _Bad(f"field {name!r} is not valid text (a lone surrogate "
                    f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})") from None
+
+
+def _optional_str(row: dict[str, Any], name: str) -> str | None:
+    """A field that, when present, is a non-empty string (stripped)."""
+    value = row.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"field {name!r} must be a non-empty string")
+    _check_text(value, name)
+    return value.strip()
+
+
+def _history(value: Any) -> tuple[tuple[str, str], ...]:
+    """Earlier turns: a list of {"role": "user"|"assistant", "content": str}."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Bad("field 'history' must be a list of {\"role\", \"content\"} objects")
+    turns = []
+    for n, turn in enumerate(value, start=1):
+        if not isinstance(turn, dict):
+            raise _Bad(f"history turn {n}: expected an object, got {_kind(turn)}")
+        role, content = turn.get("role"), turn.get("content")
+        if role not in _ROLES:
+            raise _Bad(f"history turn {n}: 'role' must be \"user\" or \"assistant\"")
+        if not isinstance(content, str) or not content.strip():
+            raise _Bad(f"history turn {n}: 'content' must be a non-empty string")
+        _check_text(content, "history")
+        turns.append((str(role), content))
+    return tuple(turns)
 
 
 def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Span, ...]]:
@@ -218,11 +256,13 @@ def _item(row: Any, line: int) -> QAItem:
     evidence = _str_list(row.get("evidence"), "evidence")
     if not answerable and (answers or evidence):
         raise _Bad("an unanswerable item has answers or evidence")
+    category = _optional_str(row, "category")
     return QAItem(id=item_id.strip(), question=question, answers=answers, evidence=evidence,
                   answerable=answerable, lang=lang.strip() if lang else None,
                   source=str(source) if source not in (None, "") else None,
-                  context=context, spans=spans, line=line,
-                  article=article.strip() if article else None)
+                  context=context, spans=spans, line=line, category=category,
+                  article=article.strip() if article else None,
+                  history=_history(row.get("history")))
 
 
 def _kind(value: Any) -> str:
@@ -330,7 +370,7 @@ def _locate(text: str, row: Any, where: str, pos: list[int] | None = None
 
 
 _CSV_COLUMNS = ("id", "question", "answers", "evidence", "answerable")
-_CSV_OPTIONAL = ("lang", "source", "context")
+_CSV_OPTIONAL = ("lang", "source", "context", "category", "article")
 
 
 def _csv_rows(fh: BinaryIO, unknown: dict[str, tuple[int, int]]) -> Iterator[tuple[int, Any]]:
@@ -489,6 +529,30 @@ def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
     return result
 
 
+def article_ref(ref: str, qa_path: Path) -> str:
+    """An item's `article` as eval uses it: the absolute path of the file it names, looked
+    for relative to the working folder, then to the Q&A file's folder and each folder above
+    it (so "data/articles/x.txt" in a file under data/ names the repo's file wherever eval
+    runs from); otherwise the reference as given: a link, or an indexed article's id."""
+    if ref.lower().startswith(("http://", "https://")):
+        return ref
+    given = Path(ref).expanduser()
+    if given.is_absolute():
+        return str(given) if given.is_file() else ref
+    folder = qa_path.resolve().parent
+    for base in (Path.cwd(), folder, *folder.parents):
+        candidate = base / given
+        if candidate.is_file():
+            return str(candidate.resolve())
+    return ref
+
+
+def is_article_file(ref: str) -> bool:
+    """Whether an item's resolved `article` is a file or a link, which eval indexes itself
+    (else it is an already indexed article's id)."""
+    return Path(ref).is_absolute() or ref.lower().startswith(("http://", "https://"))
+
+
 def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
              unknown: dict[str, tuple[int, int]], skip_invalid: bool) -> None:
     seen: dict[str, QAItem] = {}
@@ -515,11 +579,8 @@ def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
             continue
         if item.context is not None:
             item = replace(item, context=contexts.setdefault(item.context, item.context))
-        if item.article is not None and not item.article.lower().startswith(
-                ("http://", "https://")) and not Path(item.article).is_absolute():
-            beside = path.parent / item.article
-            if beside.is_file():  # a page saved next to the Q&A file
-                item = replace(item, article=str(beside))
+        if item.article is not None:
+            item = replace(item, article=article_ref(item.article, path))
         seen[item.id] = item
         result.items.append(item)
 

@@ -92,8 +92,8 @@ def _groups(outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], s
 
 def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: int,
                   seed: int) -> dict[str, Any]:
-    """summary.json: flat headline floats, ci, counts, by_lang, by_source, meta (with the
-    denominators of every metric)."""
+    """summary.json: flat headline floats, ci, counts, by_lang, by_source, by_category, meta
+    (with the denominators of every metric)."""
     block = metric_block(outcomes, seed)
     summary: dict[str, Any] = {name: block[name] for name in HEADLINE}
     summary["ci"] = block["ci"]
@@ -107,6 +107,7 @@ def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: 
     }
     summary["by_lang"] = _groups(outcomes, lambda o: o.item.lang, seed)
     summary["by_source"] = _groups(outcomes, lambda o: o.item.source, seed)
+    summary["by_category"] = _groups(outcomes, lambda o: o.item.category, seed)
     summary["meta"] = {**meta, "denominators": block["denominators"]}
     return summary
 
@@ -296,14 +297,19 @@ def _headline_table(summary: dict[str, Any], baseline: dict[str, Any] | None) ->
 
 _GROUP_COLUMNS = ("hit_at_1", "hit_at_3", "mrr", "citation_f1", "exact_match", "f1",
                   "abstention_f1", "false_abstention_rate", "coverage")
+# A category is often all answerable or all unanswerable: its abstention F1 says little, the
+# share of its unanswerable items refused (abstention recall) says what it means.
+_CATEGORY_COLUMNS = ("hit_at_1", "hit_at_3", "mrr", "citation_f1", "exact_match", "f1",
+                     "false_abstention_rate", "abstention_recall", "coverage")
 
 
-def _group_table(groups: dict[str, Any]) -> list[str]:
-    lines = ["| group | n | " + " | ".join(_GROUP_COLUMNS) + " |",
-             "| --- | ---: | " + " | ".join("---:" for _ in _GROUP_COLUMNS) + " |"]
+def _group_table(groups: dict[str, Any], columns: Sequence[str] = _GROUP_COLUMNS
+                 ) -> list[str]:
+    lines = ["| group | n | " + " | ".join(columns) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
     for name, block in groups.items():
         cells = []
-        for m in _GROUP_COLUMNS:
+        for m in columns:
             ci = block["ci"].get(m)
             cell = fmt(m, block[m])
             if ci is not None:
@@ -315,7 +321,7 @@ def _group_table(groups: dict[str, Any]) -> list[str]:
 
 def _case(o: Outcome) -> list[str]:
     s = o.scored
-    tags = [t for t in (o.item.lang, o.item.source) if t]
+    tags = [t for t in (o.item.lang, o.item.source, o.item.category) if t]
     rank = "not in the ranking" if s.gold_rank is None else f"gold at rank {s.gold_rank}"
     conf = "" if s.confidence is None else f", score {s.confidence:.3f}"
     head = f"- **{md(o.item.id, 80)}**" + (f" ({', '.join(md(t, 20) for t in tags)})"
@@ -402,6 +408,12 @@ def report_markdown(summary: dict[str, Any], outcomes: Sequence[Outcome], figure
     for title, key in (("language", "by_lang"), ("source", "by_source")):
         if summary[key]:
             lines += [f"## By {title}", "", *_group_table(summary[key]), ""]
+    if summary.get("by_category"):
+        lines += ["## By category", "", *_group_table(summary["by_category"],
+                                                      _CATEGORY_COLUMNS), "",
+                  "false_abstention_rate is the share of the category's answerable items "
+                  "refused, abstention_recall the share of its unanswerable items refused.",
+                  ""]
     if figures:
         lines += ["## Figures", ""]
         captions = {"hit_at_k.png": "hit@k for k = 1..5",

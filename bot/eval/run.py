@@ -1,8 +1,11 @@
 """`articlebot eval`: answer every item of a Q&A file and score the answers.
 
 Items with their own `context` are answered against that context only (each distinct context
-is indexed as its own article, in a temporary store unless --store is given); the others
-against --article (default: the bundled article). Everything that can be checked before the
+is indexed as its own article, in a temporary store unless --store is given); items naming an
+`article` file against that file (indexed the same way); items naming an indexed article by
+id against it; the others against --article (default: the bundled article). An item's
+`history` (earlier turns) goes through the follow-up rule the caller passes, the one the
+chat and the HTTP API use. Everything that can be checked before the
 run (the gates, the baseline, every output file, the Q&A file) is checked first, so a bad
 option never costs a full run; a write that still fails at the end leaves the other outputs
 written and says which one failed.
@@ -31,7 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.eval.answering import Line, answer_here, answer_in_workers, index_collection
+from bot.eval.answering import (
+    FollowUp,
+    Line,
+    answer_here,
+    answer_in_workers,
+    index_collection,
+)
 from bot.eval.journal import JOURNAL, Journal, fingerprint, has_header, outcome_of
 from bot.eval.metrics import (
     HEADLINE,
@@ -39,7 +48,7 @@ from bot.eval.metrics import (
     N_BOOTSTRAP,
 )
 from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome
-from bot.eval.qafile import QAItem, add_negatives, read_qa_file
+from bot.eval.qafile import QAItem, add_negatives, is_article_file, read_qa_file
 from bot.outputs import writable_folder
 from bot.records import ALL_ARTICLES
 from bot.settings import Settings
@@ -60,9 +69,13 @@ def _git(*args: str) -> str | None:
 @contextlib.contextmanager
 def _eval_settings(settings: Settings, items: Sequence[QAItem]
                    ) -> Iterator[tuple[Settings, Path | None]]:
-    """Contexts go into a temporary store unless a store was chosen explicitly: (the
+    """Contexts and article files go into a temporary store unless a store was chosen
+    explicitly or an item names an indexed article by id (it is in the chosen store): (the
     settings to run with, the temporary folder or None)."""
-    if any(i.context is not None for i in items) and "store" not in settings.model_fields_set:
+    own = any(i.context is not None or (i.article is not None and is_article_file(i.article))
+              for i in items)
+    by_id = any(i.article is not None and not is_article_file(i.article) for i in items)
+    if own and not by_id and "store" not in settings.model_fields_set:
         with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
             yield settings.model_copy(update={"store": Path(tmp)}), Path(tmp)
     else:
@@ -159,8 +172,11 @@ def _settings_meta(settings: Settings) -> dict[str, Any]:
     return {k: dumped.get(k) for k in keep}
 
 
-def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> int:
-    """Run `articlebot eval`; returns the exit code."""
+def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice,
+             follow_up: FollowUp | None = None) -> int:
+    """Run `articlebot eval`; returns the exit code. `follow_up` turns an item's history
+    and question into the retrieval query (without it, items are retrieved by their
+    question alone)."""
     gates = parse_gates(args.fail_under)
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
@@ -190,7 +206,7 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
 
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     started = time.perf_counter()
-    outcomes = _answer_all(args, settings, items, qa.sha256, out / JOURNAL, notice)
+    outcomes = _answer_all(args, settings, items, qa.sha256, out / JOURNAL, notice, follow_up)
     elapsed = time.perf_counter() - started
     ranker = str(load_model(settings.ranker_file).meta.get("source", "trained"))
     commit = _git("rev-parse", "HEAD") or None
@@ -236,7 +252,8 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice) -> in
 
 
 def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QAItem],
-                input_sha256: str, path: Path, notice: Notice) -> list[Outcome]:
+                input_sha256: str, path: Path, notice: Notice,
+                follow_up: FollowUp | None = None) -> list[Outcome]:
     """Every item's outcome, in file order: those the journal at `path` already holds
     (with --resume), the others answered now (--jobs workers, or in this process), each
     journalled as it completes."""
@@ -269,10 +286,11 @@ def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QA
                     tmp = None
                 answered: Iterator[Line]
                 if jobs == 1:
-                    answered = answer_here(todo, run_settings, notice)
+                    answered = answer_here(todo, run_settings, notice, follow_up)
                 else:
                     answered = answer_in_workers(todo, run_settings, min(jobs, len(todo)),
-                                                 tmp, bool(getattr(args, "quiet", False)))
+                                                 tmp, bool(getattr(args, "quiet", False)),
+                                                 follow_up)
                 for n, line in answered:
                     journal.append(line)
                     lines[n] = line

@@ -421,8 +421,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str
              ) -> int:
     """`articlebot eval FILE --out DIR`."""
     from bot.eval.run import run_eval
+    from bot.ui.conversation import query_for_messages
 
-    return run_eval(args, settings, notice)
+    return run_eval(args, settings, notice, follow_up=query_for_messages)
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings,

@@ -162,6 +162,13 @@ class Conversation:
         return f"{question} {' '.join(context) if context else earlier[-1]}"
 
 
+def query_for_messages(messages: list[dict[str, str]], question: str) -> str | None:
+    """The retrieval query of `question` after these openai-style messages (see
+    `Conversation.query_for`): what the HTTP API does with a request's history, as one
+    function that eval can be given (and a worker process can receive)."""
+    return Conversation.from_messages(messages).query_for(question)
+
+
 def _plain(text: str) -> str:
     """An answer's text without Markdown: entities decoded, emphasis and citation links
     removed."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, REPO, run_cli
+from tests.conftest import ARTICLE, DATA, REPO, run_cli
 
 DEV = DATA / "article_dev_qa.jsonl"
 
@@ -307,3 +307,59 @@ def test_eval_across_all_articles_scores_each_item_against_its_own(tmp_path: Pat
     assert cited and all(c["sentence_id"].startswith(c["article"] + ":") for c in cited)
     assert len({c["article"] for c in cited}) >= 2  # the passages answer their own questions
     assert across["hit_at_1"] <= alone["hit_at_1"]
+
+
+def test_items_name_their_article_file_carry_a_history_and_a_category(tmp_path: Path
+                                                                      ) -> None:
+    """An item's `article` file is indexed and answered from (found relative to the Q&A
+    file's folder), its `history` goes through the chat's follow-up rule (the pronoun
+    question finds Radtsjenko's sentence only with it), and its `category` groups the
+    figures."""
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "ferje.txt").write_text(
+        "Innenriks\nFerja kan bli lagt ned\nFylket vil spare penger.\n"
+        "Den siste ferja går i dag klokka 23.40. Det bor 612 mennesker på øya.\n",
+        encoding="utf-8")
+    radtsjenko = "Radtsjenko, som er professor ved Henry A Kissinger Center"
+    history = [{"role": "user", "content": "Hvem er Sergej Radtsjenko?"},
+               {"role": "assistant", "content": "Han er en russiskfødt analytiker."}]
+    rows = [
+        {"id": "ferje", "question": "Hvor mange bor på øya?", "evidence": ["612 mennesker"],
+         "article": "articles/ferje.txt", "category": "messy"},
+        {"id": "followup", "question": "Hvor jobber han?", "evidence": [radtsjenko],
+         "article": str(ARTICLE), "history": history, "category": "followup"},
+        {"id": "alone", "question": "Hvor jobber han?", "evidence": [radtsjenko],
+         "article": str(ARTICLE), "category": "followup"},
+    ]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                  encoding="utf-8")
+    r = run_cli(["eval", str(qa), "--out", str(tmp_path / "out"), "-q"], _env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    preds = {p["id"]: p for p in map(json.loads, (tmp_path / "out" / "predictions.jsonl")
+                                     .read_text(encoding="utf-8").splitlines())}
+    assert preds["ferje"]["article"] == "ferje" and preds["followup"]["article"] == "article"
+    ferje = [line for line in (tmp_path / "out" / "items.jsonl").read_text(
+        encoding="utf-8").splitlines() if '"id": "ferje"' in line]
+    assert json.loads(ferje[0])["gold"] == ["ferje:5"]  # its gold is in its own article
+    top = {i: p["ranking"][0]["sentence_id"] if p["ranking"] else None
+           for i, p in preds.items()}
+    assert top["followup"] == "article:10" and top["alone"] != "article:10"
+    assert set(summary["by_category"]) == {"messy", "followup"}
+    assert summary["by_category"]["followup"]["n"] == 2
+    assert summary["by_category"]["followup"]["hit_at_1"] == 0.5
+    # article files go into a temporary store, as contexts do, not the user's
+    assert not (tmp_path / "xdg" / "articlebot" / "store").exists()
+
+
+def test_worker_units_keep_each_article_files_items_together() -> None:
+    """With --jobs, one worker answers all items of one article file (indexed once there);
+    items on the default article go in batches."""
+    from bot.eval.answering import units
+    from bot.eval.qafile import QAItem
+
+    items = [QAItem(id=str(n), question="q?", article=a)
+             for n, a in enumerate(["/x.txt", None, "/y.txt", "/x.txt", None])]
+    assert [[n for n, _ in unit] for unit in units(list(enumerate(items)))] == [
+        [0, 3], [1, 4], [2]]

@@ -4,6 +4,7 @@ files, and the real CLI end to end (the dev file; a small NorQuAD file with nega
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -30,7 +31,7 @@ from index.errors import ArticlebotError, ConfigError
 from index.records import Sentence
 from tests.conftest import DATA, run_cli
 
-TOP_KEYS = {*HEADLINE, "ci", "counts", "by_lang", "by_source", "meta"}
+TOP_KEYS = {*HEADLINE, "ci", "counts", "by_lang", "by_source", "by_category", "meta"}
 COUNT_KEYS = {"n_total", "n_scored", "n_error", "n_skipped", "n_answerable", "n_unanswerable"}
 FILES = ("predictions.jsonl", "summary.json", "items.csv", "report.md", "hit_at_k.png",
          "risk_coverage.png", "threshold_sweep.png")
@@ -212,6 +213,35 @@ def test_empty_run_summary_is_all_null() -> None:
     summary = build_summary([], {}, n_skipped=0, seed=0)
     assert all(summary[name] is None for name in HEADLINE)
     assert summary["by_lang"] == {} and summary["by_source"] == {}
+    assert summary["by_category"] == {}
+
+
+def test_figures_per_category_in_the_summary_and_the_report(tmp_path: Path) -> None:
+    """by_category holds every headline figure of each category's items alone, and report.md
+    a table of them with the refused shares of answerable and unanswerable items."""
+    kinds = {"g1": "paraphrase", "g2": "paraphrase", "u1": "unanswerable_same_topic",
+             "e1": None}
+    outcomes = [dataclasses.replace(o, item=dataclasses.replace(o.item,
+                                                                category=kinds[o.item.id]))
+                for o in _outcomes()]
+    summary = write_outputs(tmp_path, outcomes, {"version": "t", "input": "x.jsonl"})
+    groups = summary["by_category"]
+    assert set(groups) == {"paraphrase", "unanswerable_same_topic", "(none)"}
+    para = build_summary(outcomes[:2], {}, n_skipped=0, seed=0)
+    assert groups["paraphrase"]["n"] == 2
+    for name in HEADLINE:
+        if not name.startswith("latency"):
+            assert groups["paraphrase"][name] == para[name], name
+    assert groups["paraphrase"]["hit_at_1"] == pytest.approx(0.5)
+    assert groups["unanswerable_same_topic"]["abstention_recall"] == 0.0  # it answered
+    assert groups["unanswerable_same_topic"]["hit_at_1"] is None
+    report = (tmp_path / "report.md").read_text()
+    table = report.split("## By category", 1)[1].split("\n\n")[1].splitlines()
+    assert table[0].startswith("| group | n | hit_at_1 | hit_at_3 |")
+    assert "abstention_recall" in table[0] and "false_abstention_rate" in table[0]
+    assert [row.split(" | ")[0] for row in table[2:]] == [
+        "| (none)", "| paraphrase", "| unanswerable\\_same\\_topic"]
+    assert "(en, wiki, paraphrase)" in report  # the worst cases name their category
 
 
 def test_error_item_keeps_its_place_in_every_mean() -> None:

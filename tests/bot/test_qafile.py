@@ -88,6 +88,19 @@ BAD = {
                  "1: answer 'To' is not at offset 2 of the context"),
     "empty context": (jl({"id": "a", "question": "q?", "context": " "}),
                       "1: field 'context' must be a non-empty string"),
+    "category not a string": (jl({**GOOD, "category": 3}),
+                              "1: field 'category' must be a non-empty string"),
+    "empty article": (jl({**GOOD, "article": ""}),
+                      "1: field 'article' must be a non-empty string"),
+    "context and article": (jl({**GOOD, "context": "Putin.", "article": "a.txt"}),
+                            "1: an item has both 'context' and 'article'; give one"),
+    "history not a list": (jl({**GOOD, "history": "Hvem er han?"}),
+                           "1: field 'history' must be a list of"),
+    "history bad role": (jl({**GOOD, "history": [{"role": "system", "content": "x"}]}),
+                         "1: history turn 1: 'role' must be \"user\" or \"assistant\""),
+    "history empty content": (jl({**GOOD, "history": [{"role": "user", "content": "q"},
+                                                      {"role": "assistant", "content": ""}]}),
+                              "1: history turn 2: 'content' must be a non-empty string"),
 }
 
 
@@ -132,6 +145,40 @@ def test_unknown_fields_warn_once_per_name(tmp_path: Path) -> None:
     assert len(qa.items) == 3
     assert qa.warnings == [f"{tmp_path / 'qa.jsonl'}:1: unknown field 'note' ignored (in 2 rows)",
                            f"{tmp_path / 'qa.jsonl'}:3: unknown field 'Answer' ignored"]
+
+
+def test_category_history_and_an_article_path_per_item(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`article` names a file relative to the working folder, or to the Q&A file's folder or
+    one above it (a repo's "data/articles/x.txt" from a file under data/), made absolute;
+    anything else is kept as an article id."""
+    (tmp_path / "data" / "articles").mkdir(parents=True)
+    article = tmp_path / "data" / "articles" / "x.txt"
+    article.write_text("Nyheter\nOverskrift\nEn setning.\n", encoding="utf-8")
+    history = [{"role": "user", "content": "Hvem er Ola?"},
+               {"role": "assistant", "content": "Ola er bonde. [1]"}]
+    path = write(tmp_path / "data", jl(
+        {**GOOD, "category": " followup ", "article": "data/articles/x.txt",
+         "history": history},
+        {**GOOD, "id": "b", "article": "articles/x.txt"},
+        {**GOOD, "id": "c", "article": "putin-kim"}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    qa = read_qa_file(path)
+    assert not qa.warnings
+    a, b, c = qa.items
+    assert a.category == "followup" and b.category is None
+    assert a.article == b.article == str(article.resolve())
+    assert c.article == "putin-kim"
+    assert a.history == (("user", "Hvem er Ola?"), ("assistant", "Ola er bonde. [1]"))
+    assert b.history == ()
+    csv_path = write(tmp_path, "id,question,answers,evidence,answerable,category,article\n"
+                               "a,Hvem?,Putin,Putin,true,messy,data/articles/x.txt\n",
+                     "qa.csv")
+    monkeypatch.chdir(tmp_path)
+    item = read_qa_file(csv_path).items[0]
+    assert item.category == "messy" and item.article == str(article.resolve())
 
 
 def test_no_gold_is_a_warning(tmp_path: Path) -> None:
