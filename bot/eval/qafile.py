@@ -245,11 +245,10 @@ def _item(row: Any, line: int) -> QAItem:
         raise _Bad("field 'source' must be a string")
     if isinstance(source, str):
         _check_text(source, "source")
-    article = row.get("article")
+    article = _optional_str(row, "article")
     if article is not None:
-        if not isinstance(article, str) or not article.strip() or len(article) > 2000:
+        if len(article) > 2000:
             raise _Bad("field 'article' must be an article id, a file path or a link")
-        _check_text(article, "article")
         if context is not None:
             raise _Bad("an item has both 'context' and 'article'; give one")
     answers, spans = _answers(row.get("answers"), context)
@@ -261,8 +260,7 @@ def _item(row: Any, line: int) -> QAItem:
                   answerable=answerable, lang=lang.strip() if lang else None,
                   source=str(source) if source not in (None, "") else None,
                   context=context, spans=spans, line=line, category=category,
-                  article=article.strip() if article else None,
-                  history=_history(row.get("history")))
+                  article=article, history=_history(row.get("history")))
 
 
 def _kind(value: Any) -> str:

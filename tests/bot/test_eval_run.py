@@ -199,12 +199,12 @@ def test_a_journal_of_another_run_is_refused_in_one_line(reference: tuple[Path, 
     assert "not an articlebot eval journal" in r.stderr
 
 
-@pytest.mark.parametrize("jobs", ["0", "-3"])
-def test_jobs_below_one_is_refused(tmp_path: Path, jobs: str) -> None:
+@pytest.mark.parametrize("jobs", ["0", "-3", "33"])
+def test_jobs_out_of_range_are_refused(tmp_path: Path, jobs: str) -> None:
     r = run_cli(["eval", str(DEV), "--out", str(tmp_path / "out"), "--jobs", jobs],
                 _env(tmp_path), timeout=120)
     assert (r.returncode, r.stdout) == (2, "")
-    assert r.stderr == f"articlebot: error: --jobs must be at least 1, not {jobs}\n"
+    assert r.stderr == f"articlebot: error: --jobs must be from 1 to 32, not {jobs}\n"
     assert not (tmp_path / "out").exists()
 
 
