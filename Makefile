@@ -49,7 +49,7 @@ browser:
 
 # ruff; the architecture's import contracts; every import declared, nothing unused declared
 lint: install-dev
-	$(BIN)/ruff check bot index tests app.py scripts
+	$(BIN)/ruff check core bot index tests app.py scripts
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
 

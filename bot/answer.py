@@ -26,7 +26,7 @@ from bot.language import detect_language
 from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval, SentenceRetriever
 from bot.span import short_answer
-from index.records import Sentence
+from core.records import Sentence
 
 if TYPE_CHECKING:
     from bot.llm import Generator

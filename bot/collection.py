@@ -26,9 +26,9 @@ from bot.events import Event, Final, Retrieved
 from bot.intent import retrieval_text
 from bot.records import ALL_ARTICLES, Answer, Ranked
 from bot.retriever import Retrieval
+from core.errors import ArticleNotFoundError
+from core.records import Sentence
 from index.embedder import SentenceEmbedder
-from index.errors import ArticleNotFoundError
-from index.records import Sentence
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.intent import Intent
-from bot.ranking.lexicon import ANAPHORIC_OPENERS, REASON_OPENERS, fold
-from index.records import Sentence
+from bot.ranking.lexicon import ANAPHORIC_OPENERS, REASON_OPENERS
+from core.records import Sentence
+from core.text import fold
 
 # Phrases inside a sentence that point back at the one before it.
 _BACK_REFERENCES = ("gjort dette", "gjort det samme", "gjorde dette", "did this",

@@ -28,12 +28,12 @@ from bot.ranking.model import RankerModel, load_model
 from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
 from bot.settings import Settings
+from core.errors import ArticleError, ArticleNotFoundError
+from core.records import Article, Sentence
 from index.article import article_from_text, decode_article, inline_id, read_article, slugify
 from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
-from index.errors import ArticleError, ArticleNotFoundError
 from index.indexer import Indexer, IndexResult
-from index.records import Article, Sentence
 from index.store import ArticleInfo, Store
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.ranking.lexicon import OVERVIEW_PATTERNS, ROLE_WORDS, fold
+from bot.ranking.lexicon import OVERVIEW_PATTERNS, ROLE_WORDS
+from core.text import fold
 
 _WORD = re.compile(r"[^\W\d_]+")
 _WHO = re.compile(r"\b(?:hvem|kven|who|wer|wen|qui|vem|quién|hvad hedder)\b")

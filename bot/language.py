@@ -19,7 +19,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from bot.ranking.lexicon import LANGUAGE_MARKERS, fold
+from bot.ranking.lexicon import LANGUAGE_MARKERS
+from core.text import fold
 
 _WORD = re.compile(r"[^\W\d_]+")
 # The languages told apart, in the order that breaks exact ties (the article's first).

@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,8 +25,8 @@ from bot.citation import check_reply, stream_view
 from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval
 from bot.settings import Settings
-from index.article import clean_text
-from index.errors import ConfigError, LLMError
+from core.errors import ConfigError, LLMError
+from core.text import clean_text, fold_words
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -153,8 +152,7 @@ def failure_reason(exc: BaseException, url: str, timeout_s: float) -> str:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFC", _MARKERS.sub(" ", text)).casefold()
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+    return fold_words(_MARKERS.sub(" ", text))
 
 
 def is_abstention(reply: str, language: str) -> bool:

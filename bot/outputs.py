@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 
 @contextlib.contextmanager

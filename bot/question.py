@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot import texts
-from index.article import clean_text
-from index.errors import QuestionError
+from core.errors import QuestionError
+from core.text import clean_text
 
 # Terminal escape sequences (colours, cursor moves, window titles) pasted with a question:
 # removing only their ESC would leave "[2J" or "[31m" in the words

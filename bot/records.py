@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.records import Sentence
+from core.records import Sentence
 
 # The article id that means every indexed article (`--article all`, API `"article": "all"`).
 ALL_ARTICLES = "all"

@@ -32,8 +32,8 @@ from bot.ranking.features import (
 )
 from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
 from bot.records import Ranked
+from core.records import Article, Manifest, Sentence
 from index.embedder import SentenceEmbedder
-from index.records import Article, Manifest, Sentence
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 ENV_PREFIX = "ARTICLEBOT_"
 

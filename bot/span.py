@@ -31,10 +31,10 @@ from bot.ranking.lexicon import (
     MONTH_NAMES,
     NUMBER_WORDS,
     PLACE_PREPOSITIONS,
-    fold,
     name_key,
 )
 from bot.ranking.model import LinearModel
+from core.text import fold
 
 _MONTH = "(?:" + "|".join(MONTH_NAMES) + ")"
 _ONE_DATE = (rf"(?:\d{{1,2}}\.\s*{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"

@@ -11,29 +11,14 @@ import re
 import unicodedata
 from pathlib import Path
 
-from index.errors import ArticleError
-from index.records import Article
+from core.errors import ArticleError
+from core.records import Article
+from core.text import clean_text
 
 MAX_ARTICLE_BYTES = 1_000_000
 
-# Characters that must never reach the embedder, Chroma or a prompt: C0/C1 controls other
-# than tab and newline, zero-width and joiner characters, bidi controls, the BOM anywhere,
-# soft hyphen and Unicode tag characters (used to smuggle hidden instructions).
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
-)
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 _ASCII_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss"})
-
-
-def clean_text(text: str) -> str:
-    """Normalise text the way stored articles and questions are: NFC, "\\n" line ends,
-    no invisible or control characters (tabs become spaces)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
-    text = _INVISIBLE.sub("", text)
-    return unicodedata.normalize("NFC", text)
 
 
 def decode_article(data: bytes, name: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from index.errors import ArticleNotFoundError, StoreError
+from core.errors import ArticleNotFoundError, StoreError
 
 SERVER_CONNECT_TIMEOUT_S = 10.0  # a Chroma server that does not answer its heartbeat by then
 SERVER_CALL_TIMEOUT_S = 120.0  # any later request to the server

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from index.errors import EmbedderError
+from core.errors import EmbedderError
 
 DEFAULT_EMBEDDER = "e5-small-q4"
 _MINILM_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})

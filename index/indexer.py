@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.records import Article, Manifest
 from index.article import read_article, slugify
 from index.chunk import CHUNKER_VERSION, make_chunks
 from index.embedder import SentenceEmbedder
-from index.records import Article, Manifest
 from index.sentence import split_article
 from index.store import Store
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from core.errors import ManifestMismatchError
 from index.client import ClientHolder, call
-from index.errors import ManifestMismatchError
 
 SENTENCES_PREFIX = "articlebot-sentences-"
 ARTICLES_PREFIX = "articlebot-articles-"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from index.errors import StoreBusyError, StoreError
+from core.errors import StoreBusyError, StoreError
 
 
 def lock_path(store_dir: Path, server_url: str | None = None) -> Path:

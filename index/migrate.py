@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from core.records import Article, Manifest, Sentence
 from index.client import call
 from index.layout import OLD_PREFIX, OLD_REGISTRY
-from index.records import Article, Manifest, Sentence
 
 # What a migration writes through: Store.write_sentences.
 WriteSentences = Callable[[Article, Sequence[Sentence], np.ndarray, str, str], Manifest]

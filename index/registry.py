@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from core.records import Article, Manifest
 from index.client import call
 from index.layout import Collections
-from index.records import Article, Manifest
 
 
 @dataclass(frozen=True)

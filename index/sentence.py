@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from index.records import Article, Kind, Sentence
+from core.records import Article, Kind, Sentence
 
 SPLITTER_VERSION = "sentence-v1"
 

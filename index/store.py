@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ArticleNotFoundError, ManifestMismatchError, StoreError
+from core.records import Article, Chunk, Manifest, Sentence
 from index.client import ClientHolder, ClientSpec, call, chromadb_version, major_minor
-from index.errors import ArticleNotFoundError, ManifestMismatchError, StoreError
 from index.layout import Collections, is_old_layout, old_layout_error, sentences_name
 from index.lock import lock_path, writer_lock
 from index.migrate import migrate_old_layout
-from index.records import Article, Chunk, Manifest, Sentence
 from index.registry import Registry, centroid
 
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)

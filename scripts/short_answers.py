@@ -28,7 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.eval.metrics import exact_match, token_f1  # noqa: E402
-from bot.eval.outcome import fold  # noqa: E402
 from bot.eval.qafile import QAItem, read_qa_file  # noqa: E402
 from bot.language import detect_language  # noqa: E402
 from bot.ranking.features import abstain_row  # noqa: E402
@@ -41,6 +40,7 @@ from bot.span import (  # noqa: E402
     candidate_features,
     read_model,
 )
+from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 

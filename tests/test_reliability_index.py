@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bot.engine import Engine
 from bot.eval.qafile import read_qa_file
 from bot.settings import Settings
-from index.errors import QAFileError
+from core.errors import QAFileError
 from index.layout import articles_name
 from index.store import Store
 from tests.conftest import ARTICLE, run_cli

@@ -26,8 +26,8 @@ from bot.eval.outcome import Outcome, gold_ids, score
 from bot.eval.qafile import QAItem
 from bot.records import ALL_ARTICLES, Answer
 from bot.settings import Settings
-from index.errors import ArticlebotError
-from index.records import Sentence
+from core.errors import ArticlebotError
+from core.records import Sentence
 
 if TYPE_CHECKING:
     from bot.engine import Engine

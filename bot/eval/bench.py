@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.records import ALL_ARTICLES
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -429,8 +429,8 @@ def _vector_key(spec: str, text: str) -> str:
 class ScaleArticle:
     """One article of the scale bench, split, with its vectors and questions."""
 
-    article: Any  # index.records.Article
-    chunks: tuple[Any, ...]  # index.records.Chunk
+    article: Any  # core.records.Article
+    chunks: tuple[Any, ...]  # core.records.Chunk
     vectors: Any  # np.ndarray, one row per chunk
     questions: tuple[str, ...]
 

@@ -24,7 +24,7 @@ from bot.eval.metrics import Scored
 from bot.eval.outcome import Outcome
 from bot.eval.qafile import QAItem
 from bot.settings import Settings
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 JOURNAL = "items.jsonl"
 FORMAT = "articlebot-eval-journal/1"

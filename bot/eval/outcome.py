@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,16 +11,11 @@ from typing import Any
 from bot.eval.metrics import Scored, exact_match, token_f1
 from bot.eval.qafile import QAItem, Span
 from bot.records import Answer
-from index.article import clean_text
-from index.records import Sentence
+from core.records import Sentence
+from core.text import clean_text, fold_spaces
 
 CONFIDENCE_SOURCE = "ranking[0].score"
 _MARKER = re.compile(r"\s*\[\d+\]")
-
-
-def fold(text: str) -> str:
-    """NFC, case folding and whitespace folding: how evidence is compared."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def stored_span(context: str, span: Span) -> tuple[int, int]:
@@ -37,11 +31,11 @@ def gold_ids(item: QAItem, sentences: Sequence[Sentence]) -> set[str]:
     """The sentences that hold one of the item's evidence strings (after NFC, case and
     whitespace folding) or overlap one of its answer spans."""
     gold: set[str] = set()
-    evidence = [fold(e) for e in item.evidence if e.strip()]
+    evidence = [fold_spaces(e) for e in item.evidence if e.strip()]
     spans = ([stored_span(item.context, sp) for sp in item.spans]
              if item.context is not None else [])
     for s in sentences:
-        text = fold(s.text)
+        text = fold_spaces(s.text)
         if any(e in text for e in evidence):
             gold.add(s.id)
         if any(s.start < end and start < s.end for start, end in spans):

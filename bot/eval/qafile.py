@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from index.article import MAX_ARTICLE_BYTES, clean_text, inline_id
-from index.errors import QAFileError
+from core.errors import QAFileError
+from core.text import clean_text
+from index.article import MAX_ARTICLE_BYTES, inline_id
 
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record

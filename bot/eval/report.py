@@ -28,7 +28,7 @@ from bot.eval.metrics import (
     in_retrieval,
     reciprocal_rank,
 )
-from index.errors import ArticlebotError
+from core.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.eval.outcome import Outcome

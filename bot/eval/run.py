@@ -43,7 +43,7 @@ from bot.eval.qafile import QAItem, add_negatives, read_qa_file
 from bot.outputs import writable_folder
 from bot.records import ALL_ARTICLES
 from bot.settings import Settings
-from index.errors import ArticlebotError, ConfigError
+from core.errors import ArticlebotError, ConfigError
 
 Notice = Callable[[str], None]
 

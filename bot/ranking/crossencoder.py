@@ -22,7 +22,7 @@ import numpy as np
 from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from bot.ranking.packing import frozen_bytes
-from index.errors import RerankerError
+from core.errors import RerankerError
 
 ANSWER_FEATURES: tuple[str, ...] = (
     "top_ce", "null_prob", "ce_margin", "top_combined_margin", "first_stage_abstain_logit",

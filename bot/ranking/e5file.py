@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.errors import ModelFileError
+from core.errors import ModelFileError
 
 MAGIC = b"E5S1"
 FP32, Q4_0 = 0, 1

@@ -24,10 +24,10 @@ from bot.ranking.lexicon import (
     MEASURE_WORDS,
     OTHER_QUESTION_WORDS,
     TIME_WORDS,
-    fold,
     name_key,
 )
-from index.records import Sentence
+from core.records import Sentence
+from core.text import fold
 
 FEATURE_NAMES: tuple[str, ...] = (
     "dense", "dense_z", "dense_rank_recip", "dense_margin",

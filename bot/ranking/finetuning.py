@@ -38,8 +38,8 @@ from bot.ranking.e5tokenizer import E5Tokenizer
 from bot.ranking.model import RankerModel
 from bot.ranking.torch_encoder import Encoder, load_encoder, mean_pooled, word_embedding
 from bot.ranking.training import QAItem
+from core.errors import ConfigError
 from index.embedder import SentenceEmbedder
-from index.errors import ConfigError
 
 
 @dataclass(frozen=True)

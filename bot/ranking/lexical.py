@@ -15,7 +15,8 @@ import numpy as np
 import snowballstemmer
 from rank_bm25 import BM25Okapi
 
-from bot.ranking.lexicon import EXONYMS, FUNCTION_WORDS, STOP_WORDS, cognate_key, fold
+from bot.ranking.lexicon import EXONYMS, FUNCTION_WORDS, STOP_WORDS, cognate_key
+from core.text import fold
 
 # BM25 parameters chosen on NorQuAD train (sentence retrieval): weak length normalisation,
 # since a sentence's length says little about how relevant it is.

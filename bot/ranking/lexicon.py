@@ -1,19 +1,13 @@
-"""Every word list of articlebot (Norwegian and English) and the one folding rule.
+"""Every word list of articlebot (Norwegian and English).
 
 Features, BM25, short answers, follow-up resolution and the language guess all look words up
-here, after `fold`: NFC, then Unicode case folding. Two spelling keys, for names and for
-cognates, match words across Norwegian and English spellings.
+here, after `core.text.fold`: NFC, then Unicode case folding. Two spelling keys, for names and
+for cognates, match words across Norwegian and English spellings.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
-
-def fold(text: str) -> str:
-    """How every word is compared with the lists: NFC, then case folding."""
-    return unicodedata.normalize("NFC", text).casefold()
-
+from core.text import fold
 
 # Only question words and English function words are dropped: Norwegian function words
 # ("ikke", "mot", "etter") help at sentence level, where BM25's IDF already weighs them.

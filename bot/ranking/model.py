@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bot.ranking.features import FEATURE_NAMES
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 ABSTAIN_FEATURES: tuple[str, ...] = (
     "top_score", "margin", "top_dense", "top_dense_z", "top_bm25", "top_bm25_rel",

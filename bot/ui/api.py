@@ -28,7 +28,7 @@ from starlette.responses import Response
 from bot.events import Event, Final
 from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation
-from index.errors import (
+from core.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,

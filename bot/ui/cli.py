@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.settings import Settings, config_error
-from index.errors import ArticlebotError, ConfigError
+from core.errors import ArticlebotError, ConfigError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -303,7 +303,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
     """`articlebot chat`: questions from stdin, answers to stdout; follow-ups ("Hvor jobber
     han?") use the questions asked before in this chat."""
     from bot.ui.conversation import Conversation
-    from index.errors import QuestionError
+    from core.errors import QuestionError
 
     engine = _engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)

@@ -22,9 +22,9 @@ from bot.ranking.lexicon import (
     EVENT_PRO_FORMS,
     PERSONAL_PRONOUNS,
     PRONOUNS,
-    fold,
     name_key,
 )
+from core.text import fold
 
 if TYPE_CHECKING:
     from bot.records import Answer

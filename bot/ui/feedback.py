@@ -29,7 +29,7 @@ from typing import Any, Literal
 from filelock import FileLock, Timeout
 
 from bot.outputs import writable_folder
-from index.errors import ArticlebotError, ConfigError
+from core.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]
 _WRITE_LOCK = threading.Lock()  # one rewrite at a time within the web process

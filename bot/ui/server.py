@@ -20,7 +20,7 @@ from typing import Any
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.ui.web import build_app
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 
 def asset(name: str) -> str:

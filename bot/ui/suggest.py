@@ -12,7 +12,7 @@ import string
 from collections import Counter
 
 from bot import texts
-from index.records import Sentence
+from core.records import Sentence
 
 # A capitalised word (letters, digits inside, hyphens: "Jong-un", "Nord-Korea"), or a
 # single capital initial ("Henry A Kissinger").

@@ -31,14 +31,14 @@ from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape, plain_text
 from bot.ui.suggest import suggestions
-from index.article import read_bounded
-from index.errors import (
+from core.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
     QuestionError,
 )
-from index.records import Sentence
+from core.records import Sentence
+from index.article import read_bounded
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot.ranking.features import question_info
 from bot.records import Ranked
 from bot.settings import Settings
 from bot.span import candidate
-from index.records import Sentence
+from core.records import Sentence
 
 
 @pytest.fixture(scope="module")

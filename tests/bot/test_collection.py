@@ -13,8 +13,8 @@ from bot.collection import candidate_articles
 from bot.engine import Engine, bundled_article_path
 from bot.records import ALL_ARTICLES
 from bot.settings import Settings
-from index.errors import ArticleNotFoundError
-from index.records import Sentence
+from core.errors import ArticleNotFoundError
+from core.records import Sentence
 from tests.conftest import run_cli
 
 SCHOOL = ("Ny skole på Tøyen\n\nDen nye skolen på Tøyen skal stå ferdig i 2027, sier byråd "

@@ -11,7 +11,7 @@ import pytest
 
 from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
 from bot.ranking.e5file import default_path
-from index.errors import RerankerError
+from core.errors import RerankerError
 
 DATA = Path(__file__).resolve().parents[2] / "bot" / "data"
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.ranking.e5file import E5File, default_path, dequantise_q4_0
 from bot.ranking.e5tokenizer import E5Tokenizer
-from index.errors import ModelFileError
+from core.errors import ModelFileError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -251,7 +251,7 @@ def test_a_journal_line_gives_back_the_outcome_it_was_made_from(tmp_path: Path) 
 def test_reading_a_journal_drops_a_torn_last_line_and_refuses_a_broken_one(tmp_path: Path
                                                                            ) -> None:
     from bot.eval.journal import Journal, has_header, read
-    from index.errors import ConfigError
+    from core.errors import ConfigError
 
     items, lines = _outcome_lines()
     path = tmp_path / "items.jsonl"

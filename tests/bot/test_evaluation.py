@@ -26,8 +26,8 @@ from bot.eval.report import (
 )
 from bot.eval.run import check_outputs, gate_failure, load_baseline, parse_gates
 from bot.records import Answer, Citation, Ranked
-from index.errors import ArticlebotError, ConfigError
-from index.records import Sentence
+from core.errors import ArticlebotError, ConfigError
+from core.records import Sentence
 from tests.conftest import DATA, run_cli
 
 TOP_KEYS = {*HEADLINE, "ci", "counts", "by_lang", "by_source", "meta"}

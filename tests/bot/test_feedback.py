@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.ui.feedback import CitedSentence, FeedbackRecord, export, load, qa_item, save
-from index.errors import ArticlebotError
+from core.errors import ArticlebotError
 from tests.conftest import ARTICLE, run_cli
 
 RADTSJENKO = ("For den russiskfødte analytikeren Sergej Radtsjenko tyder meldingene om møtet "
@@ -159,7 +159,7 @@ def test_an_unreadable_log_is_one_error(tmp_path: Path) -> None:
 
 
 def test_export_refuses_outputs_it_cannot_write(tmp_path: Path) -> None:
-    from index.errors import ConfigError
+    from core.errors import ConfigError
 
     a_file = tmp_path / "f.txt"
     a_file.write_text("x")

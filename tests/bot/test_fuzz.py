@@ -26,8 +26,8 @@ from bot.citation import (
     validate_markers,
 )
 from bot.eval.qafile import read_qa_file
+from core.errors import ArticleError, QAFileError
 from index.article import article_from_text, decode_article, read_article
-from index.errors import ArticleError, QAFileError
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -25,8 +25,8 @@ from bot.records import Answer, Ranked
 from bot.settings import Settings
 from bot.ui.cli import main
 from bot.ui.format import answer_markdown, answer_text
-from index.errors import ConfigError
-from index.records import Sentence
+from core.errors import ConfigError
+from core.records import Sentence
 from tests.conftest import DATA, run_cli
 
 QUESTION = "Hvem er Sergej Radtsjenko?"

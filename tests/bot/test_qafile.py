@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.eval.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
-from index.errors import QAFileError
+from core.errors import QAFileError
 from tests.conftest import DATA, run_cli
 
 GOOD = {"id": "a", "question": "Hvem?", "answers": ["Putin"], "evidence": ["Putin"],

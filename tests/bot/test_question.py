@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bot.engine import Engine
 from bot.question import clean_question
 from bot.settings import Settings
-from index.errors import QuestionError
+from core.errors import QuestionError
 from tests.conftest import run_cli
 
 MAX = 2000

@@ -8,7 +8,7 @@ import pytest
 
 from bot.ranking.features import FEATURE_NAMES
 from bot.ranking.model import ABSTAIN_FEATURES, LANGUAGE_BOUND_FEATURES, hand_model, load_model
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 
 def test_shipped_model_is_trained_and_complete() -> None:

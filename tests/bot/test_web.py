@@ -143,7 +143,7 @@ def test_gradio_version_gate() -> None:
 def test_non_loopback_needs_auth(tmp_path: Path) -> None:
     from bot.settings import Settings
     from bot.ui.server import serve
-    from index.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--auth"):
         serve(Settings(store=tmp_path, host="0.0.0.0"), lambda _: None)
@@ -166,7 +166,7 @@ def test_escape_is_undone_by_unescape_and_leaves_no_markup(text: str) -> None:
 
 def _answer(text: str, abstained: bool = False) -> Any:
     from bot.records import Answer, Citation
-    from index.records import Sentence
+    from core.records import Sentence
 
     sentence = Sentence(article_id="xss", n=3, kind="body", text=text, start=10,
                         end=10 + len(text))
@@ -190,7 +190,7 @@ def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
 
 def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
     from bot.ui.web import article_panel_html
-    from index.records import Sentence
+    from core.records import Sentence
 
     text = "Tittel <b>\nOla skrev <script>alert(1)</script>.\nSlutt & farvel."
     sentences = []
@@ -353,7 +353,7 @@ def test_suggestions_come_from_the_article() -> None:
     assert "Hva sier artikkelen om Sergej Radtsjenko?" in bundled
     assert any(q.startswith("What does the article say about") for q in bundled)
     assert len(bundled) == 4
-    from index.records import Sentence
+    from core.records import Sentence
 
     other = [Sentence("o", 1, "headline", "Brua er åpnet", 0, 13),
              Sentence("o", 2, "body", "I går åpnet ordfører Kari Hansen brua i Bergen.", 14, 61)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.records import Article, Manifest, Sentence
 from index.article import article_from_text
 from index.chunk import CHUNKER_VERSION
-from index.records import Article, Manifest, Sentence
 from index.sentence import split_article
 from index.store import Store
 

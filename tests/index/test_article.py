@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from index.article import clean_text, read_article, slugify
-from index.errors import ArticleError
+from core.errors import ArticleError
+from core.text import clean_text
+from index.article import read_article, slugify
 
 
 def test_bom_and_nfd_normalised(tmp_path: Path) -> None:

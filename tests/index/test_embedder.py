@@ -5,8 +5,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.errors import EmbedderError
 from index.embedder import make_embedder, normalise_spec
-from index.errors import EmbedderError
 
 
 def test_e5_prefixes_and_unit_vectors(e5: Any) -> None:

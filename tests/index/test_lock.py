@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import StoreBusyError
+from core.errors import StoreBusyError
 from index.lock import lock_path, writer_lock
 from index.store import Store
 from tests.conftest import REPO

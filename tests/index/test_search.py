@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.errors import ManifestMismatchError, StoreError
+from core.errors import ManifestMismatchError, StoreError
 from index.store import Store
 from tests.conftest import REPO
 from tests.index.helpers import EMBEDDER, write

@@ -6,7 +6,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.settings import Settings
-from index.errors import ArticleNotFoundError, ManifestMismatchError, StoreBusyError
+from core.errors import ArticleNotFoundError, ManifestMismatchError, StoreBusyError
 from index.store import Store
 from tests.conftest import ARTICLE
 
