@@ -12,10 +12,13 @@ each citation and ranking entry names its article.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import cast
 
 import numpy as np
@@ -32,9 +35,15 @@ from index.embedder import SentenceEmbedder
 
 log = logging.getLogger(__name__)
 
-# The weight of the answerability probability beside the nearest cosine in the route score,
-# chosen on NorQuAD train questions asked across all train passages (docs/quality.md).
-ANSWERABLE_WEIGHT = 0.1
+
+
+@functools.cache
+def answerable_weight() -> float:
+    """The weight of the answerability probability beside the nearest cosine in the route
+    score: `bot/data/route.json`, fitted by `articlebot train-route` on NorQuAD train
+    questions asked across all train passages (docs/quality.md)."""
+    ref = resources.files("bot") / "data" / "route.json"
+    return float(json.loads(ref.read_text(encoding="utf-8"))["answerable_weight"])
 
 Search = Callable[[np.ndarray, int], list[tuple[Sentence, float]]]
 
@@ -101,8 +110,8 @@ class CollectionAnswerer:
 
     def __init__(self, answerer_for: Callable[[str], Answerer], search: Search,
                  embedder: SentenceEmbedder, candidates: int, articles: int,
-                 ranking_size: int, answerable_weight: float = ANSWERABLE_WEIGHT) -> None:
-        self._answerable_weight = answerable_weight
+                 ranking_size: int, route_weight: float | None = None) -> None:
+        self._answerable_weight = answerable_weight() if route_weight is None else route_weight
         self._answerer_for = answerer_for
         self._search = search
         self._embedder = embedder

@@ -5,7 +5,7 @@ Only for questions whose expected answer has a recognisable shape (how many / ho
 a number with its unit; when -> a date, month or year; who / what is it called -> a name not
 in the question; where -> a place name after a preposition). The span found is then given a
 confidence by a small logistic model (`bot/data/short_answer.json`, trained on NorQuAD train
-by `scripts/short_answers.py --train`) over what the span is against what the question asks,
+by `articlebot train-short-answer`) over what the span is against what the question asks,
 the ranker's top score and margin, how many spans of its kind the sentence holds, its length,
 whether its words are the question's, and how far it stands from the question's words in the
 sentence. Below the threshold chosen on train (precision 0.9 there) there is no short answer

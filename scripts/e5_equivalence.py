@@ -50,7 +50,7 @@ def rebuilt_embeddings(texts: list[str], batch: int = 32) -> np.ndarray:
 
     from bot.ranking.e5file import E5File, default_path
     from bot.ranking.e5tokenizer import E5Tokenizer
-    from bot.ranking.torch_encoder import load_encoder, mean_pooled
+    from bot.training.reranker.torch_encoder import load_encoder, mean_pooled
 
     file = E5File(default_path())
     tok = E5Tokenizer(file)

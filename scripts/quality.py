@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.eval.qafile import QAItem, read_qa_file  # noqa: E402
 from bot.ranking.features import FEATURE_NAMES  # noqa: E402
-from bot.ranking.training import Example, make_example, prepare_passages  # noqa: E402
+from bot.training.examples import Example, make_example, prepare_passages  # noqa: E402
 from bot.ui.cli import main as cli_main  # noqa: E402
 from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402

@@ -31,17 +31,17 @@ sys.path.insert(0, str(REPO))
 
 from bot.eval.qafile import read_qa_file  # noqa: E402
 from bot.language import detect_language  # noqa: E402
-from bot.ranking.calibration import ScoreCache, Scored, score_all  # noqa: E402
-from bot.ranking.candidates import (  # noqa: E402
+from bot.ranking.crossencoder import AnswerRule, apply_rule, load_scorer  # noqa: E402
+from bot.ranking.model import RankerModel, load_model  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.training.examples import Example, make_example, prepare_passages  # noqa: E402
+from bot.training.reranker.calibration import ScoreCache, Scored, score_all  # noqa: E402
+from bot.training.reranker.candidates import (  # noqa: E402
     QuestionLists,
     build_lists,
     candidate_list,
     heldout_contexts,
 )
-from bot.ranking.crossencoder import AnswerRule, apply_rule, load_scorer  # noqa: E402
-from bot.ranking.model import RankerModel, load_model  # noqa: E402
-from bot.ranking.training import Example, make_example, prepare_passages  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402

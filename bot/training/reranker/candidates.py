@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from bot.ranking.model import RankerModel, logit
-from bot.ranking.training import (
+from bot.training.examples import (
     Example,
     QAItem,
-    embed_questions,
     make_example,
     negative_pairs,
     prepare_passages,
     without,
 )
 from index.embedder import SentenceEmbedder
+from index.vectorcache import embed_questions
 
 HELDOUT_SHARE = 0.15
 
