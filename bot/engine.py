@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.answer import Answerer
-from bot.collection import CollectionAnswerer
+from bot.answer_records import ALL_ARTICLES, Answer
+from bot.chain import Answerer
 from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
 from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
 from bot.ranking.model import RankerModel, load_model
-from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
+from bot.routing import RoutingAnswerer
 from bot.settings import Settings
 from core.errors import ArticleError, ArticleNotFoundError
 from core.records import Article, Sentence
@@ -332,12 +332,12 @@ class Engine:
                 self._forget(next(iter(self._answerers)))
         return answerer
 
-    def collection(self) -> CollectionAnswerer:
+    def collection(self) -> RoutingAnswerer:
         """The answer chain across every article indexed with this engine's embedder."""
         def search(vector: np.ndarray, k: int) -> list[tuple[Sentence, float]]:
             return self.store.search(vector, k, embedder=self.embedder_spec)
 
-        return CollectionAnswerer(self.answerer, search, self.embedder(),
+        return RoutingAnswerer(self.answerer, search, self.embedder(),
                                   candidates=self.settings.across_sentences,
                                   articles=self.settings.across_articles,
                                   ranking_size=self.settings.ranking_size)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot import texts
+from bot.answer_records import Answer, Citation, Ranked
 from bot.citation import check_reply, stream_view
-from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval
 from bot.settings import Settings
 from core.errors import ConfigError, LLMError

@@ -21,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from bot.answer_records import Ranked
 from bot.language import detect_language
 from bot.ranking.crossencoder import CrossEncoderScorer
 from bot.ranking.features import (
@@ -31,7 +32,6 @@ from bot.ranking.features import (
     question_info,
 )
 from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
-from bot.records import Ranked
 from core.records import Article, Manifest, Sentence
 from index.embedder import SentenceEmbedder
 

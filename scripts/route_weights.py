@@ -5,7 +5,7 @@ answerability beside the nearest cosine) decide hit@1 and how often the own arti
 
 Every passage of the file is indexed into one store (a temporary one unless --store is given;
 an existing store is reused, unchanged passages are skipped), then each question is asked
-across all of them, exactly as `bot.collection` does (`bot.training.route.collect`), and
+across all of them, exactly as `bot.routing` does (`bot.training.route.collect`), and
 every (articles, weight) pair is scored from those rankings. `articlebot train-route` writes
 the chosen weight; `articlebot eval FILE --article all` then measures it on validation.
 """

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.eval.qafile import QAItem, read_qa_file  # noqa: E402
 from bot.ranking.model import load_model  # noqa: E402
-from bot.span import ShortAnswerModel, read_model  # noqa: E402
+from bot.short_answer import ShortAnswerModel, read_model  # noqa: E402
 from bot.training.short_answer import BAR, TARGET, Case, cases  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import make_embedder  # noqa: E402

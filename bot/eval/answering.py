@@ -21,10 +21,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.answer_records import ALL_ARTICLES, Answer
 from bot.eval.journal import entry
 from bot.eval.outcome import Outcome, gold_ids, score
 from bot.eval.qafile import QAItem
-from bot.records import ALL_ARTICLES, Answer
 from bot.settings import Settings
 from core.errors import ArticlebotError
 from core.records import Sentence

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.records import ALL_ARTICLES
+from bot.answer_records import ALL_ARTICLES
 from core.errors import ConfigError
 
 if TYPE_CHECKING:

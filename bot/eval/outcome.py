@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answer_records import Answer
 from bot.eval.metrics import Scored, exact_match, token_f1
 from bot.eval.qafile import QAItem, Span
-from bot.records import Answer
 from core.records import Sentence
 from core.text import clean_text, fold_spaces
 

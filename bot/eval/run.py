@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
+from bot.answer_records import ALL_ARTICLES
 from bot.eval.answering import Line, answer_here, answer_in_workers, index_collection
 from bot.eval.journal import JOURNAL, Journal, fingerprint, has_header, outcome_of
 from bot.eval.metrics import (
@@ -40,9 +41,8 @@ from bot.eval.metrics import (
 )
 from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome
 from bot.eval.qafile import QAItem, add_negatives, read_qa_file
-from bot.outputs import writable_folder
-from bot.records import ALL_ARTICLES
 from bot.settings import Settings
+from bot.writable import writable_folder
 from core.errors import ArticlebotError, ConfigError
 
 Notice = Callable[[str], None]

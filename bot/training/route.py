@@ -3,7 +3,7 @@ probability counts beside the nearest cosine when a question is asked across art
 
 Every passage of the file is indexed into one store, then each question is asked across all
 of them: the candidates are the articles of its nearest sentences (`across_sentences`), each
-ranked by its own retriever exactly as `bot.collection` does, and every weight of `WEIGHTS`
+ranked by its own retriever exactly as `bot.routing` does, and every weight of `WEIGHTS`
 is scored from those rankings with the engine's number of candidate articles
 (`across_articles`). The weight with the best hit@1 plus own-article rate is written to the
 route file the query path reads (`bot/data/route.json`).
@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer import chain_input
-from bot.collection import candidate_articles
+from bot.chain import chain_input
 from bot.engine import Engine
 from bot.eval.outcome import gold_ids
 from bot.eval.qafile import QAItem
 from bot.intent import retrieval_text
 from bot.question import clean_question
+from bot.routing import candidate_articles
 
 WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
 
@@ -71,7 +71,7 @@ def collect(items: Sequence[QAItem], engine: Engine, articles: int) -> list[list
 
 
 def choose(candidates: Sequence[Seen], weight: float) -> Seen:
-    """The route rule of `bot.collection.best_candidate`."""
+    """The route rule of `bot.routing.best_candidate`."""
     answering = [c for c in candidates if not c.abstain] or candidates
     return max(answering, key=lambda c: c.nearest + weight * c.answerable)
 

@@ -24,7 +24,7 @@ from bot.eval.qafile import QAItem
 from bot.language import detect_language
 from bot.ranking.features import abstain_row
 from bot.ranking.model import LinearModel, RankerModel
-from bot.span import FEATURES, ShortAnswerModel, candidate, candidate_features
+from bot.short_answer import FEATURES, ShortAnswerModel, candidate, candidate_features
 from bot.training.examples import make_example, prepare_passages
 from core.text import fold_spaces
 from index.embedder import SentenceEmbedder

@@ -25,8 +25,8 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from bot.answer_records import ALL_ARTICLES
 from bot.events import Event, Final
-from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation
 from core.errors import (
     ArticlebotError,

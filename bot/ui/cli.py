@@ -21,9 +21,9 @@ from bot.settings import Settings, config_error
 from core.errors import ArticlebotError, ConfigError
 
 if TYPE_CHECKING:
+    from bot.answer_records import Answer
     from bot.engine import Engine
     from bot.events import Event
-    from bot.records import Answer
     from bot.training.reranker.recipe import TrainSettings
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2

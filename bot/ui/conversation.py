@@ -27,7 +27,7 @@ from bot.ranking.lexicon import (
 from core.text import fold
 
 if TYPE_CHECKING:
-    from bot.records import Answer
+    from bot.answer_records import Answer
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W_]+)*")
 MAX_CONTEXT_QUESTIONS = 3

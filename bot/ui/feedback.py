@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
-from bot.outputs import writable_folder
+from bot.writable import writable_folder
 from core.errors import ArticlebotError, ConfigError
 
 Rating = Literal["up", "down"]

@@ -6,8 +6,8 @@ import html
 import re
 
 from bot import texts
+from bot.answer_records import Answer
 from bot.citation import sentence_support
-from bot.records import Answer
 
 
 def answer_text(answer: Answer) -> str:

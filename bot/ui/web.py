@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import texts
+from bot.answer_records import ALL_ARTICLES
 from bot.engine import UPLOAD_SUFFIXES, Engine
 from bot.events import Delta, Final
 from bot.language import detect_language
-from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape, plain_text

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import choose_citations
+from bot.answer_records import Ranked
 from bot.engine import Engine
+from bot.extractive import choose_citations
 from bot.ranking.features import question_info
-from bot.records import Ranked
 from bot.settings import Settings
-from bot.span import candidate
+from bot.short_answer import candidate
 from core.records import Sentence
 
 

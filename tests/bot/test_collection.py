@@ -1,4 +1,4 @@
-"""Questions across every indexed article (`bot/collection.py` through the engine): the
+"""Questions across every indexed article (`bot/routing.py` through the engine): the
 article that holds the answer answers, each citation and ranking entry names its article, the
 one-article record keeps its fields, and the CLI takes `--article all`."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.collection import candidate_articles
+from bot.answer_records import ALL_ARTICLES
 from bot.engine import Engine, bundled_article_path
-from bot.records import ALL_ARTICLES
+from bot.routing import candidate_articles
 from bot.settings import Settings
 from core.errors import ArticleNotFoundError
 from core.records import Sentence

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.composition import dependent_neighbour, overview_sentences
 from bot.engine import Engine
 from bot.intent import Intent
 from bot.settings import Settings
+from bot.supporting import dependent_neighbour, overview_sentences
 
 
 def test_overview_is_headline_lead_and_a_body_sentence(shared_store: Path) -> None:

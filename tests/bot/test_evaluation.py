@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer_records import Answer, Citation, Ranked
 from bot.eval.metrics import HEADLINE
 from bot.eval.outcome import Outcome, gold_ids, score, stored_span
 from bot.eval.qafile import QAItem, Span
@@ -25,7 +26,6 @@ from bot.eval.report import (
     write_outputs,
 )
 from bot.eval.run import check_outputs, gate_failure, load_baseline, parse_gates
-from bot.records import Answer, Citation, Ranked
 from core.errors import ArticlebotError, ConfigError
 from core.records import Sentence
 from tests.conftest import DATA, run_cli

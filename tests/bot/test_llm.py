@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from bot.answer import Answerer
+from bot.answer_records import Answer, Ranked
+from bot.chain import Answerer
 from bot.engine import Engine
 from bot.eval.fake_llm import Script, scripted_server
 from bot.events import Delta, Final, Retrieved
 from bot.llm import Generator, failure_reason, leaks_prompt, prompt_sentence
-from bot.records import Answer, Ranked
 from bot.settings import Settings
 from bot.ui.cli import main
 from bot.ui.format import answer_markdown, answer_text
@@ -413,7 +413,7 @@ def test_callbacks_and_config_reach_the_chat_model_through_the_chain(
     assert recorder.models == 1 and "".join(recorder.tokens) == "Han er forsker [1]."
 
     async def kinds() -> set[str]:
-        from bot.answer import ChainInput
+        from bot.chain import ChainInput
 
         inputs = ChainInput(question=QUESTION, query=QUESTION, language="nb")
         return {e["event"] async for e in with_replies(extractive, "Ja [1].").chain
@@ -429,7 +429,7 @@ def test_verbose_shows_each_stage_and_quiet_shows_nothing(
     r = run_cli(["ask", QUESTION, "--store", str(shared_store), flag], cli_env)
     assert r.returncode == 0, r.stderr
     if expect_log:
-        assert "DEBUG bot.answer: retrieve" in r.stderr and "-> answer" in r.stderr
+        assert "DEBUG bot.chain: retrieve" in r.stderr and "-> answer" in r.stderr
     else:
         assert r.stderr == ""
     assert "Kilder:" in r.stdout

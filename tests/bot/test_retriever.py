@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer import Answerer
+from bot.chain import Answerer
 from bot.engine import Engine
 from bot.ranking.features import FEATURE_NAMES
 from bot.settings import Settings

@@ -5,7 +5,7 @@ import pytest
 
 from bot.ranking.features import question_info
 from bot.ranking.model import LinearModel
-from bot.span import (
+from bot.short_answer import (
     FEATURES,
     ShortAnswerModel,
     candidate,

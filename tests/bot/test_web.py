@@ -165,7 +165,7 @@ def test_escape_is_undone_by_unescape_and_leaves_no_markup(text: str) -> None:
 
 
 def _answer(text: str, abstained: bool = False) -> Any:
-    from bot.records import Answer, Citation
+    from bot.answer_records import Answer, Citation
     from core.records import Sentence
 
     sentence = Sentence(article_id="xss", n=3, kind="body", text=text, start=10,

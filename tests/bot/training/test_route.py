@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from bot.collection import answerable_weight
+from bot.routing import answerable_weight
 from bot.training.route import WEIGHTS, Seen, best_weight, choose, figures
 
 

@@ -24,10 +24,10 @@ from typing import cast
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from bot.answer import Answerer, ChainInput, RetrievalStep, chain_input
+from bot.answer_records import ALL_ARTICLES, Answer, Ranked
+from bot.chain import Answerer, ChainInput, RetrievalStep, chain_input
 from bot.events import Event, Final, Retrieved
 from bot.intent import retrieval_text
-from bot.records import ALL_ARTICLES, Answer, Ranked
 from bot.retriever import Retrieval
 from core.errors import ArticleNotFoundError
 from core.records import Sentence
@@ -104,7 +104,7 @@ def merged_ranking(candidates: Sequence[Candidate], best: Candidate, weight: flo
     return tuple([r for c in order for r in c.retrieval.ranked[:size]][:size])
 
 
-class CollectionAnswerer:
+class RoutingAnswerer:
     """The answer chain over every indexed article: a route step, then the chosen article's
     own answering step (config and callbacks flow through both, as in `Answerer`)."""
 
