@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -63,8 +63,9 @@ class Answerer:
     step and an answering step that yields events (`bot.events`).
 
     Both steps take the run's config, so callbacks, tags and tracing reach the retriever
-    step and, with a model, the chat model's own streaming call (`chain.astream_events`
-    shows its tokens); there is no other path to an answer.
+    step and, with a model, the chat model's own streaming call (a callback handler sees its
+    tokens); there is no other path to an answer. The HTTP API streams these events from a
+    worker thread, so the chain has no async twin.
     """
 
     def __init__(self, retriever: SentenceRetriever, max_citations: int,
@@ -73,11 +74,9 @@ class Answerer:
         self._max_citations = max_citations
         self._ranking_size = ranking_size
         self.generator = generator
-        # RunnableLambda streams what a generator function yields (the async one for
-        # astream / astream_events); its annotations describe the output as the generator
-        # itself, not the items streamed, hence the cast and the ignore.
-        answer_step = RunnableLambda(self.respond, afunc=self.arespond,  # type: ignore[arg-type]
-                                     name="answer")
+        # RunnableLambda streams what a generator function yields; its annotations describe
+        # the output as the generator itself, not the items streamed, hence the cast.
+        answer_step = RunnableLambda(self.respond, name="answer")
         self.chain = cast("Runnable[ChainInput, Event]",
                           RunnableLambda(self._retrieve, name="retrieve") | answer_step)
 
@@ -123,23 +122,6 @@ class Answerer:
         yield from opening
         if self.generator is not None:
             yield from self._generate(step, extractive, config)
-
-    async def arespond(self, step: RetrievalStep, config: RunnableConfig
-                       ) -> AsyncIterator[Event]:
-        """`respond` for async runs (astream, astream_events)."""
-        opening, extractive = self._opening(step)
-        for first in opening:
-            yield first
-        if self.generator is None:
-            return
-        t0 = time.perf_counter()
-        shown = _Shown()
-        async for item in self.generator.astream(
-                step.question.question, step.question.language, step.retrieval, extractive,
-                self._retriever.index.article.text, config=config):
-            event = shown.event(item, extractive, t0)
-            if event is not None:
-                yield event
 
     def _generate(self, step: RetrievalStep, extractive: Answer,
                   config: RunnableConfig) -> Iterator[Event]:

@@ -8,7 +8,6 @@ method is called.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 import time
 from collections import OrderedDict
@@ -274,10 +273,6 @@ class Engine:
             self.store.remove(article_id)
         self._forget(article_id)
 
-    def ranker_source(self) -> str:
-        """Where the ranker model came from (for eval provenance)."""
-        return str(self.ranker().meta.get("source", "trained"))
-
     # -- answering ------------------------------------------------------------------------
 
     def load(self, article_id: str) -> None:
@@ -316,10 +311,9 @@ class Engine:
         # (their count must match the manifest) and scores them in memory, and a query of
         # the index would make an embedded reader load every article's vectors (739 MB at
         # 10,000 articles, against 172 MB at 10).
-        index = load_index(article, manifest, sentences, vectors,
-                           functools.partial(self.store.vectorstore, manifest, embedder))
+        index = load_index(article, manifest, sentences, vectors)
         retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
-                                      k=self.settings.ranking_size, reranker=self.reranker())
+                                      reranker=self.reranker())
         answerer = Answerer(retriever, max_citations=self.settings.max_citations,
                             ranking_size=self.settings.ranking_size,
                             generator=self.generator())

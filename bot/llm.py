@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -217,22 +217,6 @@ class Generator:
         reading = _Reading(self, language, retrieval, article_text)
         try:
             for chunk in self.chat_model.stream(reading.messages(question), config=config):
-                view = reading.feed(str(chunk.text))
-                if view is not None:
-                    yield view
-        except Exception as exc:  # any failure of the model: fall back, never fail
-            yield self._fallback(extractive, exc)
-            return
-        yield self.finish(reading.reply, language, retrieval.ranked, extractive, article_text)
-
-    async def astream(self, question: str, language: str, retrieval: Retrieval,
-                      extractive: Answer, article_text: str,
-                      config: RunnableConfig | None = None) -> AsyncIterator[str | Answer]:
-        """`stream` for an event loop: the model's own async streaming call."""
-        reading = _Reading(self, language, retrieval, article_text)
-        try:
-            async for chunk in self.chat_model.astream(reading.messages(question),
-                                                       config=config):
                 view = reading.feed(str(chunk.text))
                 if view is not None:
                     yield view

@@ -1,4 +1,4 @@
-"""Retrieval: a LangChain retriever that ranks an article's sentences for a question.
+"""Retrieval: ranking an article's sentences for a question.
 
 Dense scores come from the article's vectors, read from its Chroma collection when the article
 is loaded; lexical scores from BM25 over stemmed terms; the learned ranker fuses them with cheap
@@ -11,18 +11,11 @@ languages it was trained on: Norwegian and its neighbours).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from bot.answer_records import Ranked
-from bot.language import detect_language
 from bot.ranking.crossencoder import CrossEncoderScorer
 from bot.ranking.features import (
     PreparedSentences,
@@ -43,27 +36,17 @@ class SentenceIndex:
     article: Article
     manifest: Manifest
     prepared: PreparedSentences  # its sentences with the vectors stored in Chroma
-    # a langchain_chroma.Chroma over the article's collection, opened when first asked for:
-    # answering never needs it, and building one costs about 30 ms (Chroma's settings),
-    # which an answer across articles would pay for every candidate article it loads
-    open_vectorstore: Callable[[], Any]
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
         """The article's sentences, in document order."""
         return self.prepared.sentences
 
-    def vectorstore(self) -> Any:
-        """The LangChain vector store over the article's collection."""
-        return self.open_vectorstore()
-
-
 def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
-               vectors: np.ndarray, open_vectorstore: Callable[[], Any]) -> SentenceIndex:
+               vectors: np.ndarray) -> SentenceIndex:
     """Prepare an article's sentences and stored vectors for querying."""
     return SentenceIndex(article=article, manifest=manifest,
-                         prepared=prepare_sentences(sentences, vectors),
-                         open_vectorstore=open_vectorstore)
+                         prepared=prepare_sentences(sentences, vectors))
 
 
 @dataclass(frozen=True)
@@ -80,32 +63,16 @@ class Retrieval:
     rerank_ms: float = 0.0  # the cross-encoder's share of the time (0 without it)
 
 
-class SentenceRetriever(BaseRetriever):
-    """Ranks one article's sentences by dense + BM25 + learned features."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass(frozen=True)
+class SentenceRetriever:
+    """Ranks one article's sentences by dense + BM25 + learned features (and, with a
+    reranker, rescores the best few). The answer chain's retrieve step calls `retrieve`,
+    so the chain's config and callbacks see it as that step."""
 
     index: SentenceIndex
     embedder: SentenceEmbedder
     model: RankerModel
-    k: int = 5
     reranker: CrossEncoderScorer | None = None
-
-    def chroma_dense_scores(self, question: str) -> np.ndarray:
-        """The dense scores `retrieve` computes, through a Chroma search over all sentences.
-
-        `retrieve` needs every sentence's score, not a top k, so this query would be a full
-        scan by another route: it cost 2.4-2.9 ms a question against 0.01 ms for the product
-        over the vectors the collection held when the article was loaded. Kept as the
-        reference the product is checked against."""
-        n = len(self.index.sentences)
-        vector = self.embedder.embed_query(question)
-        hits = self.index.vectorstore().similarity_search_by_vector_with_relevance_scores(
-            vector, k=n)
-        scores = np.full(n, -1.0)
-        for doc, distance in hits:  # langchain-chroma gives the collection's cosine distance
-            scores[int(doc.metadata["n"]) - 1] = 1.0 - float(distance)
-        return scores
 
     def retrieve(self, question: str, language: str = "nb",
                  vector: np.ndarray | None = None) -> Retrieval:
@@ -158,15 +125,3 @@ class SentenceRetriever(BaseRetriever):
                          second_within=rule.second_within, first_stage=first.first_stage,
                          first_stage_answerable=first.first_stage_answerable,
                          rerank_ms=(time.perf_counter() - t0) * 1000)
-
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        result = self.retrieve(query, detect_language(query))
-        return [
-            Document(page_content=r.sentence.text, id=r.sentence.id,
-                     metadata={"sentence_id": r.sentence.id, "n": r.sentence.n,
-                               "kind": r.sentence.kind, "start": r.sentence.start,
-                               "end": r.sentence.end, "score": r.score,
-                               "answerable": result.answerable})
-            for r in result.ranked[:self.k]
-        ]

@@ -16,7 +16,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import cast
@@ -118,8 +118,7 @@ class RoutingAnswerer:
         self._candidates = candidates
         self._articles = articles
         self._ranking_size = ranking_size
-        answer_step = RunnableLambda(self._respond, afunc=self._arespond,  # type: ignore[arg-type]
-                                     name="answer")
+        answer_step = RunnableLambda(self._respond, name="answer")
         self.chain = cast("Runnable[ChainInput, Event]",
                           RunnableLambda(self._route, name="route") | answer_step)
 
@@ -152,11 +151,6 @@ class RoutingAnswerer:
 
     def _respond(self, routed: Routed, config: RunnableConfig) -> Iterator[Event]:
         for event in routed.answerer.respond(routed.step, config):
-            yield self._relabel(event, routed)
-
-    async def _arespond(self, routed: Routed, config: RunnableConfig
-                        ) -> AsyncIterator[Event]:
-        async for event in routed.answerer.arespond(routed.step, config):
             yield self._relabel(event, routed)
 
     def events(self, question: str, query: str | None = None, language: str | None = None,

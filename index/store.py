@@ -259,10 +259,6 @@ class Store:
                 newest[e.article_id] = (e.saved_at, e.source)
         return {a: s for a, (_, s) in sorted(newest.items())}
 
-    def stored_articles(self) -> list[Article]:
-        """Every stored article (text included)."""
-        return [self.article(a) for a in self.sources()]
-
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles with their sentence counts and embedders."""
         self._ready()
@@ -327,13 +323,6 @@ class Store:
         vectors = np.asarray([r[2] for r in rows], dtype=np.float32).reshape(
             len(rows), manifest.dimension)
         return sentences, vectors
-
-    def vectorstore(self, manifest: Manifest, embedding: Any) -> Any:
-        """The index as a LangChain `Chroma` vector store, scoped to the build's rows."""
-        from index.vectorstore import scoped_vectorstore
-
-        return scoped_vectorstore(self.client, manifest.chroma_collection,
-                                  manifest.generation, embedding)
 
     def search(self, vector: np.ndarray, k: int, article_ids: Sequence[str] | None = None,
                *, embedder: str | None = None) -> list[tuple[Sentence, float]]:

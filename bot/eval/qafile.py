@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from core.errors import QAFileError
 from core.text import clean_text
-from index.article import MAX_ARTICLE_BYTES, inline_id
+from index.article import MAX_ARTICLE_BYTES
 
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
@@ -76,11 +76,6 @@ class QAItem:
     context: str | None = None
     spans: tuple[Span, ...] = ()
     line: int = 0
-
-    @property
-    def context_id(self) -> str | None:
-        """The inline article id of the item's context, if it carries one."""
-        return inline_id(self.context) if self.context is not None else None
 
 
 @dataclass

@@ -308,8 +308,3 @@ def parse_gates(specs: Sequence[str]) -> list[tuple[str, float]]:
             raise ConfigError(f"--fail-under {spec!r}: {value!r} is not a number")
         gates.append((name, number))
     return gates
-
-
-def dump_json(data: Any) -> str:
-    """JSON for the output files (UTF-8, stable key order as given)."""
-    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -23,15 +23,20 @@ def answerer(shared_store: Path) -> Answerer:
     "What did North Korea recognise?",
     "Hvor mange atomvåpen har Nord-Korea?",
 ])
-def test_dense_scores_match_a_chroma_search_over_all_sentences(answerer: Answerer,
-                                                               question: str) -> None:
+def test_dense_scores_match_a_chroma_search_over_all_sentences(
+        shared_store: Path, answerer: Answerer, question: str) -> None:
+    """The vectors the ranker scores in memory are the ones Chroma holds: its own query
+    (`Store.search`, the route step's) gives every sentence the same cosine."""
     retriever = answerer.retriever
     dense = FEATURE_NAMES.index("dense")
     ours = {r.sentence.n: r.features[dense] for r in retriever.retrieve(question).ranked}
-    chroma = retriever.chroma_dense_scores(question)
-    assert len(ours) == len(answerer.sentences)
-    assert np.all(chroma > -1.0)  # Chroma returned every sentence
-    np.testing.assert_allclose([ours[s.n] for s in answerer.sentences], chroma, atol=1e-4)
+    engine = Engine(Settings(store=shared_store))
+    vector = retriever.embedder.embed_query_array(question)
+    hits = engine.store.search(vector, 1000, embedder=engine.embedder_spec)
+    chroma = {s.n: cosine for s, cosine in hits if s.article_id == "article"}
+    assert len(ours) == len(answerer.sentences) == len(chroma)  # Chroma returned every one
+    np.testing.assert_allclose([ours[s.n] for s in answerer.sentences],
+                               [chroma[s.n] for s in answerer.sentences], atol=1e-4)
 
 
 def test_ranking_covers_every_sentence_once(answerer: Answerer) -> None:

@@ -65,16 +65,6 @@ def test_search_needs_the_embedder_named_when_there_are_several(tmp_path: Path) 
     assert store.search(va[0], k=1, embedder="test:other")[0][1] < 0.99
 
 
-def test_vectorstore_sees_only_its_build(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s")
-    manifest, vectors = write(store, "a", 1)
-    write(store, "b", 2)
-    hits = store.vectorstore(manifest, None).similarity_search_by_vector_with_relevance_scores(
-        vectors[0].tolist(), k=100)
-    assert sorted(int(d.metadata["n"]) for d, _ in hits) == [1, 2, 3, 4, 5, 6]
-    assert {d.metadata["article_id"] for d, _ in hits} == {"a"}
-
-
 WRITER = """
 import sys
 from pathlib import Path
