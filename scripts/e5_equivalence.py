@@ -28,7 +28,8 @@ def sample_texts(n: int = 200) -> list[str]:
     from index.article import article_from_text, inline_id, read_article
     from index.sentence import split_article
 
-    texts = [i.question for i in read_qa_file(REPO / "data" / "article_dev_qa.jsonl").items]
+    dev = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+    texts = [i.question for i in read_qa_file(dev).items]
     texts += [s.text for s in split_article(read_article(REPO / "index" / "data" /
                                                          "article.txt"))]
     seen = set(texts)

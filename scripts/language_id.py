@@ -1,8 +1,8 @@
 """Language identification: accuracy and cost of `bot.language.detect_language` and its parts.
 
-    python scripts/language_id.py
+    python scripts/language_id.py --norquad DIR   # DIR holds NorQuAD's validation.jsonl
 
-Questions: every question of the article's dev files (`data/article_dev_qa.jsonl`,
+Questions: every question of the article's dev files (`bot/eval/data/article_dev_qa.jsonl`,
 `data/article_dev_more.jsonl`, the turns of `data/article_followups.jsonl`) and the short
 questions of `data/language_questions.jsonl`, each with its `lang`; and NorQuAD validation's
 472 Norwegian questions (only whether each is taken for Norwegian, nb or nn: a Norwegian
@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO))
 
 from bot import language  # noqa: E402
 
-FILES = ("article_dev_qa.jsonl", "article_dev_more.jsonl", "article_followups.jsonl",
-         "language_questions.jsonl")
+FILES = (REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl",
+         REPO / "data" / "article_dev_more.jsonl", REPO / "data" / "article_followups.jsonl",
+         REPO / "data" / "language_questions.jsonl")
 NORWEGIAN = ("nb", "nn")
 
 _COST = """
@@ -56,8 +57,8 @@ L._identifier = lambda: _high
 def labelled() -> list[tuple[str, str]]:
     """(question, language) of every labelled question."""
     out = []
-    for name in FILES:
-        for line in (REPO / "data" / name).read_text(encoding="utf-8").splitlines():
+    for path in FILES:
+        for line in path.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
             for q in item.get("turns", [item.get("question")]):
                 if q:
@@ -65,9 +66,9 @@ def labelled() -> list[tuple[str, str]]:
     return out
 
 
-def norquad() -> list[str]:
+def norquad(folder: Path) -> list[str]:
     """NorQuAD validation's questions (all Norwegian)."""
-    path = REPO / "data" / "norquad" / "validation.jsonl"
+    path = folder / "validation.jsonl"
     return [json.loads(x)["question"] for x in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -105,7 +106,12 @@ def cost(setup: str) -> str:
 def main() -> int:
     """Print the accuracy table, the errors of the shipped detector and the costs."""
     items = labelled()
-    nq = norquad()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--norquad", type=Path, required=True,
+                        help="the folder holding NorQuAD's validation.jsonl")
+    nq = norquad(parser.parse_args().norquad)
     methods: dict[str, Callable[[str], str]] = {
         "marker words alone": lambda q: _top(language.marker_scores(q)),
         "lingua alone, low-accuracy mode": _lingua(high=False),

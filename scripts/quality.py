@@ -34,7 +34,7 @@ from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 
-DEV = REPO / "data" / "article_dev_qa.jsonl"
+DEV = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
 VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
 ARTICLE = REPO / "index" / "data" / "article.txt"
 COL = {n: i for i, n in enumerate(FEATURE_NAMES)}

@@ -46,7 +46,7 @@ from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 
-DEV = REPO / "data" / "article_dev_qa.jsonl"
+DEV = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
 TRAIN = REPO / "data" / "norquad" / "train.jsonl"
 VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
 ARTICLE = REPO / "index" / "data" / "article.txt"

@@ -52,8 +52,8 @@ def main() -> int:
         out["load_ms"] = _ms(t0)
         sentences = [s.text for s in split_article(read_article(
             REPO / "index" / "data" / "article.txt"))]
-        questions = [json.loads(x)["question"] for x in
-                     (REPO / "data" / "article_dev_qa.jsonl").read_text().splitlines()]
+        dev = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+        questions = [json.loads(x)["question"] for x in dev.read_text().splitlines()]
         for k in (3, 5, 8):
             times = []
             for q in questions * args.repeat:

@@ -32,7 +32,8 @@ from bot.training.short_answer import BAR, TARGET, Case, cases  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import make_embedder  # noqa: E402
 
-DEV_FILES = (REPO / "data" / "article_dev_qa.jsonl", REPO / "data" / "article_dev_more.jsonl")
+DEV_FILES = (REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl",
+             REPO / "data" / "article_dev_more.jsonl")
 ARTICLE = REPO / "index" / "data" / "article.txt"
 
 

@@ -15,6 +15,27 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 ARTICLE = REPO / "index" / "data" / "article.txt"
+# the development questions about the bundled article (shipped: the bench's default)
+DEV_QA = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+
+# The public datasets (NorQuAD, XQuAD) are not in the repo: tests that need them read them
+# from this folder (`norquad/{train,validation}.jsonl`, `xquad/xquad.{en,de,es}.json`);
+# `make data` downloads them. Only the tests read this variable, never the product.
+DATASETS = Path(os.environ.get("ARTICLEBOT_DATASETS") or REPO.parent / "shared" / "data")
+
+
+def dataset(*parts: str) -> Path:
+    """A file of the public datasets folder (`DATASETS`). Missing: the test is skipped with
+    a loud reason, but fails under CI (`CI=true`), where the datasets must be there."""
+    path = DATASETS.joinpath(*parts)
+    if not path.is_file():
+        reason = (f"{path} is missing: set ARTICLEBOT_DATASETS to the folder holding "
+                  "norquad/ and xquad/ (`make data DATASETS=DIR` downloads them)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

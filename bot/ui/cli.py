@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fp)
 
     p = sub.add_parser("bench", help="speed and memory, beside the LangChain tutorial default")
-    from bot.eval.bench import add_arguments
+    from bot.eval.bench.run import add_arguments
 
     add_arguments(p)
     _common(p)
@@ -482,7 +482,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings,
 def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
               ) -> int:
     """`articlebot bench`: the table on stdout, or one JSON object with `--json`."""
-    from bot.eval.bench import render_table, run_bench
+    from bot.eval.bench.run import run_bench
+    from bot.eval.bench.tables import render_table
 
     report = run_bench(args, settings, notice)
     print(json.dumps(report, ensure_ascii=False) if args.json else render_table(report))

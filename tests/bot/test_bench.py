@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.eval.bench import TARGETS, norquad_articles, parse_sizes, render_table, scale_articles
-from tests.conftest import run_cli
+from bot.eval.bench.corpus import norquad_articles, scale_articles
+from bot.eval.bench.run import parse_sizes
+from bot.eval.bench.tables import TARGETS, render_table
+from tests.conftest import dataset, run_cli
 
 FIGURES = {
     "name": str, "model_load_s": float, "index_build_s": float, "cold_start_s": float,
@@ -69,7 +71,7 @@ def test_bench_scale_writes_rows_for_both_backends_and_plot(cli_env: dict[str, s
     plot = tmp_path / "scale.png"
     cache = tmp_path / "vectors"
     args = ["bench", "--json", "--scale", "2,1", "--questions", "3", "--plot", str(plot),
-            "--cache", str(cache)]
+            "--cache", str(cache), "--norquad", str(dataset("norquad", "train.jsonl").parent)]
     proc = run_cli(args, cli_env, timeout=900)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -107,10 +109,12 @@ def test_bad_scale_is_one_line_exit_2(cli_env: dict[str, str]) -> None:
 
 def test_scale_sizes_and_enough_norquad_articles() -> None:
     assert parse_sizes("10,100,1000") == [10, 100, 1000]
-    articles = norquad_articles()
+    dataset("norquad", "train.jsonl")
+    folder = dataset("norquad", "validation.jsonl").parent
+    articles = norquad_articles(folder)
     assert len({text for text, _ in articles}) == len(articles) >= 1000
     assert all(questions for _, questions in articles)
-    many = scale_articles(10_000)  # copies with a closing line beyond the distinct ones
+    many = scale_articles(10_000, folder)  # copies with a closing line beyond the distinct ones
     assert len(many) == len({text for text, _ in many}) == 10_000
     assert many[len(articles) + 1][0].endswith("\n\nKopi 2.")
     assert all(questions for _, questions in many)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.eval.bench_llm import measure_llm_path, render_llm
+from bot.eval.bench.llm_path import measure_llm_path, render_llm
 from bot.settings import Settings
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, run_cli
+from tests.conftest import DEV_QA, run_cli
 
 
 def test_ask_json_prints_one_record_with_verbatim_citations(tmp_path: Path,
@@ -68,7 +68,7 @@ def test_index_articles_remove_and_eval(tmp_path: Path, cli_env: dict[str, str])
     r = run_cli(["articles", *store], cli_env)
     assert r.stdout.startswith("article\t22\te5-small-q4\tEkspert: Putins")
     out = tmp_path / "out"
-    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(out), *store],
+    r = run_cli(["eval", str(DEV_QA), "--out", str(out), *store],
                 cli_env)
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, REPO, run_cli
+from tests.conftest import DEV_QA, REPO, dataset, run_cli
 
-DEV = DATA / "article_dev_qa.jsonl"
+DEV = DEV_QA
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -83,7 +83,7 @@ def test_jobs_2_gives_the_figures_of_jobs_1(reference: tuple[Path, Path], tmp_pa
 def test_jobs_2_with_contexts_and_negatives_gives_the_figures_of_jobs_1(tmp_path: Path
                                                                         ) -> None:
     rows = [json.loads(line) for line in
-            (DATA / "norquad" / "validation.jsonl").open(encoding="utf-8")][:8]
+            dataset("norquad", "validation.jsonl").open(encoding="utf-8")][:8]
     qa = tmp_path / "nq.jsonl"
     qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                   encoding="utf-8")
@@ -280,7 +280,7 @@ def test_eval_across_all_articles_scores_each_item_against_its_own(tmp_path: Pat
     them: the records say "all" and name each citation's article, and a hit needs the own
     article's gold sentence, so it can never beat asking each item of its own context."""
     rows = [json.loads(line) for line in
-            (DATA / "norquad" / "validation.jsonl").read_text(encoding="utf-8").splitlines()]
+            dataset("norquad", "validation.jsonl").read_text(encoding="utf-8").splitlines()]
     picked, contexts = [], set()
     for row in rows:  # two questions each of three passages
         if row["context"] in contexts and sum(r["context"] == row["context"]

@@ -28,7 +28,7 @@ from bot.eval.report import (
 from bot.eval.run import check_outputs, gate_failure, load_baseline, parse_gates
 from core.errors import ArticlebotError, ConfigError
 from core.records import Sentence
-from tests.conftest import DATA, run_cli
+from tests.conftest import DEV_QA, dataset, run_cli
 
 TOP_KEYS = {*HEADLINE, "ci", "counts", "by_lang", "by_source", "meta"}
 COUNT_KEYS = {"n_total", "n_scored", "n_error", "n_skipped", "n_answerable", "n_unanswerable"}
@@ -306,7 +306,7 @@ def test_csv_cell_leaves_text_and_plain_numbers_alone() -> None:
 def test_cli_eval_dev_file(tmp_path: Path, cli_env: dict[str, str],
                           shared_store: Path) -> None:
     out = tmp_path / "out"
-    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(out), "--store",
+    r = run_cli(["eval", str(DEV_QA), "--out", str(out), "--store",
                  str(shared_store), "--fail-under", "hit_at_1=0.2",
                  "--fail-under", "coverage=1.01"], cli_env)
     assert r.returncode == 1, r.stderr  # coverage can never reach 1.01
@@ -349,7 +349,7 @@ def test_cli_eval_dev_file(tmp_path: Path, cli_env: dict[str, str],
 def test_cli_eval_norquad_contexts_negatives_baseline(tmp_path: Path,
                                                       cli_env: dict[str, str]) -> None:
     rows = [json.loads(line) for line in
-            (DATA / "norquad" / "validation.jsonl").open(encoding="utf-8")][:40]
+            dataset("norquad", "validation.jsonl").open(encoding="utf-8")][:40]
     firsts: dict[str, dict[str, object]] = {}
     for row in rows:  # three items on three different documents
         firsts.setdefault(str(row["context"]).split("\n")[0], row)
@@ -423,10 +423,10 @@ def test_gold_ids_follow_document_order_so_they_pair_with_their_sentences() -> N
 
 def test_the_summary_line_names_abstention_even_when_nothing_could_be_refused(
         shared_store: Path, tmp_path: Path) -> None:
-    from tests.conftest import DATA, run_cli
+    from tests.conftest import run_cli
 
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ARTICLEBOT_")}
-    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--limit", "2", "--out",
+    r = run_cli(["eval", str(DEV_QA), "--limit", "2", "--out",
                  str(tmp_path / "out"), "--store", str(shared_store)], env)
     assert r.returncode == 0, r.stderr
     assert "abstention_f1=n/a" in r.stderr and "false_abstention_rate=" in r.stderr

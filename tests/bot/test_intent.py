@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.intent import question_intent, retrieval_text
-from tests.conftest import DATA
+from tests.conftest import dataset
 
 
 @pytest.mark.parametrize("question", [
@@ -21,7 +21,7 @@ def test_overview_questions_are_told_apart(question: str) -> None:
 
 def test_no_norquad_question_is_taken_for_an_overview() -> None:
     """Fact questions about a passage must keep the normal path."""
-    lines = (DATA / "norquad" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = dataset("norquad", "validation.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = {question_intent(json.loads(line)["question"]).kind for line in lines}
     assert "overview" not in kinds
 

@@ -27,7 +27,7 @@ from bot.ui.cli import main
 from bot.ui.format import answer_markdown, answer_text
 from core.errors import ConfigError
 from core.records import Sentence
-from tests.conftest import DATA, run_cli
+from tests.conftest import DEV_QA, run_cli
 
 QUESTION = "Hvem er Sergej Radtsjenko?"
 
@@ -369,7 +369,7 @@ def test_cli_eval_with_a_model_scores_its_answers(
     url, script = server
     script.reply = "Han skal møte Vladimir Putin [1]."
     out = tmp_path / "out"
-    code = main(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(out), "--limit", "3",
+    code = main(["eval", str(DEV_QA), "--out", str(out), "--limit", "3",
                  "--store", str(shared_store), "--llm", "openai", "--llm-base-url", url,
                  "--llm-model", "scripted", "-q"])
     assert code == 0

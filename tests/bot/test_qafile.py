@@ -12,7 +12,7 @@ import pytest
 
 from bot.eval.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
 from core.errors import QAFileError
-from tests.conftest import DATA, run_cli
+from tests.conftest import DEV_QA, dataset, run_cli
 
 GOOD = {"id": "a", "question": "Hvem?", "answers": ["Putin"], "evidence": ["Putin"],
         "answerable": True, "lang": "nb"}
@@ -33,7 +33,7 @@ def write(tmp_path: Path, text: str | bytes, name: str = "qa.jsonl") -> Path:
 
 
 def test_reads_the_dev_file_and_norquad() -> None:
-    dev = read_qa_file(DATA / "article_dev_qa.jsonl")
+    dev = read_qa_file(DEV_QA)
     assert len(dev.items) == 24 and not dev.warnings and not dev.skipped
     d01 = dev.items[0]
     assert d01 == QAItem(id="d01", question="Hvem skal Kim Jong-un møte i Russland?",
@@ -41,7 +41,7 @@ def test_reads_the_dev_file_and_norquad() -> None:
                          evidence=("president Vladimir Putin",), lang="nb", line=1)
     assert sum(not i.answerable for i in dev.items) == 6
     assert len(dev.sha256) == 64
-    nq = read_qa_file(DATA / "norquad" / "validation.jsonl")
+    nq = read_qa_file(dataset("norquad", "validation.jsonl"))
     assert len(nq.items) == 472 and len({i.context for i in nq.items}) == 353
     item = nq.items[0]
     assert item.context is not None and item.source in ("news", "wiki")
@@ -261,7 +261,7 @@ def test_cli_strict_errors_exit_2_with_file_and_line(tmp_path: Path,
     r = run_cli(["eval", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "out")],
                 cli_env, timeout=120)
     assert r.returncode == 2 and "missing.jsonl: no such file" in r.stderr
-    r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / "o"),
+    r = run_cli(["eval", str(DEV_QA), "--out", str(tmp_path / "o"),
                  "--fail-under", "hit_at_9=0.5"], cli_env, timeout=120)
     assert r.returncode == 2 and "hit_at_9" in r.stderr and "Traceback" not in r.stderr
 

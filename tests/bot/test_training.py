@@ -9,12 +9,12 @@ import numpy as np
 from bot.eval.qafile import read_qa_file
 from bot.training.examples import make_example, prepare_passages, without
 from bot.training.ranker import hit_at, train_model
-from tests.conftest import DATA, run_cli
+from tests.conftest import dataset, run_cli
 
 
 def _small_train(tmp_path: Path, contexts: int = 10) -> Path:
     """The first `contexts` passages of NorQuAD train with all their questions."""
-    rows = [json.loads(x) for x in (DATA / "norquad" / "train.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in dataset("norquad", "train.jsonl").read_text().splitlines()]
     keep = list(dict.fromkeys(r["context"] for r in rows))[:contexts]
     path = tmp_path / "small.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows

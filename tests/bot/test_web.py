@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.bot.webapp import WebApp, running_app
-from tests.conftest import DATA
+from tests.conftest import DEV_QA
 
 RADTSJENKO = ("Radtsjenko, som er professor ved Henry A Kissinger Center, Johns Hopkins "
               "School of Advanced International Studies, peker på at Russland, som fast "
@@ -70,7 +70,7 @@ def test_follow_up_uses_this_sessions_history(app: WebApp) -> None:
 
 def test_twelve_concurrent_users_each_get_their_own_answer(app: WebApp) -> None:
     rows = [json.loads(line) for line in
-            (DATA / "article_dev_qa.jsonl").read_text(encoding="utf-8").splitlines()]
+            (DEV_QA).read_text(encoding="utf-8").splitlines()]
     questions = [r["question"] for r in rows][:12]
     assert len(set(questions)) == 12
     expected = {q: _client(app).predict(q, api_name="/chat") for q in questions}

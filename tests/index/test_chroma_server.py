@@ -24,7 +24,7 @@ import pytest
 
 from index.article import read_article
 from index.layout import articles_name, sentences_name
-from tests.conftest import ARTICLE, DATA, REPO, run_cli
+from tests.conftest import ARTICLE, DEV_QA, REPO, run_cli
 
 # Through the server: the generations its rows carry, the live one, and what `search` finds.
 SERVER_ROWS = """
@@ -113,7 +113,7 @@ def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: P
     assert r.stdout.startswith("article\t22\te5-small-q4\tEkspert: Putins"), r.stderr
     # every dev question (24, some unanswerable) through both stores: identical records
     for args, out in ((server, "on-server"), (embedded, "embedded")):
-        r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / out),
+        r = run_cli(["eval", str(DEV_QA), "--out", str(tmp_path / out),
                      "-q", *args], cli_env, timeout=300)
         assert r.returncode == 0, r.stderr
     on_server = _predictions(tmp_path / "on-server")
