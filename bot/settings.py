@@ -29,7 +29,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """All of articlebot's settings; env names are ARTICLEBOT_<FIELD>."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     store: Path = Field(default_factory=lambda: default_data_dir() / "store")
     data_dir: Path = Field(default_factory=default_data_dir)

@@ -94,3 +94,14 @@ def test_cli_refuses_an_out_of_range_setting_in_one_line(
     assert (f"from {low} to {high}" in line or f"greater than or equal to {low}" in line
             or f"less than or equal to {high}" in line), line
     assert not (tmp_path / "store").exists()  # refused before any work
+
+
+def test_an_unknown_keyword_is_refused_and_an_unknown_variable_ignored(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in code that builds Settings fails where it is made, not as a default used
+    silently; the environment may hold ARTICLEBOT_* names of other versions."""
+    with pytest.raises(ValidationError) as raised:
+        Settings(prot=8000)  # type: ignore[call-arg]
+    assert str(config_error(raised.value)) == "setting prot: Extra inputs are not permitted"
+    monkeypatch.setenv("ARTICLEBOT_NO_SUCH_SETTING", "1")
+    assert Settings().port == 7860
