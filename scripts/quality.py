@@ -1,7 +1,7 @@
 """Answer quality: every measured starting point (docs/quality.md) beside the final system,
 on the same data.
 
-    python scripts/quality.py [--cache DIR] [--out docs/quality-table.md]
+    python scripts/quality.py --norquad DIR [--cache DIR] [--out docs/quality-table.md]
 
 Rows: BM25 (Norwegian Snowball stemming), all-MiniLM-L6-v2, multilingual-e5-small 4-bit,
 plain reciprocal-rank fusion of BM25 + e5, the LangChain tutorial default (dev file only), and
@@ -35,7 +35,6 @@ from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 
 DEV = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
-VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
 ARTICLE = REPO / "index" / "data" / "article.txt"
 COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
@@ -124,10 +123,13 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "articlebot",
                         help="embedding cache (reruns are fast)")
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--norquad", type=Path, required=True,
+                        help="the folder holding NorQuAD's train.jsonl and validation.jsonl")
     args = parser.parse_args()
+    validation = args.norquad / "validation.jsonl"
     e5 = make_embedder("e5-small-q4")
     minilm = make_embedder("st:all-MiniLM-L6-v2")
-    dev, val = _dev_items(), read_qa_file(VALIDATION).items
+    dev, val = _dev_items(), read_qa_file(validation).items
     rows: list[tuple[str, str, str]] = []
     dev_e5, val_e5 = _examples(dev, e5, args.cache), _examples(val, e5, args.cache)
     dev_ml, val_ml = _examples(dev, minilm, args.cache), _examples(val, minilm, args.cache)
@@ -145,9 +147,9 @@ def main() -> int:
         sys_dev = _system(DEV, [], work, store)
         # one run answers every validation question against its own passage and, as an
         # unanswerable item, against another document's passage
-        sys_val = _system(VALIDATION, ["--add-negatives"], work, store)
+        sys_val = _system(validation, ["--add-negatives"], work, store)
         first_dev = _system(DEV, ["--reranker", "none"], work, store)
-        first_val = _system(VALIDATION, ["--add-negatives", "--reranker", "none"], work, store)
+        first_val = _system(validation, ["--add-negatives", "--reranker", "none"], work, store)
 
     def f(s: dict[str, object], k: str) -> str:
         v = s.get(k)

@@ -1,6 +1,7 @@
 """The cross-encoder reranker beside the first stage, in one run: the ablation table.
 
-    python scripts/reranker_eval.py [--model-dir DIR] [--cache DIR] [--fp32 FILE] [--out FILE]
+    python scripts/reranker_eval.py --norquad DIR [--model-dir DIR] [--cache DIR] [--fp32 FILE]
+        [--out FILE]
 
 Rows: the first-stage ranker alone (with its own abstainer and second-citation rule), the
 cross-encoder alone over the first stage's top k, and the two combined by the shipped answer
@@ -47,8 +48,6 @@ from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 
 DEV = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
-TRAIN = REPO / "data" / "norquad" / "train.jsonl"
-VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
 ARTICLE = REPO / "index" / "data" / "article.txt"
 LISTS_K = 8  # candidates kept per list (the rule uses its own k of them)
 
@@ -180,6 +179,8 @@ def main() -> int:
     parser.add_argument("--fp32", type=Path, help="an fp32 graph to compare with int8")
     parser.add_argument("--fp32-sample", type=int, default=100)
     parser.add_argument("--out", type=Path, help="write the Markdown table here (and .json)")
+    parser.add_argument("--norquad", type=Path, required=True,
+                        help="the folder holding NorQuAD's train.jsonl and validation.jsonl")
     args = parser.parse_args()
     meta = json.loads((args.model_dir / "reranker.json").read_text(encoding="utf-8"))
     seed, null = int(meta["recipe"]["seed"]), float(meta["null_logit"])
@@ -189,14 +190,16 @@ def main() -> int:
     scorer = load_scorer(args.model_dir, completed)
     cache = ScoreCache(scorer.score)
 
-    train_items = [i for i in read_qa_file(TRAIN).items if i.context is not None]
+    train_items = [i for i in read_qa_file(args.norquad / "train.jsonl").items
+                   if i.context is not None]
     held = heldout_contexts(train_items, seed)
     held_lists = [q for q in build_lists(train_items, embedder, args.cache, ranker, LISTS_K,
                                          seed, detect_language) if q.item.context in held]
     random.Random(seed).shuffle(held_lists)
     held_lists = held_lists[:int(meta["calibration_questions"])]
-    val_lists = build_lists(read_qa_file(VALIDATION).items, embedder, args.cache, ranker,
-                            LISTS_K, seed, detect_language)
+    validation = read_qa_file(args.norquad / "validation.jsonl").items
+    val_lists = build_lists(validation, embedder, args.cache, ranker, LISTS_K, seed,
+                            detect_language)
     dev = dev_lists(embedder, args.cache, ranker)
     rows = {"held-out train": (held_lists, score_all(held_lists, cache, "held-out")),
             "NorQuAD validation": (val_lists, score_all(val_lists, cache, "validation"))}
