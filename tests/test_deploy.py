@@ -58,7 +58,7 @@ def test_compose_has_the_chat_and_a_chroma_server_with_volumes() -> None:
 def test_the_health_route_needs_no_password_and_tells_nothing(tmp_path: Path) -> None:
     import httpx
 
-    from tests.bot.webapp import running_app
+    from tests.bot.ui.webapp import running_app
 
     with running_app(tmp_path, "--auth", "ola:hemmelig") as app:
         response = httpx.get(app.url + "api/v1/health", timeout=30)

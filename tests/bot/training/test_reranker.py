@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.bot.test_training import _small_train
+from tests.bot.training.test_ranker import _small_train
 from tests.conftest import REPO, run_cli
 
 torch = pytest.importorskip("torch")

@@ -171,7 +171,7 @@ def test_the_http_api_takes_the_conversation_as_history(shared_store: Path,
                                                         tmp_path: Path) -> None:
     import httpx
 
-    from tests.bot.webapp import running_app
+    from tests.bot.ui.webapp import running_app
 
     history = [{"role": "user", "content": "Who visited North Korea this summer?"},
                {"role": "assistant", "content": "I sommer var også den russiske "

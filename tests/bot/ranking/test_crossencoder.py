@@ -13,7 +13,7 @@ from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
 from bot.ranking.e5file import default_path
 from core.errors import RerankerError
 
-DATA = Path(__file__).resolve().parents[2] / "bot" / "data"
+DATA = Path(__file__).resolve().parents[3] / "bot" / "data"
 
 
 @pytest.fixture(scope="module")

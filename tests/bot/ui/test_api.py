@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bot.eval.fake_llm import Script, scripted_server
-from tests.bot.webapp import WebApp, running_app
+from tests.bot.ui.webapp import WebApp, running_app
 from tests.conftest import run_cli
 
 QUESTION = "Hvem er Sergej Radtsjenko?"

@@ -14,7 +14,7 @@ from bot.ranking.e5file import E5File, default_path, dequantise_q4_0
 from bot.ranking.e5tokenizer import E5Tokenizer
 from core.errors import ModelFileError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.bot.webapp import WebApp, running_app
+from tests.bot.ui.webapp import WebApp, running_app
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.bot.webapp import WebApp, running_app
+from tests.bot.ui.webapp import WebApp, running_app
 from tests.conftest import DEV_QA
 
 RADTSJENKO = ("Radtsjenko, som er professor ved Henry A Kissinger Center, Johns Hopkins "
@@ -397,7 +397,7 @@ def test_with_auth_nothing_is_served_to_strangers(tmp_path: Path, shared_store: 
     from gradio_client import Client
 
     from bot.settings import Settings
-    from tests.bot.webapp import free_port
+    from tests.bot.ui.webapp import free_port
 
     settings = Settings(store=shared_store, data_dir=tmp_path, port=free_port(),
                         auth="ola:hemmelig-passord")

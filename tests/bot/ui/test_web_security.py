@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.webapp import running_app
+from tests.bot.ui.webapp import running_app
 from tests.conftest import REPO
 
 CLIENTS = int(os.environ.get("ARTICLEBOT_TEST_WEB_CLIENTS", "50"))
