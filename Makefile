@@ -53,6 +53,7 @@ browser:
 # ruff; the architecture's import contracts; every import declared, nothing unused declared
 lint: install-dev
 	$(BIN)/ruff check core bot index tests app.py scripts
+	$(BIN)/ruff format --check core bot index tests app.py scripts
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
 
@@ -62,7 +63,13 @@ typecheck: install-dev
 pytest: install-dev browser
 	$(BIN)/pytest
 
+# everything but what loads the real model, a server, a subprocess or a browser
+pytest-fast: install-dev
+	$(BIN)/pytest -m "not integration and not browser"
+
 test: lint typecheck pytest
+
+test-fast: lint typecheck pytest-fast
 
 bench: install-dev
 	$(BIN)/articlebot bench

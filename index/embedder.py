@@ -153,7 +153,7 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
 def normalise_spec(spec: str) -> str:
     """Check an embedder spec's form and return it in canonical form."""
     spec = spec.strip()
-    if spec == DEFAULT_EMBEDDER:
+    if spec == DEFAULT_EMBEDDER or spec in _REGISTERED:
         return spec
     if spec.startswith("st:") and spec[3:].strip():
         return "st:" + spec[3:].strip()
@@ -163,6 +163,15 @@ def normalise_spec(spec: str) -> str:
 
 _CACHE: dict[str, SentenceEmbedder] = {}
 _CACHE_LOCK = threading.Lock()
+# Embedders made available under their own spec by `register_embedder` (the tests' fake).
+_REGISTERED: dict[str, SentenceEmbedder] = {}
+
+
+def register_embedder(embedder: SentenceEmbedder) -> None:
+    """Make `embedder` what `make_embedder(embedder.spec)` returns in this process (for
+    tests: a deterministic embedder that needs no model)."""
+    with _CACHE_LOCK:
+        _REGISTERED[embedder.spec] = _CACHE[embedder.spec] = embedder
 
 
 def make_embedder(spec: str) -> SentenceEmbedder:

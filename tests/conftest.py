@@ -75,6 +75,38 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 
 
+# What makes a test an integration test (`-m integration`; `make test-fast` leaves them out):
+# it loads the real embedder or a store built with it, runs the CLI in a subprocess, a server
+# or a browser. Marked here by fixture and by what its module runs, so no test is missed.
+_INTEGRATION_FIXTURES = frozenset({"shared_store", "e5", "cli_env", "page", "browser"})
+_INTEGRATION_CALLS = ("Engine(", "make_embedder(", "run_cli(", "running_app(", "subprocess",
+                      "Store(", "index_files(", "load_scorer(", "Indexer(", "E5File(")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark integration tests (see `_INTEGRATION_FIXTURES`, `_INTEGRATION_CALLS`); a test
+    using only `fake_embedder` and none of those stays in the fast loop."""
+    sources: dict[Path, str] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if path not in sources:
+            sources[path] = path.read_text(encoding="utf-8")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        heavy = bool(fixtures & _INTEGRATION_FIXTURES) or (
+            "fake_embedder" not in fixtures
+            and any(call in sources[path] for call in _INTEGRATION_CALLS))
+        if heavy or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> Any:
+    """The deterministic embedder of tests/fakes.py, registered as `FAKE_EMBEDDER`."""
+    from tests.fakes import register_fake_embedder
+
+    return register_fake_embedder()
+
+
 @pytest.fixture()
 def store_dir(tmp_path: Path) -> Path:
     """An empty store directory."""
