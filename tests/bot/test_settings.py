@@ -90,9 +90,9 @@ def test_cli_refuses_an_out_of_range_setting_in_one_line(
     line = r.stderr.strip()
     assert line.startswith(f"articlebot: error: setting {name}"), line
     low, high = {"max_citations": (1, 10), "ranking_size": (1, 50), "port": (1, 65535)}[name]
-    # the bound that was crossed is named (either wording of the message)
-    assert (f"from {low} to {high}" in line or f"greater than or equal to {low}" in line
-            or f"less than or equal to {high}" in line), line
+    # the setting's variable and its range are named (docs/contracts.md, "Settings")
+    assert f"(env ARTICLEBOT_{name.upper()})" in line, line
+    assert line.endswith(f"must be a whole number from {low} to {high}"), line
     assert not (tmp_path / "store").exists()  # refused before any work
 
 
