@@ -20,6 +20,7 @@ RUN groupadd --gid 10001 articlebot \
 
 WORKDIR /app
 COPY pyproject.toml README.md app.py ./
+COPY core ./core
 COPY bot ./bot
 COPY index ./index
 # the default install only: the query path, no training or plotting extras

@@ -10,9 +10,12 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 HOST ?= 127.0.0.1
+# The public datasets (NorQuAD, XQuAD), outside the repo; the tests read them from here too
+# (ARTICLEBOT_DATASETS).
+DATASETS ?= $(abspath ../shared/data)
 PORT ?= 7860
 
-.PHONY: run test install install-dev browser lint typecheck pytest bench clean
+.PHONY: run test test-fast install install-dev browser lint typecheck pytest pytest-fast bench data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +52,8 @@ browser:
 
 # ruff; the architecture's import contracts; every import declared, nothing unused declared
 lint: install-dev
-	$(BIN)/ruff check bot index tests app.py scripts
+	$(BIN)/ruff check core bot index tests app.py scripts
+	$(BIN)/ruff format --check core bot index tests app.py scripts
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
 
@@ -59,10 +63,20 @@ typecheck: install-dev
 pytest: install-dev browser
 	$(BIN)/pytest
 
+# everything but what loads the real model, a server, a subprocess or a browser
+pytest-fast: install-dev
+	$(BIN)/pytest -m "not integration and not browser"
+
 test: lint typecheck pytest
+
+test-fast: lint typecheck pytest-fast
 
 bench: install-dev
 	$(BIN)/articlebot bench
+
+# Download NorQuAD and XQuAD into $(DATASETS) (needs the internet; never run by the tests).
+data:
+	$(PYTHON) scripts/get_datasets.py --out "$(DATASETS)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

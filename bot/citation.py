@@ -20,8 +20,7 @@ from bot.links import strip_links
 # rather than left in the text.
 # (Each leading run starts where its run starts, the lookbehinds, so that a long run of
 # spaces or brackets is scanned once, not once per character.)
-_MARKER = re.compile(
-    r"(?<![ \t])[ \t]*\[\^?\s*((?:[\-–]\s*)?[0-9]+(?:\s*[,;\-–]\s*[0-9]+)*)\s*\]")
+_MARKER = re.compile(r"(?<![ \t])[ \t]*\[\^?\s*((?:[\-–]\s*)?[0-9]+(?:\s*[,;\-–]\s*[0-9]+)*)\s*\]")
 _NUMBER_OR_DASH = re.compile(r"[0-9]+|[\-–]")
 _MAX_DIGITS = 9  # a marker number with more digits is no sentence (and is never converted)
 _MAX_RANGE = 20  # a longer "[a-b]" is not a citation range worth expanding
@@ -40,7 +39,8 @@ _SPACE_BEFORE_PUNCT = re.compile(r"(?<![ \t])[ \t]+([.,;:!?])")
 # letter after the stop ("f.eks. at") means an abbreviation, not a new sentence.
 _SENTENCE_END = re.compile(
     r"[.!?…]+[\"'»”’)\]]*(?:[ \t]*\[[0-9]+\])*(?=\s+[^\s\w\[]*[A-ZÆØÅ\"'«“(]|\s*\Z)"
-    r"|\n")
+    r"|\n"
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def validate_markers(reply: str, k: int) -> Validated:
                     kept.append(new)
         if not kept:
             return ""
-        lead = match.group(0)[:len(match.group(0)) - len(match.group(0).lstrip(" \t"))]
+        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip(" \t"))]
         return lead + "".join(f"[{n}]" for n in kept)
 
     text = _MARKER.sub(renumber, reply)
@@ -127,8 +127,9 @@ def check_reply(reply: str, k: int, article_text: str = "") -> Validated:
     text = _THINKING.sub("", reply)
     cited: tuple[int, ...] | None = None
     for _ in range(_MAX_PASSES):
-        checked = validate_markers(strip_links(text, article_text),
-                                   k if cited is None else len(cited))
+        checked = validate_markers(
+            strip_links(text, article_text), k if cited is None else len(cited)
+        )
         # compose the renumbering: the n-th marker now is the cited[n-1]-th one before
         cited = checked.cited if cited is None else tuple(cited[n - 1] for n in checked.cited)
         if checked.text == text:
@@ -177,7 +178,7 @@ def settled_prefix(partial: str) -> str:
         cut = len(partial.rstrip()) - len(partial.rstrip().split()[-1])
     for opener, closer in (("](", ")"), ("[", "]"), ("<", ">")):
         i = partial.rfind(opener, 0, cut)
-        if i != -1 and closer not in partial[i + len(opener):cut]:
+        if i != -1 and closer not in partial[i + len(opener) : cut]:
             cut = partial.rfind("[", 0, i) if opener == "](" else i
             cut = max(cut, 0)
     return partial[:cut]

@@ -8,7 +8,6 @@ method is called.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 import time
 from collections import OrderedDict
@@ -18,24 +17,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.answer import Answerer
-from bot.collection import CollectionAnswerer
+from bot.answer_records import ALL_ARTICLES, Answer
+from bot.chain import Answerer
 from bot.events import Event, final_answer
 from bot.llm import Generator, llm_config, make_chat_model
 from bot.question import clean_question
 from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
 from bot.ranking.model import RankerModel, load_model
-from bot.records import ALL_ARTICLES, Answer
 from bot.retriever import SentenceRetriever, load_index
+from bot.routing import RoutingAnswerer
 from bot.settings import Settings
+from core.errors import ArticleError, ArticleNotFoundError
+from core.records import Article, Sentence
 from index.article import article_from_text, inline_id, slugify
 from index.chunk import CHUNKER_VERSION
 from index.document import SUFFIXES, Limits, article_from_bytes, load_article
 from index.embedder import SentenceEmbedder, make_embedder, normalise_spec
-from index.errors import ArticleError, ArticleNotFoundError
 from index.fetch import FetchPolicy, is_url
 from index.indexer import Indexer, IndexResult
-from index.records import Article, Sentence
 from index.sentence import split_article
 from index.store import ArticleInfo, Store
 
@@ -63,10 +62,14 @@ class Engine:
     def __init__(self, settings: Settings, ranker: RankerModel | None = None) -> None:
         self.settings = settings
         self.embedder_spec = normalise_spec(settings.embedder)
-        self.store = Store(settings.store, chroma_url=settings.chroma_url,
-                           chroma_token=(settings.chroma_token.get_secret_value()
-                                         if settings.chroma_token else None),
-                           lock_timeout=settings.lock_timeout_s)
+        self.store = Store(
+            settings.store,
+            chroma_url=settings.chroma_url,
+            chroma_token=(
+                settings.chroma_token.get_secret_value() if settings.chroma_token else None
+            ),
+            lock_timeout=settings.lock_timeout_s,
+        )
         self._ranker = ranker
         self._reranker: CrossEncoderScorer | None = None
         # least recently used first; at most `cached_articles` of them
@@ -97,8 +100,9 @@ class Engine:
             return None
         with self._lock:
             if self._reranker is None:
-                self._reranker = load_scorer(self.settings.reranker_dir,
-                                             self.settings.data_dir / "reranker")
+                self._reranker = load_scorer(
+                    self.settings.reranker_dir, self.settings.data_dir / "reranker"
+                )
             return self._reranker
 
     def generator(self) -> Generator | None:
@@ -108,27 +112,35 @@ class Engine:
             return None
         with self._lock:
             if self._generator is None:
-                self._generator = Generator(make_chat_model(self._llm),
-                                            model_name=self._llm.model,
-                                            timeout_s=self._llm.timeout_s,
-                                            url=self._llm.base_url)
+                self._generator = Generator(
+                    make_chat_model(self._llm),
+                    model_name=self._llm.model,
+                    timeout_s=self._llm.timeout_s,
+                    url=self._llm.base_url,
+                )
             return self._generator
 
     def limits(self) -> Limits:
         """How much of a document is read, and how links are fetched (from the settings)."""
         s = self.settings
-        return Limits(sentences=s.max_article_sentences, chars=s.max_article_chars,
-                      fetch=FetchPolicy(allow_private=s.allow_private_urls,
-                                        read_timeout_s=s.fetch_timeout_s,
-                                        total_timeout_s=s.fetch_timeout_s * 3,
-                                        max_bytes=s.max_fetch_bytes))
+        return Limits(
+            sentences=s.max_article_sentences,
+            chars=s.max_article_chars,
+            fetch=FetchPolicy(
+                allow_private=s.allow_private_urls,
+                read_timeout_s=s.fetch_timeout_s,
+                total_timeout_s=s.fetch_timeout_s * 3,
+                max_bytes=s.max_fetch_bytes,
+            ),
+        )
 
     def indexer(self) -> Indexer:
         """An indexer over this engine's store and embedder."""
         return Indexer(self.store, self.embedder, self.embedder_spec, self.limits())
 
-    def index_files(self, paths: Sequence[Path | str], rebuild: bool = False,
-                    notice: Notice = _quiet) -> list[IndexResult]:
+    def index_files(
+        self, paths: Sequence[Path | str], rebuild: bool = False, notice: Notice = _quiet
+    ) -> list[IndexResult]:
         """Index article files and links under the writer lock; each is read (fetched,
         extracted) whole before anything of it is written."""
         results = []
@@ -142,8 +154,10 @@ class Engine:
             for path, article in articles:
                 result = indexer.index_article(article, rebuild=rebuild)
                 self._forget(result.article.id)
-                notice(f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
-                       f"{result.manifest.sentence_count} sentences ({path})")
+                notice(
+                    f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
+                    f"{result.manifest.sentence_count} sentences ({path})"
+                )
                 results.append(result)
         return results
 
@@ -157,8 +171,11 @@ class Engine:
         article = article_from_text(text, "inline")  # checks the text before it is hashed
         article = dataclasses.replace(article, id=article_id or inline_id(text))
         current = self.store.manifest(article.id, self.embedder_spec)
-        if current is not None and current.article_sha256 == article.sha256 and \
-                current.chunker_version == CHUNKER_VERSION:
+        if (
+            current is not None
+            and current.article_sha256 == article.sha256
+            and current.chunker_version == CHUNKER_VERSION
+        ):
             return article.id
         with self.store.writer():
             self.indexer().index_article(article)
@@ -176,8 +193,10 @@ class Engine:
                 result = indexer.index_article(article_from_text(text, inline_id(text)))
                 self._forget(result.article.id)
                 results.append(result)
-                notice(f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
-                       f"{result.manifest.sentence_count} sentences")
+                notice(
+                    f"{'unchanged' if result.skipped else 'indexed'} {result.article.id}: "
+                    f"{result.manifest.sentence_count} sentences"
+                )
         return results
 
     def add_upload(self, data: bytes, name: str) -> IndexResult:
@@ -190,14 +209,15 @@ class Engine:
         never replaces another upload with other content."""
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
-            raise ArticleError(f"{Path(name).name}: only {', '.join(UPLOAD_SUFFIXES)} "
-                               "articles can be uploaded")
+            raise ArticleError(
+                f"{Path(name).name}: only {', '.join(UPLOAD_SUFFIXES)} articles can be uploaded"
+            )
         if len(data) > self.settings.max_upload_bytes:
-            raise ArticleError(f"{Path(name).name}: larger than the "
-                               f"{self.settings.max_upload_bytes} byte limit")
+            raise ArticleError(
+                f"{Path(name).name}: larger than the {self.settings.max_upload_bytes} byte limit"
+            )
         limits = self.limits()
-        article = article_from_bytes(data, Path(name).name, "pending", source=name,
-                                     limits=limits)
+        article = article_from_bytes(data, Path(name).name, "pending", source=name, limits=limits)
         # over the cost limits: refused before anything is kept
         limits.check(article)
         limits.check(article, len(split_article(article)))
@@ -215,8 +235,9 @@ class Engine:
         tmp.replace(dest)
         with self.store.writer():
             indexer = self.indexer()
-            article = dataclasses.replace(article, id=indexer.article_id_for(dest),
-                                          source=str(dest.resolve()))
+            article = dataclasses.replace(
+                article, id=indexer.article_id_for(dest), source=str(dest.resolve())
+            )
             result = indexer.index_article(article)
         self._forget(result.article.id)
         return result
@@ -237,13 +258,15 @@ class Engine:
             if not self.answerable_articles():
                 raise ArticleNotFoundError(
                     f"no article is indexed with {self.embedder_spec} in {self.store.describe()}; "
-                    "run `articlebot index`")
+                    "run `articlebot index`"
+                )
             return ALL_ARTICLES
         if ref is None:
             path = bundled_article_path()
         else:
-            known = {m.article_id for m in self.store.manifests()
-                     if m.embedder == self.embedder_spec}
+            known = {
+                m.article_id for m in self.store.manifests() if m.embedder == self.embedder_spec
+            }
             if ref in known:
                 return ref
             if is_url(ref):
@@ -254,7 +277,8 @@ class Engine:
                     return self._build_missing(ref, notice)
                 raise ArticleNotFoundError(
                     f"{ref!r} is neither an indexed article id nor a file; "
-                    "see `articlebot articles`")
+                    "see `articlebot articles`"
+                )
         article_id = self.indexer().article_id_for(path)
         manifest = self.store.manifest(article_id, self.embedder_spec)
         if manifest is None:
@@ -324,10 +348,6 @@ class Engine:
             self.store.remove(article_id)
         self._forget(article_id)
 
-    def ranker_source(self) -> str:
-        """Where the ranker model came from (for eval provenance)."""
-        return str(self.ranker().meta.get("source", "trained"))
-
     # -- answering ------------------------------------------------------------------------
 
     def load(self, article_id: str) -> None:
@@ -349,15 +369,19 @@ class Engine:
                 return self._answerers[article_id]
         manifest = self.store.manifest(article_id, self.embedder_spec)
         with self._lock:
-            if (article_id in self._answerers and manifest is not None
-                    and self._loaded.get(article_id) == manifest.collection):
+            if (
+                article_id in self._answerers
+                and manifest is not None
+                and self._loaded.get(article_id) == manifest.collection
+            ):
                 self._checked[article_id] = now
                 self._answerers.move_to_end(article_id)
                 return self._answerers[article_id]
         if manifest is None:
             raise ArticleNotFoundError(
                 f"article {article_id!r} has no {self.embedder_spec} index in "
-                f"{self.store.describe()}; run `articlebot index`")
+                f"{self.store.describe()}; run `articlebot index`"
+            )
         embedder = self.embedder()
         self.store.check(manifest, embedder.dimension, CHUNKER_VERSION)
         article = self.store.article(article_id)
@@ -366,13 +390,16 @@ class Engine:
         # (their count must match the manifest) and scores them in memory, and a query of
         # the index would make an embedded reader load every article's vectors (739 MB at
         # 10,000 articles, against 172 MB at 10).
-        index = load_index(article, manifest, sentences, vectors,
-                           functools.partial(self.store.vectorstore, manifest, embedder))
-        retriever = SentenceRetriever(index=index, embedder=embedder, model=self.ranker(),
-                                      k=self.settings.ranking_size, reranker=self.reranker())
-        answerer = Answerer(retriever, max_citations=self.settings.max_citations,
-                            ranking_size=self.settings.ranking_size,
-                            generator=self.generator())
+        index = load_index(article, manifest, sentences, vectors)
+        retriever = SentenceRetriever(
+            index=index, embedder=embedder, model=self.ranker(), reranker=self.reranker()
+        )
+        answerer = Answerer(
+            retriever,
+            max_citations=self.settings.max_citations,
+            ranking_size=self.settings.ranking_size,
+            generator=self.generator(),
+        )
         with self._lock:
             self._answerers[article_id] = answerer
             self._answerers.move_to_end(article_id)
@@ -382,18 +409,28 @@ class Engine:
                 self._forget(next(iter(self._answerers)))
         return answerer
 
-    def collection(self) -> CollectionAnswerer:
+    def collection(self) -> RoutingAnswerer:
         """The answer chain across every article indexed with this engine's embedder."""
+
         def search(vector: np.ndarray, k: int) -> list[tuple[Sentence, float]]:
             return self.store.search(vector, k, embedder=self.embedder_spec)
 
-        return CollectionAnswerer(self.answerer, search, self.embedder(),
-                                  candidates=self.settings.across_sentences,
-                                  articles=self.settings.across_articles,
-                                  ranking_size=self.settings.ranking_size)
+        return RoutingAnswerer(
+            self.answerer,
+            search,
+            self.embedder(),
+            candidates=self.settings.across_sentences,
+            articles=self.settings.across_articles,
+            ranking_size=self.settings.ranking_size,
+        )
 
-    def events(self, question: str, article_id: str, query: str | None = None,
-               config: RunnableConfig | None = None) -> Iterator[Event]:
+    def events(
+        self,
+        question: str,
+        article_id: str,
+        query: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> Iterator[Event]:
         """Answer one question about an indexed article as events (`bot.events`): the
         ranking, the answer text as it is written, then the final checked answer.
 
@@ -403,8 +440,9 @@ class Engine:
         cleaned = clean_question(question, self.settings.max_question_chars)
         return self._events(cleaned, article_id, query, config)
 
-    def _events(self, cleaned: str, article_id: str, query: str | None,
-                config: RunnableConfig | None) -> Iterator[Event]:
+    def _events(
+        self, cleaned: str, article_id: str, query: str | None, config: RunnableConfig | None
+    ) -> Iterator[Event]:
         if article_id == ALL_ARTICLES:
             yield from self.collection().events(cleaned, query=query, config=config)
             return
@@ -424,8 +462,9 @@ class Engine:
             self._forget(article_id)
             yield from self.answerer(article_id).events(cleaned, query=query, config=config)
 
-    def ask(self, question: str, article_id: str, item_id: str | None = None,
-            query: str | None = None) -> Answer:
+    def ask(
+        self, question: str, article_id: str, item_id: str | None = None, query: str | None = None
+    ) -> Answer:
         """Answer one question about an indexed article: `events` drained."""
         answer = final_answer(self.events(question, article_id, query=query))
         if item_id is not None:

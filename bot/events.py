@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.records import Answer, Ranked
+from bot.answer_records import Answer, Ranked
 
 
 @dataclass(frozen=True)

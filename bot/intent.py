@@ -10,12 +10,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.ranking.lexicon import OVERVIEW_PATTERNS, ROLE_WORDS, fold
+from bot.ranking.lexicon import OVERVIEW_PATTERNS, ROLE_WORDS
+from core.text import fold
 
 _WORD = re.compile(r"[^\W\d_]+")
 _WHO = re.compile(r"\b(?:hvem|kven|who|wer|wen|qui|vem|quién|hvad hedder)\b")
-_WHY = re.compile(r"\b(?:hvorfor|kvifor|why|warum|pourquoi|varför|hvorfor|por qué|"
-                  r"hva er grunnen|what is the reason|hva skyldes|hvordan begrunner)\b")
+_WHY = re.compile(
+    r"\b(?:hvorfor|kvifor|why|warum|pourquoi|varför|hvorfor|por qué|"
+    r"hva er grunnen|what is the reason|hva skyldes|hvordan begrunner)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,11 @@ def _overview() -> re.Pattern[str]:
 def question_intent(question: str) -> Intent:
     """The intent of a (cleaned) question."""
     folded = fold(question)
-    roles = tuple(dict.fromkeys(w for word in _WORD.findall(folded)
-                                for w in ROLE_WORDS.get(word, ()))) if _WHO.search(folded) \
+    roles = (
+        tuple(dict.fromkeys(w for word in _WORD.findall(folded) for w in ROLE_WORDS.get(word, ())))
+        if _WHO.search(folded)
         else ()
+    )
     if _overview().search(folded):
         return Intent("overview")
     if _WHY.search(folded):

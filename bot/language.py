@@ -19,7 +19,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from bot.ranking.lexicon import LANGUAGE_MARKERS, fold
+from bot.ranking.lexicon import LANGUAGE_MARKERS
+from core.text import fold
 
 _WORD = re.compile(r"[^\W\d_]+")
 # The languages told apart, in the order that breaks exact ties (the article's first).
@@ -40,11 +41,15 @@ def marker_scores(question: str) -> dict[str, float]:
     found = _WORD.findall(question)
     # the opening word (the question word, mostly) counts twice; a capitalised word further
     # on is a name's part ("El Alamein", "Den Haag"), not a marker
-    words = [(fold(w), 2.0 if i == 0 else 1.0) for i, w in enumerate(found)
-             if i == 0 or not w[0].isupper()]
-    scores = {lang: sum(weight / _SHARED[w] for w, weight in words
-                        if w in LANGUAGE_MARKERS[lang])
-              for lang in LANGUAGES}
+    words = [
+        (fold(w), 2.0 if i == 0 else 1.0)
+        for i, w in enumerate(found)
+        if i == 0 or not w[0].isupper()
+    ]
+    scores = {
+        lang: sum(weight / _SHARED[w] for w, weight in words if w in LANGUAGE_MARKERS[lang])
+        for lang in LANGUAGES
+    }
     folded = fold(question)
     for letters, weights in _LETTERS:
         if any(ch in folded for ch in letters):
@@ -57,10 +62,17 @@ def marker_scores(question: str) -> dict[str, float]:
 def _identifier() -> Any:
     from lingua import Language, LanguageDetectorBuilder
 
-    languages = (Language.BOKMAL, Language.NYNORSK, Language.ENGLISH, Language.SWEDISH,
-                 Language.DANISH, Language.GERMAN, Language.FRENCH, Language.SPANISH)
-    return (LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode()
-            .build())
+    languages = (
+        Language.BOKMAL,
+        Language.NYNORSK,
+        Language.ENGLISH,
+        Language.SWEDISH,
+        Language.DANISH,
+        Language.GERMAN,
+        Language.FRENCH,
+        Language.SPANISH,
+    )
+    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
 
 def identifier_scores(question: str) -> dict[str, float]:

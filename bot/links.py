@@ -43,19 +43,23 @@ _EMAIL_LOCAL = r"\w.!#$%&'*+/=?^`{|}~\-"
 # token one of them finds cannot hide another that overlaps it ("post@nrk.no://x"). Each
 # starts only where its run of characters starts (the lookbehinds), which keeps the scan
 # linear in the text's length.
-_CANDIDATES = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
-    ("scheme", r"(?<![a-z0-9+.\-])[a-z0-9+.\-]*://\S*"),
-    ("active", r"(?<![a-z])(?:" + "|".join(sorted(_ACTIVE_SCHEMES)) + r"):\S+"),
-    ("email", r"(?<![" + _EMAIL_LOCAL + r"])[" + _EMAIL_LOCAL + r"]+@[\w\-]+(?:\.[\w\-]+)+"),
-    ("relative", r"//[\w\-]+\.[\w\-]\S*"),
-    ("www", r"(?<![\w.\-])www\.[\w\-]\S*"),
-    ("ip", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5}|[/?#])\S*"),
-    ("host", r"(?<![\w.@\-])(?:[\w\-]+\.)+[\w\-]+(?::\d{1,5})?(?:[/?#]\S*)?"),
-))
+_CANDIDATES = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("scheme", r"(?<![a-z0-9+.\-])[a-z0-9+.\-]*://\S*"),
+        ("active", r"(?<![a-z])(?:" + "|".join(sorted(_ACTIVE_SCHEMES)) + r"):\S+"),
+        ("email", r"(?<![" + _EMAIL_LOCAL + r"])[" + _EMAIL_LOCAL + r"]+@[\w\-]+(?:\.[\w\-]+)+"),
+        ("relative", r"//[\w\-]+\.[\w\-]\S*"),
+        ("www", r"(?<![\w.\-])www\.[\w\-]\S*"),
+        ("ip", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5}|[/?#])\S*"),
+        ("host", r"(?<![\w.@\-])(?:[\w\-]+\.)+[\w\-]+(?::\d{1,5})?(?:[/?#]\S*)?"),
+    )
+)
 _TRAILING = ".,;:!?'\")]}*_~»”’"
 # A bare name without a path counts as a link only under a top-level domain people use, so
 # that glued prose ("f.eks", "kl.10") is not mistaken for one.
-_TLDS = frozenset("""
+_TLDS = frozenset(
+    """
 com net org info biz edu gov mil int name pro aero coop museum mobi asia tel travel jobs cat
 xxx app dev io ai co me tv ly gg sh to cc ws xyz online site top club shop store tech blog
 news live link click page web cloud one art fun icu vip win bid loan work email today world
@@ -68,7 +72,8 @@ lt lu lv ma mc md mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne
 no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw sa sb sc sd se
 sg si sk sl sm sn so sr ss st su sv sx sy sz tc td tf tg th tj tk tl tm tn tr tt tw tz ua ug
 uk us uy uz va vc ve vg vi vn vu wf ye yt za zm zw
-""".split())
+""".split()
+)
 # Norwegian abbreviations that read like a host under a country code.
 _ABBREVIATIONS = frozenset({"f.kr", "e.kr", "mill.kr", "mrd.kr", "m.fl", "bl.a", "f.eks"})
 _LINK_HINTS = frozenset(":@./")
@@ -108,10 +113,13 @@ def _held_normalised(needle: str, article_text: str) -> bool:
     i = hay.find(needle)
     while i != -1:
         before = hay[i - 1] if i else " "
-        after = hay[i + len(needle):i + len(needle) + 2]
+        after = hay[i + len(needle) : i + len(needle) + 2]
         glued_before = _name_char(before) or before in ".-@"
-        glued_after = bool(after) and (_name_char(after[0]) or after[0] in "-~%@" or (
-            after[0] in ".:" and len(after) > 1 and _name_char(after[1])))
+        glued_after = bool(after) and (
+            _name_char(after[0])
+            or after[0] in "-~%@"
+            or (after[0] in ".:" and len(after) > 1 and _name_char(after[1]))
+        )
         if not glued_before and not glued_after:
             return True
         i = hay.find(needle, i + 1)
@@ -182,10 +190,11 @@ def find_links(text: str) -> list[tuple[int, int, str]]:
             else:
                 merged.append((start, end))
         if folded != raw:
-            found.append((chunk.start(), chunk.end(), folded[merged[0][0]:merged[-1][1]]))
+            found.append((chunk.start(), chunk.end(), folded[merged[0][0] : merged[-1][1]]))
             continue
-        found.extend((chunk.start() + start, chunk.start() + end, folded[start:end])
-                     for start, end in merged)
+        found.extend(
+            (chunk.start() + start, chunk.start() + end, folded[start:end]) for start, end in merged
+        )
     return found
 
 

@@ -15,19 +15,18 @@ import dataclasses
 import logging
 import re
 import time
-import unicodedata
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot import texts
+from bot.answer_records import Answer, Citation, Ranked
 from bot.citation import check_reply, stream_view
-from bot.records import Answer, Citation, Ranked
 from bot.retriever import Retrieval
 from bot.settings import Settings
-from index.article import clean_text
-from index.errors import ConfigError, LLMError
+from core.errors import ConfigError, LLMError
+from core.text import clean_text, fold_words
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -64,23 +63,29 @@ def llm_config(settings: Settings) -> LLMConfig | None:
     if settings.llm is None:
         return None
     if not settings.llm_model:
-        raise ConfigError(f"--llm {settings.llm} needs --llm-model NAME "
-                          "(env ARTICLEBOT_LLM_MODEL)")
+        raise ConfigError(f"--llm {settings.llm} needs --llm-model NAME (env ARTICLEBOT_LLM_MODEL)")
     if settings.llm_timeout_s <= 0:
         raise ConfigError("setting llm_timeout_s: must be greater than 0")
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     if settings.llm == "openai":
         if not settings.llm_base_url and not key:
-            raise ConfigError("--llm openai needs --llm-base-url URL of an OpenAI-compatible "
-                              "server (env ARTICLEBOT_LLM_BASE_URL), or OPENAI_API_KEY to "
-                              "use api.openai.com")
+            raise ConfigError(
+                "--llm openai needs --llm-base-url URL of an OpenAI-compatible "
+                "server (env ARTICLEBOT_LLM_BASE_URL), or OPENAI_API_KEY to "
+                "use api.openai.com"
+            )
         base_url = settings.llm_base_url or OPENAI_URL
     else:
         base_url = settings.llm_base_url or OLLAMA_URL
     if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
         raise ConfigError(f"--llm-base-url must be an http(s) URL, not {base_url!r}")
-    return LLMConfig(provider=settings.llm, model=settings.llm_model, base_url=base_url,
-                     timeout_s=settings.llm_timeout_s, api_key=key)
+    return LLMConfig(
+        provider=settings.llm,
+        model=settings.llm_model,
+        base_url=base_url,
+        timeout_s=settings.llm_timeout_s,
+        api_key=key,
+    )
 
 
 def make_chat_model(config: LLMConfig) -> Any:
@@ -95,17 +100,28 @@ def make_chat_model(config: LLMConfig) -> Any:
             # Every value is passed explicitly so that the client reads nothing from the
             # environment (OPENAI_BASE_URL and the like); no retries, so a dead server
             # falls back at once. No token cap: servers disagree on its parameter's name.
-            return ChatOpenAI(model=config.model, base_url=config.base_url,
-                              api_key=config.api_key or "none",  # type: ignore[arg-type]
-                              timeout=config.timeout_s, max_retries=0, temperature=0)
+            return ChatOpenAI(
+                model=config.model,
+                base_url=config.base_url,
+                api_key=config.api_key or "none",  # type: ignore[arg-type]
+                timeout=config.timeout_s,
+                max_retries=0,
+                temperature=0,
+            )
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=config.model, base_url=config.base_url, temperature=0,
-                          num_predict=MAX_ANSWER_TOKENS,
-                          client_kwargs={"timeout": config.timeout_s})
+        return ChatOllama(
+            model=config.model,
+            base_url=config.base_url,
+            temperature=0,
+            num_predict=MAX_ANSWER_TOKENS,
+            client_kwargs={"timeout": config.timeout_s},
+        )
     except ImportError as exc:
-        raise LLMError(f"--llm {config.provider} needs the optional packages: "
-                       f"pip install 'articlebot[llm]' ({exc.name} is missing)") from None
+        raise LLMError(
+            f"--llm {config.provider} needs the optional packages: "
+            f"pip install 'articlebot[llm]' ({exc.name} is missing)"
+        ) from None
 
 
 def public_url(url: str) -> str:
@@ -145,16 +161,21 @@ def failure_reason(exc: BaseException, url: str, timeout_s: float) -> str:
         return reasons["timeout"].format(seconds=timeout_s)
     if any(isinstance(e, transport) for e in chain):
         return reasons["unreachable"].format(url=public_url(url))
-    status = next((getattr(e, "status_code", None) for e in chain
-                   if isinstance(getattr(e, "status_code", None), int)), None)
+    status = next(
+        (
+            getattr(e, "status_code", None)
+            for e in chain
+            if isinstance(getattr(e, "status_code", None), int)
+        ),
+        None,
+    )
     if status is not None:
         return reasons["status"].format(url=public_url(url), status=status)
     return reasons["failed"].format(error=type(exc).__name__)
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFC", _MARKERS.sub(" ", text)).casefold()
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+    return fold_words(_MARKERS.sub(" ", text))
 
 
 def is_abstention(reply: str, language: str) -> bool:
@@ -162,15 +183,17 @@ def is_abstention(reply: str, language: str) -> bool:
     languages; the model may answer in another than we guessed)."""
     folded = _fold(reply)
     return bool(folded) and any(
-        folded.startswith(_fold(texts.text("abstain", lang))) for lang in {language, "nb", "en"})
+        folded.startswith(_fold(texts.text("abstain", lang))) for lang in {language, "nb", "en"}
+    )
 
 
 def leaks_prompt(reply: str, system_prompt: str, words: int = LEAK_WORDS) -> bool:
     """Whether a reply repeats a run of `words` consecutive words of the system prompt
     (it must never show: OWASP LLM07); an honest answer shares no such run with it."""
+
     def runs(text: str) -> set[tuple[str, ...]]:
         w = _fold(text).split()
-        return {tuple(w[i:i + words]) for i in range(len(w) - words + 1)}
+        return {tuple(w[i : i + words]) for i in range(len(w) - words + 1)}
 
     return not runs(reply).isdisjoint(runs(system_prompt))
 
@@ -183,8 +206,14 @@ def prompt_sentence(text: str) -> str:
 class Generator:
     """The generative step: retrieved sentences -> model -> checked, cited answer."""
 
-    def __init__(self, chat_model: Any, model_name: str, timeout_s: float,
-                 url: str = "", k: int = PROMPT_SENTENCES) -> None:
+    def __init__(
+        self,
+        chat_model: Any,
+        model_name: str,
+        timeout_s: float,
+        url: str = "",
+        k: int = PROMPT_SENTENCES,
+    ) -> None:
         self.chat_model = chat_model
         self.model_name = model_name
         self.timeout_s = timeout_s
@@ -199,21 +228,31 @@ class Generator:
     def system_prompt(self, language: str) -> str:
         """The system message for a question in `language`."""
         return texts.prompt(texts.LLM_SYSTEM_PROMPT, language).format(
-            language=texts.language_name(language),
-            abstain=texts.text("abstain", language))
+            language=texts.language_name(language), abstain=texts.text("abstain", language)
+        )
 
-    def messages(self, question: str, language: str,
-                 ranked: tuple[Ranked, ...]) -> list[tuple[str, str]]:
+    def messages(
+        self, question: str, language: str, ranked: tuple[Ranked, ...]
+    ) -> list[tuple[str, str]]:
         """The chat messages: rules, then the numbered sentences and the question."""
-        numbered = "\n".join(f"[{i}] {prompt_sentence(r.sentence.text)}"
-                             for i, r in enumerate(ranked[:self.k], start=1))
+        numbered = "\n".join(
+            f"[{i}] {prompt_sentence(r.sentence.text)}"
+            for i, r in enumerate(ranked[: self.k], start=1)
+        )
         user = texts.prompt(texts.LLM_USER_PROMPT, language).format(
-            sentences=numbered, question=" ".join(clean_text(question).split()))
+            sentences=numbered, question=" ".join(clean_text(question).split())
+        )
         return [("system", self.system_prompt(language)), ("human", user)]
 
-    def stream(self, question: str, language: str, retrieval: Retrieval,
-               extractive: Answer, article_text: str,
-               config: RunnableConfig | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        extractive: Answer,
+        article_text: str,
+        config: RunnableConfig | None = None,
+    ) -> Iterator[str | Answer]:
         """Yield the answer text so far (checked like the final one: only valid markers,
         no links) as the model writes it, then the final `Answer`."""
         reading = _Reading(self, language, retrieval, article_text)
@@ -227,49 +266,52 @@ class Generator:
             return
         yield self.finish(reading.reply, language, retrieval.ranked, extractive, article_text)
 
-    async def astream(self, question: str, language: str, retrieval: Retrieval,
-                      extractive: Answer, article_text: str,
-                      config: RunnableConfig | None = None) -> AsyncIterator[str | Answer]:
-        """`stream` for an event loop: the model's own async streaming call."""
-        reading = _Reading(self, language, retrieval, article_text)
-        try:
-            async for chunk in self.chat_model.astream(reading.messages(question),
-                                                       config=config):
-                view = reading.feed(str(chunk.text))
-                if view is not None:
-                    yield view
-        except Exception as exc:  # any failure of the model: fall back, never fail
-            yield self._fallback(extractive, exc)
-            return
-        yield self.finish(reading.reply, language, retrieval.ranked, extractive, article_text)
-
-    def finish(self, reply: str, language: str, ranked: tuple[Ranked, ...],
-               extractive: Answer, article_text: str) -> Answer:
+    def finish(
+        self,
+        reply: str,
+        language: str,
+        ranked: tuple[Ranked, ...],
+        extractive: Answer,
+        article_text: str,
+    ) -> Answer:
         """Turn a whole reply into the answer: checked citations, or a fallback."""
         reasons = texts.LLM_FALLBACK_REASONS
         reply = clean_text(reply)
         if not reply.strip():
             return dataclasses.replace(extractive, fallback_reason=reasons["empty"])
-        shown = ranked[:self.k]
+        shown = ranked[: self.k]
         checked = check_reply(reply, len(shown), article_text)
         if leaks_prompt(checked.text, self.system_prompt(language)):
             return dataclasses.replace(extractive, fallback_reason=reasons["leak"])
         if not checked.cited:
             if is_abstention(checked.text, language):
-                closest = tuple(Citation(n=i, sentence=r.sentence, score=r.score,
-                                         support=False)
-                                for i, r in enumerate(ranked[:2], start=1))
+                closest = tuple(
+                    Citation(n=i, sentence=r.sentence, score=r.score, support=False)
+                    for i, r in enumerate(ranked[:2], start=1)
+                )
                 return dataclasses.replace(
-                    extractive, answer=texts.text("abstain", language), citations=closest,
-                    abstained=True, short_answer=None, backend=self.backend,
-                    fallback_reason=None)
+                    extractive,
+                    answer=texts.text("abstain", language),
+                    citations=closest,
+                    abstained=True,
+                    short_answer=None,
+                    backend=self.backend,
+                    fallback_reason=None,
+                )
             return dataclasses.replace(extractive, fallback_reason=reasons["uncited"])
-        citations = tuple(Citation(n=new, sentence=shown[old - 1].sentence,
-                                   score=shown[old - 1].score)
-                          for new, old in enumerate(checked.cited, start=1))
+        citations = tuple(
+            Citation(n=new, sentence=shown[old - 1].sentence, score=shown[old - 1].score)
+            for new, old in enumerate(checked.cited, start=1)
+        )
         return dataclasses.replace(
-            extractive, answer=checked.text, citations=citations, abstained=False,
-            short_answer=None, backend=self.backend, fallback_reason=None)
+            extractive,
+            answer=checked.text,
+            citations=citations,
+            abstained=False,
+            short_answer=None,
+            backend=self.backend,
+            fallback_reason=None,
+        )
 
     def _fallback(self, extractive: Answer, exc: BaseException) -> Answer:
         reason = failure_reason(exc, self.url, self.timeout_s)
@@ -278,12 +320,12 @@ class Generator:
         return dataclasses.replace(extractive, fallback_reason=reason)
 
 
-
 class _Reading:
     """A reply being read as it streams: the text so far, and what may be shown of it."""
 
-    def __init__(self, generator: Generator, language: str, retrieval: Retrieval,
-                 article_text: str) -> None:
+    def __init__(
+        self, generator: Generator, language: str, retrieval: Retrieval, article_text: str
+    ) -> None:
         self._generator = generator
         self._language = language
         self._retrieval = retrieval

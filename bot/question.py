@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot import texts
-from index.article import clean_text
-from index.errors import QuestionError
+from core.errors import QuestionError
+from core.text import clean_text
 
 # Terminal escape sequences (colours, cursor moves, window titles) pasted with a question:
 # removing only their ESC would leave "[2J" or "[31m" in the words
@@ -33,8 +33,9 @@ def clean_question(raw: object, max_chars: int) -> str:
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
-        raise QuestionError("The question holds characters that are not valid text "
-                            "(a lone surrogate).") from None
+        raise QuestionError(
+            "The question holds characters that are not valid text (a lone surrogate)."
+        ) from None
     question = " ".join(clean_text(_TAGS.sub("", _ESCAPES.sub("", raw))).split())
     if not question or not any(ch.isalnum() for ch in question):
         raise QuestionError(texts.text("empty_question", "en"))

@@ -1,4 +1,4 @@
-"""Retrieval: a LangChain retriever that ranks an article's sentences for a question.
+"""Retrieval: ranking an article's sentences for a question.
 
 Dense scores come from the article's vectors, read from its Chroma collection when the article
 is loaded; lexical scores from BM25 over stemmed terms; the learned ranker fuses them with cheap
@@ -11,17 +11,11 @@ languages it was trained on: Norwegian and its neighbours).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from bot.language import detect_language
+from bot.answer_records import Ranked
 from bot.ranking.crossencoder import CrossEncoderScorer
 from bot.ranking.features import (
     PreparedSentences,
@@ -31,9 +25,8 @@ from bot.ranking.features import (
     question_info,
 )
 from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
-from bot.records import Ranked
+from core.records import Article, Manifest, Sentence
 from index.embedder import SentenceEmbedder
-from index.records import Article, Manifest, Sentence
 
 
 @dataclass(frozen=True)
@@ -43,27 +36,20 @@ class SentenceIndex:
     article: Article
     manifest: Manifest
     prepared: PreparedSentences  # its sentences with the vectors stored in Chroma
-    # a langchain_chroma.Chroma over the article's collection, opened when first asked for:
-    # answering never needs it, and building one costs about 30 ms (Chroma's settings),
-    # which an answer across articles would pay for every candidate article it loads
-    open_vectorstore: Callable[[], Any]
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
         """The article's sentences, in document order."""
         return self.prepared.sentences
 
-    def vectorstore(self) -> Any:
-        """The LangChain vector store over the article's collection."""
-        return self.open_vectorstore()
 
-
-def load_index(article: Article, manifest: Manifest, sentences: list[Sentence],
-               vectors: np.ndarray, open_vectorstore: Callable[[], Any]) -> SentenceIndex:
+def load_index(
+    article: Article, manifest: Manifest, sentences: list[Sentence], vectors: np.ndarray
+) -> SentenceIndex:
     """Prepare an article's sentences and stored vectors for querying."""
-    return SentenceIndex(article=article, manifest=manifest,
-                         prepared=prepare_sentences(sentences, vectors),
-                         open_vectorstore=open_vectorstore)
+    return SentenceIndex(
+        article=article, manifest=manifest, prepared=prepare_sentences(sentences, vectors)
+    )
 
 
 @dataclass(frozen=True)
@@ -80,35 +66,20 @@ class Retrieval:
     rerank_ms: float = 0.0  # the cross-encoder's share of the time (0 without it)
 
 
-class SentenceRetriever(BaseRetriever):
-    """Ranks one article's sentences by dense + BM25 + learned features."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass(frozen=True)
+class SentenceRetriever:
+    """Ranks one article's sentences by dense + BM25 + learned features (and, with a
+    reranker, rescores the best few). The answer chain's retrieve step calls `retrieve`,
+    so the chain's config and callbacks see it as that step."""
 
     index: SentenceIndex
     embedder: SentenceEmbedder
     model: RankerModel
-    k: int = 5
     reranker: CrossEncoderScorer | None = None
 
-    def chroma_dense_scores(self, question: str) -> np.ndarray:
-        """The dense scores `retrieve` computes, through a Chroma search over all sentences.
-
-        `retrieve` needs every sentence's score, not a top k, so this query would be a full
-        scan by another route: it cost 2.4-2.9 ms a question against 0.01 ms for the product
-        over the vectors the collection held when the article was loaded. Kept as the
-        reference the product is checked against."""
-        n = len(self.index.sentences)
-        vector = self.embedder.embed_query(question)
-        hits = self.index.vectorstore().similarity_search_by_vector_with_relevance_scores(
-            vector, k=n)
-        scores = np.full(n, -1.0)
-        for doc, distance in hits:  # langchain-chroma gives the collection's cosine distance
-            scores[int(doc.metadata["n"]) - 1] = 1.0 - float(distance)
-        return scores
-
-    def retrieve(self, question: str, language: str = "nb",
-                 vector: np.ndarray | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, language: str = "nb", vector: np.ndarray | None = None
+    ) -> Retrieval:
         """Rank all sentences of the article for a question in `language`; `vector` is the
         question's embedding when the caller already has it (asking across articles embeds
         the question once for all of them)."""
@@ -121,16 +92,25 @@ class SentenceRetriever(BaseRetriever):
         scores = variant.ranker.decision(matrix)
         order = np.argsort(-scores, kind="stable")
         rows = matrix.tolist()
-        ranked = tuple(Ranked(sentence=prepared.sentences[i], score=float(scores[i]),
-                              features=tuple(rows[i])) for i in order)
+        ranked = tuple(
+            Ranked(sentence=prepared.sentences[i], score=float(scores[i]), features=tuple(rows[i]))
+            for i in order
+        )
         row = abstain_row(q, matrix, scores, prepared.vocabulary)
         answerable = float(variant.abstainer.probability(row[None, :])[0])
-        top2 = (float(scores[order[0]]) if len(order) else 0.0,
-                float(scores[order[1]]) if len(order) > 1 else 0.0)
-        first = Retrieval(ranked=ranked, answerable=answerable,
-                          abstain=answerable < variant.abstain_below, question=q,
-                          second_within=self.model.second_citation_within, first_stage=top2,
-                          first_stage_answerable=answerable)
+        top2 = (
+            float(scores[order[0]]) if len(order) else 0.0,
+            float(scores[order[1]]) if len(order) > 1 else 0.0,
+        )
+        first = Retrieval(
+            ranked=ranked,
+            answerable=answerable,
+            abstain=answerable < variant.abstain_below,
+            question=q,
+            second_within=self.model.second_citation_within,
+            first_stage=top2,
+            first_stage_answerable=answerable,
+        )
         # The cross-encoder and its answer rule were fitted on Norwegian questions over the
         # lexical variant's scores; the cross-lingual variant's scores are on another scale,
         # so questions in other languages keep the first stage's answer.
@@ -144,29 +124,37 @@ class SentenceRetriever(BaseRetriever):
         assert self.reranker is not None
         t0 = time.perf_counter()
         rule = self.reranker.rule
-        head = first.ranked[:rule.k]
-        verdict = self.reranker.rerank(question, [r.sentence.text for r in head],
-                                       np.array([r.score for r in head]), abstain_logit)
-        top = [Ranked(sentence=head[i].sentence, score=float(verdict.combined[i]),
-                      features=head[i].features) for i in verdict.order]
-        floor, last = float(verdict.combined.min()), head[-1].score
-        rest = [Ranked(sentence=r.sentence,
-                       score=floor - max(rule.first_stage_weight, 1e-3) * (last - r.score) - 1e-6,
-                       features=r.features) for r in first.ranked[rule.k:]]
-        return Retrieval(ranked=(*top, *rest), answerable=verdict.answerable,
-                         abstain=verdict.abstain, question=first.question,
-                         second_within=rule.second_within, first_stage=first.first_stage,
-                         first_stage_answerable=first.first_stage_answerable,
-                         rerank_ms=(time.perf_counter() - t0) * 1000)
-
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        result = self.retrieve(query, detect_language(query))
-        return [
-            Document(page_content=r.sentence.text, id=r.sentence.id,
-                     metadata={"sentence_id": r.sentence.id, "n": r.sentence.n,
-                               "kind": r.sentence.kind, "start": r.sentence.start,
-                               "end": r.sentence.end, "score": r.score,
-                               "answerable": result.answerable})
-            for r in result.ranked[:self.k]
+        head = first.ranked[: rule.k]
+        verdict = self.reranker.rerank(
+            question,
+            [r.sentence.text for r in head],
+            np.array([r.score for r in head]),
+            abstain_logit,
+        )
+        top = [
+            Ranked(
+                sentence=head[i].sentence,
+                score=float(verdict.combined[i]),
+                features=head[i].features,
+            )
+            for i in verdict.order
         ]
+        floor, last = float(verdict.combined.min()), head[-1].score
+        rest = [
+            Ranked(
+                sentence=r.sentence,
+                score=floor - max(rule.first_stage_weight, 1e-3) * (last - r.score) - 1e-6,
+                features=r.features,
+            )
+            for r in first.ranked[rule.k :]
+        ]
+        return Retrieval(
+            ranked=(*top, *rest),
+            answerable=verdict.answerable,
+            abstain=verdict.abstain,
+            question=first.question,
+            second_within=rule.second_within,
+            first_stage=first.first_stage,
+            first_stage_answerable=first.first_stage_answerable,
+            rerank_ms=(time.perf_counter() - t0) * 1000,
+        )

@@ -15,7 +15,7 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 ENV_PREFIX = "ARTICLEBOT_"
 
@@ -29,7 +29,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """All of articlebot's settings; env names are ARTICLEBOT_<FIELD>."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     store: Path = Field(default_factory=lambda: default_data_dir() / "store")
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -83,8 +83,7 @@ class Settings(BaseSettings):
     def _no_empty_path(cls, value: Any) -> Any:
         # Path("") is the current directory: an unset-looking variable must not mean it
         if isinstance(value, str) and not value.strip():
-            raise ValueError("must not be empty (an empty path would be the current "
-                             "directory)")
+            raise ValueError("must not be empty (an empty path would be the current directory)")
         return value
 
     # articles from links (`articlebot index https://...`, the chat's link box, the API):

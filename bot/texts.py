@@ -14,8 +14,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "empty_question": "Skriv et spørsmål om artikkelen.",
         "too_long": "Spørsmålet er for langt (høyst {limit} tegn).",
         "error": "Noe gikk galt. Prøv igjen.",
-        "fallback": ("Språkmodellen ble ikke brukt ({reason}); "
-                     "svaret er hentet direkte fra artikkelen."),
+        "fallback": (
+            "Språkmodellen ble ikke brukt ({reason}); svaret er hentet direkte fra artikkelen."
+        ),
         "article_label": "Artikkel",
         "upload_label": "Last opp en artikkel (.txt, .md, .html eller .pdf)",
         "link_label": "Eller lim inn en lenke til en artikkel (https://...)",
@@ -23,16 +24,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "byline": "Av {byline}",
         "chat_title": "Spør artikkelen",
         "indexing": "bygger indeksen for {article} først ...",
-        "web_intro": ("Still et spørsmål om artikkelen. Hvert svar siterer artikkelens egne "
-                      "setninger; klikk et [n] for å se setningen i artikkelen."),
+        "web_intro": (
+            "Still et spørsmål om artikkelen. Hvert svar siterer artikkelens egne "
+            "setninger; klikk et [n] for å se setningen i artikkelen."
+        ),
         "panel_heading": "Artikkelen",
         "panel_legend": "Setninger sitert i siste svar er markert og nummerert som i svaret.",
         "closest_badge": "nærmest, ikke belegg",
-        "right_sentence_label": ("Ga et svar feil setning? Lim inn riktig setning her før du "
-                                 "klikker tommel ned (valgfritt)"),
+        "right_sentence_label": (
+            "Ga et svar feil setning? Lim inn riktig setning her før du "
+            "klikker tommel ned (valgfritt)"
+        ),
         "feedback_saved": "Takk! Vurderingen er lagret på denne maskinen.",
         "feedback_unknown": "Dette svaret kjenner ikke tjeneren lenger; still spørsmålet "
-                            "på nytt for å vurdere det.",
+        "på nytt for å vurdere det.",
         "feedback_failed": "Vurderingen kunne ikke lagres.",
         "upload_ok": "Indekserte «{title}» ({sentences} setninger) og byttet til den.",
         "upload_type": "«{name}» ble ikke lastet opp: bare {types}-filer kan lastes opp.",
@@ -54,8 +59,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "sheet_label": "Artikkelen og kildene",
         "suggestions_label": "Forslag til spørsmål",
         "all_articles": "Alle artikler",
-        "all_panel": ("Spørsmål går til alle artiklene; artikkelen et svar siterer vises "
-                      "her."),
+        "all_panel": ("Spørsmål går til alle artiklene; artikkelen et svar siterer vises her."),
     },
     "en": {
         "abstain": "The article doesn't say.",
@@ -64,8 +68,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "empty_question": "Please type a question about the article.",
         "too_long": "The question is too long (at most {limit} characters).",
         "error": "Something went wrong. Please try again.",
-        "fallback": ("The language model was not used ({reason}); "
-                     "the answer is quoted from the article."),
+        "fallback": (
+            "The language model was not used ({reason}); the answer is quoted from the article."
+        ),
         "article_label": "Article",
         "upload_label": "Upload an article (.txt, .md, .html or .pdf)",
         "link_label": "Or paste a link to an article (https://...)",
@@ -73,14 +78,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "byline": "By {byline}",
         "chat_title": "Ask the article",
         "indexing": "building the index for {article} first ...",
-        "web_intro": ("Ask a question about the article. Every answer quotes the article's "
-                      "own sentences; click an [n] to see the sentence in the article."),
+        "web_intro": (
+            "Ask a question about the article. Every answer quotes the article's "
+            "own sentences; click an [n] to see the sentence in the article."
+        ),
         "panel_heading": "The article",
-        "panel_legend": ("Sentences cited by the latest answer are highlighted and numbered "
-                         "as in the answer."),
+        "panel_legend": (
+            "Sentences cited by the latest answer are highlighted and numbered as in the answer."
+        ),
         "closest_badge": "closest, not support",
-        "right_sentence_label": ("Did an answer cite the wrong sentence? Paste the right one "
-                                 "here before clicking thumbs-down (optional)"),
+        "right_sentence_label": (
+            "Did an answer cite the wrong sentence? Paste the right one "
+            "here before clicking thumbs-down (optional)"
+        ),
         "feedback_saved": "Thanks! The rating is saved on this machine.",
         "feedback_unknown": "The server no longer knows this answer; ask again to rate it.",
         "feedback_failed": "The rating could not be saved.",
@@ -123,8 +133,7 @@ SUGGESTION_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("en", "What does the article say about {name}?"),
 )
 # What is suggested when the article gives none of those fields.
-SUGGESTION_FALLBACKS: tuple[str, ...] = ("Hva handler artikkelen om?",
-                                         "What is the article about?")
+SUGGESTION_FALLBACKS: tuple[str, ...] = ("Hva handler artikkelen om?", "What is the article about?")
 
 # The generative step's prompt. The model gets the top sentences numbered [1]..[k] between
 # delimiters and must cite them; the article is data, never instructions (OWASP LLM01).
@@ -162,9 +171,19 @@ LLM_USER_PROMPT = {
 # Language names for the prompt, in the prompt's own language (nb or en).
 LANGUAGE_NAMES = {
     "nb": {"nb": "norsk bokmål", "nn": "nynorsk", "en": "engelsk"},
-    "en": {"nb": "Norwegian (Bokmål)", "nn": "Norwegian (Nynorsk)", "en": "English",
-           "sv": "Swedish", "da": "Danish", "de": "German", "fr": "French",
-           "es": "Spanish", "ar": "Arabic", "ru": "Russian", "uk": "Ukrainian"},
+    "en": {
+        "nb": "Norwegian (Bokmål)",
+        "nn": "Norwegian (Nynorsk)",
+        "en": "English",
+        "sv": "Swedish",
+        "da": "Danish",
+        "de": "German",
+        "fr": "French",
+        "es": "Spanish",
+        "ar": "Arabic",
+        "ru": "Russian",
+        "uk": "Ukrainian",
+    },
 }
 
 

@@ -11,30 +11,15 @@ import re
 import unicodedata
 from pathlib import Path
 
-from index import files
-from index.errors import ArticleError
-from index.records import Article
+from core import files
+from core.errors import ArticleError
+from core.records import Article
+from core.text import clean_text
 
 MAX_ARTICLE_BYTES = 1_000_000
 
-# Characters that must never reach the embedder, Chroma or a prompt: C0/C1 controls other
-# than tab and newline, zero-width and joiner characters, bidi controls, the BOM anywhere,
-# soft hyphen and Unicode tag characters (used to smuggle hidden instructions).
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
-)
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 _ASCII_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss"})
-
-
-def clean_text(text: str) -> str:
-    """Normalise text the way stored articles and questions are: NFC, "\\n" line ends,
-    no invisible or control characters (tabs become spaces)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
-    text = _INVISIBLE.sub("", text)
-    return unicodedata.normalize("NFC", text)
 
 
 def decode_article(data: bytes, name: str) -> str:
@@ -86,24 +71,25 @@ def article_from_text(text: str, article_id: str, source: str = "inline") -> Art
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ArticleError(f"{source}: not valid text (a lone surrogate at character "
-                           f"{exc.start + 1})") from None
+        raise ArticleError(
+            f"{source}: not valid text (a lone surrogate at character {exc.start + 1})"
+        ) from None
     stored = clean_text(text)
     if not stored.strip():
         raise ArticleError(f"{source}: the article is empty")
     digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
-    return Article(id=article_id, title=title_of(stored), text=stored, sha256=digest,
-                   source=source)
+    return Article(id=article_id, title=title_of(stored), text=stored, sha256=digest, source=source)
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes (`index.files.read_bounded`),
+    """The bytes of a regular file of at most `limit` bytes (`core.files.read_bounded`),
     ArticleError otherwise."""
     return files.read_bounded(path, limit, ArticleError)
 
 
-def read_article(path: Path, article_id: str | None = None,
-                 limit: int = MAX_ARTICLE_BYTES) -> Article:
+def read_article(
+    path: Path, article_id: str | None = None, limit: int = MAX_ARTICLE_BYTES
+) -> Article:
     """Read and normalise an article file (at most `limit` bytes); its id defaults to the
     slug of its stem."""
     data = read_bounded(path, limit)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index.records import Chunk, Sentence
+from core.records import Chunk, Sentence
 from index.sentence import SPLITTER_VERSION
 
 CHUNKER_VERSION = f"{SPLITTER_VERSION}+bare-v1"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from index.errors import ArticleNotFoundError, StoreError
+from core.errors import ArticleNotFoundError, StoreError
 
 SERVER_CONNECT_TIMEOUT_S = 10.0  # a Chroma server that does not answer its heartbeat by then
 SERVER_CALL_TIMEOUT_S = 120.0  # any later request to the server
@@ -139,11 +139,16 @@ def open_client(spec: ClientSpec) -> Any:
         preflight(spec.url, headers or {})
         try:
             client: Any = chromadb.HttpClient(
-                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
-                ssl=url.scheme == "https", headers=headers, settings=settings)
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 80),
+                ssl=url.scheme == "https",
+                headers=headers,
+                settings=settings,
+            )
         except Exception as exc:
-            raise StoreError(f"cannot reach the Chroma server at {spec.url}: "
-                             f"{first_line(exc)}") from None
+            raise StoreError(
+                f"cannot reach the Chroma server at {spec.url}: {first_line(exc)}"
+            ) from None
         # chromadb's HTTP session has no timeout at all: a server that hangs later, after
         # the heartbeat, would hang us with it.
         with contextlib.suppress(AttributeError, ImportError):
@@ -158,25 +163,30 @@ def open_client(spec: ClientSpec) -> Any:
         raise StoreError(f"cannot open the store at {spec.path}: {first_line(exc)}") from None
 
 
-def preflight(base_url: str, headers: dict[str, str],
-              timeout: float = SERVER_CONNECT_TIMEOUT_S) -> None:
+def preflight(
+    base_url: str, headers: dict[str, str], timeout: float = SERVER_CONNECT_TIMEOUT_S
+) -> None:
     """Ask the server's heartbeat with a timeout, so that a dead or hung server is a clear
     error within seconds."""
-    request = urllib.request.Request(f"{base_url.rstrip('/')}/api/v2/heartbeat",
-                                     headers=headers)
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/api/v2/heartbeat", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read(4096)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
-            raise StoreError(f"the Chroma server at {base_url} refused the request "
-                             f"(HTTP {exc.code}); check --chroma-token") from None
-        raise StoreError(f"the Chroma server at {base_url} answered HTTP {exc.code} to its "
-                         "heartbeat; is it a Chroma server?") from None
+            raise StoreError(
+                f"the Chroma server at {base_url} refused the request "
+                f"(HTTP {exc.code}); check --chroma-token"
+            ) from None
+        raise StoreError(
+            f"the Chroma server at {base_url} answered HTTP {exc.code} to its "
+            "heartbeat; is it a Chroma server?"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise StoreError(f"cannot reach the Chroma server at {base_url}: {reason}; "
-                         "is `chroma run` up?") from None
+        raise StoreError(
+            f"cannot reach the Chroma server at {base_url}: {reason}; is `chroma run` up?"
+        ) from None
 
 
 def chromadb_version() -> str:

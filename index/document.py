@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from core.errors import ArticleError, ArticleTooLargeError
+from core.records import Article
+from core.text import clean_text
 from index.article import (
     MAX_ARTICLE_BYTES,
     article_from_text,
-    clean_text,
     decode_article,
     read_bounded,
     slugify,
 )
-from index.errors import ArticleError, ArticleTooLargeError
 from index.fetch import FetchPolicy, fetch_page, is_url
-from index.records import Article
 from index.webpage import Extracted, looks_like_html
 
 Kind = Literal["text", "html", "pdf"]
@@ -57,11 +57,13 @@ class Limits:
         if len(article.text) > self.chars:
             raise ArticleTooLargeError(
                 f"{article.source}: {len(article.text)} characters, more than the "
-                f"{self.chars} an article may have (setting max_article_chars)")
+                f"{self.chars} an article may have (setting max_article_chars)"
+            )
         if sentences is not None and sentences > self.sentences:
             raise ArticleTooLargeError(
                 f"{article.source}: {sentences} sentences, more than the {self.sentences} "
-                "an article may have (setting max_article_sentences)")
+                "an article may have (setting max_article_sentences)"
+            )
 
 
 DEFAULT_LIMITS = Limits()
@@ -124,17 +126,29 @@ def load_article(ref: str | Path, article_id: str, limits: Limits = DEFAULT_LIMI
     fetched under `limits.fetch`; recorded with `source_of(ref)`."""
     if isinstance(ref, str) and is_url(ref):
         page = fetch_page(ref, limits.fetch)
-        return article_from_bytes(page.data, ref, article_id, source=ref, url=page.url,
-                                  charset=page.charset, limits=limits)
+        return article_from_bytes(
+            page.data,
+            ref,
+            article_id,
+            source=ref,
+            url=page.url,
+            charset=page.charset,
+            limits=limits,
+        )
     path = Path(ref).expanduser()
     data = read_bounded(path, limit_for(path.name, limits))
-    return article_from_bytes(data, str(path), article_id, source=source_of(path),
-                              limits=limits)
+    return article_from_bytes(data, str(path), article_id, source=source_of(path), limits=limits)
 
 
-def article_from_bytes(data: bytes, name: str, article_id: str, source: str,
-                       url: str | None = None, charset: str | None = None,
-                       limits: Limits = DEFAULT_LIMITS) -> Article:
+def article_from_bytes(
+    data: bytes,
+    name: str,
+    article_id: str,
+    source: str,
+    url: str | None = None,
+    charset: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Article:
     """An article from a document's bytes; `name` is what messages call it and gives its
     kind (a link's bytes are always read as a web page)."""
     kind: Kind = "html" if url is not None else kind_of(data, name)
@@ -158,21 +172,27 @@ def article_from_bytes(data: bytes, name: str, article_id: str, source: str,
     return with_metadata(extracted, article_id, source, shown, limits)
 
 
-def with_metadata(extracted: Extracted, article_id: str, source: str, name: str,
-                  limits: Limits = DEFAULT_LIMITS) -> Article:
+def with_metadata(
+    extracted: Extracted, article_id: str, source: str, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Article:
     """The stored article of an extractor's text, with its metadata."""
     if len(extracted.text.encode("utf-8")) > limits.text_bytes:
-        raise ArticleError(f"{name}: the article's text is larger than the "
-                           f"{limits.text_bytes} byte limit")
+        raise ArticleError(
+            f"{name}: the article's text is larger than the {limits.text_bytes} byte limit"
+        )
     article = article_from_text(extracted.text, article_id, source=source)
 
     def meta(value: str | None) -> str | None:
         cleaned = " ".join(clean_text(value).split()) if value else ""
         return cleaned or None
 
-    return dataclasses.replace(article, title=meta(extracted.title) or article.title,
-                               byline=meta(extracted.byline),
-                               published=meta(extracted.published), site=meta(extracted.site))
+    return dataclasses.replace(
+        article,
+        title=meta(extracted.title) or article.title,
+        byline=meta(extracted.byline),
+        published=meta(extracted.published),
+        site=meta(extracted.site),
+    )
 
 
 def default_id(ref: str | Path) -> str:

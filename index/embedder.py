@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from index.errors import EmbedderError
+from core.errors import EmbedderError
 
 DEFAULT_EMBEDDER = "e5-small-q4"
 _ST_BATCH = 32  # passages a sentence-transformers model embeds per turn of its lock
@@ -136,8 +136,10 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
         self._passage_prefix = "passage: " if is_e5 else ""
         self.spec = f"st:{name}"
         # renamed in sentence-transformers 6; the old name still works on earlier releases
-        dimension_of = getattr(model, "get_embedding_dimension", None) or \
-            model.get_sentence_embedding_dimension
+        dimension_of = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
         dim = dimension_of()
         self.dimension = int(dim) if dim else int(self.embed_query_array("x").shape[0])
 
@@ -147,8 +149,12 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
         parts = []
         for lo in range(0, len(texts), _ST_BATCH):
             with self._lock:
-                out = self._model.encode(texts[lo:lo + _ST_BATCH], normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False)
+                out = self._model.encode(
+                    texts[lo : lo + _ST_BATCH],
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             parts.append(np.asarray(out, dtype=np.float32))
         result: np.ndarray = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return result
@@ -168,16 +174,26 @@ class SentenceTransformerEmbedder(SentenceEmbedder):
 def normalise_spec(spec: str) -> str:
     """Check an embedder spec's form and return it in canonical form."""
     spec = spec.strip()
-    if spec == DEFAULT_EMBEDDER:
+    if spec == DEFAULT_EMBEDDER or spec in _REGISTERED:
         return spec
     if spec.startswith("st:") and spec[3:].strip():
         return "st:" + spec[3:].strip()
     raise EmbedderError(
-        f"unknown embedder {spec!r}: use {DEFAULT_EMBEDDER} or st:<sentence-transformers model>")
+        f"unknown embedder {spec!r}: use {DEFAULT_EMBEDDER} or st:<sentence-transformers model>"
+    )
 
 
 _CACHE: dict[str, SentenceEmbedder] = {}
 _CACHE_LOCK = threading.Lock()
+# Embedders made available under their own spec by `register_embedder` (the tests' fake).
+_REGISTERED: dict[str, SentenceEmbedder] = {}
+
+
+def register_embedder(embedder: SentenceEmbedder) -> None:
+    """Make `embedder` what `make_embedder(embedder.spec)` returns in this process (for
+    tests: a deterministic embedder that needs no model)."""
+    with _CACHE_LOCK:
+        _REGISTERED[embedder.spec] = _CACHE[embedder.spec] = embedder
 
 
 def make_embedder(spec: str) -> SentenceEmbedder:
@@ -185,6 +201,7 @@ def make_embedder(spec: str) -> SentenceEmbedder:
     spec = normalise_spec(spec)
     with _CACHE_LOCK:
         if spec not in _CACHE:
-            _CACHE[spec] = (E5SmallQ4() if spec == DEFAULT_EMBEDDER
-                            else SentenceTransformerEmbedder(spec[3:]))
+            _CACHE[spec] = (
+                E5SmallQ4() if spec == DEFAULT_EMBEDDER else SentenceTransformerEmbedder(spec[3:])
+            )
         return _CACHE[spec]

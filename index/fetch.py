@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from index.errors import FetchError
+from core.errors import FetchError
 
 if TYPE_CHECKING:
     import httpx
@@ -81,35 +81,46 @@ def refusal(address: str, allow_private: bool) -> str | None:
         return "not a web server's address"
     if allow_private:
         return None
-    for flag, why in (("is_loopback", "a loopback address"), ("is_link_local", "link-local"),
-                      ("is_private", "a private address"), ("is_reserved", "reserved")):
+    for flag, why in (
+        ("is_loopback", "a loopback address"),
+        ("is_link_local", "link-local"),
+        ("is_private", "a private address"),
+        ("is_reserved", "reserved"),
+    ):
         if getattr(ip, flag):
             return why
     return None if ip.is_global else "not a public address"
 
 
-def fetch_page(url: str, policy: FetchPolicy = DEFAULT_POLICY,
-               resolver: Resolver = resolve) -> Fetched:
+def fetch_page(
+    url: str, policy: FetchPolicy = DEFAULT_POLICY, resolver: Resolver = resolve
+) -> Fetched:
     """The HTML page at `url`, fetched under `policy`; FetchError says in one line why
     not (code "url_refused" for what the policy refuses, "too_large" beyond the size cap,
     "fetch_failed" for time-outs, network and HTTP errors)."""
     import httpx
 
-    timeout = httpx.Timeout(connect=policy.connect_timeout_s, read=policy.read_timeout_s,
-                            write=policy.read_timeout_s, pool=policy.connect_timeout_s)
+    timeout = httpx.Timeout(
+        connect=policy.connect_timeout_s,
+        read=policy.read_timeout_s,
+        write=policy.read_timeout_s,
+        pool=policy.connect_timeout_s,
+    )
     deadline = time.monotonic() + policy.total_timeout_s
     current = url
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
             for hop in range(policy.max_redirects + 1):
                 target = _checked(current, policy, resolver)
-                with client.stream("GET", target.url, headers=target.headers,
-                                   extensions=target.extensions) as response:
+                with client.stream(
+                    "GET", target.url, headers=target.headers, extensions=target.extensions
+                ) as response:
                     location = response.headers.get("location")
                     if response.status_code in _REDIRECTS and location:
                         if hop == policy.max_redirects:
-                            raise FetchError(f"{url}: more than {policy.max_redirects} "
-                                             "redirects", "url_refused")
+                            raise FetchError(
+                                f"{url}: more than {policy.max_redirects} redirects", "url_refused"
+                            )
                         current = str(httpx.URL(current).join(location))
                         continue
                     return _read(url, current, response, policy, deadline)
@@ -145,43 +156,55 @@ def _checked(link: str, policy: FetchPolicy, resolver: Resolver) -> _Target:
     try:
         addresses = resolver(host.strip("[]"), port)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"{link[:200]}: cannot resolve {host} "
-                         f"({getattr(exc, 'strerror', None) or exc})") from None
+        raise FetchError(
+            f"{link[:200]}: cannot resolve {host} ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     if not addresses:
         raise FetchError(f"{link[:200]}: cannot resolve {host}")
     for address in addresses:
         why = refusal(address, policy.allow_private)
         if why is not None:
-            raise FetchError(f"{link[:200]}: {host} is {address}, {why}; refused (set "
-                             "ARTICLEBOT_ALLOW_PRIVATE_URLS=true to allow private addresses)",
-                             "url_refused")
+            raise FetchError(
+                f"{link[:200]}: {host} is {address}, {why}; refused (set "
+                "ARTICLEBOT_ALLOW_PRIVATE_URLS=true to allow private addresses)",
+                "url_refused",
+            )
     netloc = parsed.netloc.decode("ascii")
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
-    return _Target(url=parsed.copy_with(host=addresses[0]),
-                   headers={"Host": netloc, "User-Agent": USER_AGENT,
-                            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"},
-                   extensions=extensions)
+    return _Target(
+        url=parsed.copy_with(host=addresses[0]),
+        headers={
+            "Host": netloc,
+            "User-Agent": USER_AGENT,
+            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+        },
+        extensions=extensions,
+    )
 
 
-def _read(url: str, final: str, response: httpx.Response, policy: FetchPolicy,
-          deadline: float) -> Fetched:
+def _read(
+    url: str, final: str, response: httpx.Response, policy: FetchPolicy, deadline: float
+) -> Fetched:
     """The body of a final (non-redirect) response, within the policy's bounds."""
     if response.status_code >= 400:
         raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in HTML_TYPES:
-        raise FetchError(f"{url}: not a web page (content type {kind or 'missing'}); only "
-                         "HTML pages can be read from links", "url_refused")
+        raise FetchError(
+            f"{url}: not a web page (content type {kind or 'missing'}); only "
+            "HTML pages can be read from links",
+            "url_refused",
+        )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > policy.max_bytes:
-        raise FetchError(f"{url}: the page is larger than {policy.max_bytes} bytes",
-                         "too_large")
+        raise FetchError(f"{url}: the page is larger than {policy.max_bytes} bytes", "too_large")
     data = bytearray()
     for piece in response.iter_bytes():
         data += piece
         if len(data) > policy.max_bytes:
-            raise FetchError(f"{url}: the page is larger than {policy.max_bytes} bytes",
-                             "too_large")
+            raise FetchError(
+                f"{url}: the page is larger than {policy.max_bytes} bytes", "too_large"
+            )
         if time.monotonic() > deadline:
             raise FetchError(f"{url}: timed out (longer than {policy.total_timeout_s:g} s)")
     return Fetched(url=final, data=bytes(data), charset=response.charset_encoding)

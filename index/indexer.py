@@ -10,10 +10,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.records import Article, Manifest
 from index.chunk import CHUNKER_VERSION, make_chunks
 from index.document import DEFAULT_LIMITS, Limits, default_id, load_article, source_of
 from index.embedder import SentenceEmbedder
-from index.records import Article, Manifest
 from index.sentence import split_article
 from index.store import Store
 
@@ -30,8 +30,13 @@ class IndexResult:
 class Indexer:
     """Builds and refreshes sentence indexes in one store with one embedder."""
 
-    def __init__(self, store: Store, embedder: Callable[[], SentenceEmbedder],
-                 embedder_spec: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Callable[[], SentenceEmbedder],
+        embedder_spec: str,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         # The embedder is a factory: an unchanged article needs no model at all.
         self._store = store
         self._embedder = embedder
@@ -68,9 +73,12 @@ class Indexer:
     def index_article(self, article: Article, rebuild: bool = False) -> IndexResult:
         """Index an article unless an identical index exists (caller holds the lock)."""
         current = self._store.manifest(article.id, self._spec)
-        if (not rebuild and current is not None
-                and current.article_sha256 == article.sha256
-                and current.chunker_version == CHUNKER_VERSION):
+        if (
+            not rebuild
+            and current is not None
+            and current.article_sha256 == article.sha256
+            and current.chunker_version == CHUNKER_VERSION
+        ):
             self._store.save_article(article)  # the text is the same; title/source may move
             return IndexResult(article=article, manifest=current, skipped=True)
         self.limits.check(article)  # before splitting: a huge text is refused at once
@@ -79,6 +87,7 @@ class Indexer:
         chunks = make_chunks(sentences)
         embedder = self._embedder()
         vectors = embedder.embed_documents_array([c.embed_text for c in chunks])
-        manifest = self._store.write_index(article, chunks, vectors, self._spec,
-                                           CHUNKER_VERSION)  # the text and record go with it
+        manifest = self._store.write_index(
+            article, chunks, vectors, self._spec, CHUNKER_VERSION
+        )  # the text and record go with it
         return IndexResult(article=article, manifest=manifest, skipped=False)

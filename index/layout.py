@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from core.errors import ManifestMismatchError
 from index.client import ClientHolder, call
-from index.errors import ManifestMismatchError
 
 SENTENCES_PREFIX = "articlebot-sentences-"
 ARTICLES_PREFIX = "articlebot-articles-"
@@ -52,7 +52,8 @@ def old_layout_error(where: str) -> ManifestMismatchError:
     """The refusal a reader gives for a store of the old layout."""
     return ManifestMismatchError(
         f"the store at {where} has the old one-collection-per-article layout; "
-        "run `articlebot index --rebuild` to migrate it")
+        "run `articlebot index --rebuild` to migrate it"
+    )
 
 
 class Collections:
@@ -115,9 +116,15 @@ class Collections:
         if name in self._handles:
             return self._handles[name]
         if create:
-            handle = call(self.where, "creating a collection", client.get_or_create_collection,
-                          name, embedding_function=None, configuration=_SPACE,
-                          metadata={"articlebot_layout": LAYOUT, "embedder": embedder})
+            handle = call(
+                self.where,
+                "creating a collection",
+                client.get_or_create_collection,
+                name,
+                embedding_function=None,
+                configuration=_SPACE,
+                metadata={"articlebot_layout": LAYOUT, "embedder": embedder},
+            )
         else:
             handle = self._open(name)
             if handle is None:

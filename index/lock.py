@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from index.errors import StoreBusyError, StoreError
+from core.errors import StoreBusyError, StoreError
 
 
 def lock_path(store_dir: Path, server_url: str | None = None) -> Path:
@@ -60,13 +60,19 @@ def writer_lock(path: Path, timeout: float, where: str) -> Iterator[None]:
 def _file_lock(path: Path, timeout: float, where: str) -> Iterator[None]:
     # No soft-lock fallback: a lock file that outlives a killed holder would block every
     # later writer. The file is kept on release so that all writers lock the same inode.
-    lock = FileLock(str(path), timeout=timeout, thread_local=False, fallback_to_soft=False,
-                    preserve_lock_file=True)
+    lock = FileLock(
+        str(path),
+        timeout=timeout,
+        thread_local=False,
+        fallback_to_soft=False,
+        preserve_lock_file=True,
+    )
     try:
         lock.acquire(poll_interval=0.05)
     except Timeout:
-        raise StoreBusyError(f"another articlebot process is writing to {where}; "
-                             "try again when it has finished") from None
+        raise StoreBusyError(
+            f"another articlebot process is writing to {where}; try again when it has finished"
+        ) from None
     except OSError as exc:
         raise StoreError(f"cannot lock {path}: {exc.strerror or exc}") from None
     try:

@@ -18,14 +18,14 @@ import re
 from collections import Counter
 from typing import Any
 
-from index.errors import ArticleError
+from core.errors import ArticleError
 from index.webpage import Extracted
 
 PDF_EXTRA = "pip install 'articlebot[pdf]'"
 MAX_PAGES = 500
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
-_TERMINAL = ".!?:»\"”…"
+_TERMINAL = '.!?:»"”…'
 _PDF_DATE = re.compile(r"^D?:?(\d{4})(\d{2})?(\d{2})?")
 _GUTTER = re.compile(r"\S( {4,})(?=\S)")
 
@@ -42,29 +42,47 @@ def extract_pdf(data: bytes, name: str, max_pages: int = MAX_PAGES) -> Extracted
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _opened(reader):
-            raise ArticleError(f"{name}: the PDF is encrypted with a password; save an "
-                               "unprotected copy")
+            raise ArticleError(
+                f"{name}: the PDF is encrypted with a password; save an unprotected copy"
+            )
         pages = reader.pages
         if len(pages) > max_pages:
-            raise ArticleError(f"{name}: {len(pages)} pages, more than the {max_pages} "
-                               "an article may have")
+            raise ArticleError(
+                f"{name}: {len(pages)} pages, more than the {max_pages} an article may have"
+            )
         texts = [page.extract_text(extraction_mode="layout") or "" for page in pages]
         info = reader.metadata
     except ArticleError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, OSError, NotImplementedError, ZeroDivisionError) as exc:
+    except (
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+        OSError,
+        NotImplementedError,
+        ZeroDivisionError,
+    ) as exc:
         # pypdf reports a damaged file through many exception types
         raise ArticleError(f"{name}: not a readable PDF ({type(exc).__name__})") from None
     paragraphs = reading_order([_lines(_columns(t)) for t in texts])
     if not any(p.strip() for p in paragraphs):
-        raise ArticleError(f"{name}: the PDF has no text layer (a scanned document?); "
-                           "run it through OCR first")
+        raise ArticleError(
+            f"{name}: the PDF has no text layer (a scanned document?); run it through OCR first"
+        )
     title = _meta(info, "title")
     if title and paragraphs and _fold(paragraphs[0]) == _fold(title):
         paragraphs[0] = f"# {paragraphs[0]}"
-    return Extracted(text="\n".join(paragraphs), title=title or paragraphs[0].lstrip("# "),
-                     byline=_meta(info, "author"), published=_date(info), site=None)
+    return Extracted(
+        text="\n".join(paragraphs),
+        title=title or paragraphs[0].lstrip("# "),
+        byline=_meta(info, "author"),
+        published=_date(info),
+        site=None,
+    )
 
 
 def _opened(reader: Any) -> bool:
@@ -89,20 +107,25 @@ def _columns(text: str) -> str:
     column, count = starts.most_common(1)[0]
     if count < filled * 0.3:
         return text
-    split = [i for i, row in enumerate(rows) if len(row) > column
-             and row[column - 2:column] == "  " and row[column:column + 1].strip()]
+    split = [
+        i
+        for i, row in enumerate(rows)
+        if len(row) > column
+        and row[column - 2 : column] == "  "
+        and row[column : column + 1].strip()
+    ]
     first, last = split[0], split[-1]
     # the left column may run on below the right one's end, until a wide vertical gap
     blank = 0
-    while last + 1 < len(rows) and not rows[last + 1][column - 1:].strip() and blank < 2:
+    while last + 1 < len(rows) and not rows[last + 1][column - 1 :].strip() and blank < 2:
         last += 1
         blank = 0 if rows[last].strip() else blank + 1
-    region = rows[first:last + 1]
-    if any(row[column - 1:column].strip() for row in region):
+    region = rows[first : last + 1]
+    if any(row[column - 1 : column].strip() for row in region):
         return text  # a row crosses the gap: not two columns after all
     left = [row[:column].rstrip() for row in region]
     right = [row[column:].strip() for row in region]
-    return "\n".join(rows[:first] + left + [""] + right + rows[last + 1:])
+    return "\n".join(rows[:first] + left + [""] + right + rows[last + 1 :])
 
 
 def _lines(text: str) -> list[str]:
@@ -126,8 +149,10 @@ def _furniture(pages: list[list[str]]) -> tuple[set[str], set[str]]:
         tops.update({_fold(ln) for ln in content[:2]})
         bottoms.update({_fold(ln) for ln in content[-2:]})
     every = len(pages)
-    return ({t for t, n in tops.items() if n == every},
-            {b for b, n in bottoms.items() if n == every})
+    return (
+        {t for t, n in tops.items() if n == every},
+        {b for b, n in bottoms.items() if n == every},
+    )
 
 
 def _strip(lines: list[str], top: set[str], bottom: set[str]) -> list[str]:

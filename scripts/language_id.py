@@ -1,8 +1,8 @@
 """Language identification: accuracy and cost of `bot.language.detect_language` and its parts.
 
-    python scripts/language_id.py
+    python scripts/language_id.py --norquad DIR   # DIR holds NorQuAD's validation.jsonl
 
-Questions: every question of the article's dev files (`data/article_dev_qa.jsonl`,
+Questions: every question of the article's dev files (`bot/eval/data/article_dev_qa.jsonl`,
 `data/article_dev_more.jsonl`, the turns of `data/article_followups.jsonl`) and the short
 questions of `data/language_questions.jsonl`, each with its `lang`; and NorQuAD validation's
 472 Norwegian questions (only whether each is taken for Norwegian, nb or nn: a Norwegian
@@ -24,8 +24,12 @@ sys.path.insert(0, str(REPO))
 
 from bot import language  # noqa: E402
 
-FILES = ("article_dev_qa.jsonl", "article_dev_more.jsonl", "article_followups.jsonl",
-         "language_questions.jsonl")
+FILES = (
+    REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl",
+    REPO / "data" / "article_dev_more.jsonl",
+    REPO / "data" / "article_followups.jsonl",
+    REPO / "data" / "language_questions.jsonl",
+)
 NORWEGIAN = ("nb", "nn")
 
 _COST = """
@@ -56,8 +60,8 @@ L._identifier = lambda: _high
 def labelled() -> list[tuple[str, str]]:
     """(question, language) of every labelled question."""
     out = []
-    for name in FILES:
-        for line in (REPO / "data" / name).read_text(encoding="utf-8").splitlines():
+    for path in FILES:
+        for line in path.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
             for q in item.get("turns", [item.get("question")]):
                 if q:
@@ -65,9 +69,9 @@ def labelled() -> list[tuple[str, str]]:
     return out
 
 
-def norquad() -> list[str]:
+def norquad(folder: Path) -> list[str]:
     """NorQuAD validation's questions (all Norwegian)."""
-    path = REPO / "data" / "norquad" / "validation.jsonl"
+    path = folder / "validation.jsonl"
     return [json.loads(x)["question"] for x in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -81,13 +85,21 @@ def _lingua(high: bool) -> Callable[[str], str]:
     from lingua import Language, LanguageDetectorBuilder
 
     builder = LanguageDetectorBuilder.from_languages(
-        Language.BOKMAL, Language.NYNORSK, Language.ENGLISH, Language.SWEDISH, Language.DANISH,
-        Language.GERMAN, Language.FRENCH, Language.SPANISH)
+        Language.BOKMAL,
+        Language.NYNORSK,
+        Language.ENGLISH,
+        Language.SWEDISH,
+        Language.DANISH,
+        Language.GERMAN,
+        Language.FRENCH,
+        Language.SPANISH,
+    )
     detector = (builder if high else builder.with_low_accuracy_mode()).build()
 
     def guess(q: str) -> str:
         found = detector.detect_language_of(q)
         return str(found.iso_code_639_1.name.lower()) if found else "nb"
+
     return guess
 
 
@@ -95,35 +107,48 @@ def cost(setup: str) -> str:
     """One fresh interpreter's import of bot.language, lingua's first and later calls (ms)
     and RSS (MB)."""
     code = _COST.format(repo=str(REPO), setup=setup)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     imp, first, later, rss_import, rss_first = map(float, out)
-    return (f"import {imp:.0f} ms (+{rss_import:.0f} MB), first call {first:.0f} ms "
-            f"(+{rss_first:.0f} MB in all), then {later:.2f} ms a question")
+    return (
+        f"import {imp:.0f} ms (+{rss_import:.0f} MB), first call {first:.0f} ms "
+        f"(+{rss_first:.0f} MB in all), then {later:.2f} ms a question"
+    )
 
 
 def main() -> int:
     """Print the accuracy table, the errors of the shipped detector and the costs."""
     items = labelled()
-    nq = norquad()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--norquad", type=Path, required=True, help="the folder holding NorQuAD's validation.jsonl"
+    )
+    nq = norquad(parser.parse_args().norquad)
     methods: dict[str, Callable[[str], str]] = {
         "marker words alone": lambda q: _top(language.marker_scores(q)),
         "lingua alone, low-accuracy mode": _lingua(high=False),
         "lingua alone, high-accuracy mode": _lingua(high=True),
-        "**shipped: marker words, lingua (low) between tied leaders**":
-            language.detect_language,
+        "**shipped: marker words, lingua (low) between tied leaders**": language.detect_language,
     }
-    print(f"| method | exact language ({len(items)} labelled) | Norwegian or not "
-          f"({len(items)}) | NorQuAD validation taken for Norwegian ({len(nq)}) |")
+    print(
+        f"| method | exact language ({len(items)} labelled) | Norwegian or not "
+        f"({len(items)}) | NorQuAD validation taken for Norwegian ({len(nq)}) |"
+    )
     print("| --- | --- | --- | --- |")
     for name, guess in methods.items():
         got = [guess(q) for q, _ in items]
         exact = sum(g == lang for g, (_, lang) in zip(got, items, strict=True))
-        group = sum((g in NORWEGIAN) == (lang in NORWEGIAN)
-                    for g, (_, lang) in zip(got, items, strict=True))
+        group = sum(
+            (g in NORWEGIAN) == (lang in NORWEGIAN) for g, (_, lang) in zip(got, items, strict=True)
+        )
         nor = sum(guess(q) in NORWEGIAN for q in nq)
-        print(f"| {name} | {exact / len(items):.3f} ({exact}) | {group / len(items):.3f} "
-              f"({group}) | {nor / len(nq):.3f} ({nor}) |")
+        print(
+            f"| {name} | {exact / len(items):.3f} ({exact}) | {group / len(items):.3f} "
+            f"({group}) | {nor / len(nq):.3f} ({nor}) |"
+        )
     print("\nThe shipped detector's errors (question, labelled, guessed):")
     for q, lang in items:
         g = language.detect_language(q)

@@ -1,6 +1,7 @@
 """The cross-encoder reranker beside the first stage, in one run: the ablation table.
 
-    python scripts/reranker_eval.py [--model-dir DIR] [--cache DIR] [--fp32 FILE] [--out FILE]
+    python scripts/reranker_eval.py --norquad DIR [--model-dir DIR] [--cache DIR] [--fp32 FILE]
+        [--out FILE]
 
 Rows: the first-stage ranker alone (with its own abstainer and second-citation rule), the
 cross-encoder alone over the first stage's top k, and the two combined by the shipped answer
@@ -29,26 +30,24 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.eval.outcome import fold  # noqa: E402
 from bot.eval.qafile import read_qa_file  # noqa: E402
 from bot.language import detect_language  # noqa: E402
-from bot.ranking.calibration import ScoreCache, Scored, score_all  # noqa: E402
-from bot.ranking.candidates import (  # noqa: E402
+from bot.ranking.crossencoder import AnswerRule, apply_rule, load_scorer  # noqa: E402
+from bot.ranking.model import RankerModel, load_model  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.training.examples import Example, make_example, prepare_passages  # noqa: E402
+from bot.training.reranker.calibration import ScoreCache, Scored, score_all  # noqa: E402
+from bot.training.reranker.candidates import (  # noqa: E402
     QuestionLists,
     build_lists,
     candidate_list,
     heldout_contexts,
 )
-from bot.ranking.crossencoder import AnswerRule, apply_rule, load_scorer  # noqa: E402
-from bot.ranking.model import RankerModel, load_model  # noqa: E402
-from bot.ranking.training import Example, make_example, prepare_passages  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from core.text import fold_spaces as fold  # noqa: E402
 from index.article import read_article  # noqa: E402
 from index.embedder import SentenceEmbedder, make_embedder  # noqa: E402
 
-DEV = REPO / "data" / "article_dev_qa.jsonl"
-TRAIN = REPO / "data" / "norquad" / "train.jsonl"
-VALIDATION = REPO / "data" / "norquad" / "validation.jsonl"
+DEV = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
 ARTICLE = REPO / "index" / "data" / "article.txt"
 LISTS_K = 8  # candidates kept per list (the rule uses its own k of them)
 
@@ -57,8 +56,9 @@ def _order(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-scores, kind="stable")
 
 
-def ranking(rows: Sequence[dict[str, Scored]], score: Callable[[Scored, int], np.ndarray],
-            k: int) -> dict[str, float]:
+def ranking(
+    rows: Sequence[dict[str, Scored]], score: Callable[[Scored, int], np.ndarray], k: int
+) -> dict[str, float]:
     """hit@1 and hit@3 of a scoring of each own list's top k (the first stage's order below
     it), over the questions whose passage holds the answer."""
     h1 = h3 = n = 0
@@ -67,15 +67,17 @@ def ranking(rows: Sequence[dict[str, Scored]], score: Callable[[Scored, int], np
         if not own.answerable:
             continue
         n += 1
-        order = np.concatenate([_order(np.asarray(score(r["own"], k))),
-                                np.arange(k, len(own.gold))])
+        order = np.concatenate(
+            [_order(np.asarray(score(r["own"], k))), np.arange(k, len(own.gold))]
+        )
         h1 += bool(own.gold[order[:1]].any())
         h3 += bool(own.gold[order[:3]].any())
     return {"hit_at_1": h1 / max(n, 1), "hit_at_3": h3 / max(n, 1), "n": n}
 
 
-def decisions(rows: Sequence[dict[str, Scored]],
-              decide: Callable[[Scored], tuple[bool, list[int]]]) -> dict[str, float]:
+def decisions(
+    rows: Sequence[dict[str, Scored]], decide: Callable[[Scored], tuple[bool, list[int]]]
+) -> dict[str, float]:
     """Citations and abstentions, given decide(scored list) -> (abstain, cited indices)."""
     cited_gold, cites, false_abst, n = 0, [], 0, 0
     unanswerable = []
@@ -93,7 +95,8 @@ def decisions(rows: Sequence[dict[str, Scored]],
     out: dict[str, float] = {
         "gold_among_citations": cited_gold / max(n, 1),
         "citations_per_question": float(np.mean(cites)) if cites else 0.0,
-        "false_abstention": false_abst / max(n, 1)}
+        "false_abstention": false_abst / max(n, 1),
+    }
     for key in ("same_topic", "other"):
         got = [decide(r[key])[0] for r in rows if key in r]
         if got:
@@ -106,6 +109,7 @@ def decisions(rows: Sequence[dict[str, Scored]],
 
 def first_stage(rows: Sequence[dict[str, Scored]], within: float) -> dict[str, float]:
     """The first stage alone: its ranking, its own abstainer and second-citation rule."""
+
     def decide(s: Scored) -> tuple[bool, list[int]]:
         order = _order(s.lists.first_stage)
         fs = s.lists.first_stage
@@ -114,12 +118,13 @@ def first_stage(rows: Sequence[dict[str, Scored]], within: float) -> dict[str, f
             cite.append(int(order[1]))
         return s.lists.abstain_logit < 0, cite
 
-    return {**ranking(rows, lambda s, k: s.lists.first_stage[:k], LISTS_K),
-            **decisions(rows, decide)}
+    return {
+        **ranking(rows, lambda s, k: s.lists.first_stage[:k], LISTS_K),
+        **decisions(rows, decide),
+    }
 
 
-def combined(rows: Sequence[dict[str, Scored]], rule: AnswerRule, null: float
-             ) -> dict[str, float]:
+def combined(rows: Sequence[dict[str, Scored]], rule: AnswerRule, null: float) -> dict[str, float]:
     """The shipped answer rule: combined ranking, abstention, citations."""
     k = rule.k
 
@@ -127,13 +132,21 @@ def combined(rows: Sequence[dict[str, Scored]], rule: AnswerRule, null: float
         got = apply_rule(rule, null, s.ce[:k], s.lists.first_stage[:k], s.lists.abstain_logit)
         return got.abstain, list(got.cite)
 
-    return {**ranking(rows, lambda s, kk: rule.ce_weight * s.ce[:kk]
-                      + rule.first_stage_weight * s.lists.first_stage[:kk], k),
-            **decisions(rows, decide)}
+    return {
+        **ranking(
+            rows,
+            lambda s, kk: (
+                rule.ce_weight * s.ce[:kk] + rule.first_stage_weight * s.lists.first_stage[:kk]
+            ),
+            k,
+        ),
+        **decisions(rows, decide),
+    }
 
 
-def dev_lists(embedder: SentenceEmbedder, cache: Path | None, ranker: RankerModel
-              ) -> list[QuestionLists]:
+def dev_lists(
+    embedder: SentenceEmbedder, cache: Path | None, ranker: RankerModel
+) -> list[QuestionLists]:
     """The dev questions against the article; gold: a sentence holding an evidence string."""
     text = read_article(ARTICLE).text
     passage = prepare_passages([text], embedder, cache)[text]
@@ -141,11 +154,12 @@ def dev_lists(embedder: SentenceEmbedder, cache: Path | None, ranker: RankerMode
     for item in read_qa_file(DEV).items:
         ex = make_example(item, passage, embedder.embed_query_array(item.question))
         evidence = [fold(e) for e in item.evidence] if item.answerable else []
-        gold = np.array([any(e in fold(s.text) for e in evidence)
-                         for s in passage.prepared.sentences], dtype=bool)
+        gold = np.array(
+            [any(e in fold(s.text) for e in evidence) for s in passage.prepared.sentences],
+            dtype=bool,
+        )
         ex = Example(ex.item, ex.passage, ex.question, ex.matrix, gold)
-        own = candidate_list(ex, ranker, LISTS_K, detect_language(item.question),
-                             item.answerable)
+        own = candidate_list(ex, ranker, LISTS_K, detect_language(item.question), item.answerable)
         out.append(QuestionLists(item=item, own=own, same_topic=None, other=None))
     return out
 
@@ -156,30 +170,41 @@ def _cell(block: dict[str, float], key: str) -> str:
 
 def table(result: dict[str, Any]) -> str:
     """The ablation table (Markdown)."""
-    head = ("| data | system | hit@1 | hit@3 | gold among citations | citations / q | "
-            "false abst. | same-topic abst. | other abst. | unanswerable abst. |")
+    head = (
+        "| data | system | hit@1 | hit@3 | gold among citations | citations / q | "
+        "false abst. | same-topic abst. | other abst. | unanswerable abst. |"
+    )
     lines = [head, "|" + " --- |" * 10]
     for name, block in result["data"].items():
         for system in ("first stage", "cross-encoder alone", "combined (shipped)"):
             b = block[system]
-            lines.append(f"| {name} (n={b['n']}) | {system} | {_cell(b, 'hit_at_1')} | "
-                         f"{_cell(b, 'hit_at_3')} | {_cell(b, 'gold_among_citations')} | "
-                         f"{_cell(b, 'citations_per_question')} | "
-                         f"{_cell(b, 'false_abstention')} | {_cell(b, 'same_topic_abstained')} | "
-                         f"{_cell(b, 'other_abstained')} | "
-                         f"{_cell(b, 'unanswerable_abstained')} |")
+            lines.append(
+                f"| {name} (n={b['n']}) | {system} | {_cell(b, 'hit_at_1')} | "
+                f"{_cell(b, 'hit_at_3')} | {_cell(b, 'gold_among_citations')} | "
+                f"{_cell(b, 'citations_per_question')} | "
+                f"{_cell(b, 'false_abstention')} | {_cell(b, 'same_topic_abstained')} | "
+                f"{_cell(b, 'other_abstained')} | "
+                f"{_cell(b, 'unanswerable_abstained')} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     """Measure, print the table and write it (and the JSON beside it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=REPO / "bot" / "data",
-                        help="reranker.json and its graph")
+    parser.add_argument(
+        "--model-dir", type=Path, default=REPO / "bot" / "data", help="reranker.json and its graph"
+    )
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "articlebot")
     parser.add_argument("--fp32", type=Path, help="an fp32 graph to compare with int8")
     parser.add_argument("--fp32-sample", type=int, default=100)
     parser.add_argument("--out", type=Path, help="write the Markdown table here (and .json)")
+    parser.add_argument(
+        "--norquad",
+        type=Path,
+        required=True,
+        help="the folder holding NorQuAD's train.jsonl and validation.jsonl",
+    )
     args = parser.parse_args()
     meta = json.loads((args.model_dir / "reranker.json").read_text(encoding="utf-8"))
     seed, null = int(meta["recipe"]["seed"]), float(meta["null_logit"])
@@ -189,50 +214,79 @@ def main() -> int:
     scorer = load_scorer(args.model_dir, completed)
     cache = ScoreCache(scorer.score)
 
-    train_items = [i for i in read_qa_file(TRAIN).items if i.context is not None]
+    train_items = [
+        i for i in read_qa_file(args.norquad / "train.jsonl").items if i.context is not None
+    ]
     held = heldout_contexts(train_items, seed)
-    held_lists = [q for q in build_lists(train_items, embedder, args.cache, ranker, LISTS_K,
-                                         seed, detect_language) if q.item.context in held]
+    held_lists = [
+        q
+        for q in build_lists(
+            train_items, embedder, args.cache, ranker, LISTS_K, seed, detect_language
+        )
+        if q.item.context in held
+    ]
     random.Random(seed).shuffle(held_lists)
-    held_lists = held_lists[:int(meta["calibration_questions"])]
-    val_lists = build_lists(read_qa_file(VALIDATION).items, embedder, args.cache, ranker,
-                            LISTS_K, seed, detect_language)
+    held_lists = held_lists[: int(meta["calibration_questions"])]
+    validation = read_qa_file(args.norquad / "validation.jsonl").items
+    val_lists = build_lists(
+        validation, embedder, args.cache, ranker, LISTS_K, seed, detect_language
+    )
     dev = dev_lists(embedder, args.cache, ranker)
-    rows = {"held-out train": (held_lists, score_all(held_lists, cache, "held-out")),
-            "NorQuAD validation": (val_lists, score_all(val_lists, cache, "validation"))}
+    rows = {
+        "held-out train": (held_lists, score_all(held_lists, cache, "held-out")),
+        "NorQuAD validation": (val_lists, score_all(val_lists, cache, "validation")),
+    }
     dev_rows = score_all(dev, cache, "dev")
     for lang in ("nb", "en"):
         keep = [n for n, q in enumerate(dev) if (q.item.lang or "nb") == lang]
         rows[f"dev {lang}"] = ([dev[n] for n in keep], [dev_rows[n] for n in keep])
     rows["dev"] = (dev, dev_rows)
 
-    result: dict[str, Any] = {"model": {k: meta[k] for k in (
-        "steps", "recipe", "heldout_questions", "fine_tune_questions", "calibration_questions")},
-        "rule_k": rule.k, "data": {}}
+    result: dict[str, Any] = {
+        "model": {
+            k: meta[k]
+            for k in (
+                "steps",
+                "recipe",
+                "heldout_questions",
+                "fine_tune_questions",
+                "calibration_questions",
+            )
+        },
+        "rule_k": rule.k,
+        "data": {},
+    }
     for name, (_, scored) in rows.items():
         result["data"][name] = {
             "first stage": first_stage(scored, ranker.second_citation_within),
             "cross-encoder alone": ranking(scored, lambda s, k: s.ce[:k], rule.k),
-            "combined (shipped)": combined(scored, rule, null)}
+            "combined (shipped)": combined(scored, rule, null),
+        }
 
     if args.fp32 is not None:
         fp32 = load_scorer(args.model_dir, completed, onnx_name=str(args.fp32.resolve()))
         cache32 = ScoreCache(fp32.score)
-        sample = [QuestionLists(q.item, q.own, None, None)
-                  for q in val_lists[:args.fp32_sample]]
+        sample = [QuestionLists(q.item, q.own, None, None) for q in val_lists[: args.fp32_sample]]
         rows32 = score_all(sample, cache32, "fp32")
-        rows8 = rows["NorQuAD validation"][1][:args.fp32_sample]
+        rows8 = rows["NorQuAD validation"][1][: args.fp32_sample]
 
         def mixed(s: Scored, k: int) -> np.ndarray:
-            out: np.ndarray = rule.ce_weight * s.ce[:k] + rule.first_stage_weight \
-                * s.lists.first_stage[:k]
+            out: np.ndarray = (
+                rule.ce_weight * s.ce[:k] + rule.first_stage_weight * s.lists.first_stage[:k]
+            )
             return out
 
         result["fp32_vs_shipped"] = {
-            "n": len(sample), "fp32": ranking(rows32, mixed, rule.k),
+            "n": len(sample),
+            "fp32": ranking(rows32, mixed, rule.k),
             "shipped": ranking(rows8, mixed, rule.k),
-            "max_abs_score_diff": float(max(np.max(np.abs(a["own"].ce - b["own"].ce))
-                                            for a, b in zip(rows32, rows8, strict=True)))}
+            "max_abs_score_diff": float(
+                max(
+                    np.max(np.abs(a["own"].ce - b["own"].ce))
+                    for a, b in zip(rows32, rows8, strict=True)
+                )
+            ),
+        }
 
     times = []
     for q in dev:
@@ -246,8 +300,9 @@ def main() -> int:
     print(json.dumps({k: v for k, v in result.items() if k != "data"}, indent=1))
     if args.out:
         args.out.write_text(text, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n",
-                                                 encoding="utf-8")
+        args.out.with_suffix(".json").write_text(
+            json.dumps(result, indent=1) + "\n", encoding="utf-8"
+        )
     return 0
 
 

@@ -50,15 +50,16 @@ def main() -> int:
         t0 = time.perf_counter()
         scorer = load_scorer(cache_dir=Path(tmp))
         out["load_ms"] = _ms(t0)
-        sentences = [s.text for s in split_article(read_article(
-            REPO / "index" / "data" / "article.txt"))]
-        questions = [json.loads(x)["question"] for x in
-                     (REPO / "data" / "article_dev_qa.jsonl").read_text().splitlines()]
+        sentences = [
+            s.text for s in split_article(read_article(REPO / "index" / "data" / "article.txt"))
+        ]
+        dev = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+        questions = [json.loads(x)["question"] for x in dev.read_text().splitlines()]
         for k in (3, 5, 8):
             times = []
             for q in questions * args.repeat:
                 t0 = time.perf_counter()
-                scorer.score(q, sentences[4:4 + k])
+                scorer.score(q, sentences[4 : 4 + k])
                 times.append((time.perf_counter() - t0) * 1000)
             out[f"score_k{k}_p50_ms"] = round(statistics.median(times), 1)
     print(json.dumps(out, indent=1))

@@ -15,6 +15,29 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 ARTICLE = REPO / "index" / "data" / "article.txt"
+# the development questions about the bundled article (shipped: the bench's default)
+DEV_QA = REPO / "bot" / "eval" / "data" / "article_dev_qa.jsonl"
+
+# The public datasets (NorQuAD, XQuAD) are not in the repo: tests that need them read them
+# from this folder (`norquad/{train,validation}.jsonl`, `xquad/xquad.{en,de,es}.json`);
+# `make data` downloads them. Only the tests read this variable, never the product.
+DATASETS = Path(os.environ.get("ARTICLEBOT_DATASETS") or REPO.parent / "shared" / "data")
+
+
+def dataset(*parts: str) -> Path:
+    """A file of the public datasets folder (`DATASETS`). Missing: the test is skipped with
+    a loud reason, but fails under CI (`CI=true`), where the datasets must be there."""
+    path = DATASETS.joinpath(*parts)
+    if not path.is_file():
+        reason = (
+            f"{path} is missing: set ARTICLEBOT_DATASETS to the folder holding "
+            "norquad/ and xquad/ (`make data DATASETS=DIR` downloads them)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -54,6 +77,49 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 
 
+# What makes a test an integration test (`-m integration`; `make test-fast` leaves them out):
+# it loads the real embedder or a store built with it, runs the CLI in a subprocess, a server
+# or a browser. Marked here by fixture and by what its module runs, so no test is missed.
+_INTEGRATION_FIXTURES = frozenset({"shared_store", "e5", "cli_env", "page", "browser"})
+_INTEGRATION_CALLS = (
+    "Engine(",
+    "make_embedder(",
+    "run_cli(",
+    "running_app(",
+    "subprocess",
+    "Store(",
+    "index_files(",
+    "load_scorer(",
+    "Indexer(",
+    "E5File(",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark integration tests (see `_INTEGRATION_FIXTURES`, `_INTEGRATION_CALLS`); a test
+    using only `fake_embedder` and none of those stays in the fast loop."""
+    sources: dict[Path, str] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if path not in sources:
+            sources[path] = path.read_text(encoding="utf-8")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        heavy = bool(fixtures & _INTEGRATION_FIXTURES) or (
+            "fake_embedder" not in fixtures
+            and any(call in sources[path] for call in _INTEGRATION_CALLS)
+        )
+        if heavy or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> Any:
+    """The deterministic embedder of tests/fakes.py, registered as `FAKE_EMBEDDER`."""
+    from tests.fakes import register_fake_embedder
+
+    return register_fake_embedder()
+
+
 @pytest.fixture()
 def store_dir(tmp_path: Path) -> Path:
     """An empty store directory."""
@@ -80,13 +146,21 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], input_text: str | None = None,
-            timeout: float = 300) -> Any:
+def run_cli(
+    args: list[str], env: dict[str, str], input_text: str | None = None, timeout: float = 300
+) -> Any:
     """Run `python -m bot ARGS` and return the CompletedProcess."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
-                          text=True, env=env, input=input_text, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input_text,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="session")

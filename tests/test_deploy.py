@@ -15,8 +15,13 @@ from tests.conftest import REPO
 
 def test_the_dockerfile_passes_hadolint_and_runs_as_a_non_root_user() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
-    r = subprocess.run([str(hadolint), "--failure-threshold", "info", "Dockerfile"],
-                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    r = subprocess.run(
+        [str(hadolint), "--failure-threshold", "info", "Dockerfile"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [ln.strip() for ln in (REPO / "Dockerfile").read_text().splitlines()]
     assert [ln for ln in lines if ln.startswith("FROM ")] == ["FROM python:3.11-slim"]
@@ -35,11 +40,20 @@ def test_the_dockerfile_passes_hadolint_and_runs_as_a_non_root_user() -> None:
 def test_compose_has_the_chat_and_a_chroma_server_with_volumes() -> None:
     path = REPO / "compose.yaml"
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
-                                 timeout=30).returncode == 0:
-        r = subprocess.run([docker, "compose", "-f", str(path), "config", "-q"],
-                           capture_output=True, text=True, timeout=60,
-                           env={"ARTICLEBOT_AUTH": "u:p", "PATH": "/usr/bin:/bin"})
+    if (
+        docker
+        and subprocess.run(
+            [docker, "compose", "version"], capture_output=True, timeout=30
+        ).returncode
+        == 0
+    ):
+        r = subprocess.run(
+            [docker, "compose", "-f", str(path), "config", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"ARTICLEBOT_AUTH": "u:p", "PATH": "/usr/bin:/bin"},
+        )
         assert r.returncode == 0, r.stderr
     compose = yaml.safe_load(path.read_text())
     services = compose["services"]
@@ -58,7 +72,7 @@ def test_compose_has_the_chat_and_a_chroma_server_with_volumes() -> None:
 def test_the_health_route_needs_no_password_and_tells_nothing(tmp_path: Path) -> None:
     import httpx
 
-    from tests.bot.webapp import running_app
+    from tests.bot.ui.webapp import running_app
 
     with running_app(tmp_path, "--auth", "ola:hemmelig") as app:
         response = httpx.get(app.url + "api/v1/health", timeout=30)

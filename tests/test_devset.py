@@ -12,15 +12,26 @@ import pytest
 
 from bot.eval.outcome import fold, gold_ids
 from bot.eval.qafile import QAItem, read_qa_file
+from core.records import Sentence
 from index.article import read_article
-from index.records import Sentence
 from index.sentence import split_article
 from tests.conftest import ARTICLE, DATA, REPO
 
 DEVSET = DATA / "devset.jsonl"
-CATEGORIES = ("paraphrase", "messy", "nynorsk", "swedish", "danish", "english", "yesno",
-              "two_sentences", "overview", "unanswerable_same_topic", "false_premise",
-              "followup")
+CATEGORIES = (
+    "paraphrase",
+    "messy",
+    "nynorsk",
+    "swedish",
+    "danish",
+    "english",
+    "yesno",
+    "two_sentences",
+    "overview",
+    "unanswerable_same_topic",
+    "false_premise",
+    "followup",
+)
 LANG_OF = {"nynorsk": "nn", "swedish": "sv", "danish": "da", "english": "en"}
 
 
@@ -33,8 +44,10 @@ def items() -> list[QAItem]:
 
 @pytest.fixture(scope="module")
 def sentences(items: list[QAItem]) -> dict[str, list[Sentence]]:
-    return {ref: split_article(read_article(Path(ref)))
-            for ref in {i.article for i in items if i.article is not None}}
+    return {
+        ref: split_article(read_article(Path(ref)))
+        for ref in {i.article for i in items if i.article is not None}
+    }
 
 
 def test_every_item_names_an_article_file_in_the_repo(items: list[QAItem]) -> None:
@@ -68,8 +81,7 @@ def test_categories_are_known_and_evenly_spread(items: list[QAItem]) -> None:
             assert item.lang == LANG_OF[item.category], item.id
 
 
-def test_answerable_items_have_evidence_and_the_unanswerable_have_none(
-        items: list[QAItem]) -> None:
+def test_answerable_items_have_evidence_and_the_unanswerable_have_none(items: list[QAItem]) -> None:
     for item in items:
         unanswerable = item.category == "unanswerable_same_topic"
         assert item.answerable is not unanswerable, item.id
@@ -77,7 +89,8 @@ def test_answerable_items_have_evidence_and_the_unanswerable_have_none(
 
 
 def test_evidence_is_verbatim_and_inside_one_sentence(
-        items: list[QAItem], sentences: dict[str, list[Sentence]]) -> None:
+    items: list[QAItem], sentences: dict[str, list[Sentence]]
+) -> None:
     """Each evidence string occurs in its article exactly as written, and inside a single
     sentence as eval splits it (else eval would find no gold sentence for it)."""
     for item in items:
@@ -90,7 +103,8 @@ def test_evidence_is_verbatim_and_inside_one_sentence(
 
 
 def test_answers_are_verbatim_spans_of_a_gold_sentence(
-        items: list[QAItem], sentences: dict[str, list[Sentence]]) -> None:
+    items: list[QAItem], sentences: dict[str, list[Sentence]]
+) -> None:
     for item in items:
         assert item.article is not None
         units = sentences[item.article]
@@ -101,7 +115,8 @@ def test_answers_are_verbatim_spans_of_a_gold_sentence(
 
 
 def test_two_sentence_items_need_two_sentences(
-        items: list[QAItem], sentences: dict[str, list[Sentence]]) -> None:
+    items: list[QAItem], sentences: dict[str, list[Sentence]]
+) -> None:
     for item in items:
         if item.category == "two_sentences":
             assert item.article is not None

@@ -21,13 +21,13 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.answer_records import ALL_ARTICLES, Answer
 from bot.eval.journal import entry
 from bot.eval.outcome import Outcome, gold_ids, score
 from bot.eval.qafile import QAItem
-from bot.records import ALL_ARTICLES, Answer
 from bot.settings import Settings
-from index.errors import ArticlebotError
-from index.records import Sentence
+from core.errors import ArticlebotError
+from core.records import Sentence
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -50,8 +50,7 @@ class ItemAnswerer:
     for them.
     """
 
-    def __init__(self, engine: Engine, notice: Notice, follow_up: FollowUp | None = None
-                 ) -> None:
+    def __init__(self, engine: Engine, notice: Notice, follow_up: FollowUp | None = None) -> None:
         self.engine = engine
         self._notice = notice
         self._follow_up = follow_up
@@ -77,7 +76,8 @@ class ItemAnswerer:
             elif item.article is not None:
                 if item.article not in self._articles:
                     self._articles[item.article] = engine.resolve_article(
-                        item.article, notice=self._notice)
+                        item.article, notice=self._notice
+                    )
                 article_id = self._articles[item.article]
             else:
                 if self._default_article is None:
@@ -98,8 +98,9 @@ class ItemAnswerer:
                     engine.ask(item.question, asked)
             query = None
             if item.history and self._follow_up is not None:
-                query = self._follow_up([{"role": r, "content": c} for r, c in item.history],
-                                        item.question)
+                query = self._follow_up(
+                    [{"role": r, "content": c} for r, c in item.history], item.question
+                )
             t0 = time.perf_counter()
             try:
                 answer = engine.ask(item.question, asked, item_id=item.id, query=query)
@@ -126,8 +127,12 @@ def index_collection(items: Sequence[QAItem], settings: Settings, notice: Notice
         engine.resolve_article(str(bundled_article_path()), notice=notice)
 
 
-def answer_here(todo: Sequence[tuple[int, QAItem]], settings: Settings, notice: Notice,
-                follow_up: FollowUp | None = None) -> Iterator[Line]:
+def answer_here(
+    todo: Sequence[tuple[int, QAItem]],
+    settings: Settings,
+    notice: Notice,
+    follow_up: FollowUp | None = None,
+) -> Iterator[Line]:
     """The items answered in this process, in the order given."""
     from bot.engine import Engine  # it loads Chroma
 
@@ -143,8 +148,13 @@ def units(todo: Sequence[tuple[int, QAItem]]) -> list[list[tuple[int, QAItem]]]:
     plain: list[list[tuple[int, QAItem]]] = []
     order: list[list[tuple[int, QAItem]]] = []
     for n, item in todo:
-        key = (("context", item.context) if item.context is not None
-               else ("article", item.article) if item.article is not None else None)
+        key = (
+            ("context", item.context)
+            if item.context is not None
+            else ("article", item.article)
+            if item.article is not None
+            else None
+        )
         if key is not None:
             unit = by_context.get(key)
             if unit is None:
@@ -159,9 +169,14 @@ def units(todo: Sequence[tuple[int, QAItem]]) -> list[list[tuple[int, QAItem]]]:
     return order
 
 
-def answer_in_workers(todo: Sequence[tuple[int, QAItem]], settings: Settings, jobs: int,
-                      private_stores: Path | None, quiet: bool,
-                      follow_up: FollowUp | None = None) -> Iterator[Line]:
+def answer_in_workers(
+    todo: Sequence[tuple[int, QAItem]],
+    settings: Settings,
+    jobs: int,
+    private_stores: Path | None,
+    quiet: bool,
+    follow_up: FollowUp | None = None,
+) -> Iterator[Line]:
     """The items answered by `jobs` worker processes, as each batch completes. With
     `private_stores`, each worker keeps its store in a folder of its own under it.
 
@@ -170,18 +185,23 @@ def answer_in_workers(todo: Sequence[tuple[int, QAItem]], settings: Settings, jo
     import multiprocessing
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker,
-                               initargs=(settings, private_stores, quiet, threads,
-                                         follow_up))
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(settings, private_stores, quiet, threads, follow_up),
+    )
     try:
-        futures: list[Future[list[Line]]] = [pool.submit(_answer_unit, unit)
-                                             for unit in units(todo)]
+        futures: list[Future[list[Line]]] = [
+            pool.submit(_answer_unit, unit) for unit in units(todo)
+        ]
         for future in as_completed(futures):
             yield from future.result()
     except BrokenProcessPool:
-        raise ArticlebotError("a worker process died before the run was done; the items "
-                              "answered so far are kept: rerun with --resume") from None
+        raise ArticlebotError(
+            "a worker process died before the run was done; the items "
+            "answered so far are kept: rerun with --resume"
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -192,8 +212,13 @@ _ANSWERER: list[ItemAnswerer] = []  # this worker's one answerer
 _FAILED: list[ArticlebotError] = []  # or why it could not be built
 
 
-def _start_worker(settings: Settings, private_stores: Path | None, quiet: bool,
-                  threads: int, follow_up: FollowUp | None = None) -> None:
+def _start_worker(
+    settings: Settings,
+    private_stores: Path | None,
+    quiet: bool,
+    threads: int,
+    follow_up: FollowUp | None = None,
+) -> None:
     """Build this worker's engine. Ctrl-C is the parent's to handle: it stops the run
     and the workers with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -201,8 +226,7 @@ def _start_worker(settings: Settings, private_stores: Path | None, quiet: bool,
     # the engine loads it; a user's own setting wins)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     if private_stores is not None:
-        settings = settings.model_copy(
-            update={"store": private_stores / f"worker-{os.getpid()}"})
+        settings = settings.model_copy(update={"store": private_stores / f"worker-{os.getpid()}"})
     from bot.engine import Engine
 
     def notice(message: str) -> None:

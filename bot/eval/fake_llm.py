@@ -50,17 +50,30 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path == "/api/chat" and script.status == 200:
                 self._ollama(body, script.reply)
             elif self.path.rstrip("/") != "/v1/chat/completions" or script.status != 200:
-                self._send(script.status if script.status != 200 else 404,
-                           {"error": {"message": "scripted failure", "type": "x"}})
+                self._send(
+                    script.status if script.status != 200 else 404,
+                    {"error": {"message": "scripted failure", "type": "x"}},
+                )
             elif body.get("stream"):
                 self._stream(body["model"], script.reply)
             else:
-                self._send(200, {
-                    "id": "cmpl-1", "object": "chat.completion", "created": 0,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": script.reply}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                self._send(
+                    200,
+                    {
+                        "id": "cmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": script.reply},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (the timeout case)
 
@@ -74,14 +87,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ollama(self, body: dict[str, Any], reply: str) -> None:
         """Ollama's native /api/chat: one JSON object, or NDJSON lines when streaming."""
-        pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)] if body.get("stream") \
-            else [reply]
-        lines = [{"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                  "message": {"role": "assistant", "content": p}, "done": False}
-                 for p in pieces]
-        lines.append({"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                      "message": {"role": "assistant", "content": ""}, "done": True,
-                      "done_reason": "stop"})
+        pieces = (
+            [reply[i : i + 3] for i in range(0, len(reply), 3)] if body.get("stream") else [reply]
+        )
+        lines = [
+            {
+                "model": body["model"],
+                "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": p},
+                "done": False,
+            }
+            for p in pieces
+        ]
+        lines.append(
+            {
+                "model": body["model"],
+                "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+            }
+        )
         if not body.get("stream"):
             lines = [{**lines[-1], "message": {"role": "assistant", "content": reply}}]
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
@@ -96,15 +122,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         size = max(1, self.server.script.piece_chars)
-        pieces = [reply[i:i + size] for i in range(0, len(reply), size)]
+        pieces = [reply[i : i + size] for i in range(0, len(reply), size)]
         for i, piece in enumerate([*pieces, None]):
             if i:
                 time.sleep(self.server.script.piece_delay_s)
             delta = {"content": piece} if piece is not None else {}
             chunk: dict[str, Any] = {
-                "id": "cmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                "choices": [{"index": 0, "delta": delta,
-                             "finish_reason": None if piece else "stop"}]}
+                "id": "cmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}
+                ],
+            }
             if i == 0:
                 chunk["choices"][0]["delta"]["role"] = "assistant"
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

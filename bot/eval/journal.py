@@ -25,53 +25,107 @@ from bot.eval.metrics import Scored
 from bot.eval.outcome import Outcome
 from bot.eval.qafile import QAItem
 from bot.settings import Settings
-from index.errors import ConfigError
-from index.files import JOURNAL_LIMIT, check_regular, read_bounded
+from core.errors import ConfigError
+from core.files import JOURNAL_LIMIT, check_regular, read_bounded
 
 JOURNAL = "items.jsonl"
 FORMAT = "articlebot-eval-journal/1"
 # Settings that never change an answer: where things are kept, the server's limits, secrets.
-_NOT_SHAPING = frozenset({"store", "data_dir", "chroma_token", "openai_api_key", "auth",
-                          "host", "port", "concurrency_limit", "queue_max_size",
-                          "max_upload_bytes", "lock_timeout_s", "cached_articles",
-                          "max_article_sentences", "max_article_chars"})
+_NOT_SHAPING = frozenset(
+    {
+        "store",
+        "data_dir",
+        "chroma_token",
+        "openai_api_key",
+        "auth",
+        "host",
+        "port",
+        "concurrency_limit",
+        "queue_max_size",
+        "max_upload_bytes",
+        "lock_timeout_s",
+        "cached_articles",
+        "max_article_sentences",
+        "max_article_chars",
+    }
+)
 
 
-def fingerprint(settings: Settings, *, version: str, input_sha256: str, limit: int | None,
-                add_negatives: bool, seed: int, skip_invalid: bool, n_items: int
-                ) -> dict[str, Any]:
+def fingerprint(
+    settings: Settings,
+    *,
+    version: str,
+    input_sha256: str,
+    limit: int | None,
+    add_negatives: bool,
+    seed: int,
+    skip_invalid: bool,
+    n_items: int,
+) -> dict[str, Any]:
     """What a journal's items depend on; a resume needs all of it to be the same. Every
     setting is in it except those that cannot change an answer (a setting added later is
     in it by default)."""
     dumped = settings.model_dump(mode="json")
     shaping = {k: dumped[k] for k in sorted(dumped) if k not in _NOT_SHAPING}
-    return {"version": version, "input_sha256": input_sha256, "limit": limit,
-            "add_negatives": add_negatives, "seed": seed, "skip_invalid": skip_invalid,
-            "n_items": n_items, "settings": shaping}
+    return {
+        "version": version,
+        "input_sha256": input_sha256,
+        "limit": limit,
+        "add_negatives": add_negatives,
+        "seed": seed,
+        "skip_invalid": skip_invalid,
+        "n_items": n_items,
+        "settings": shaping,
+    }
 
 
 def entry(n: int, outcome: Outcome) -> dict[str, Any]:
     """One journal line's content: everything the item's outcome needs besides the item."""
     s = outcome.scored
-    return {"n": n, "id": outcome.item.id, "record": outcome.record,
-            "scored": {"abstained": s.abstained, "error": s.error, "ranking": list(s.ranking),
-                       "cited": list(s.cited), "exact_match": s.exact_match, "f1": s.f1,
-                       "latency_ms": s.latency_ms, "confidence": s.confidence},
-            "gold": list(outcome.gold), "gold_texts": list(outcome.gold_texts),
-            "error": outcome.error}
+    return {
+        "n": n,
+        "id": outcome.item.id,
+        "record": outcome.record,
+        "scored": {
+            "abstained": s.abstained,
+            "error": s.error,
+            "ranking": list(s.ranking),
+            "cited": list(s.cited),
+            "exact_match": s.exact_match,
+            "f1": s.f1,
+            "latency_ms": s.latency_ms,
+            "confidence": s.confidence,
+        },
+        "gold": list(outcome.gold),
+        "gold_texts": list(outcome.gold_texts),
+        "error": outcome.error,
+    }
 
 
 def outcome_of(item: QAItem, line: Mapping[str, Any]) -> Outcome:
     """The outcome a journal line holds, for its item."""
     s = line["scored"]
     gold = tuple(str(g) for g in line["gold"])
-    scored = Scored(answerable=item.answerable, abstained=bool(s["abstained"]),
-                    error=bool(s["error"]), gold=frozenset(gold),
-                    ranking=tuple(s["ranking"]), cited=tuple(s["cited"]),
-                    exact_match=s["exact_match"], f1=s["f1"], latency_ms=s["latency_ms"],
-                    confidence=s["confidence"])
-    return Outcome(item, dict(line["record"]), scored, gold,
-                   tuple(str(t) for t in line["gold_texts"]), line["error"])
+    scored = Scored(
+        answerable=item.answerable,
+        abstained=bool(s["abstained"]),
+        error=bool(s["error"]),
+        gold=frozenset(gold),
+        ranking=tuple(s["ranking"]),
+        cited=tuple(s["cited"]),
+        exact_match=s["exact_match"],
+        f1=s["f1"],
+        latency_ms=s["latency_ms"],
+        confidence=s["confidence"],
+    )
+    return Outcome(
+        item,
+        dict(line["record"]),
+        scored,
+        gold,
+        tuple(str(t) for t in line["gold_texts"]),
+        line["error"],
+    )
 
 
 def _dump(data: Mapping[str, Any]) -> bytes:
@@ -96,8 +150,9 @@ class Journal:
         return cls(fh, path)
 
     @classmethod
-    def resume(cls, path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
-               ) -> tuple[Journal, dict[int, dict[str, Any]]]:
+    def resume(
+        cls, path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
+    ) -> tuple[Journal, dict[int, dict[str, Any]]]:
         """The journal at `path` opened for appending, and the items it already holds by
         their place. Raises ConfigError when it belongs to another run."""
         good, done = read(path, header, items)
@@ -130,8 +185,9 @@ def has_header(path: Path) -> bool:
         raise ConfigError(f"--resume: {path}: cannot read ({exc.strerror or exc})") from None
 
 
-def read(path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
-         ) -> tuple[int, dict[int, dict[str, Any]]]:
+def read(
+    path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
+) -> tuple[int, dict[int, dict[str, Any]]]:
     """(bytes of whole, valid lines, the items' lines by place) of a journal written with
     `header`; ConfigError when it was written for another input file or other settings, or
     is broken before its last line."""
@@ -143,8 +199,11 @@ def read(path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
     if not whole:
         raise ConfigError(f"{where}: holds no journal header; run without --resume")
     first = _parse(whole[0])
-    if not isinstance(first, dict) or first.get("format") != FORMAT or not isinstance(
-            first.get("fingerprint"), dict):
+    if (
+        not isinstance(first, dict)
+        or first.get("format") != FORMAT
+        or not isinstance(first.get("fingerprint"), dict)
+    ):
         raise ConfigError(f"{where}: not an articlebot eval journal")
     _check_same(where, first["fingerprint"], header)
     done: dict[int, dict[str, Any]] = {}
@@ -152,12 +211,15 @@ def read(path: Path, header: Mapping[str, Any], items: Sequence[QAItem]
     for number, raw in enumerate(whole[1:], start=2):
         line = _parse(raw)
         if not isinstance(line, dict) or not _well_formed(line, len(items)):
-            raise ConfigError(f"{where}:{number}: not a journal line; run without --resume "
-                              "to start afresh")
+            raise ConfigError(
+                f"{where}:{number}: not a journal line; run without --resume to start afresh"
+            )
         n = line["n"]
         if items[n].id != line["id"]:
-            raise ConfigError(f"{where}:{number}: item {n + 1} is {line['id']!r} there but "
-                              f"{items[n].id!r} in the input; run without --resume")
+            raise ConfigError(
+                f"{where}:{number}: item {n + 1} is {line['id']!r} there but "
+                f"{items[n].id!r} in the input; run without --resume"
+            )
         done.setdefault(n, line)
         good += len(raw) + 1
     return good, done
@@ -172,28 +234,47 @@ def _parse(raw: bytes) -> Any:
 
 def _well_formed(line: Mapping[str, Any], n_items: int) -> bool:
     n, scored = line.get("n"), line.get("scored")
-    return (isinstance(n, int) and not isinstance(n, bool) and 0 <= n < n_items
-            and isinstance(line.get("id"), str) and isinstance(line.get("record"), dict)
-            and isinstance(scored, dict)
-            and {"abstained", "error", "ranking", "cited", "exact_match", "f1",
-                 "latency_ms", "confidence"} <= set(scored)
-            and isinstance(line.get("gold"), list) and isinstance(line.get("gold_texts"),
-                                                                  list))
+    return (
+        isinstance(n, int)
+        and not isinstance(n, bool)
+        and 0 <= n < n_items
+        and isinstance(line.get("id"), str)
+        and isinstance(line.get("record"), dict)
+        and isinstance(scored, dict)
+        and {
+            "abstained",
+            "error",
+            "ranking",
+            "cited",
+            "exact_match",
+            "f1",
+            "latency_ms",
+            "confidence",
+        }
+        <= set(scored)
+        and isinstance(line.get("gold"), list)
+        and isinstance(line.get("gold_texts"), list)
+    )
 
 
 def _check_same(where: str, then: Mapping[str, Any], now: Mapping[str, Any]) -> None:
     """ConfigError naming the first difference between two fingerprints."""
     if then.get("input_sha256") != now.get("input_sha256"):
-        raise ConfigError(f"{where}: was written for another input file (sha256 "
-                          f"{str(then.get('input_sha256'))[:12]}…, this one "
-                          f"{str(now.get('input_sha256'))[:12]}…); run without --resume "
-                          "to start afresh")
-    flat_then = {**{k: v for k, v in then.items() if k != "settings"},
-                 **(then.get("settings") or {})}
-    flat_now = {**{k: v for k, v in now.items() if k != "settings"},
-                **(now.get("settings") or {})}
+        raise ConfigError(
+            f"{where}: was written for another input file (sha256 "
+            f"{str(then.get('input_sha256'))[:12]}…, this one "
+            f"{str(now.get('input_sha256'))[:12]}…); run without --resume "
+            "to start afresh"
+        )
+    flat_then = {
+        **{k: v for k, v in then.items() if k != "settings"},
+        **(then.get("settings") or {}),
+    }
+    flat_now = {**{k: v for k, v in now.items() if k != "settings"}, **(now.get("settings") or {})}
     for key in sorted(set(flat_then) | set(flat_now)):
         if flat_then.get(key) != flat_now.get(key):
-            raise ConfigError(f"{where}: was written with other settings ({key}: "
-                              f"{flat_then.get(key)!r} then, {flat_now.get(key)!r} now); "
-                              "run without --resume to start afresh")
+            raise ConfigError(
+                f"{where}: was written with other settings ({key}: "
+                f"{flat_then.get(key)!r} then, {flat_now.get(key)!r} now); "
+                "run without --resume to start afresh"
+            )

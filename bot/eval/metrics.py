@@ -28,18 +28,41 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-HEADLINE = ("hit_at_1", "hit_at_3", "mrr", "citation_precision", "citation_recall",
-            "citation_f1", "exact_match", "f1", "abstention_precision", "abstention_recall",
-            "abstention_f1", "false_abstention_rate", "coverage", "latency_ms_p50",
-            "latency_ms_p95")
+HEADLINE = (
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "citation_precision",
+    "citation_recall",
+    "citation_f1",
+    "exact_match",
+    "f1",
+    "abstention_precision",
+    "abstention_recall",
+    "abstention_f1",
+    "false_abstention_rate",
+    "coverage",
+    "latency_ms_p50",
+    "latency_ms_p95",
+)
 
 # Metrics where lower is better (a failing item may raise them, never lower them).
 LOWER_IS_BETTER = frozenset({"false_abstention_rate", "latency_ms_p50", "latency_ms_p95"})
 
 # The ratio metrics: each is sum(num) / sum(den) over items.
-RATIOS = ("hit_at_1", "hit_at_3", "mrr", "citation_precision", "citation_recall",
-          "exact_match", "f1", "abstention_precision", "abstention_recall",
-          "false_abstention_rate", "coverage")
+RATIOS = (
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "citation_precision",
+    "citation_recall",
+    "exact_match",
+    "f1",
+    "abstention_precision",
+    "abstention_recall",
+    "false_abstention_rate",
+    "coverage",
+)
 
 # What each metric is over, for the report.
 DENOMINATOR_TEXT = {
@@ -101,8 +124,9 @@ def normalize_answer(text: str) -> str:
     punctuation mark (« » – — included) and ASCII punctuation removed, whitespace folded;
     no English article stripping."""
     text = unicodedata.normalize("NFC", text).casefold()
-    text = "".join("" if ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
-                   else ch for ch in text)
+    text = "".join(
+        "" if ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P") else ch for ch in text
+    )
     return " ".join(text.split())
 
 
@@ -178,8 +202,7 @@ def item_terms(s: Scored) -> dict[str, tuple[float, float]]:
         "f1": (has_answers * f1, has_answers),
         "abstention_precision": (right_abstention, float(s.abstained or s.error)),
         "abstention_recall": (right_abstention, float(not s.answerable)),
-        "false_abstention_rate": (float(s.answerable and not s.answered),
-                                  float(s.answerable)),
+        "false_abstention_rate": (float(s.answerable and not s.answered), float(s.answerable)),
         "coverage": (float(s.answered), 1.0),
     }
 
@@ -190,8 +213,7 @@ def _f1(p: float | None, r: float | None) -> float | None:
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def _arrays(items: Sequence[Scored]) -> tuple[npt.NDArray[np.float64],
-                                               npt.NDArray[np.float64]]:
+def _arrays(items: Sequence[Scored]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Numerators and denominators as (metrics x items) arrays."""
     terms = [item_terms(s) for s in items]
     num = np.array([[t[m][0] for t in terms] for m in RATIOS], dtype=np.float64)
@@ -200,8 +222,7 @@ def _arrays(items: Sequence[Scored]) -> tuple[npt.NDArray[np.float64],
 
 
 def _latencies(items: Sequence[Scored]) -> npt.NDArray[np.float64]:
-    return np.array([s.latency_ms for s in items if s.latency_ms is not None],
-                    dtype=np.float64)
+    return np.array([s.latency_ms for s in items if s.latency_ms is not None], dtype=np.float64)
 
 
 def compute(items: Sequence[Scored]) -> dict[str, float | None]:
@@ -224,8 +245,7 @@ def denominators(items: Sequence[Scored]) -> dict[str, int]:
     _, den = _arrays(items)
     out = {name: int(den[i].sum()) for i, name in enumerate(RATIOS)}
     out["citation_f1"] = out["citation_precision"]
-    out["abstention_f1"] = int(sum(1 for s in items if s.abstained or s.error
-                                   or not s.answerable))
+    out["abstention_f1"] = int(sum(1 for s in items if s.abstained or s.error or not s.answerable))
     n_lat = int(_latencies(items).size)
     out["latency_ms_p50"] = out["latency_ms_p95"] = n_lat
     return {name: out[name] for name in HEADLINE}
@@ -239,9 +259,12 @@ def _interval(samples: npt.NDArray[np.float64]) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def _resample_ratios(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
-                     rng: np.random.Generator, n_boot: int
-                     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def _resample_ratios(
+    num: npt.NDArray[np.float64],
+    den: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Bootstrap sums of numerators and denominators: (metrics x n_boot) each."""
     n = num.shape[1]
     sums_num = np.zeros((num.shape[0], n_boot))
@@ -253,13 +276,14 @@ def _resample_ratios(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
         # how often each item is drawn in each resample: (rows x n) weights
         flat = (idx + (np.arange(rows) * n)[:, None]).ravel()
         weights = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
-        sums_num[:, lo:lo + rows] = num @ weights.T
-        sums_den[:, lo:lo + rows] = den @ weights.T
+        sums_num[:, lo : lo + rows] = num @ weights.T
+        sums_den[:, lo : lo + rows] = den @ weights.T
     return sums_num, sums_den
 
 
-def confidence_intervals(items: Sequence[Scored], seed: int = 0,
-                         n_boot: int = N_BOOTSTRAP) -> dict[str, list[float] | None]:
+def confidence_intervals(
+    items: Sequence[Scored], seed: int = 0, n_boot: int = N_BOOTSTRAP
+) -> dict[str, list[float] | None]:
     """Seeded percentile-bootstrap 95% intervals of every headline metric (items resampled
     with replacement; None where the metric is undefined)."""
     point = compute(items)
@@ -272,13 +296,17 @@ def confidence_intervals(items: Sequence[Scored], seed: int = 0,
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(sd > 0, sn / np.where(sd > 0, sd, 1.0), np.nan)
     samples = {name: ratio[i] for i, name in enumerate(RATIOS)}
-    for f1_name, p_name, r_name in (("citation_f1", "citation_precision", "citation_recall"),
-                                    ("abstention_f1", "abstention_precision",
-                                     "abstention_recall")):
+    for f1_name, p_name, r_name in (
+        ("citation_f1", "citation_precision", "citation_recall"),
+        ("abstention_f1", "abstention_precision", "abstention_recall"),
+    ):
         p, r = samples[p_name], samples[r_name]
         with np.errstate(invalid="ignore", divide="ignore"):
-            samples[f1_name] = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1),
-                                        np.where(np.isnan(p + r), np.nan, 0.0))
+            samples[f1_name] = np.where(
+                p + r > 0,
+                2 * p * r / np.where(p + r > 0, p + r, 1),
+                np.where(np.isnan(p + r), np.nan, 0.0),
+            )
     lat = _latencies(items)
     if lat.size:
         idx = rng.integers(0, lat.size, size=(n_boot, lat.size))
@@ -291,8 +319,9 @@ def confidence_intervals(items: Sequence[Scored], seed: int = 0,
     return out
 
 
-def hit_curve(items: Sequence[Scored], k_max: int = K_MAX, seed: int = 0,
-              n_boot: int = N_BOOTSTRAP) -> list[tuple[int, float, list[float] | None]]:
+def hit_curve(
+    items: Sequence[Scored], k_max: int = K_MAX, seed: int = 0, n_boot: int = N_BOOTSTRAP
+) -> list[tuple[int, float, list[float] | None]]:
     """hit@k for k = 1..k_max with bootstrap intervals: [(k, value, [low, high])]."""
     pool = [s for s in items if in_retrieval(s)]
     if not pool:
@@ -300,8 +329,9 @@ def hit_curve(items: Sequence[Scored], k_max: int = K_MAX, seed: int = 0,
     num = np.array([[hit_at(s, k) for s in pool] for k in range(1, k_max + 1)])
     den = np.ones_like(num)
     sn, sd = _resample_ratios(num, den, np.random.default_rng(seed), n_boot)
-    return [(k, float(num[k - 1].mean()), _interval(sn[k - 1] / sd[k - 1]))
-            for k in range(1, k_max + 1)]
+    return [
+        (k, float(num[k - 1].mean()), _interval(sn[k - 1] / sd[k - 1])) for k in range(1, k_max + 1)
+    ]
 
 
 @dataclass(frozen=True)
@@ -327,13 +357,15 @@ def threshold_sweep(items: Sequence[Scored], points: int = 101) -> list[SweepPoi
     """Abstain-below-threshold sweep over the confidence (top ranking score). Items that
     errored or have no confidence are never answered; answerable items without gold count
     as wrong answers."""
-    conf = np.array([-np.inf if s.error or s.confidence is None else s.confidence
-                     for s in items])
+    conf = np.array([-np.inf if s.error or s.confidence is None else s.confidence for s in items])
     finite = conf[np.isfinite(conf)]
     if not finite.size:
         return []
-    thresholds = np.unique(np.concatenate([
-        np.linspace(finite.min(), finite.max(), points), finite, [finite.max() + 1e-9]]))
+    thresholds = np.unique(
+        np.concatenate(
+            [np.linspace(finite.min(), finite.max(), points), finite, [finite.max() + 1e-9]]
+        )
+    )
     answerable = np.array([s.answerable for s in items])
     errored = np.array([s.error for s in items])
     correct = np.array([answered_correctly(s) for s in items])
@@ -346,10 +378,17 @@ def threshold_sweep(items: Sequence[Scored], points: int = 101) -> list[SweepPoi
         tp = int((abstain & ~answerable & ~errored).sum())
         ap = tp / int(abstain.sum()) if abstain.any() else None
         ar = tp / int((~answerable).sum()) if (~answerable).any() else None
-        far = (float((abstain & answerable).sum() / answerable.sum())
-               if answerable.any() else None)
-        risk = (float((answered & ~correct).sum() / n_answered) if n_answered else None)
-        out.append(SweepPoint(threshold=float(t), coverage=n_answered / n, risk=risk,
-                              abstention_precision=ap, abstention_recall=ar,
-                              abstention_f1=_f1(ap, ar), false_abstention_rate=far))
+        far = float((abstain & answerable).sum() / answerable.sum()) if answerable.any() else None
+        risk = float((answered & ~correct).sum() / n_answered) if n_answered else None
+        out.append(
+            SweepPoint(
+                threshold=float(t),
+                coverage=n_answered / n,
+                risk=risk,
+                abstention_precision=ap,
+                abstention_recall=ar,
+                abstention_f1=_f1(ap, ar),
+                false_abstention_rate=far,
+            )
+        )
     return out

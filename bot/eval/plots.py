@@ -53,15 +53,17 @@ def plot_hit_at_k(items: Sequence[Scored], path: Path, seed: int) -> bool:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.errorbar(ks, values, yerr=[lows, highs], marker="o", capsize=4)
     for k, v in zip(ks, values, strict=True):
-        ax.annotate(f"{v:.2f}", (k, v), textcoords="offset points", xytext=(6, -12),
-                    fontsize=8)
+        ax.annotate(f"{v:.2f}", (k, v), textcoords="offset points", xytext=(6, -12), fontsize=8)
     ax.set_xticks(ks)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("k (top-k ranked sentences)")
     ax.set_ylabel("hit@k")
     n = sum(1 for s in items if s.answerable and (s.gold or s.error))
-    ax.set_title(f"hit@k over {n} answerable items (95% bootstrap CI)\n"
-                 "an abstention or an error is a miss at every k", fontsize=10)
+    ax.set_title(
+        f"hit@k over {n} answerable items (95% bootstrap CI)\n"
+        "an abstention or an error is a miss at every k",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     save_png(fig, path)
     return True
@@ -80,8 +82,13 @@ def plot_risk_coverage(items: Sequence[Scored], path: Path) -> bool:
     answered = [s for s in items if s.answered]
     if answered:
         risk = sum(1 for s in answered if not answered_correctly(s)) / len(answered)
-        ax.scatter([len(answered) / len(items)], [risk], color="C3", zorder=3,
-                   label="the bot's own abstentions")
+        ax.scatter(
+            [len(answered) / len(items)],
+            [risk],
+            color="C3",
+            zorder=3,
+            label="the bot's own abstentions",
+        )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("coverage (share of items answered)")
@@ -101,11 +108,13 @@ def plot_threshold_sweep(items: Sequence[Scored], path: Path) -> bool:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ts = [p.threshold for p in sweep]
-    for name, label in (("abstention_precision", "abstention precision"),
-                        ("abstention_recall", "abstention recall"),
-                        ("abstention_f1", "abstention F1"),
-                        ("false_abstention_rate", "false abstention rate"),
-                        ("coverage", "coverage")):
+    for name, label in (
+        ("abstention_precision", "abstention precision"),
+        ("abstention_recall", "abstention recall"),
+        ("abstention_f1", "abstention F1"),
+        ("false_abstention_rate", "false abstention rate"),
+        ("coverage", "coverage"),
+    ):
         ys = [getattr(p, name) for p in sweep]
         ax.plot(ts, [float("nan") if y is None else y for y in ys], label=label)
     ax.set_ylim(0, 1.02)
@@ -121,9 +130,11 @@ def plot_threshold_sweep(items: Sequence[Scored], path: Path) -> bool:
 def write_plots(items: Sequence[Scored], out: Path, seed: int) -> list[str]:
     """Draw every figure into `out`; returns the file names written."""
     written = []
-    drawn = {"hit_at_k.png": lambda p: plot_hit_at_k(items, p, seed),
-             "risk_coverage.png": lambda p: plot_risk_coverage(items, p),
-             "threshold_sweep.png": lambda p: plot_threshold_sweep(items, p)}
+    drawn = {
+        "hit_at_k.png": lambda p: plot_hit_at_k(items, p, seed),
+        "risk_coverage.png": lambda p: plot_risk_coverage(items, p),
+        "threshold_sweep.png": lambda p: plot_threshold_sweep(items, p),
+    }
     draw: Callable[[Path], bool]
     for name, draw in drawn.items():
         if draw(out / name):

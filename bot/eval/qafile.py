@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from index.article import MAX_ARTICLE_BYTES, clean_text, inline_id
-from index.errors import QAFileError
-from index.files import read_bounded
+from core.errors import QAFileError
+from core.files import read_bounded
+from core.text import clean_text
+from index.article import MAX_ARTICLE_BYTES
 
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
@@ -85,11 +86,6 @@ class QAItem:
     # "assistant", as the HTTP API's `history` carries them
     history: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def context_id(self) -> str | None:
-        """The inline article id of the item's context, if it carries one."""
-        return inline_id(self.context) if self.context is not None else None
-
 
 @dataclass
 class QAFile:
@@ -111,9 +107,24 @@ class _Bad(Exception):
 
 
 # Fields the readers understand; any other field is ignored with one warning per name.
-_KNOWN = frozenset({"id", "question", "answers", "evidence", "answerable", "lang", "source",
-                    "context", "is_impossible", "title", "plausible_answers", "category",
-                    "article", "history"})
+_KNOWN = frozenset(
+    {
+        "id",
+        "question",
+        "answers",
+        "evidence",
+        "answerable",
+        "lang",
+        "source",
+        "context",
+        "is_impossible",
+        "title",
+        "plausible_answers",
+        "category",
+        "article",
+        "history",
+    }
+)
 _ROLES = ("user", "assistant")
 
 
@@ -137,8 +148,10 @@ def _check_text(value: str, name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise _Bad(f"field {name!r} is not valid text (a lone surrogate "
-                   f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})") from None
+        raise _Bad(
+            f"field {name!r} is not valid text (a lone surrogate "
+            f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})"
+        ) from None
 
 
 def _optional_str(row: dict[str, Any], name: str) -> str | None:
@@ -157,14 +170,14 @@ def _history(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _Bad("field 'history' must be a list of {\"role\", \"content\"} objects")
+        raise _Bad('field \'history\' must be a list of {"role", "content"} objects')
     turns = []
     for n, turn in enumerate(value, start=1):
         if not isinstance(turn, dict):
             raise _Bad(f"history turn {n}: expected an object, got {_kind(turn)}")
         role, content = turn.get("role"), turn.get("content")
         if role not in _ROLES:
-            raise _Bad(f"history turn {n}: 'role' must be \"user\" or \"assistant\"")
+            raise _Bad(f'history turn {n}: \'role\' must be "user" or "assistant"')
         if not isinstance(content, str) or not content.strip():
             raise _Bad(f"history turn {n}: 'content' must be a non-empty string")
         _check_text(content, "history")
@@ -191,7 +204,7 @@ def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Sp
             continue  # offsets into what? the texts still count as answers
         if not isinstance(start, int) or isinstance(start, bool) or start < 0:
             raise _Bad("each answer object needs 'answer_start' (an integer >= 0)")
-        if context[start:start + len(text)] != text:
+        if context[start : start + len(text)] != text:
             raise _Bad(f"answer {text!r} is not at offset {start} of the context")
         spans.append(Span(text=text, start=start))
     return tuple(texts), tuple(spans)
@@ -203,8 +216,10 @@ def _item(row: Any, line: int) -> QAItem:
         raise _Bad(f"expected a JSON object, got {_kind(row)}")
     item_id = row.get("id")
     if isinstance(item_id, _LongNumber):
-        raise _Bad(f"field 'id' is a number of {item_id.digits} digits (at most "
-                   f"{MAX_INT_DIGITS}; use a string)")
+        raise _Bad(
+            f"field 'id' is a number of {item_id.digits} digits (at most "
+            f"{MAX_INT_DIGITS}; use a string)"
+        )
     if isinstance(item_id, int) and not isinstance(item_id, bool):
         item_id = str(item_id)
     if item_id is None:
@@ -256,18 +271,34 @@ def _item(row: Any, line: int) -> QAItem:
     if not answerable and (answers or evidence):
         raise _Bad("an unanswerable item has answers or evidence")
     category = _optional_str(row, "category")
-    return QAItem(id=item_id.strip(), question=question, answers=answers, evidence=evidence,
-                  answerable=answerable, lang=lang.strip() if lang else None,
-                  source=str(source) if source not in (None, "") else None,
-                  context=context, spans=spans, line=line, category=category,
-                  article=article, history=_history(row.get("history")))
+    return QAItem(
+        id=item_id.strip(),
+        question=question,
+        answers=answers,
+        evidence=evidence,
+        answerable=answerable,
+        lang=lang.strip() if lang else None,
+        source=str(source) if source not in (None, "") else None,
+        context=context,
+        spans=spans,
+        line=line,
+        category=category,
+        article=article,
+        history=_history(row.get("history")),
+    )
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-            int: "a number", float: "a number", _LongNumber: "a number",
-            type(None): "null"}.get(type(value),
-                                                                     type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        _LongNumber: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _read_line(fh: BinaryIO) -> tuple[bytes, bool]:
@@ -295,7 +326,7 @@ def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
             yield n, _Bad(f"line longer than {MAX_LINE_BYTES} bytes")
             continue
         if n == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM):]
+            raw = raw[len(_BOM) :]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -316,8 +347,14 @@ def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
         rest = text[end:]
         if rest.strip():
             col = end + len(rest) - len(rest.lstrip()) + 1
-            yield n, _Bad("bad JSON: more than one JSON value on the line (missing newline "
-                          "between objects?)", col=col)
+            yield (
+                n,
+                _Bad(
+                    "bad JSON: more than one JSON value on the line (missing newline "
+                    "between objects?)",
+                    col=col,
+                ),
+            )
             continue
         yield n, obj
 
@@ -339,21 +376,23 @@ def _squad_rows(data: Any, text: str) -> Iterator[tuple[int, Any]]:
             continue
         for p, para in enumerate(article["paragraphs"]):
             if not isinstance(para, dict) or not isinstance(para.get("qas"), list):
-                yield 1, _Bad(f"data[{a}].paragraphs[{p}]: expected an object with a "
-                              "'qas' list")
+                yield 1, _Bad(f"data[{a}].paragraphs[{p}]: expected an object with a 'qas' list")
                 continue
             for q, qa in enumerate(para["qas"]):
                 where = f"data[{a}].paragraphs[{p}].qas[{q}]"
                 if not isinstance(qa, dict):
                     yield 1, _Bad(f"{where}: expected a JSON object, got {_kind(qa)}")
                     continue
-                line, row = _locate(text, {**qa, "context": para.get("context"),
-                                           "title": article.get("title")}, where, pos)
+                line, row = _locate(
+                    text,
+                    {**qa, "context": para.get("context"), "title": article.get("title")},
+                    where,
+                    pos,
+                )
                 yield line, row
 
 
-def _locate(text: str, row: Any, where: str, pos: list[int] | None = None
-            ) -> tuple[int, Any]:
+def _locate(text: str, row: Any, where: str, pos: list[int] | None = None) -> tuple[int, Any]:
     """The line of the row's id in the document (ids appear in order), else 1."""
     pos = pos if pos is not None else [0]
     if isinstance(row, dict) and isinstance(row.get("id"), (str, int)):
@@ -363,8 +402,9 @@ def _locate(text: str, row: Any, where: str, pos: list[int] | None = None
         if found >= 0:
             pos[0] = found + 1
             return text.count("\n", 0, found) + 1, row
-    return 1, row if isinstance(row, dict) else _Bad(f"{where}: expected a JSON object, "
-                                                     f"got {_kind(row)}")
+    return 1, row if isinstance(row, dict) else _Bad(
+        f"{where}: expected a JSON object, got {_kind(row)}"
+    )
 
 
 _CSV_COLUMNS = ("id", "question", "answers", "evidence", "answerable")
@@ -384,8 +424,13 @@ def _csv_rows(fh: BinaryIO, unknown: dict[str, tuple[int, int]]) -> Iterator[tup
         header = [h.strip().lower() for h in header]
         missing = [c for c in ("id", "question") if c not in header]
         if missing:
-            yield 1, _Bad(f"a CSV needs the columns {','.join(_CSV_COLUMNS)} "
-                          f"(missing: {', '.join(missing)})")
+            yield (
+                1,
+                _Bad(
+                    f"a CSV needs the columns {','.join(_CSV_COLUMNS)} "
+                    f"(missing: {', '.join(missing)})"
+                ),
+            )
             return
         for name in header:
             if name not in _CSV_COLUMNS and name not in _CSV_OPTIONAL:
@@ -446,15 +491,16 @@ def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
     """The parsed document and its text; None when it is not one JSON value and `strict`
     is off, or when it is several values one a line (JSONL)."""
     if size > MAX_JSON_BYTES:
-        raise QAFileError(f"{path}:1: a JSON document larger than {MAX_JSON_BYTES} bytes; "
-                          "use JSONL")
+        raise QAFileError(
+            f"{path}:1: a JSON document larger than {MAX_JSON_BYTES} bytes; use JSONL"
+        )
     data = read_bounded(path, MAX_JSON_BYTES, QAFileError, f"{path}:1")
     if data.startswith(_BOM):
-        data = data[len(_BOM):]
+        data = data[len(_BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise QAFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
     try:
         return _DECODER.decode(text), text
@@ -518,11 +564,14 @@ def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
     if no_gold:
         result.warnings.append(
             f"{path}:{no_gold[0].line}: {len(no_gold)} answerable item(s) have neither "
-            "answers nor evidence; they count only in abstention metrics and coverage")
+            "answers nor evidence; they count only in abstention metrics and coverage"
+        )
     if not result.items:
         if result.skipped:
-            raise QAFileError(f"{path}: no valid items ({len(result.skipped)} skipped; "
-                              f"first: {result.skipped[0]})")
+            raise QAFileError(
+                f"{path}: no valid items ({len(result.skipped)} skipped; "
+                f"first: {result.skipped[0]})"
+            )
         raise QAFileError(f"{path}:1: no items")
     return result
 
@@ -551,8 +600,13 @@ def is_article_file(ref: str) -> bool:
     return Path(ref).is_absolute() or ref.lower().startswith(("http://", "https://"))
 
 
-def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
-             unknown: dict[str, tuple[int, int]], skip_invalid: bool) -> None:
+def _collect(
+    path: Path,
+    rows: Iterator[tuple[int, Any]],
+    result: QAFile,
+    unknown: dict[str, tuple[int, int]],
+    skip_invalid: bool,
+) -> None:
     seen: dict[str, QAItem] = {}
     contexts: dict[str, str] = {}  # one string object per distinct context
     for n, row in rows:
@@ -563,8 +617,10 @@ def _collect(path: Path, rows: Iterator[tuple[int, Any]], result: QAFile,
             first = seen.get(item.id)
             if first is not None:
                 same = replace(first, line=n) == item
-                raise _Bad(f"duplicate id {item.id!r} (first at line {first.line}, "
-                           f"{'same' if same else 'different'} content)")
+                raise _Bad(
+                    f"duplicate id {item.id!r} (first at line {first.line}, "
+                    f"{'same' if same else 'different'} content)"
+                )
             for name in set(row) - _KNOWN:
                 line, count = unknown.get(name, (n, 0))
                 unknown[name] = (line, count + 1)
@@ -601,8 +657,19 @@ def add_negatives(items: list[QAItem], seed: int) -> list[QAItem]:
             continue
         neg_id = f"{item.id}#neg"
         if neg_id in ids:
-            raise QAFileError(f"--add-negatives: the file already has an item with id "
-                              f"{neg_id!r} (line {item.line})")
-        out.append(replace(item, id=neg_id, context=rng.choice(others), answerable=False,
-                           answers=(), evidence=(), spans=()))
+            raise QAFileError(
+                f"--add-negatives: the file already has an item with id "
+                f"{neg_id!r} (line {item.line})"
+            )
+        out.append(
+            replace(
+                item,
+                id=neg_id,
+                context=rng.choice(others),
+                answerable=False,
+                answers=(),
+                evidence=(),
+                spans=(),
+            )
+        )
     return out

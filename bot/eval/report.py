@@ -28,7 +28,7 @@ from bot.eval.metrics import (
     in_retrieval,
     reciprocal_rank,
 )
-from index.errors import ArticlebotError
+from core.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.eval.outcome import Outcome
@@ -74,8 +74,9 @@ def metric_block(outcomes: Sequence[Outcome], seed: int) -> dict[str, Any]:
     return block
 
 
-def _groups(outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], seed: int
-            ) -> dict[str, Any]:
+def _groups(
+    outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], seed: int
+) -> dict[str, Any]:
     """The same metrics per group; {} when no item has the key."""
     if not any(key(o) for o in outcomes):
         return {}
@@ -90,8 +91,9 @@ def _groups(outcomes: Sequence[Outcome], key: Callable[[Outcome], str | None], s
     return out
 
 
-def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: int,
-                  seed: int) -> dict[str, Any]:
+def build_summary(
+    outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: int, seed: int
+) -> dict[str, Any]:
     """summary.json: flat headline floats, ci, counts, by_lang, by_source, by_category, meta
     (with the denominators of every metric)."""
     block = metric_block(outcomes, seed)
@@ -114,11 +116,31 @@ def build_summary(outcomes: Sequence[Outcome], meta: dict[str, Any], n_skipped: 
 
 # -- items.csv ------------------------------------------------------------------------------
 
-ITEM_COLUMNS = ("id", "lang", "source", "answerable", "abstained", "error", "gold_rank",
-                "hit_at_1", "hit_at_3", "reciprocal_rank", "citation_precision",
-                "citation_recall", "exact_match", "f1", "latency_ms", "confidence",
-                "question", "answer", "cited_ids", "gold_ids", "cited_text", "gold_text",
-                "error_message")
+ITEM_COLUMNS = (
+    "id",
+    "lang",
+    "source",
+    "answerable",
+    "abstained",
+    "error",
+    "gold_rank",
+    "hit_at_1",
+    "hit_at_3",
+    "reciprocal_rank",
+    "citation_precision",
+    "citation_recall",
+    "exact_match",
+    "f1",
+    "latency_ms",
+    "confidence",
+    "question",
+    "answer",
+    "cited_ids",
+    "gold_ids",
+    "cited_text",
+    "gold_text",
+    "error_message",
+)
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -133,11 +155,13 @@ def item_row(o: Outcome) -> dict[str, str]:
     em = None if s.exact_match is None else (s.exact_match if s.answered else 0.0)
     f1 = None if s.f1 is None else (s.f1 if s.answered else 0.0)
     record = o.record
-    cited_text = next((c["text"] for c in record.get("citations", []) if c.get("support")),
-                      "")
+    cited_text = next((c["text"] for c in record.get("citations", []) if c.get("support")), "")
     return {
-        "id": o.item.id, "lang": o.item.lang or "", "source": o.item.source or "",
-        "answerable": str(s.answerable).lower(), "abstained": str(s.abstained).lower(),
+        "id": o.item.id,
+        "lang": o.item.lang or "",
+        "source": o.item.source or "",
+        "answerable": str(s.answerable).lower(),
+        "abstained": str(s.abstained).lower(),
         "error": str(s.error).lower(),
         "gold_rank": "" if s.gold_rank is None else str(s.gold_rank),
         "hit_at_1": _num(hit_at(s, 1), 0) if retr else "",
@@ -145,12 +169,16 @@ def item_row(o: Outcome) -> dict[str, str]:
         "reciprocal_rank": _num(reciprocal_rank(s)) if retr else "",
         "citation_precision": _num(cp) if retr else "",
         "citation_recall": _num(cr) if retr else "",
-        "exact_match": _num(em, 0), "f1": _num(f1),
-        "latency_ms": _num(s.latency_ms, 1), "confidence": _num(s.confidence),
+        "exact_match": _num(em, 0),
+        "f1": _num(f1),
+        "latency_ms": _num(s.latency_ms, 1),
+        "confidence": _num(s.confidence),
         "question": o.item.question,
         "answer": record.get("short_answer") or record.get("answer") or "",
-        "cited_ids": " ".join(s.cited), "gold_ids": " ".join(o.gold),
-        "cited_text": cited_text, "gold_text": " | ".join(o.gold_texts),
+        "cited_ids": " ".join(s.cited),
+        "gold_ids": " ".join(o.gold),
+        "cited_text": cited_text,
+        "gold_text": " | ".join(o.gold_texts),
         "error_message": o.error or "",
     }
 
@@ -171,10 +199,13 @@ def csv_cell(value: str) -> str:
     with `=`, `+`, `-`, `@`, a tab or a carriage return, also after spaces (any Unicode
     space) or as a full-width sign, gets a leading `'` (a plain decimal number such as
     `-0.5` is left as it is). Use it for every cell written."""
-    lead = value.lstrip(" \xa0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-                        "\u200a\u202f\u205f\u3000\ufeff\u200b")
-    if (value.startswith(FORMULA_START) or lead.startswith(FORMULA_START + _WIDE_FORMULA_START)) \
-            and not _PLAIN_NUMBER.fullmatch(value):
+    lead = value.lstrip(
+        " \xa0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+        "\u200a\u202f\u205f\u3000\ufeff\u200b"
+    )
+    if (
+        value.startswith(FORMULA_START) or lead.startswith(FORMULA_START + _WIDE_FORMULA_START)
+    ) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -202,8 +233,10 @@ def items_csv(outcomes: Sequence[Outcome]) -> str:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|!#~])")
 # What GFM links without link syntax (a URL, a `www.` name, an e-mail address), up to the
 # characters a code span in a table cell cannot hold.
-_BARE_LINK = re.compile(r"(?i)(?:\b(?:https?|ftp)://|\bwww\.|\b(?:mailto|xmpp):)[^\s`|]*"
-                        r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_BARE_LINK = re.compile(
+    r"(?i)(?:\b(?:https?|ftp)://|\bwww\.|\b(?:mailto|xmpp):)[^\s`|]*"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+)
 
 
 def md(text: str, limit: int = 300) -> str:
@@ -213,17 +246,18 @@ def md(text: str, limit: int = 300) -> str:
     (their text stays as it was)."""
     text = " ".join(str(text).split())
     if len(text) > limit:
-        text = text[:limit - 1] + "…"
+        text = text[: limit - 1] + "…"
     out, pos = [], 0
     for match in _BARE_LINK.finditer(text):
         link = match.group(0)
         # the sentence's punctuation after the address is not part of it (as GFM reads it)
-        while link and (link[-1] in ".,:;!?'\"" or (link[-1] == ")"
-                                                      and link.count("(") < link.count(")"))):
+        while link and (
+            link[-1] in ".,:;!?'\"" or (link[-1] == ")" and link.count("(") < link.count(")"))
+        ):
             link = link[:-1]
         if not link:
             continue
-        out += [_MD_SPECIAL.sub(r"\\\1", text[pos:match.start()]), f"`{link}`"]
+        out += [_MD_SPECIAL.sub(r"\\\1", text[pos : match.start()]), f"`{link}`"]
         pos = match.start() + len(link)
     out.append(_MD_SPECIAL.sub(r"\\\1", text[pos:]))
     return "".join(out)
@@ -240,15 +274,15 @@ def _ci_text(name: str, ci: list[float] | None) -> str:
     return "n/a" if ci is None else f"[{fmt(name, ci[0])}, {fmt(name, ci[1])}]"
 
 
-def compare(summary: dict[str, Any], baseline: dict[str, Any]
-            ) -> list[tuple[str, float | None, float | None, float | None, str]]:
+def compare(
+    summary: dict[str, Any], baseline: dict[str, Any]
+) -> list[tuple[str, float | None, float | None, float | None, str]]:
     """(metric, baseline, now, difference, outside) for every headline metric; `outside`
     says whether the baseline value lies outside this run's 95% interval."""
     rows = []
     for name in HEADLINE:
         now, old = summary.get(name), baseline.get(name)
-        old = float(old) if isinstance(old, (int, float)) and not isinstance(old,
-                                                                            bool) else None
+        old = float(old) if isinstance(old, (int, float)) and not isinstance(old, bool) else None
         ci = summary["ci"].get(name)
         diff = None if now is None or old is None else now - old
         if diff is None or ci is None:
@@ -267,11 +301,14 @@ def _signed(name: str, value: float | None) -> str:
 
 def comparison_table(summary: dict[str, Any], baseline: dict[str, Any]) -> str:
     """The Markdown table of differences against a baseline (also printed on stdout)."""
-    lines = ["| metric | baseline | now | difference | outside 95% CI |",
-             "| --- | ---: | ---: | ---: | :---: |"]
+    lines = [
+        "| metric | baseline | now | difference | outside 95% CI |",
+        "| --- | ---: | ---: | ---: | :---: |",
+    ]
     for name, old, now, diff, outside in compare(summary, baseline):
-        lines.append(f"| {name} | {fmt(name, old)} | {fmt(name, now)} | "
-                     f"{_signed(name, diff)} | {outside} |")
+        lines.append(
+            f"| {name} | {fmt(name, old)} | {fmt(name, now)} | {_signed(name, diff)} | {outside} |"
+        )
     return "\n".join(lines)
 
 
@@ -286,8 +323,10 @@ def _headline_table(summary: dict[str, Any], baseline: dict[str, Any] | None) ->
         diffs = {row[0]: row for row in compare(summary, baseline)}
     lines = [head, rule]
     for name in HEADLINE:
-        line = (f"| {name} | {fmt(name, summary[name])} | {_ci_text(name, summary['ci'][name])}"
-                f" | {dens[name]} |")
+        line = (
+            f"| {name} | {fmt(name, summary[name])} | {_ci_text(name, summary['ci'][name])}"
+            f" | {dens[name]} |"
+        )
         if baseline is not None:
             _, old, _, diff, outside = diffs[name]
             line += f" {fmt(name, old)} | {_signed(name, diff)} | {outside} |"
@@ -295,18 +334,37 @@ def _headline_table(summary: dict[str, Any], baseline: dict[str, Any] | None) ->
     return lines
 
 
-_GROUP_COLUMNS = ("hit_at_1", "hit_at_3", "mrr", "citation_f1", "exact_match", "f1",
-                  "abstention_f1", "false_abstention_rate", "coverage")
+_GROUP_COLUMNS = (
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "citation_f1",
+    "exact_match",
+    "f1",
+    "abstention_f1",
+    "false_abstention_rate",
+    "coverage",
+)
 # A category is often all answerable or all unanswerable: its abstention F1 says little, the
 # share of its unanswerable items refused (abstention recall) says what it means.
-_CATEGORY_COLUMNS = ("hit_at_1", "hit_at_3", "mrr", "citation_f1", "exact_match", "f1",
-                     "false_abstention_rate", "abstention_recall", "coverage")
+_CATEGORY_COLUMNS = (
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "citation_f1",
+    "exact_match",
+    "f1",
+    "false_abstention_rate",
+    "abstention_recall",
+    "coverage",
+)
 
 
-def _group_table(groups: dict[str, Any], columns: Sequence[str] = _GROUP_COLUMNS
-                 ) -> list[str]:
-    lines = ["| group | n | " + " | ".join(columns) + " |",
-             "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+def _group_table(groups: dict[str, Any], columns: Sequence[str] = _GROUP_COLUMNS) -> list[str]:
+    lines = [
+        "| group | n | " + " | ".join(columns) + " |",
+        "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |",
+    ]
     for name, block in groups.items():
         cells = []
         for m in columns:
@@ -324,8 +382,9 @@ def _case(o: Outcome) -> list[str]:
     tags = [t for t in (o.item.lang, o.item.source, o.item.category) if t]
     rank = "not in the ranking" if s.gold_rank is None else f"gold at rank {s.gold_rank}"
     conf = "" if s.confidence is None else f", score {s.confidence:.3f}"
-    head = f"- **{md(o.item.id, 80)}**" + (f" ({', '.join(md(t, 20) for t in tags)})"
-                                            if tags else "")
+    head = f"- **{md(o.item.id, 80)}**" + (
+        f" ({', '.join(md(t, 20) for t in tags)})" if tags else ""
+    )
     lines = [f"{head}: {md(o.item.question)}"]
     if o.error:
         lines.append(f"  - error: {md(o.error)}")
@@ -335,8 +394,7 @@ def _case(o: Outcome) -> list[str]:
     lines.append(f"  - {state}{conf}; {rank if o.item.answerable else 'unanswerable'}")
     lines.append(f"  - answer: {md(answer, 200)}")
     citations = o.record.get("citations", [])
-    cited = next((c for c in citations if c.get("support")), citations[0] if citations
-                 else None)
+    cited = next((c for c in citations if c.get("support")), citations[0] if citations else None)
     if cited is not None:
         lines.append(f"  - cited ({md(cited['sentence_id'], 40)}): {md(cited['text'])}")
     else:
@@ -350,16 +408,25 @@ def _case(o: Outcome) -> list[str]:
 
 def worst_cases(outcomes: Sequence[Outcome]) -> list[tuple[str, list[Outcome]]]:
     """The cases most worth reading, by kind, worst first."""
+
     def conf(o: Outcome) -> float:
         return o.scored.confidence if o.scored.confidence is not None else float("-inf")
 
-    missed = [o for o in outcomes if in_retrieval(o.scored) and not o.scored.error
-              and not o.scored.abstained and hit_at(o.scored, 1) == 0.0]
+    missed = [
+        o
+        for o in outcomes
+        if in_retrieval(o.scored)
+        and not o.scored.error
+        and not o.scored.abstained
+        and hit_at(o.scored, 1) == 0.0
+    ]
     missed.sort(key=lambda o: (-(o.scored.gold_rank or 10**6), -conf(o)))
-    answered_wrongly = sorted((o for o in outcomes if not o.item.answerable
-                               and o.scored.answered), key=lambda o: -conf(o))
-    false_abst = [o for o in outcomes if o.item.answerable and o.scored.abstained
-                  and not o.scored.error]
+    answered_wrongly = sorted(
+        (o for o in outcomes if not o.item.answerable and o.scored.answered), key=lambda o: -conf(o)
+    )
+    false_abst = [
+        o for o in outcomes if o.item.answerable and o.scored.abstained and not o.scored.error
+    ]
     false_abst.sort(key=lambda o: conf(o))
     errors = [o for o in outcomes if o.scored.error]
     return [
@@ -370,61 +437,91 @@ def worst_cases(outcomes: Sequence[Outcome]) -> list[tuple[str, list[Outcome]]]:
     ]
 
 
-def report_markdown(summary: dict[str, Any], outcomes: Sequence[Outcome], figures: list[str],
-                    skipped: Sequence[str], warnings: Sequence[str],
-                    baseline: dict[str, Any] | None, baseline_path: str | None) -> str:
+def report_markdown(
+    summary: dict[str, Any],
+    outcomes: Sequence[Outcome],
+    figures: list[str],
+    skipped: Sequence[str],
+    warnings: Sequence[str],
+    baseline: dict[str, Any] | None,
+    baseline_path: str | None,
+) -> str:
     """report.md: headline table with intervals, breakdowns, figures, worst cases."""
     meta, counts = summary["meta"], summary["counts"]
     commit = meta.get("git_commit")
     lines = [
-        f"# articlebot eval: {md(Path(str(meta.get('input', ''))).name, 120)}", "",
+        f"# articlebot eval: {md(Path(str(meta.get('input', ''))).name, 120)}",
+        "",
         f"{counts['n_total']} items: {counts['n_answerable']} answerable, "
         f"{counts['n_unanswerable']} unanswerable; {counts['n_scored']} scored, "
         f"{counts['n_error']} failed (each scores 0), {counts['n_skipped']} skipped rows.",
         "",
         f"articlebot {meta.get('version')}"
-        + (f" (commit {str(commit)[:12]}{', with local changes' if meta.get('git_dirty') else ''})"
-           if commit else "")
+        + (
+            f" (commit {str(commit)[:12]}{', with local changes' if meta.get('git_dirty') else ''})"
+            if commit
+            else ""
+        )
         + f", embedder `{meta.get('embedder')}`, ranker `{meta.get('ranker')}`; input sha256 "
         f"`{str(meta.get('input_sha256'))[:16]}…`; seed {meta.get('seed')}, "
         f"{meta.get('n_bootstrap')} bootstrap resamples"
         + ("; with `--add-negatives`" if meta.get("add_negatives") else "")
-        + (f"; first {meta.get('limit')} items only" if meta.get("limit") else "") + ".",
-        "", "## Headline", "",
+        + (f"; first {meta.get('limit')} items only" if meta.get("limit") else "")
+        + ".",
+        "",
+        "## Headline",
+        "",
     ]
     if baseline is not None:
-        lines += [f"Compared with `{md(str(baseline_path), 200)}`. *Outside CI*: the "
-                  "baseline's value lies outside this run's 95% interval.", ""]
+        lines += [
+            f"Compared with `{md(str(baseline_path), 200)}`. *Outside CI*: the "
+            "baseline's value lies outside this run's 95% interval.",
+            "",
+        ]
     lines += _headline_table(summary, baseline)
     lines += ["", "n is each metric's denominator:", ""]
     lines += [f"- {names}: {text}" for names, text in _denominator_groups()]
-    lines += ["", "An abstention or an error counts as a miss in hit@k, MRR, the citation "
-              "metrics, exact match and F1; an error also counts as a wrong abstention and "
-              "as a false abstention, so failures never raise a score. A citation is correct "
-              "when its sentence holds one of the item's evidence strings or overlaps its "
-              "answer span. Exact match and F1 compare the short answer when the bot marks "
-              "one, else the answer text, with the best-matching gold answer (lower-case, "
-              "NFC, punctuation removed, whitespace folded).", ""]
+    lines += [
+        "",
+        "An abstention or an error counts as a miss in hit@k, MRR, the citation "
+        "metrics, exact match and F1; an error also counts as a wrong abstention and "
+        "as a false abstention, so failures never raise a score. A citation is correct "
+        "when its sentence holds one of the item's evidence strings or overlaps its "
+        "answer span. Exact match and F1 compare the short answer when the bot marks "
+        "one, else the answer text, with the best-matching gold answer (lower-case, "
+        "NFC, punctuation removed, whitespace folded).",
+        "",
+    ]
     for title, key in (("language", "by_lang"), ("source", "by_source")):
         if summary[key]:
             lines += [f"## By {title}", "", *_group_table(summary[key]), ""]
     if summary.get("by_category"):
-        lines += ["## By category", "", *_group_table(summary["by_category"],
-                                                      _CATEGORY_COLUMNS), "",
-                  "false_abstention_rate is the share of the category's answerable items "
-                  "refused, abstention_recall the share of its unanswerable items refused.",
-                  ""]
+        lines += [
+            "## By category",
+            "",
+            *_group_table(summary["by_category"], _CATEGORY_COLUMNS),
+            "",
+            "false_abstention_rate is the share of the category's answerable items "
+            "refused, abstention_recall the share of its unanswerable items refused.",
+            "",
+        ]
     if figures:
         lines += ["## Figures", ""]
-        captions = {"hit_at_k.png": "hit@k for k = 1..5",
-                    "risk_coverage.png": "risk-coverage of abstaining below a score",
-                    "threshold_sweep.png": "abstention threshold sweep"}
+        captions = {
+            "hit_at_k.png": "hit@k for k = 1..5",
+            "risk_coverage.png": "risk-coverage of abstaining below a score",
+            "threshold_sweep.png": "abstention threshold sweep",
+        }
         lines += [f"![{captions.get(f, f)}]({f})" for f in figures]
-        lines += ["", "The abstention curves use the top ranking score (`ranking[0].score`) "
-                  "as the per-item confidence: the answer record carries no other. The bot's "
-                  "own abstention rule is more than a score threshold, so the curves show "
-                  "what a threshold alone would do; risk counts an answered item as wrong "
-                  "when it is unanswerable or its top-ranked sentence is not gold.", ""]
+        lines += [
+            "",
+            "The abstention curves use the top ranking score (`ranking[0].score`) "
+            "as the per-item confidence: the answer record carries no other. The bot's "
+            "own abstention rule is more than a score threshold, so the curves show "
+            "what a threshold alone would do; risk counts an answered item as wrong "
+            "when it is unanswerable or its top-ranked sentence is not gold.",
+            "",
+        ]
     lines += ["## Worst cases", ""]
     for title, cases in worst_cases(outcomes):
         if not cases:
@@ -457,10 +554,17 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
-                  skipped: Sequence[str] = (), warnings: Sequence[str] = (), seed: int = 0,
-                  baseline: dict[str, Any] | None = None, baseline_path: str | None = None,
-                  problems: list[str] | None = None) -> dict[str, Any]:
+def write_outputs(
+    out: Path,
+    outcomes: Sequence[Outcome],
+    meta: dict[str, Any],
+    skipped: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+    seed: int = 0,
+    baseline: dict[str, Any] | None = None,
+    baseline_path: str | None = None,
+    problems: list[str] | None = None,
+) -> dict[str, Any]:
     """Write every output file; returns the summary.
 
     A file that cannot be written is skipped and the rest are still written (a run's
@@ -483,8 +587,10 @@ def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         failed.append(f"{out} ({_reason(exc)})")
-    attempt("predictions.jsonl",
-            lambda: "".join(json.dumps(o.record, ensure_ascii=False) + "\n" for o in outcomes))
+    attempt(
+        "predictions.jsonl",
+        lambda: "".join(json.dumps(o.record, ensure_ascii=False) + "\n" for o in outcomes),
+    )
     summary = build_summary(outcomes, meta, len(skipped), seed)
     attempt("summary.json", lambda: json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     attempt("items.csv", lambda: items_csv(outcomes))
@@ -495,12 +601,16 @@ def write_outputs(out: Path, outcomes: Sequence[Outcome], meta: dict[str, Any],
         pass  # the `eval` extra is not installed: the run says so before it starts
     except OSError as exc:
         failed.append(f"figures ({_reason(exc)})")
-    attempt("report.md", lambda: report_markdown(summary, outcomes, figures, skipped,
-                                                 warnings, baseline, baseline_path))
+    attempt(
+        "report.md",
+        lambda: report_markdown(
+            summary, outcomes, figures, skipped, warnings, baseline, baseline_path
+        ),
+    )
     if problems is not None:
         problems.extend(failed)
     elif failed:
-        raise ArticlebotError(f"{out}: could not write {', '.join(failed)}; the other "
-                              "outputs were written")
+        raise ArticlebotError(
+            f"{out}: could not write {', '.join(failed)}; the other outputs were written"
+        )
     return summary
-

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
+from bot.answer_records import ALL_ARTICLES
 from bot.eval.answering import (
     FollowUp,
     Line,
@@ -49,31 +50,39 @@ from bot.eval.metrics import (
 )
 from bot.eval.outcome import CONFIDENCE_SOURCE, Outcome
 from bot.eval.qafile import QAItem, add_negatives, is_article_file, read_qa_file
-from bot.outputs import writable_folder
-from bot.records import ALL_ARTICLES
 from bot.settings import Settings
-from index.errors import ArticlebotError, ConfigError
-from index.files import BASELINE_LIMIT, read_text_bounded
+from bot.writable import writable_folder
+from core.errors import ArticlebotError, ConfigError
+from core.files import BASELINE_LIMIT, read_text_bounded
 
 Notice = Callable[[str], None]
 
+
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
 
 @contextlib.contextmanager
-def _eval_settings(settings: Settings, items: Sequence[QAItem]
-                   ) -> Iterator[tuple[Settings, Path | None]]:
+def _eval_settings(
+    settings: Settings, items: Sequence[QAItem]
+) -> Iterator[tuple[Settings, Path | None]]:
     """Contexts and article files go into a temporary store unless a store was chosen
     explicitly or an item names an indexed article by id (it is in the chosen store): (the
     settings to run with, the temporary folder or None)."""
-    own = any(i.context is not None or (i.article is not None and is_article_file(i.article))
-              for i in items)
+    own = any(
+        i.context is not None or (i.article is not None and is_article_file(i.article))
+        for i in items
+    )
     by_id = any(i.article is not None and not is_article_file(i.article) for i in items)
     if own and not by_id and "store" not in settings.model_fields_set:
         with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
@@ -95,8 +104,15 @@ class Progress:
         self.total, self.done = total, done
         self._enabled = enabled
         self._tty = enabled and sys.stderr.isatty()
-        self._bar = tqdm(total=total, initial=done, desc="eval", unit="q", file=sys.stderr,
-                         dynamic_ncols=True, disable=not self._tty or total < self.MIN_BAR)
+        self._bar = tqdm(
+            total=total,
+            initial=done,
+            desc="eval",
+            unit="q",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not self._tty or total < self.MIN_BAR,
+        )
         self._started = self._last = time.monotonic()
         self._first = done
 
@@ -108,8 +124,12 @@ class Progress:
         if self._enabled and not self._tty and now - self._last >= self.LINE_EVERY_S:
             self._last = now
             rate = (self.done - self._first) / max(now - self._started, 1e-9)
-            print(f"eval: {self.done}/{self.total} items ({100 * self.done // self.total}%),"
-                  f" {rate:.1f} items/s", file=sys.stderr, flush=True)
+            print(
+                f"eval: {self.done}/{self.total} items ({100 * self.done // self.total}%),"
+                f" {rate:.1f} items/s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         """The bar's last line."""
@@ -138,8 +158,10 @@ def check_outputs(out: Path) -> None:
         for name, paths in [*candidates, (JOURNAL, (out / JOURNAL,))]:
             for path in paths:
                 if path.is_dir():
-                    raise ConfigError(f"--out {out}: {path.name} is a directory, so the "
-                                      f"output file {name} cannot be written")
+                    raise ConfigError(
+                        f"--out {out}: {path.name} is a directory, so the "
+                        f"output file {name} cannot be written"
+                    )
                 if path.exists() and not path.is_file():
                     # writing to a FIFO would block, to a device would save nothing
                     raise ConfigError(f"--out {out}: {path.name} is not a regular file")
@@ -156,8 +178,9 @@ def load_baseline(path: str) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError(f"--baseline {path}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--baseline {path}:{exc.lineno}:{exc.colno}: bad JSON: "
-                          f"{exc.msg}") from None
+        raise ConfigError(
+            f"--baseline {path}:{exc.lineno}:{exc.colno}: bad JSON: {exc.msg}"
+        ) from None
     if not isinstance(data, dict) or not any(k in data for k in HEADLINE):
         raise ConfigError(f"--baseline {path}: not an articlebot summary.json")
     return data
@@ -165,15 +188,24 @@ def load_baseline(path: str) -> dict[str, Any]:
 
 def _settings_meta(settings: Settings) -> dict[str, Any]:
     """The settings that shape results (no secrets)."""
-    dumped = settings.model_dump(mode="json",
-                                 exclude={"chroma_token", "openai_api_key", "auth"})
-    keep = ("embedder", "ranking_size", "max_citations", "max_question_chars", "llm",
-            "llm_base_url", "llm_model", "chroma_url", "article")
+    dumped = settings.model_dump(mode="json", exclude={"chroma_token", "openai_api_key", "auth"})
+    keep = (
+        "embedder",
+        "ranking_size",
+        "max_citations",
+        "max_question_chars",
+        "llm",
+        "llm_base_url",
+        "llm_model",
+        "chroma_url",
+        "article",
+    )
     return {k: dumped.get(k) for k in keep}
 
 
-def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice,
-             follow_up: FollowUp | None = None) -> int:
+def run_eval(
+    args: argparse.Namespace, settings: Settings, notice: Notice, follow_up: FollowUp | None = None
+) -> int:
     """Run `articlebot eval`; returns the exit code. `follow_up` turns an item's history
     and question into the retrieval query (without it, items are retrieved by their
     question alone)."""
@@ -187,15 +219,14 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice,
     check_outputs(out)
     qa = read_qa_file(Path(args.file), skip_invalid=args.skip_invalid)
     if importlib.util.find_spec("matplotlib") is None:
-        notice("warning: no figures: matplotlib is not installed (pip install "
-               "'articlebot[eval]')")
+        notice("warning: no figures: matplotlib is not installed (pip install 'articlebot[eval]')")
     for warning in qa.warnings:
         notice(f"warning: {warning}")
     for problem in qa.skipped[:20]:
         notice(f"skipped: {problem}")
     if len(qa.skipped) > 20:
         notice(f"skipped: ... {len(qa.skipped) - 20} more (see report.md)")
-    items = qa.items[:args.limit] if args.limit is not None else qa.items
+    items = qa.items[: args.limit] if args.limit is not None else qa.items
     if args.add_negatives:
         if not any(i.context is not None for i in items):
             notice("warning: --add-negatives does nothing here: no item carries a context")
@@ -211,57 +242,99 @@ def run_eval(args: argparse.Namespace, settings: Settings, notice: Notice,
     ranker = str(load_model(settings.ranker_file).meta.get("source", "trained"))
     commit = _git("rev-parse", "HEAD") or None
     dirty = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    meta = {"version": __version__, "git_commit": commit,
-            "git_dirty": bool(dirty) if dirty is not None else None,
-            "embedder": normalise_spec(settings.embedder), "ranker": ranker,
-            "input": str(args.file), "input_sha256": qa.sha256, "input_format": qa.format,
-            "seed": args.seed, "n_bootstrap": N_BOOTSTRAP,
-            "add_negatives": bool(args.add_negatives), "limit": args.limit,
-            "confidence": CONFIDENCE_SOURCE, "started_at": started_at,
-            "elapsed_s": round(elapsed, 2), "python": platform.python_version(),
-            "settings": _settings_meta(settings)}
+    meta = {
+        "version": __version__,
+        "git_commit": commit,
+        "git_dirty": bool(dirty) if dirty is not None else None,
+        "embedder": normalise_spec(settings.embedder),
+        "ranker": ranker,
+        "input": str(args.file),
+        "input_sha256": qa.sha256,
+        "input_format": qa.format,
+        "seed": args.seed,
+        "n_bootstrap": N_BOOTSTRAP,
+        "add_negatives": bool(args.add_negatives),
+        "limit": args.limit,
+        "confidence": CONFIDENCE_SOURCE,
+        "started_at": started_at,
+        "elapsed_s": round(elapsed, 2),
+        "python": platform.python_version(),
+        "settings": _settings_meta(settings),
+    }
     problems: list[str] = []
-    summary = write_outputs(out, outcomes, meta, skipped=qa.skipped, warnings=qa.warnings,
-                            seed=args.seed, baseline=baseline, baseline_path=args.baseline,
-                            problems=problems)
+    summary = write_outputs(
+        out,
+        outcomes,
+        meta,
+        skipped=qa.skipped,
+        warnings=qa.warnings,
+        seed=args.seed,
+        baseline=baseline,
+        baseline_path=args.baseline,
+        problems=problems,
+    )
     if baseline is not None:
         base_meta = baseline.get("meta")
-        if isinstance(base_meta, dict) and base_meta.get("input_sha256") not in (None,
-                                                                                 qa.sha256):
+        if isinstance(base_meta, dict) and base_meta.get("input_sha256") not in (None, qa.sha256):
             notice("warning: the baseline was measured on a different input file")
         sys.stdout.write(comparison_table(summary, baseline) + "\n")
         sys.stdout.flush()
-    failed = [line for line in (gate_failure(name, value, summary.get(name))
-                                for name, value in gates) if line]
+    failed = [
+        line
+        for line in (gate_failure(name, value, summary.get(name)) for name, value in gates)
+        if line
+    ]
     # every headline figure is named, a missing one as n/a: leaving out abstention_f1 when
     # nothing could be refused would hide that nothing was
     headline = ", ".join(
         f"{k}={summary[k]:.3f}" if summary.get(k) is not None else f"{k}=n/a"
-        for k in ("hit_at_1", "hit_at_3", "mrr", "abstention_f1", "false_abstention_rate",
-                  "coverage"))
+        for k in (
+            "hit_at_1",
+            "hit_at_3",
+            "mrr",
+            "abstention_f1",
+            "false_abstention_rate",
+            "coverage",
+        )
+    )
     counts = summary["counts"]
-    notice(f"{counts['n_total']} items ({counts['n_error']} errors, {counts['n_skipped']} "
-           f"skipped) -> {out}: {headline}")
+    notice(
+        f"{counts['n_total']} items ({counts['n_error']} errors, {counts['n_skipped']} "
+        f"skipped) -> {out}: {headline}"
+    )
     for line in failed:
         print(f"articlebot: gate failed: {line}", file=sys.stderr)
     if problems:
         # the answers are not lost: what could be written was, and this says what was not
-        raise ArticlebotError(f"--out {out}: could not write {', '.join(problems)}; the "
-                              "other outputs were written")
+        raise ArticlebotError(
+            f"--out {out}: could not write {', '.join(problems)}; the other outputs were written"
+        )
     return 1 if failed else 0
 
 
-def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QAItem],
-                input_sha256: str, path: Path, notice: Notice,
-                follow_up: FollowUp | None = None) -> list[Outcome]:
+def _answer_all(
+    args: argparse.Namespace,
+    settings: Settings,
+    items: Sequence[QAItem],
+    input_sha256: str,
+    path: Path,
+    notice: Notice,
+    follow_up: FollowUp | None = None,
+) -> list[Outcome]:
     """Every item's outcome, in file order: those the journal at `path` already holds
     (with --resume), the others answered now (--jobs workers, or in this process), each
     journalled as it completes."""
     jobs = args.jobs
-    header = fingerprint(settings, version=__version__, input_sha256=input_sha256,
-                         limit=args.limit, add_negatives=bool(args.add_negatives),
-                         seed=args.seed, skip_invalid=bool(args.skip_invalid),
-                         n_items=len(items))
+    header = fingerprint(
+        settings,
+        version=__version__,
+        input_sha256=input_sha256,
+        limit=args.limit,
+        add_negatives=bool(args.add_negatives),
+        seed=args.seed,
+        skip_invalid=bool(args.skip_invalid),
+        n_items=len(items),
+    )
     lines: dict[int, dict[str, Any]] = {}
     if args.resume and has_header(path):
         journal, lines = Journal.resume(path, header, items)
@@ -273,8 +346,9 @@ def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QA
             path.parent.mkdir(parents=True, exist_ok=True)
             journal = Journal.start(path, header)
         except OSError as exc:
-            raise ConfigError(f"--out {path.parent}: cannot write {path.name} "
-                              f"({exc.strerror or exc})") from None
+            raise ConfigError(
+                f"--out {path.parent}: cannot write {path.name} ({exc.strerror or exc})"
+            ) from None
     todo = [(n, item) for n, item in enumerate(items) if n not in lines]
     bar = Progress(len(items), len(lines), not getattr(args, "quiet", False))
     try:
@@ -288,9 +362,14 @@ def _answer_all(args: argparse.Namespace, settings: Settings, items: Sequence[QA
                 if jobs == 1:
                     answered = answer_here(todo, run_settings, notice, follow_up)
                 else:
-                    answered = answer_in_workers(todo, run_settings, min(jobs, len(todo)),
-                                                 tmp, bool(getattr(args, "quiet", False)),
-                                                 follow_up)
+                    answered = answer_in_workers(
+                        todo,
+                        run_settings,
+                        min(jobs, len(todo)),
+                        tmp,
+                        bool(getattr(args, "quiet", False)),
+                        follow_up,
+                    )
                 for n, line in answered:
                     journal.append(line)
                     lines[n] = line
@@ -319,8 +398,10 @@ def parse_gates(specs: Sequence[str]) -> list[tuple[str, float]]:
         name, sep, value = spec.partition("=")
         name = name.strip()
         if not sep or name not in HEADLINE:
-            raise ConfigError(f"--fail-under {spec!r}: expected METRIC=VALUE with METRIC one "
-                              f"of {', '.join(HEADLINE)}")
+            raise ConfigError(
+                f"--fail-under {spec!r}: expected METRIC=VALUE with METRIC one "
+                f"of {', '.join(HEADLINE)}"
+            )
         try:
             number = float(value)
         except ValueError:
@@ -329,8 +410,3 @@ def parse_gates(specs: Sequence[str]) -> list[tuple[str, float]]:
             raise ConfigError(f"--fail-under {spec!r}: {value!r} is not a number")
         gates.append((name, number))
     return gates
-
-
-def dump_json(data: Any) -> str:
-    """JSON for the output files (UTF-8, stable key order as given)."""
-    return json.dumps(data, ensure_ascii=False, indent=2)

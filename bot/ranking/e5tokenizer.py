@@ -32,8 +32,9 @@ class E5Tokenizer:
         pieces = list(zip(vocab.pieces, vocab.scores.astype(float).tolist(), strict=True))
         tok = Tokenizer(models.Unigram(pieces, unk_id=vocab.unk, byte_fallback=False))
         # the engine segments the whole string at once, so no splitting at spaces here
-        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always",
-                                                     split=False)
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement="▁", prepend_scheme="always", split=False
+        )
         self._tok = tok
 
     def normalise(self, text: str) -> str:
@@ -48,9 +49,9 @@ class E5Tokenizer:
         """`content_ids` of many texts (the `tokenizers` batch call is faster)."""
         normal = [self.normalise(t) for t in texts]
         out = []
-        for text, enc in zip(normal, self._tok.encode_batch(normal,
-                                                            add_special_tokens=False),
-                             strict=True):
+        for text, enc in zip(
+            normal, self._tok.encode_batch(normal, add_special_tokens=False), strict=True
+        ):
             ids: list[int] = []
             for tid, (start, end) in zip(enc.ids, enc.offsets, strict=True):
                 if tid == self.unk:

@@ -24,21 +24,48 @@ from bot.ranking.lexicon import (
     MEASURE_WORDS,
     OTHER_QUESTION_WORDS,
     TIME_WORDS,
-    fold,
     name_key,
 )
-from index.records import Sentence
+from core.records import Sentence
+from core.text import fold
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "dense", "dense_z", "dense_rank_recip", "dense_margin",
-    "bm25", "bm25_z", "bm25_rel", "bm25_rank_recip",
-    "term_overlap", "term_overlap_any", "name_overlap", "number_overlap",
-    "asks_number_has_digit", "asks_who_has_name", "asks_when_has_time",
-    "asks_where_has_place_word", "position", "is_body", "is_heading", "log_len",
-    "prev_dense_z", "next_dense_z", "prev_bm25_rel", "next_bm25_rel",
-    "dense_x_bm25", "fused_z", "idf_overlap", "cognate_overlap", "cognate_z",
-    "all_names", "is_teaser", "new_terms", "asks_why_has_cause", "has_new_name",
-    "has_new_number", "bigram_overlap",
+    "dense",
+    "dense_z",
+    "dense_rank_recip",
+    "dense_margin",
+    "bm25",
+    "bm25_z",
+    "bm25_rel",
+    "bm25_rank_recip",
+    "term_overlap",
+    "term_overlap_any",
+    "name_overlap",
+    "number_overlap",
+    "asks_number_has_digit",
+    "asks_who_has_name",
+    "asks_when_has_time",
+    "asks_where_has_place_word",
+    "position",
+    "is_body",
+    "is_heading",
+    "log_len",
+    "prev_dense_z",
+    "next_dense_z",
+    "prev_bm25_rel",
+    "next_bm25_rel",
+    "dense_x_bm25",
+    "fused_z",
+    "idf_overlap",
+    "cognate_overlap",
+    "cognate_z",
+    "all_names",
+    "is_teaser",
+    "new_terms",
+    "asks_why_has_cause",
+    "has_new_name",
+    "has_new_number",
+    "bigram_overlap",
 )
 
 _NAME = re.compile(r"\b[A-ZÆØÅÄÖÜ][\wæøåäöü]+(?:-[A-ZÆØÅ]?[\wæøåäöü]+)*")
@@ -52,32 +79,47 @@ def _other(kind: str) -> str:
 
 _ASKS_NUMBER = re.compile(
     rf"\b((?:hvor|kor|how) {MEASURE_WORDS}|hvilket år|what year|antall|prosent|"
-    rf"{_other('number')})\b", re.IGNORECASE)
+    rf"{_other('number')})\b",
+    re.IGNORECASE,
+)
 # Who, and what-is-it-called: both want a name for an answer.
 _ASKS_WHO = re.compile(
     r"\b(hvem|kven|who|whom|hvilken person|hva heter|hva het|hva kalles|hva ble \w+ kalt|"
     r"hvilket navn|what is the name|what was the name|what's the name|what is \w+ called|"
     r"(?:hvilke[nt]?|which) (?:lag|parti|klubb|selskap|firma|avis|band|organisasjon|"
-    rf"team|party|club|company|newspaper|organi[sz]ation)|{_other('who')})\b", re.IGNORECASE)
-_ASKS_WHEN = re.compile(r"\b(når|kva tid|when|hvilket år|what year|hvilken dato|"
-                        rf"hvilken måned|{_other('when')})\b", re.IGNORECASE)
+    rf"team|party|club|company|newspaper|organi[sz]ation)|{_other('who')})\b",
+    re.IGNORECASE,
+)
+_ASKS_WHEN = re.compile(
+    r"\b(når|kva tid|when|hvilket år|what year|hvilken dato|"
+    rf"hvilken måned|{_other('when')})\b",
+    re.IGNORECASE,
+)
 _ASKS_WHERE = re.compile(
     rf"\b((?:hvor|kvar|where)\b(?! {MEASURE_WORDS}\b)|{_other('where')}|"
     r"(?:hvilke[nt]?|which|what) (?:by|land|"
     r"kommune|fylke|sted|område|region|bydel|stat|øy|city|country|town|place|state|island)\b)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _PLACE_WORDS = re.compile(r"\b(i|på|ved|fra|til)\s+[A-ZÆØÅ]")
-_ASKS_WHY = re.compile(r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason|"
-                       rf"hva skyldes|hva førte til|{_other('why')})\b", re.IGNORECASE)
-_CAUSE = re.compile(r"\b(fordi|derfor|på grunn av|grunnet|som følge av|skyldes|ettersom|"
-                    r"siden|slik at|førte til|because|due to)\b", re.IGNORECASE)
+_ASKS_WHY = re.compile(
+    r"\b(hvorfor|kvifor|why|hva er grunnen|what is the reason|"
+    rf"hva skyldes|hva førte til|{_other('why')})\b",
+    re.IGNORECASE,
+)
+_CAUSE = re.compile(
+    r"\b(fordi|derfor|på grunn av|grunnet|som følge av|skyldes|ettersom|"
+    r"siden|slik at|førte til|because|due to)\b",
+    re.IGNORECASE,
+)
 
 
 def _german_noun(text: str, m: re.Match[str]) -> bool:
     """Whether a capitalised word of a German question is a common noun (see lexicon)."""
-    before = text[:m.start()].split()
-    return (bool(before) and fold(before[-1]) in GERMAN_DETERMINERS) or fold(
-        m.group(0)).endswith(GERMAN_NOUN_SUFFIXES)
+    before = text[: m.start()].split()
+    return (bool(before) and fold(before[-1]) in GERMAN_DETERMINERS) or fold(m.group(0)).endswith(
+        GERMAN_NOUN_SUFFIXES
+    )
 
 
 def _names(text: str, skip_first: bool, question: bool = False) -> set[str]:
@@ -190,9 +232,14 @@ def _shift(x: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
-                   infos: Sequence[SentenceInfo], dense: np.ndarray,
-                   bm25: np.ndarray, lexical: LexicalIndex) -> np.ndarray:
+def feature_matrix(
+    q: QuestionInfo,
+    sentences: Sequence[Sentence],
+    infos: Sequence[SentenceInfo],
+    dense: np.ndarray,
+    bm25: np.ndarray,
+    lexical: LexicalIndex,
+) -> np.ndarray:
     """The (n_sentences, len(FEATURE_NAMES)) feature matrix for one question."""
     n = len(sentences)
     if n == 0:
@@ -228,10 +275,8 @@ def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
         rows[i, 17] = float(s.kind == "body")
         rows[i, 18] = float(s.kind in ("headline", "section", "subheading"))
         rows[i, 19] = np.log1p(len(s.text))
-        rows[i, 26] = (sum(idf[t] for t in qterms & info.terms) / idf_total
-                       if idf_total > 0 else 0.0)
-        rows[i, 27] = (len(q.cognates & info.cognates) / len(q.cognates)
-                       if q.cognates else 0.0)
+        rows[i, 26] = sum(idf[t] for t in qterms & info.terms) / idf_total if idf_total > 0 else 0.0
+        rows[i, 27] = len(q.cognates & info.cognates) / len(q.cognates) if q.cognates else 0.0
         rows[i, 29] = float(bool(q.names) and q.names <= info.names)
         rows[i, 30] = float(s.kind == "teaser")
         rows[i, 31] = (len(info.terms - qterms) / len(info.terms)) if info.terms else 0.0
@@ -249,8 +294,9 @@ def feature_matrix(q: QuestionInfo, sentences: Sequence[Sentence],
     return rows
 
 
-def abstain_row(q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray,
-                article: ArticleInfo) -> np.ndarray:
+def abstain_row(
+    q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray, article: ArticleInfo
+) -> np.ndarray:
     """Question-level features for the abstention model (order: ranker.ABSTAIN_FEATURES).
 
     They describe the best candidates and how much of the question the article covers at
@@ -261,31 +307,37 @@ def abstain_row(q: QuestionInfo, matrix: np.ndarray, scores: np.ndarray,
     top = order[0]
     second = scores[order[1]] if len(order) > 1 else scores[top] - 1.0
     qterms = set(q.terms)
-    type_match = matrix[top, col["asks_number_has_digit"]] + matrix[
-        top, col["asks_who_has_name"]] + matrix[top, col["asks_when_has_time"]]
+    type_match = (
+        matrix[top, col["asks_number_has_digit"]]
+        + matrix[top, col["asks_who_has_name"]]
+        + matrix[top, col["asks_when_has_time"]]
+    )
     asks_type = q.asks_number or q.asks_who or q.asks_when
-    return np.array([
-        scores[top],
-        scores[top] - second,
-        matrix[top, col["dense"]],
-        matrix[top, col["dense_z"]],
-        matrix[top, col["bm25"]],
-        matrix[top, col["bm25_rel"]],
-        matrix[:, col["term_overlap"]].max(),
-        matrix[:, col["name_overlap"]].max(),
-        len(qterms & article.terms) / len(qterms) if qterms else 0.0,
-        len(q.names & article.names) / len(q.names) if q.names else 1.0,
-        float(bool(q.names)),
-        matrix[:, col["dense"]].max(),
-        matrix[:, col["dense"]].max() - float(np.median(matrix[:, col["dense"]])),
-        type_match if asks_type else 1.0,
-        matrix[:, col["idf_overlap"]].max(),
-        matrix[:, col["cognate_overlap"]].max(),
-        len(q.cognates & article.cognates) / len(q.cognates) if q.cognates else 1.0,
-        matrix[top, col["idf_overlap"]],
-        matrix[top, col["cognate_overlap"]],
-        len(q.numbers & article.numbers) / len(q.numbers) if q.numbers else 1.0,
-    ], dtype=np.float64)
+    return np.array(
+        [
+            scores[top],
+            scores[top] - second,
+            matrix[top, col["dense"]],
+            matrix[top, col["dense_z"]],
+            matrix[top, col["bm25"]],
+            matrix[top, col["bm25_rel"]],
+            matrix[:, col["term_overlap"]].max(),
+            matrix[:, col["name_overlap"]].max(),
+            len(qterms & article.terms) / len(qterms) if qterms else 0.0,
+            len(q.names & article.names) / len(q.names) if q.names else 1.0,
+            float(bool(q.names)),
+            matrix[:, col["dense"]].max(),
+            matrix[:, col["dense"]].max() - float(np.median(matrix[:, col["dense"]])),
+            type_match if asks_type else 1.0,
+            matrix[:, col["idf_overlap"]].max(),
+            matrix[:, col["cognate_overlap"]].max(),
+            len(q.cognates & article.cognates) / len(q.cognates) if q.cognates else 1.0,
+            matrix[top, col["idf_overlap"]],
+            matrix[top, col["cognate_overlap"]],
+            len(q.numbers & article.numbers) / len(q.numbers) if q.numbers else 1.0,
+        ],
+        dtype=np.float64,
+    )
 
 
 @dataclass(frozen=True)
@@ -300,10 +352,12 @@ class ArticleInfo:
 
 def article_info(infos: Sequence[SentenceInfo]) -> ArticleInfo:
     """The union of the sentences' terms, names, cognates and numbers."""
-    return ArticleInfo(terms=frozenset(t for i in infos for t in i.terms),
-                       names=frozenset(n for i in infos for n in i.names),
-                       cognates=frozenset(c for i in infos for c in i.cognates),
-                       numbers=frozenset(n for i in infos for n in i.numbers))
+    return ArticleInfo(
+        terms=frozenset(t for i in infos for t in i.terms),
+        names=frozenset(n for i in infos for n in i.names),
+        cognates=frozenset(c for i in infos for c in i.cognates),
+        numbers=frozenset(n for i in infos for n in i.numbers),
+    )
 
 
 @dataclass(frozen=True)
@@ -324,8 +378,14 @@ class PreparedSentences:
 
     def features(self, q: QuestionInfo, query_vector: np.ndarray) -> np.ndarray:
         """The feature matrix of every sentence for one question."""
-        return feature_matrix(q, self.sentences, self.infos, self.dense(query_vector),
-                              self.lexical.scores(q.terms), self.lexical)
+        return feature_matrix(
+            q,
+            self.sentences,
+            self.infos,
+            self.dense(query_vector),
+            self.lexical.scores(q.terms),
+            self.lexical,
+        )
 
     def subset(self, keep: Sequence[int]) -> PreparedSentences:
         """Only the sentences at `keep`, prepared anew (BM25 statistics change)."""
@@ -338,5 +398,9 @@ def prepare_sentences(sentences: Sequence[Sentence], vectors: np.ndarray) -> Pre
     lexical = LexicalIndex([s.text for s in sentences])
     infos = tuple(sentence_info(s, lexical.terms(i)) for i, s in enumerate(sentences))
     return PreparedSentences(
-        sentences=tuple(sentences), vectors=np.ascontiguousarray(vectors, dtype=np.float32),
-        lexical=lexical, infos=infos, vocabulary=article_info(infos))
+        sentences=tuple(sentences),
+        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        lexical=lexical,
+        infos=infos,
+        vocabulary=article_info(infos),
+    )

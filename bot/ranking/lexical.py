@@ -15,7 +15,8 @@ import numpy as np
 import snowballstemmer
 from rank_bm25 import BM25Okapi
 
-from bot.ranking.lexicon import EXONYMS, FUNCTION_WORDS, STOP_WORDS, cognate_key, fold
+from bot.ranking.lexicon import EXONYMS, FUNCTION_WORDS, STOP_WORDS, cognate_key
+from core.text import fold
 
 # BM25 parameters chosen on NorQuAD train (sentence retrieval): weak length normalisation,
 # since a sentence's length says little about how relevant it is.
@@ -51,8 +52,23 @@ def _stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
-_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "é": "e", "ü": "u", "ö": "o",
-                       "ä": "a", "w": "v", "y": "i", "j": "i", "c": "k", "q": "k", "z": "s"})
+_FOLD = str.maketrans(
+    {
+        "æ": "ae",
+        "ø": "o",
+        "å": "a",
+        "é": "e",
+        "ü": "u",
+        "ö": "o",
+        "ä": "a",
+        "w": "v",
+        "y": "i",
+        "j": "i",
+        "c": "k",
+        "q": "k",
+        "z": "s",
+    }
+)
 
 
 def cognate_keys(text: str) -> set[str]:
@@ -74,8 +90,7 @@ class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         self._docs = [tokenize(t) for t in texts]
         # BM25Okapi divides by the corpus size: guard the empty corpus.
-        self._bm25 = BM25Okapi(self._docs if any(self._docs) else [["_"]], k1=BM25_K1,
-                               b=BM25_B)
+        self._bm25 = BM25Okapi(self._docs if any(self._docs) else [["_"]], k1=BM25_K1, b=BM25_B)
         self.size = len(texts)
 
     def idf(self, term: str) -> float:
@@ -90,4 +105,4 @@ class LexicalIndex:
         """BM25 score of every sentence for the (already tokenized) query."""
         if not query_terms or not self.size:
             return np.zeros(self.size, dtype=np.float64)
-        return np.asarray(self._bm25.get_scores(list(query_terms)), dtype=np.float64)[:self.size]
+        return np.asarray(self._bm25.get_scores(list(query_terms)), dtype=np.float64)[: self.size]

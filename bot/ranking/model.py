@@ -16,14 +16,29 @@ from typing import Any
 import numpy as np
 
 from bot.ranking.features import FEATURE_NAMES
-from index.errors import ConfigError
-from index.files import MODEL_FILE_LIMIT, read_text_bounded
+from core.errors import ConfigError
+from core.files import MODEL_FILE_LIMIT, read_text_bounded
 
 ABSTAIN_FEATURES: tuple[str, ...] = (
-    "top_score", "margin", "top_dense", "top_dense_z", "top_bm25", "top_bm25_rel",
-    "max_term_overlap", "max_name_overlap", "q_terms_in_article", "q_names_in_article",
-    "q_has_names", "max_dense", "dense_spread", "asks_type_match", "max_idf_overlap",
-    "max_cognate_overlap", "q_cognates_in_article", "top_idf_overlap", "top_cognate_overlap",
+    "top_score",
+    "margin",
+    "top_dense",
+    "top_dense_z",
+    "top_bm25",
+    "top_bm25_rel",
+    "max_term_overlap",
+    "max_name_overlap",
+    "q_terms_in_article",
+    "q_names_in_article",
+    "q_has_names",
+    "max_dense",
+    "dense_spread",
+    "asks_type_match",
+    "max_idf_overlap",
+    "max_cognate_overlap",
+    "q_cognates_in_article",
+    "top_idf_overlap",
+    "top_cognate_overlap",
     "q_numbers_in_article",
 )
 
@@ -48,17 +63,24 @@ class LinearModel:
 
     def to_json(self) -> dict[str, Any]:
         """The model as JSON-ready data."""
-        return {"names": list(self.names), "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "coef": self.coef.tolist(),
-                "intercept": self.intercept}
+        return {
+            "names": list(self.names),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LinearModel:
         """Read a model written by `to_json`."""
-        return cls(names=tuple(data["names"]), mean=np.asarray(data["mean"], dtype=np.float64),
-                   scale=np.asarray(data["scale"], dtype=np.float64),
-                   coef=np.asarray(data["coef"], dtype=np.float64),
-                   intercept=float(data["intercept"]))
+        return cls(
+            names=tuple(data["names"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            intercept=float(data["intercept"]),
+        )
 
 
 # The cross-lingual variant is trained on Norwegian questions, so it must not use what moves
@@ -66,14 +88,42 @@ class LinearModel:
 # raw cosines and their differences (they run lower and closer together across languages),
 # and absolute cognate overlap (English shares fewer cognates than Norwegian shares words).
 # What stays comparable: within-article z-scores and ranks, names, numbers, question type.
-LANGUAGE_BOUND_FEATURES = frozenset({
-    "dense", "bm25", "bm25_z", "bm25_rel", "bm25_rank_recip", "term_overlap",
-    "term_overlap_any", "prev_bm25_rel", "next_bm25_rel", "dense_x_bm25", "fused_z",
-    "idf_overlap", "new_terms", "bigram_overlap", "dense_margin", "cognate_overlap"})
-LANGUAGE_BOUND_ABSTAIN_FEATURES = frozenset({
-    "top_dense", "max_dense", "top_bm25", "top_bm25_rel", "max_term_overlap",
-    "q_terms_in_article", "max_idf_overlap", "top_idf_overlap", "max_cognate_overlap",
-    "q_cognates_in_article", "top_cognate_overlap", "dense_spread"})
+LANGUAGE_BOUND_FEATURES = frozenset(
+    {
+        "dense",
+        "bm25",
+        "bm25_z",
+        "bm25_rel",
+        "bm25_rank_recip",
+        "term_overlap",
+        "term_overlap_any",
+        "prev_bm25_rel",
+        "next_bm25_rel",
+        "dense_x_bm25",
+        "fused_z",
+        "idf_overlap",
+        "new_terms",
+        "bigram_overlap",
+        "dense_margin",
+        "cognate_overlap",
+    }
+)
+LANGUAGE_BOUND_ABSTAIN_FEATURES = frozenset(
+    {
+        "top_dense",
+        "max_dense",
+        "top_bm25",
+        "top_bm25_rel",
+        "max_term_overlap",
+        "q_terms_in_article",
+        "max_idf_overlap",
+        "top_idf_overlap",
+        "max_cognate_overlap",
+        "q_cognates_in_article",
+        "top_cognate_overlap",
+        "dense_spread",
+    }
+)
 # Languages whose words a Norwegian article shares closely enough for lexical matching.
 LEXICAL_LANGUAGES = frozenset({"nb", "nn", "no", "da"})
 
@@ -103,15 +153,20 @@ class Variant:
 
     def to_json(self) -> dict[str, Any]:
         """The variant as JSON-ready data."""
-        return {"ranker": self.ranker.to_json(), "abstainer": self.abstainer.to_json(),
-                "abstain_below": self.abstain_below}
+        return {
+            "ranker": self.ranker.to_json(),
+            "abstainer": self.abstainer.to_json(),
+            "abstain_below": self.abstain_below,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Variant:
         """Read a variant written by `to_json`."""
-        return cls(ranker=LinearModel.from_json(data["ranker"]),
-                   abstainer=LinearModel.from_json(data["abstainer"]),
-                   abstain_below=float(data["abstain_below"]))
+        return cls(
+            ranker=LinearModel.from_json(data["ranker"]),
+            abstainer=LinearModel.from_json(data["abstainer"]),
+            abstain_below=float(data["abstain_below"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -130,16 +185,22 @@ class RankerModel:
 
     def to_json(self) -> dict[str, Any]:
         """The whole model file as JSON-ready data."""
-        return {"lexical": self.lexical.to_json(), "crosslingual": self.crosslingual.to_json(),
-                "second_citation_within": self.second_citation_within, "meta": self.meta}
+        return {
+            "lexical": self.lexical.to_json(),
+            "crosslingual": self.crosslingual.to_json(),
+            "second_citation_within": self.second_citation_within,
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RankerModel:
         """Read a model file written by `to_json`."""
-        return cls(lexical=Variant.from_json(data["lexical"]),
-                   crosslingual=Variant.from_json(data["crosslingual"]),
-                   second_citation_within=float(data["second_citation_within"]),
-                   meta=dict(data.get("meta", {})))
+        return cls(
+            lexical=Variant.from_json(data["lexical"]),
+            crosslingual=Variant.from_json(data["crosslingual"]),
+            second_citation_within=float(data["second_citation_within"]),
+            meta=dict(data.get("meta", {})),
+        )
 
 
 def logit(p: float) -> float:
@@ -162,8 +223,9 @@ def load_model(path: Path | None = None) -> RankerModel:
             return hand_model()
         data = json.loads(ref.read_text(encoding="utf-8"))
     else:
-        text = read_text_bounded(path, MODEL_FILE_LIMIT, ConfigError,
-                                 f"cannot read the ranker file {path}")
+        text = read_text_bounded(
+            path, MODEL_FILE_LIMIT, ConfigError, f"cannot read the ranker file {path}"
+        )
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -171,11 +233,14 @@ def load_model(path: Path | None = None) -> RankerModel:
     try:
         model = RankerModel.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"the ranker file {path or 'bot/data/ranker.json'} is malformed "
-                          f"({exc})") from None
+        raise ConfigError(
+            f"the ranker file {path or 'bot/data/ranker.json'} is malformed ({exc})"
+        ) from None
     for v in (model.lexical, model.crosslingual):
         if v.ranker.names != FEATURE_NAMES or v.abstainer.names != ABSTAIN_FEATURES:
             # a model from another feature set would mis-rank silently
-            raise ConfigError(f"the ranker file {path or 'bot/data/ranker.json'} was trained "
-                              "on other features; retrain it with `articlebot train-ranker`")
+            raise ConfigError(
+                f"the ranker file {path or 'bot/data/ranker.json'} was trained "
+                "on other features; retrain it with `articlebot train-ranker`"
+            )
     return model

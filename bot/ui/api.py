@@ -26,10 +26,10 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from bot.answer_records import ALL_ARTICLES
 from bot.events import Event, Final
-from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation
-from index.errors import (
+from core.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
@@ -42,7 +42,7 @@ from index.errors import (
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.settings import Settings
-    from index.records import Article
+    from core.records import Article
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +85,20 @@ class ArticleRequest(BaseModel):
 class ApiError(Exception):
     """A request the API refuses: its status, code and one-line detail."""
 
-    def __init__(self, status: int, code: str, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, " ".join(detail.split())[:300]
         self.headers = headers
 
 
-def _error_response(status: int, code: str, detail: str,
-                    headers: dict[str, str] | None = None) -> Response:
+def _error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": code, "detail": detail}, status_code=status,
-                        headers=headers)
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -160,8 +161,7 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
             given = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             given = ""
-        if scheme.lower() != "basic" or not secrets.compare_digest(given.encode(),
-                                                                   auth.encode()):
+        if scheme.lower() != "basic" or not secrets.compare_digest(given.encode(), auth.encode()):
             raise ApiError(401, "unauthorized", "give the chat's USER:PASSWORD as HTTP Basic")
 
     @app.exception_handler(ApiError)
@@ -189,8 +189,12 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         finally:
             waiting["n"] -= 1
 
-    @app.post(f"{PREFIX}/ask", dependencies=[Depends(authorised)], tags=["answers"],
-              summary="Answer a question with cited sentences")
+    @app.post(
+        f"{PREFIX}/ask",
+        dependencies=[Depends(authorised)],
+        tags=["answers"],
+        summary="Answer a question with cited sentences",
+    )
     async def ask(request: Request) -> Response:
         body = _validated(AskRequest, await read_json(request, ASK_BODY_LIMIT))
         article = article_of(body)
@@ -204,8 +208,9 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
             raise ApiError(404, "not_found", f"no indexed article {article!r}")
         await answer_slot()
         if SSE in request.headers.get("accept", ""):
-            return StreamingResponse(_stream(events), media_type=SSE,
-                                     headers={"Cache-Control": "no-store"})
+            return StreamingResponse(
+                _stream(events), media_type=SSE, headers={"Cache-Control": "no-store"}
+            )
         try:
             final = await run_in_threadpool(_final, events)
         except ArticlebotError as exc:
@@ -221,20 +226,36 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
                 yield _sse(_EVENT_NAMES[type(event).__name__], event.to_record())
         except Exception as exc:  # the client sees a code and a line; details go to the log
             log.warning("streaming an answer failed: %s", exc, exc_info=True)
-            yield _sse("error", {"error": "unavailable",
-                                 "detail": "the answer could not be computed"})
+            yield _sse(
+                "error", {"error": "unavailable", "detail": "the answer could not be computed"}
+            )
         finally:
             slots.release()
 
-    @app.get(f"{PREFIX}/articles", dependencies=[Depends(authorised)], tags=["articles"],
-             summary="The articles that can be asked about")
+    @app.get(
+        f"{PREFIX}/articles",
+        dependencies=[Depends(authorised)],
+        tags=["articles"],
+        summary="The articles that can be asked about",
+    )
     async def articles() -> list[dict[str, Any]]:
         rows = await run_in_threadpool(engine.answerable_articles)
-        return [{"id": a.id, "title": a.title, "sentences": a.sentences,
-                 "embedder": engine.embedder_spec} for a in rows]
+        return [
+            {
+                "id": a.id,
+                "title": a.title,
+                "sentences": a.sentences,
+                "embedder": engine.embedder_spec,
+            }
+            for a in rows
+        ]
 
-    @app.get(f"{PREFIX}/articles/{{article_id}}", dependencies=[Depends(authorised)],
-             tags=["articles"], summary="An article's text and sentences with offsets")
+    @app.get(
+        f"{PREFIX}/articles/{{article_id}}",
+        dependencies=[Depends(authorised)],
+        tags=["articles"],
+        summary="An article's text and sentences with offsets",
+    )
     async def article(article_id: str) -> dict[str, Any]:
         try:
             stored = await run_in_threadpool(engine.article, article_id)
@@ -242,15 +263,25 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         except ArticleNotFoundError:
             raise ApiError(404, "not_found", f"no indexed article {article_id!r}") from None
         if not sentences:
-            raise ApiError(404, "not_found", f"article {article_id!r} has no index for "
-                                             f"{engine.embedder_spec}")
-        return {**_described(stored), "text": stored.text,
-                "sentences": [{"sentence_id": s.id, "n": s.n, "kind": s.kind,
-                               "start": s.start, "end": s.end} for s in sentences]}
+            raise ApiError(
+                404, "not_found", f"article {article_id!r} has no index for {engine.embedder_spec}"
+            )
+        return {
+            **_described(stored),
+            "text": stored.text,
+            "sentences": [
+                {"sentence_id": s.id, "n": s.n, "kind": s.kind, "start": s.start, "end": s.end}
+                for s in sentences
+            ],
+        }
 
-    @app.post(f"{PREFIX}/articles", dependencies=[Depends(authorised)], tags=["articles"],
-              status_code=201, summary="Add an article: text, a web page's HTML, or a link "
-              "(at most the upload limit)")
+    @app.post(
+        f"{PREFIX}/articles",
+        dependencies=[Depends(authorised)],
+        tags=["articles"],
+        status_code=201,
+        summary="Add an article: text, a web page's HTML, or a link (at most the upload limit)",
+    )
     async def add_article(request: Request) -> Response:
         limit = settings.max_upload_bytes
         # JSON escapes can make a body up to six times its text; the text is checked below
@@ -272,27 +303,38 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
         except ApiError:
             raise
         except FetchError as exc:
-            raise ApiError(413 if exc.code == "too_large" else 422, exc.code,
-                           f"url: {exc}") from None
+            raise ApiError(
+                413 if exc.code == "too_large" else 422, exc.code, f"url: {exc}"
+            ) from None
         except ArticleError as exc:
             detail = str(exc).replace(str(settings.uploads_dir), "uploads")
             if isinstance(exc, ArticleTooLargeError):
                 raise ApiError(413, "too_large", f"{field}: {detail}") from None
             raise ApiError(422, "invalid", f"{field}: {detail}") from None
         except StoreBusyError as exc:
-            raise ApiError(503, "busy", str(exc).replace(str(settings.store), "the store"),
-                           headers={"Retry-After": "5"}) from None
+            raise ApiError(
+                503,
+                "busy",
+                str(exc).replace(str(settings.store), "the store"),
+                headers={"Retry-After": "5"},
+            ) from None
         except ArticlebotError as exc:
             log.warning("could not add an article: %s", exc)
             raise ApiError(503, "unavailable", "the article could not be indexed") from None
         except Exception:  # the client sees a code and a line; details go to the log
             log.exception("adding an article failed")
             raise ApiError(500, "internal", "the article could not be indexed") from None
-        return JSONResponse(_entry(result.article, result.manifest.sentence_count,
-                                   engine.embedder_spec), status_code=201)
+        return JSONResponse(
+            _entry(result.article, result.manifest.sentence_count, engine.embedder_spec),
+            status_code=201,
+        )
 
-    @app.get(f"{PREFIX}/health", tags=["service"], summary="Liveness, for container health "
-             "checks (open without the password; it tells nothing about the articles)")
+    @app.get(
+        f"{PREFIX}/health",
+        tags=["service"],
+        summary="Liveness, for container health "
+        "checks (open without the password; it tells nothing about the articles)",
+    )
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -304,42 +346,63 @@ def mount_api(app: FastAPI, engine: Engine, settings: Settings, default_article:
     async def docs() -> HTMLResponse:
         # Swagger UI's script and styles from this server, so the page works offline and
         # asks no CDN for anything
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="articlebot API",
-                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="articlebot API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
-    @app.get(f"{DOCS_ASSETS}/{{name}}", include_in_schema=False,
-             dependencies=[Depends(authorised)])
+    @app.get(f"{DOCS_ASSETS}/{{name}}", include_in_schema=False, dependencies=[Depends(authorised)])
     async def docs_asset(name: str) -> Response:
         from starlette.responses import FileResponse
         from swagger_ui_bundle import swagger_ui_path
 
         if name not in _DOCS_FILES:
             raise ApiError(404, "not_found", f"no file {name[:80]!r}")
-        return FileResponse(Path(swagger_ui_path) / name,
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            Path(swagger_ui_path) / name, headers={"Cache-Control": "public, max-age=86400"}
+        )
 
-    @app.api_route(f"{PREFIX}/{{rest:path}}", include_in_schema=False,
-                   methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    @app.api_route(
+        f"{PREFIX}/{{rest:path}}",
+        include_in_schema=False,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    )
     async def unknown(request: Request, rest: str) -> Response:
         # registered last: only requests no route above matches (else Gradio's 404 answers)
         from starlette.routing import Match, Route
 
-        allowed = sorted({m for r in app.routes if isinstance(r, Route) and r.methods
-                          and r.path != f"{PREFIX}/{{rest:path}}"
-                          and r.matches({**request.scope, "method": "GET"})[0] != Match.NONE
-                          for m in r.methods})
+        allowed = sorted(
+            {
+                m
+                for r in app.routes
+                if isinstance(r, Route)
+                and r.methods
+                and r.path != f"{PREFIX}/{{rest:path}}"
+                and r.matches({**request.scope, "method": "GET"})[0] != Match.NONE
+                for m in r.methods
+            }
+        )
         if allowed:
-            raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
-                           headers={"Allow": ", ".join(allowed)})
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise ApiError(404, "not_found", f"no API route /{rest[:80]}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return _error_response(exc.status_code, codes.get(exc.status_code, "error"),
-                               str(exc.detail), dict(exc.headers or {}) or None)
+        return _error_response(
+            exc.status_code,
+            codes.get(exc.status_code, "error"),
+            str(exc.detail),
+            dict(exc.headers or {}) or None,
+        )
 
 
 def _article_upload(body: ArticleRequest, field: str, limit: int) -> tuple[bytes, str]:
@@ -368,8 +431,14 @@ def _described(article: Article) -> dict[str, Any]:
     from index.fetch import is_url
 
     source = article.source if is_url(article.source) else Path(article.source).name
-    return {"id": article.id, "title": article.title, "byline": article.byline,
-            "published": article.published, "site": article.site, "source": source}
+    return {
+        "id": article.id,
+        "title": article.title,
+        "byline": article.byline,
+        "published": article.published,
+        "site": article.site,
+        "source": source,
+    }
 
 
 def _entry(article: Article, sentences: int, embedder: str) -> dict[str, Any]:

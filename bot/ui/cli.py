@@ -18,13 +18,13 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.settings import Settings, config_error
-from index.errors import ArticlebotError, ConfigError
+from core.errors import ArticlebotError, ConfigError
 
 if TYPE_CHECKING:
+    from bot.answer_records import Answer
     from bot.engine import Engine
     from bot.events import Event
-    from bot.ranking.finetuning import TrainSettings
-    from bot.records import Answer
+    from bot.training.reranker.recipe import TrainSettings
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 
@@ -42,12 +42,18 @@ def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
     g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead")
     g.add_argument("--chroma-token", metavar="TOKEN", help="bearer token for the Chroma server")
     g.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default) or st:<model>")
-    g.add_argument("--article", metavar="ID|PATH|all",
-                   help="article id or file, or `all` for every indexed article "
-                        "(default: the bundled article)")
-    g.add_argument("--reranker", choices=["ce", "none"],
-                   help="ce: the cross-encoder rescores the best sentences (default); "
-                        "none: the first-stage ranker alone")
+    g.add_argument(
+        "--article",
+        metavar="ID|PATH|all",
+        help="article id or file, or `all` for every indexed article "
+        "(default: the bundled article)",
+    )
+    g.add_argument(
+        "--reranker",
+        choices=["ce", "none"],
+        help="ce: the cross-encoder rescores the best sentences (default); "
+        "none: the first-stage ranker alone",
+    )
     g.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     g.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
     if llm:
@@ -58,21 +64,32 @@ def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = _Parser(prog="articlebot", description=(
-        "Ask questions of a news article; every answer quotes the article's own sentences."))
+    parser = _Parser(
+        prog="articlebot",
+        description=(
+            "Ask questions of a news article; every answer quotes the article's own sentences."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"articlebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     p = sub.add_parser("index", help="index article files, saved web pages, PDFs or links")
-    p.add_argument("paths", nargs="*", metavar="PATH|URL",
-                   help=".txt, .md, .html, .pdf files or https:// links (default: bundled)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH|URL",
+        help=".txt, .md, .html, .pdf files or https:// links (default: bundled)",
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild even when unchanged")
     _common(p)
 
     p = sub.add_parser("articles", help="list the indexed articles")
-    p.add_argument("--json", action="store_true",
-                   help="one JSON array: id, title, byline, published, site, source, ...")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON array: id, title, byline, published, site, source, ...",
+    )
     _common(p)
 
     p = sub.add_parser("remove", help="remove an indexed article")
@@ -90,8 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the web chat")
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
-    p.add_argument("--auth", metavar="USER:PASSWORD",
-                   help="required for a non-loopback host (env ARTICLEBOT_AUTH)")
+    p.add_argument(
+        "--auth",
+        metavar="USER:PASSWORD",
+        help="required for a non-loopback host (env ARTICLEBOT_AUTH)",
+    )
     _common(p, llm=True)
 
     p = sub.add_parser("train-ranker", help="train the ranker and abstainer on NorQuAD-style data")
@@ -99,42 +119,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="PATH", required=True, help="the model file to write")
     p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split and negatives")
-    p.add_argument("--max-contexts", type=int, metavar="N",
-                   help="train on the questions of the first N passages only")
+    p.add_argument(
+        "--max-contexts",
+        type=int,
+        metavar="N",
+        help="train on the questions of the first N passages only",
+    )
     _common(p)
 
-    p = sub.add_parser("train-reranker",
-                       help="fine-tune the cross-encoder reranker on NorQuAD-style data")
+    p = sub.add_parser(
+        "train-reranker", help="fine-tune the cross-encoder reranker on NorQuAD-style data"
+    )
     p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
-    p.add_argument("--out", metavar="DIR", required=True,
-                   help="where checkpoints, the log, the ONNX graphs and reranker.json go")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="where checkpoints, the log, the ONNX graphs and reranker.json go",
+    )
     p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, order and weights")
-    p.add_argument("--validation", metavar="FILE",
-                   help="Q&A items whose hit@1 is logged after each epoch (monitoring only)")
-    p.add_argument("--recipe", metavar="JSON",
-                   help="training settings to override, e.g. '{\"epochs\": 1}'")
+    p.add_argument(
+        "--validation",
+        metavar="FILE",
+        help="Q&A items whose hit@1 is logged after each epoch (monitoring only)",
+    )
+    p.add_argument(
+        "--recipe", metavar="JSON", help="training settings to override, e.g. '{\"epochs\": 1}'"
+    )
+    _common(p)
+
+    p = sub.add_parser(
+        "train-short-answer", help="fit the short answer's confidence model on NorQuAD-style data"
+    )
+    p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
+    p.add_argument("--out", metavar="PATH", required=True, help="the model file to write")
+    p.add_argument("--cache", metavar="DIR", help="cache embeddings here (reruns are fast)")
+    _common(p)
+
+    p = sub.add_parser(
+        "train-route", help="fit the route step's weight for questions across articles"
+    )
+    p.add_argument("file", metavar="FILE", help="Q&A items with contexts (each an article)")
+    p.add_argument("--out", metavar="PATH", required=True, help="the route file to write")
     _common(p)
 
     p = sub.add_parser("eval", help="evaluate on a file of Q&A pairs")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", metavar="DIR", required=True, help="where to write the results")
-    p.add_argument("--fail-under", metavar="METRIC=VALUE", action="append", default=[],
-                   help="exit 1 when METRIC falls short of VALUE: below it, or above it "
-                   "for false_abstention_rate and latency (repeatable)")
+    p.add_argument(
+        "--fail-under",
+        metavar="METRIC=VALUE",
+        action="append",
+        default=[],
+        help="exit 1 when METRIC falls short of VALUE: below it, or above it "
+        "for false_abstention_rate and latency (repeatable)",
+    )
     p.add_argument("--baseline", metavar="SUMMARY", help="a summary.json to compare against")
-    p.add_argument("--add-negatives", action="store_true",
-                   help="also ask each question against another context (unanswerable)")
+    p.add_argument(
+        "--add-negatives",
+        action="store_true",
+        help="also ask each question against another context (unanswerable)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for negatives and bootstrap")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="skip malformed items instead of stopping")
-    p.add_argument("--limit", type=int,
-                   help="evaluate only the first N items of the file (before negatives)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="answer with N worker processes (1 to 32), each with its own engine "
-                        "(default 1)")
-    p.add_argument("--resume", action="store_true",
-                   help="keep the items DIR/items.jsonl already holds and answer the rest")
+    p.add_argument(
+        "--skip-invalid", action="store_true", help="skip malformed items instead of stopping"
+    )
+    p.add_argument(
+        "--limit", type=int, help="evaluate only the first N items of the file (before negatives)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="answer with N worker processes (1 to 32), each with its own engine (default 1)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the items DIR/items.jsonl already holds and answer the rest",
+    )
     _common(p, llm=True)
 
     p = sub.add_parser("feedback", help="ratings saved by the web chat")
@@ -145,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fp)
 
     p = sub.add_parser("bench", help="speed and memory, beside the LangChain tutorial default")
-    from bot.eval.bench import add_arguments
+    from bot.eval.bench.run import add_arguments
 
     add_arguments(p)
     _common(p)
@@ -155,12 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings: environment first, then the flags that were given."""
     overrides: dict[str, Any] = {}
-    for flag, field in (("store", "store"), ("chroma_url", "chroma_url"),
-                        ("chroma_token", "chroma_token"), ("embedder", "embedder"),
-                        ("article", "article"), ("llm", "llm"),
-                        ("llm_base_url", "llm_base_url"), ("llm_model", "llm_model"),
-                        ("host", "host"), ("port", "port"), ("auth", "auth"),
-                        ("reranker", "reranker")):
+    for flag, field in (
+        ("store", "store"),
+        ("chroma_url", "chroma_url"),
+        ("chroma_token", "chroma_token"),
+        ("embedder", "embedder"),
+        ("article", "article"),
+        ("llm", "llm"),
+        ("llm_base_url", "llm_base_url"),
+        ("llm_model", "llm_model"),
+        ("host", "host"),
+        ("port", "port"),
+        ("auth", "auth"),
+        ("reranker", "reranker"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
@@ -223,8 +296,9 @@ def printable(text: str) -> str:
     """An error line safe for a terminal: control, format and line-separator characters
     (newlines, ESC sequences, bidi overrides) from a path or a value are written as escapes
     (`\\n`, `\\x1b`, `\\u202e`), so an error stays one line and cannot drive the terminal."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def one_line(exc: BaseException) -> str:
@@ -242,8 +316,7 @@ def _engine(settings: Settings) -> Engine:
     return Engine(settings)
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-              ) -> int:
+def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot index [PATH ...]`."""
     from bot.engine import bundled_article_path
     from index.fetch import is_url
@@ -254,28 +327,53 @@ def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[st
     return EXIT_OK
 
 
-def cmd_articles(args: argparse.Namespace, settings: Settings,
-                 notice: Callable[[str], None]) -> int:
+def cmd_articles(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
     """`articlebot articles`: id, sentences, embedders, title, byline, date and source,
     tab-separated (`--json`: one JSON array)."""
     engine = _engine(settings)
     rows = engine.articles()
     if args.json:
-        print(json.dumps([{"id": a.id, "title": a.title, "byline": a.byline,
-                           "published": a.published, "site": a.site, "source": a.source,
-                           "sentences": a.sentences, "embedders": list(a.embedders)}
-                          for a in rows], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": a.id,
+                        "title": a.title,
+                        "byline": a.byline,
+                        "published": a.published,
+                        "site": a.site,
+                        "source": a.source,
+                        "sentences": a.sentences,
+                        "embedders": list(a.embedders),
+                    }
+                    for a in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
         return EXIT_OK
     if not rows:
         notice(f"no articles indexed in {engine.describe_store()}")
     for a in rows:
-        print("\t".join([a.id, str(a.sentences), ",".join(a.embedders) or "-", a.title,
-                         a.byline or "-", a.published or "-", a.source]))
+        print(
+            "\t".join(
+                [
+                    a.id,
+                    str(a.sentences),
+                    ",".join(a.embedders) or "-",
+                    a.title,
+                    a.byline or "-",
+                    a.published or "-",
+                    a.source,
+                ]
+            )
+        )
     return EXIT_OK
 
 
-def cmd_remove(args: argparse.Namespace, settings: Settings,
-               notice: Callable[[str], None]) -> int:
+def cmd_remove(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot remove ID`."""
     engine = _engine(settings)
     engine.remove(args.article_id)
@@ -307,8 +405,7 @@ def _print_events(events: Iterator[Event], as_json: bool) -> Answer | None:
     return answer
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-            ) -> int:
+def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot ask QUESTION`."""
     from bot.question import clean_question
 
@@ -319,12 +416,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, notice: Callable[[str]
     return EXIT_OK
 
 
-def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-             ) -> int:
+def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot chat`: questions from stdin, answers to stdout; follow-ups ("Hvor jobber
     han?") use the questions asked before in this chat."""
     from bot.ui.conversation import Conversation
-    from index.errors import QuestionError
+    from core.errors import QuestionError
 
     engine = _engine(settings)
     article_id = engine.resolve_article(settings.article, notice=notice)
@@ -351,43 +447,55 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, notice: Callable[[str
     return EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-              ) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot serve`: the web chat."""
     from bot.ui.server import serve
 
     return serve(settings, notice)
 
 
-def cmd_train_ranker(args: argparse.Namespace, settings: Settings,
-                     notice: Callable[[str], None]) -> int:
+def cmd_train_ranker(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
     """`articlebot train-ranker FILE --out PATH`."""
     from bot.eval.qafile import read_qa_file
     from bot.ui.feedback import check_export_path
 
     check_export_path(Path(args.out))  # a bad model path fails now, not after training
     qa = read_qa_file(Path(args.file))
-    from bot.ranking.training import write_model
+    from bot.training.ranker import write_model
     from index.embedder import make_embedder
 
     items = qa.items
     if args.max_contexts is not None:
-        keep = set(list(dict.fromkeys(i.context for i in items))[:args.max_contexts])
+        keep = set(list(dict.fromkeys(i.context for i in items))[: args.max_contexts])
         items = [i for i in items if i.context in keep]
-    provenance = {"train_file": Path(args.file).name, "train_sha256": qa.sha256,
-                  "max_contexts": args.max_contexts}
-    write_model(items, provenance, Path(args.out), make_embedder(settings.embedder),
-                Path(args.cache) if args.cache else None, args.seed, notice)
+    provenance = {
+        "train_file": Path(args.file).name,
+        "train_sha256": qa.sha256,
+        "max_contexts": args.max_contexts,
+    }
+    write_model(
+        items,
+        provenance,
+        Path(args.out),
+        make_embedder(settings.embedder),
+        Path(args.cache) if args.cache else None,
+        args.seed,
+        notice,
+    )
     return EXIT_OK
 
 
-def cmd_train_reranker(args: argparse.Namespace, settings: Settings,
-                       notice: Callable[[str], None]) -> int:
-    """`articlebot train-reranker FILE --out DIR`: resumable; see `bot.ranking.finetuning`."""
+def cmd_train_reranker(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
+    """`articlebot train-reranker FILE --out DIR`: resumable; see
+    `bot.training.reranker.pipeline`."""
     from bot.eval.qafile import read_qa_file
     from bot.language import detect_language
-    from bot.ranking.finetuning import TrainingRun, run
     from bot.ranking.model import load_model
+    from bot.training.reranker.pipeline import TrainingRun, run
     from index.embedder import make_embedder
 
     recipe = _recipe(args.recipe, args.seed)
@@ -396,17 +504,70 @@ def cmd_train_reranker(args: argparse.Namespace, settings: Settings,
         raise ConfigError(f"--out {out}: not a directory")
     qa = read_qa_file(Path(args.file))
     validation = read_qa_file(Path(args.validation)).items if args.validation else None
-    run(TrainingRun(items=qa.items, train_name=Path(args.file).name, train_sha256=qa.sha256,
-                    validation=validation, out=out,
-                    cache=Path(args.cache) if args.cache else None, recipe=recipe,
-                    embedder=make_embedder(settings.embedder), ranker=load_model(),
-                    language_of=detect_language), notice)
+    run(
+        TrainingRun(
+            items=qa.items,
+            train_name=Path(args.file).name,
+            train_sha256=qa.sha256,
+            validation=validation,
+            out=out,
+            cache=Path(args.cache) if args.cache else None,
+            recipe=recipe,
+            embedder=make_embedder(settings.embedder),
+            ranker=load_model(),
+            language_of=detect_language,
+        ),
+        notice,
+    )
+    return EXIT_OK
+
+
+def cmd_train_short_answer(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
+    """`articlebot train-short-answer FILE --out PATH`: see `bot.training.short_answer`."""
+    from bot.eval.qafile import read_qa_file
+    from bot.ui.feedback import check_export_path
+
+    check_export_path(Path(args.out))  # a bad model path fails now, not after training
+    qa = read_qa_file(Path(args.file))
+    from bot.ranking.model import load_model
+    from bot.training.short_answer import write_model
+    from index.embedder import make_embedder
+
+    provenance: dict[str, object] = {"train_file": Path(args.file).name, "train_sha256": qa.sha256}
+    write_model(
+        qa.items,
+        provenance,
+        Path(args.out),
+        make_embedder(settings.embedder),
+        Path(args.cache) if args.cache else None,
+        load_model(),
+        notice,
+    )
+    return EXIT_OK
+
+
+def cmd_train_route(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
+    """`articlebot train-route FILE --out PATH`: every context of FILE is indexed into the
+    store, then the weight is fitted (`bot.training.route`)."""
+    from bot.eval.qafile import read_qa_file
+    from bot.ui.feedback import check_export_path
+
+    check_export_path(Path(args.out))
+    qa = read_qa_file(Path(args.file))
+    from bot.training.route import write_route
+
+    provenance: dict[str, object] = {"train_file": Path(args.file).name, "train_sha256": qa.sha256}
+    write_route(qa.items, provenance, _engine(settings), Path(args.out), notice)
     return EXIT_OK
 
 
 def _recipe(text: str | None, seed: int) -> TrainSettings:
     """The training recipe: the defaults, overridden by `--recipe`'s JSON object."""
-    from bot.ranking.finetuning import TrainSettings
+    from bot.training.reranker.recipe import TrainSettings
 
     try:
         data = json.loads(text or "{}")
@@ -417,8 +578,7 @@ def _recipe(text: str | None, seed: int) -> TrainSettings:
         raise ConfigError(f"--recipe: {exc}") from None
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-             ) -> int:
+def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot eval FILE --out DIR`."""
     from bot.eval.run import run_eval
     from bot.ui.conversation import query_for_messages
@@ -426,8 +586,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, notice: Callable[[str
     return run_eval(args, settings, notice, follow_up=query_for_messages)
 
 
-def cmd_feedback(args: argparse.Namespace, settings: Settings,
-                 notice: Callable[[str], None]) -> int:
+def cmd_feedback(
+    args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
+) -> int:
     """`articlebot feedback export --out FILE`: ratings -> a Q&A file that eval reads."""
     from bot.ui import feedback
 
@@ -444,17 +605,23 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings,
             return None
 
     written, skipped = feedback.export(records, article_text, Path(args.out))
-    notice(f"wrote {written} Q&A items to {args.out} from {len(records)} ratings in "
-           f"{settings.feedback_path}" + (f"; skipped {skipped} (a dislike without the right "
-                                           "sentence, or an article no longer indexed)"
-                                           if skipped else ""))
+    notice(
+        f"wrote {written} Q&A items to {args.out} from {len(records)} ratings in "
+        f"{settings.feedback_path}"
+        + (
+            f"; skipped {skipped} (a dislike without the right "
+            "sentence, or an article no longer indexed)"
+            if skipped
+            else ""
+        )
+    )
     return EXIT_OK
 
 
-def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
-              ) -> int:
+def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot bench`: the table on stdout, or one JSON object with `--json`."""
-    from bot.eval.bench import render_table, run_bench
+    from bot.eval.bench.run import run_bench
+    from bot.eval.bench.tables import render_table
 
     report = run_bench(args, settings, notice)
     print(json.dumps(report, ensure_ascii=False) if args.json else render_table(report))
@@ -462,8 +629,17 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, notice: Callable[[st
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Callable[[str], None]], int]] = {
-    "index": cmd_index, "articles": cmd_articles, "remove": cmd_remove, "ask": cmd_ask,
-    "chat": cmd_chat, "serve": cmd_serve, "eval": cmd_eval, "train-ranker": cmd_train_ranker,
+    "index": cmd_index,
+    "articles": cmd_articles,
+    "remove": cmd_remove,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "serve": cmd_serve,
+    "eval": cmd_eval,
+    "train-ranker": cmd_train_ranker,
     "train-reranker": cmd_train_reranker,
-    "feedback": cmd_feedback, "bench": cmd_bench,
+    "train-short-answer": cmd_train_short_answer,
+    "train-route": cmd_train_route,
+    "feedback": cmd_feedback,
+    "bench": cmd_bench,
 }

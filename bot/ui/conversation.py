@@ -22,12 +22,12 @@ from bot.ranking.lexicon import (
     EVENT_PRO_FORMS,
     PERSONAL_PRONOUNS,
     PRONOUNS,
-    fold,
     name_key,
 )
+from core.text import fold
 
 if TYPE_CHECKING:
-    from bot.records import Answer
+    from bot.answer_records import Answer
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W_]+)*")
 MAX_CONTEXT_QUESTIONS = 3
@@ -61,8 +61,11 @@ def names(question: str) -> list[str]:
     """The capitalised words of a question other than its first word and question words:
     names such as "Putin" or "Nord-Korea"."""
     words = _WORD.findall(question)
-    return [w for i, w in enumerate(words)
-            if w[0].isupper() and i > 0 and fold(w) not in CAPITALISED_NON_NAMES]
+    return [
+        w
+        for i, w in enumerate(words)
+        if w[0].isupper() and i > 0 and fold(w) not in CAPITALISED_NON_NAMES
+    ]
 
 
 def names_someone(question: str) -> bool:
@@ -111,8 +114,15 @@ class Conversation:
         abstention says nothing about anyone, so only its text is kept)."""
         text = ""
         if answer is not None:
-            quoted = [] if answer.abstained else [c.sentence.text for c in answer.citations
-                                                  if c.sentence.text not in answer.answer]
+            quoted = (
+                []
+                if answer.abstained
+                else [
+                    c.sentence.text
+                    for c in answer.citations
+                    if c.sentence.text not in answer.answer
+                ]
+            )
             text = " ".join([answer.answer, *quoted])
         return Conversation((*self.turns, Turn(question, _plain(text))))
 
@@ -146,7 +156,7 @@ class Conversation:
             return None
         context: list[str] = []
         if has_personal_pronoun(question):
-            answer = recent[-1].answer[:MAX_EARLIER_CHARS * 4]
+            answer = recent[-1].answer[: MAX_EARLIER_CHARS * 4]
             keys = {name_key(w) for w in _WORD.findall(answer)}
             asked = [n for q in reversed(earlier) for n in full_names(q)]
             both = [n for n in asked if name_key(n.split()[-1]) in keys]

@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
-from bot.outputs import writable_folder
-from index.errors import ArticlebotError, ConfigError
-from index.files import LOG_LIMIT, check_regular, read_bounded
+from bot.writable import writable_folder
+from core.errors import ArticlebotError, ConfigError
+from core.files import LOG_LIMIT, check_regular, read_bounded
 
 Rating = Literal["up", "down"]
 _WRITE_LOCK = threading.Lock()  # one append at a time within the web process
@@ -122,8 +122,7 @@ def save(path: Path, record: FeedbackRecord) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if os.path.lexists(path):
             check_regular(path, ArticlebotError)  # a FIFO or device would hang the append
-        with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S), \
-                path.open("ab+") as f:
+        with _WRITE_LOCK, FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S), path.open("ab+") as f:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - MAX_LINE_BYTES - 1))
             tail = f.read()
@@ -137,8 +136,10 @@ def save(path: Path, record: FeedbackRecord) -> None:
                 size -= len(last)
                 f.truncate(size)
             if size + len(line) > MAX_FILE_BYTES:
-                raise ArticlebotError(f"{path}: the feedback log is full ({MAX_FILE_BYTES} "
-                                      "bytes); export the ratings and move the file away")
+                raise ArticlebotError(
+                    f"{path}: the feedback log is full ({MAX_FILE_BYTES} "
+                    "bytes); export the ratings and move the file away"
+                )
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -156,8 +157,9 @@ def _citation(data: Any) -> CitedSentence:
         raise ValueError("each citation needs 'n' (an integer)")
     if not isinstance(sentence_id, str) or not isinstance(text, str):
         raise ValueError("each citation needs 'sentence_id' and 'text' (strings)")
-    return CitedSentence(n=n, sentence_id=sentence_id, text=text,
-                         support=bool(data.get("support", True)))
+    return CitedSentence(
+        n=n, sentence_id=sentence_id, text=text, support=bool(data.get("support", True))
+    )
 
 
 def _record(data: Any) -> FeedbackRecord:
@@ -182,12 +184,18 @@ def _record(data: Any) -> FeedbackRecord:
         raise ValueError("field 'record' must be a JSON object")
     if message is not None and not isinstance(message, str):
         raise ValueError("field 'message' must be a string")
-    return FeedbackRecord(article=data["article"], question=data["question"],
-                          answer=data["answer"], rating=rating, citations=citations,
-                          right_sentence=right if isinstance(right, str) and right.strip()
-                          else None,
-                          language=language or None, record=answer_record,
-                          message=message, time=str(data.get("time", "")))
+    return FeedbackRecord(
+        article=data["article"],
+        question=data["question"],
+        answer=data["answer"],
+        rating=rating,
+        citations=citations,
+        right_sentence=right if isinstance(right, str) and right.strip() else None,
+        language=language or None,
+        record=answer_record,
+        message=message,
+        time=str(data.get("time", "")),
+    )
 
 
 def _parse_line(raw: bytes) -> FeedbackRecord:
@@ -195,8 +203,9 @@ def _parse_line(raw: bytes) -> FeedbackRecord:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
-                         f"{exc.start + 1})") from None
+        raise ValueError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -250,8 +259,10 @@ def qa_item(record: FeedbackRecord, context: str) -> dict[str, Any] | None:
         item.update(evidence=[], answerable=False)
     else:
         # an empty evidence string would make the whole file unreadable for eval
-        item.update(evidence=[c.text for c in record.citations if c.support and c.text.strip()],
-                    answerable=True)
+        item.update(
+            evidence=[c.text for c in record.citations if c.support and c.text.strip()],
+            answerable=True,
+        )
     if record.language:
         item["lang"] = record.language
     item["source"] = "feedback"
@@ -294,8 +305,9 @@ def _write_atomic(out: Path, text: str) -> None:
         raise ConfigError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
-def export(records: Iterable[FeedbackRecord], article_text: Callable[[str], str | None],
-           out: Path) -> tuple[int, int]:
+def export(
+    records: Iterable[FeedbackRecord], article_text: Callable[[str], str | None], out: Path
+) -> tuple[int, int]:
     """Write the ratings as a Q&A JSONL file; returns (items written, ratings skipped).
 
     Each item carries its article's text as `context`, so eval answers it against the

@@ -6,8 +6,8 @@ import html
 import re
 
 from bot import texts
+from bot.answer_records import Answer
 from bot.citation import sentence_support
-from bot.records import Answer
 
 
 def answer_text(answer: Answer) -> str:
@@ -16,8 +16,10 @@ def answer_text(answer: Answer) -> str:
     if answer.backend == "extractive" or answer.abstained:
         return answer.answer + tail_text(answer)
     label = texts.text("unsupported", answer.language)
-    text = "".join(piece if ok or not piece.strip() else f"{piece.rstrip()} ({label}) "
-                   for piece, ok in sentence_support(answer.answer)).rstrip()
+    text = "".join(
+        piece if ok or not piece.strip() else f"{piece.rstrip()} ({label}) "
+        for piece, ok in sentence_support(answer.answer)
+    ).rstrip()
     return text + tail_text(answer)
 
 
@@ -90,9 +92,11 @@ def _lead(answer: Answer) -> str:
         # a model's sentence that no valid marker backs is shown as unsupported
         label = texts.text("unsupported", answer.language)
         return "".join(
-            _link_markers(escape(piece), answer) if supported or not piece.strip()
+            _link_markers(escape(piece), answer)
+            if supported or not piece.strip()
             else f"_{escape(piece.strip())}_ ({escape(label)}) "
-            for piece, supported in sentence_support(answer.answer)).strip()
+            for piece, supported in sentence_support(answer.answer)
+        ).strip()
     if answer.abstained or not answer.citations:
         return _link_markers(escape(answer.answer), answer)
     markers = " ".join(f"[{c.n}]" for c in answer.citations)
@@ -109,16 +113,19 @@ def answer_markdown(answer: Answer) -> str:
     and followed by its id."""
     parts = [_lead(answer)]
     if answer.fallback_reason:
-        parts.append("_" + escape(texts.text("fallback", answer.language,
-                                             reason=answer.fallback_reason)) + "_")
+        parts.append(
+            "_"
+            + escape(texts.text("fallback", answer.language, reason=answer.fallback_reason))
+            + "_"
+        )
     if answer.citations:
-        heading = (texts.text("closest", answer.language) if answer.abstained
-                   else texts.SOURCES_HEADING)
+        heading = (
+            texts.text("closest", answer.language) if answer.abstained else texts.SOURCES_HEADING
+        )
         lines = [f"**{heading}**", ""]
         for c in answer.citations:
             sid = c.sentence.id
-            lines.append(f"- &#91;[{c.n}](#{anchor(sid)})&#93; {escape(c.sentence.text)} "
-                         f"({sid})")
+            lines.append(f"- &#91;[{c.n}](#{anchor(sid)})&#93; {escape(c.sentence.text)} ({sid})")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 

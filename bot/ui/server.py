@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.ui.web import build_app
-from index.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,10 @@ def serve(settings: Settings, notice: Callable[[str], None]) -> int:
     """Build the index if needed and serve the web chat until interrupted."""
     auth = _auth(settings)
     if not is_loopback(settings.host) and auth is None:
-        raise ConfigError(f"binding {settings.host} exposes the chat beyond this machine; "
-                          "give --auth USER:PASSWORD (or ARTICLEBOT_AUTH)")
+        raise ConfigError(
+            f"binding {settings.host} exposes the chat beyond this machine; "
+            "give --auth USER:PASSWORD (or ARTICLEBOT_AUTH)"
+        )
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
@@ -73,8 +75,10 @@ def serve(settings: Settings, notice: Callable[[str], None]) -> int:
     article_id = engine.resolve_article(settings.article, notice=notice)
     engine.load(article_id)  # before the first visitor waits for it
     server = asgi_app(build_app(engine, article_id), settings, engine, article_id)
-    notice(f"serving {article_id!r} at http://{settings.host}:{settings.port} "
-           f"(API: http://{settings.host}:{settings.port}/api/v1, docs at /docs)")
+    notice(
+        f"serving {article_id!r} at http://{settings.host}:{settings.port} "
+        f"(API: http://{settings.host}:{settings.port}/api/v1, docs at /docs)"
+    )
     config = uvicorn.Config(server, log_level="warning", log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -94,8 +98,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} on {host} is in use; pick another with "
-                              "--port") from None
+            raise ConfigError(
+                f"port {port} on {host} is in use; pick another with --port"
+            ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
@@ -164,15 +169,18 @@ class RestGuard:
             await _json_error(send, 400, "malformed", "the body is not valid UTF-8 JSON")
             return
         parameters = endpoint.parameters
-        problem = (_named_problem(name, payload, parameters) if named
-                   else _positional_problem(name, payload, parameters))
+        problem = (
+            _named_problem(name, payload, parameters)
+            if named
+            else _positional_problem(name, payload, parameters)
+        )
         if problem is not None:
             await _json_error(send, *problem)
             return
         if not named:
             # the documented inputs, completed with their defaults, and the hidden ones
             # (None, as Gradio's own REST call gives them) in their places
-            given = iter(payload["data"] + [p.default for p in parameters[len(payload["data"]):]])
+            given = iter(payload["data"] + [p.default for p in parameters[len(payload["data"]) :]])
             payload["data"] = [None if hidden else next(given) for hidden in endpoint.hidden]
         replay = json.dumps(payload).encode("utf-8")
         sent = False
@@ -190,29 +198,43 @@ class RestGuard:
         await self.app({**scope, "headers": headers}, replayed, send)
 
 
-def _positional_problem(name: str, payload: Any,
-                        parameters: tuple[RestParameter, ...]) -> tuple[int, str, str] | None:
+def _positional_problem(
+    name: str, payload: Any, parameters: tuple[RestParameter, ...]
+) -> tuple[int, str, str] | None:
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
         return 400, "malformed", 'the body must be {"data": [...]}'
     if len(data) > len(parameters):
-        return 422, "invalid", (f"/{name} takes at most {len(parameters)} inputs: "
-                                + ", ".join(p.name for p in parameters))
-    missing = [p.name for p in parameters[len(data):] if p.required]
+        return (
+            422,
+            "invalid",
+            (
+                f"/{name} takes at most {len(parameters)} inputs: "
+                + ", ".join(p.name for p in parameters)
+            ),
+        )
+    missing = [p.name for p in parameters[len(data) :] if p.required]
     if missing:
         return 422, "invalid", f"/{name} needs {', '.join(missing)}"
     return None
 
 
-def _named_problem(name: str, payload: Any,
-                   parameters: tuple[RestParameter, ...]) -> tuple[int, str, str] | None:
+def _named_problem(
+    name: str, payload: Any, parameters: tuple[RestParameter, ...]
+) -> tuple[int, str, str] | None:
     if not isinstance(payload, dict):
         return 400, "malformed", "the body must be a JSON object of named inputs"
     known = {p.name for p in parameters}
     unknown = [k for k in payload if k not in known]
     if unknown:
-        return 422, "invalid", (f"/{name} has no input {unknown[0][:40]!r}; it takes "
-                                + ", ".join(p.name for p in parameters))
+        return (
+            422,
+            "invalid",
+            (
+                f"/{name} has no input {unknown[0][:40]!r}; it takes "
+                + ", ".join(p.name for p in parameters)
+            ),
+        )
     missing = [p.name for p in parameters if p.required and p.name not in payload]
     if missing:
         return 422, "invalid", f"/{name} needs {', '.join(missing)}"
@@ -221,19 +243,30 @@ def _named_problem(name: str, payload: Any,
 
 def _rest_endpoint(path: str) -> tuple[str, bool] | None:
     """(endpoint name, whether its inputs are named) of a REST call's path, else None."""
-    for prefix, named in (("/gradio_api/call/v2/", True), ("/gradio_api/run/", False),
-                          ("/gradio_api/api/", False), ("/gradio_api/call/", False)):
+    for prefix, named in (
+        ("/gradio_api/call/v2/", True),
+        ("/gradio_api/run/", False),
+        ("/gradio_api/api/", False),
+        ("/gradio_api/call/", False),
+    ):
         if path.startswith(prefix):
-            rest = path[len(prefix):].strip("/")
+            rest = path[len(prefix) :].strip("/")
             return (rest, named) if rest and "/" not in rest else None
     return None
 
 
 async def _json_error(send: Any, status: int, code: str, detail: str) -> None:
     body = json.dumps({"error": code, "detail": detail}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -247,11 +280,16 @@ def rest_endpoints(blocks: Any) -> dict[str, RestEndpoint]:
         if endpoint is None:
             continue
         out[str(fn.api_name)] = RestEndpoint(
-            parameters=tuple(RestParameter(name=str(p["parameter_name"]),
-                                           default=p.get("parameter_default"),
-                                           required=not p.get("parameter_has_default"))
-                             for p in endpoint["parameters"]),
-            hidden=tuple(bool(getattr(c, "skip_api", False)) for c in fn.inputs))
+            parameters=tuple(
+                RestParameter(
+                    name=str(p["parameter_name"]),
+                    default=p.get("parameter_default"),
+                    required=not p.get("parameter_has_default"),
+                )
+                for p in endpoint["parameters"]
+            ),
+            hidden=tuple(bool(getattr(c, "skip_api", False)) for c in fn.inputs),
+        )
     return out
 
 
@@ -271,8 +309,7 @@ class OneLineTracebacks:
             log.debug("a chat event failed", exc_info=exc)
             return
         first = str(exc).strip().split("\n", 1)[0][:200] if exc is not None else ""
-        log.warning("a chat event failed: %s%s", type(exc).__name__,
-                    f": {first}" if first else "")
+        log.warning("a chat event failed: %s%s", type(exc).__name__, f": {first}" if first else "")
 
 
 def _quiet_gradio_tracebacks() -> None:
@@ -290,11 +327,14 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
-                   r"(?::(?P<port>[0-9]{1,5}))?$")
+_HOST = re.compile(
+    r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
+    r"(?::(?P<port>[0-9]{1,5}))?$"
+)
 _API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.DOTALL)
-_NO_API_INFO = (b'window.gradio_api_info = {"named_endpoints": {}, '
-                b'"unnamed_endpoints": {}};</script>')
+_NO_API_INFO = (
+    b'window.gradio_api_info = {"named_endpoints": {}, "unnamed_endpoints": {}};</script>'
+)
 
 
 def host_and_port(value: str) -> tuple[str, int | None] | None:
@@ -303,8 +343,10 @@ def host_and_port(value: str) -> tuple[str, int | None] | None:
     if match is None:
         return None
     port = match.group("port")
-    return ((match.group("v6") or match.group("name")).lower(),
-            int(port) if port is not None else None)
+    return (
+        (match.group("v6") or match.group("name")).lower(),
+        int(port) if port is not None else None,
+    )
 
 
 def same_origin(origin: str, host: tuple[str, int | None]) -> bool:
@@ -318,8 +360,7 @@ def same_origin(origin: str, host: tuple[str, int | None]) -> bool:
     default = _DEFAULT_PORTS.get(parts.scheme)
     if default is None or not parts.hostname:
         return False  # "null" (a sandboxed frame, a file), or another scheme
-    return (parts.hostname.lower() == host[0]
-            and (port or default) == (host[1] or default))
+    return parts.hostname.lower() == host[0] and (port or default) == (host[1] or default)
 
 
 class EdgeGuard:
@@ -340,8 +381,9 @@ class EdgeGuard:
       the API description (which `/gradio_api/info` refuses before login).
     """
 
-    def __init__(self, app: Any, loopback: bool, api_prefix: str,
-                 signed_in: Callable[[Any], bool] | None) -> None:
+    def __init__(
+        self, app: Any, loopback: bool, api_prefix: str, signed_in: Callable[[Any], bool] | None
+    ) -> None:
         self.app, self.loopback, self.api_prefix = app, loopback, api_prefix
         self.signed_in = signed_in
 
@@ -357,8 +399,12 @@ class EdgeGuard:
             await _json_error(send, 400, "bad_host", "the request needs one valid Host header")
             return
         if self.loopback and host[0] not in LOOPBACK_HOSTS:
-            await _json_error(send, 400, "bad_host", "this server answers only to a loopback "
-                                                     "name (127.0.0.1, localhost, [::1])")
+            await _json_error(
+                send,
+                400,
+                "bad_host",
+                "this server answers only to a loopback name (127.0.0.1, localhost, [::1])",
+            )
             return
         headers = {k: v.decode("latin-1") for k, v in raw}
         origin = headers.get(b"origin")
@@ -367,14 +413,22 @@ class EdgeGuard:
         method = str(scope.get("method", "GET")).upper()
         path = str(scope.get("path", ""))
         if method not in SAFE_METHODS and (foreign or site in ("cross-site", "same-site")):
-            await _json_error(send, 403, "forbidden_origin",
-                              "requests that change anything must come from this site")
+            await _json_error(
+                send,
+                403,
+                "forbidden_origin",
+                "requests that change anything must come from this site",
+            )
             return
         if method in ("POST", "PUT", "PATCH") and path.startswith(self.api_prefix + "/"):
             media = headers.get(b"content-type", "").split(";")[0].strip().lower()
             if media != "application/json":
-                await _json_error(send, 415, "unsupported_media_type",
-                                  "send the body as Content-Type: application/json")
+                await _json_error(
+                    send,
+                    415,
+                    "unsupported_media_type",
+                    "send the body as Content-Type: application/json",
+                )
                 return
         scope = {**scope, "headers": [(k, v) for k, v in raw if k != b"x-forwarded-host"]}
         if foreign:
@@ -391,8 +445,10 @@ class EdgeGuard:
     async def _login_page(self, scope: Any, receive: Any, send: Any) -> None:
         """Gradio's page before login, without the API description it embeds."""
         # uncompressed, so that the page can be edited on its way out
-        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"]
-                                      if k != b"accept-encoding"]}
+        scope = {
+            **scope,
+            "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"],
+        }
         start: dict[str, Any] = {}
         body = bytearray()
 
@@ -413,9 +469,14 @@ class EdgeGuard:
 def _without_cors(send: Any) -> Any:
     async def stripped(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [
-                (k, v) for k, v in message.get("headers", [])
-                if not k.lower().startswith(b"access-control-")]}
+            message = {
+                **message,
+                "headers": [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if not k.lower().startswith(b"access-control-")
+                ],
+            }
         await send(message)
 
     return stripped
@@ -433,8 +494,9 @@ def _gradio_sign_in(outer: Any) -> Callable[[Any], bool]:
         cookie = next((v for k, v in scope.get("headers", []) if k == b"cookie"), b"")
         cookies = cookie_parser(cookie.decode("latin-1"))
         cookie_id = gradio_app.cookie_id
-        token = (cookies.get(f"access-token-{cookie_id}")
-                 or cookies.get(f"access-token-unsecure-{cookie_id}"))
+        token = cookies.get(f"access-token-{cookie_id}") or cookies.get(
+            f"access-token-unsecure-{cookie_id}"
+        )
         return token is not None and token in gradio_app.tokens
 
     return signed_in
@@ -451,22 +513,41 @@ def asgi_app(blocks: Any, settings: Settings, engine: Engine, article_id: str) -
     from bot.ui.api import PREFIX, mount_api
 
     _quiet_gradio_tracebacks()
-    blocks.queue(default_concurrency_limit=settings.concurrency_limit,
-                 max_size=settings.queue_max_size)
-    outer = FastAPI(title="articlebot", version=__version__, docs_url=None, redoc_url=None,
-                    openapi_url=None)
+    blocks.queue(
+        default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_max_size
+    )
+    outer = FastAPI(
+        title="articlebot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
     mount_api(outer, engine, settings, article_id)
     app = gr.mount_gradio_app(
-        outer, blocks, path="/", server_name=settings.host, server_port=settings.port,
-        auth=_auth(settings), max_file_size=settings.max_upload_bytes, show_error=False,
-        ssr_mode=False, css=asset("chat.css"), head=f"<script>\n{asset('chat.js')}</script>",
-        enable_monitoring=False, run_history=False)
+        outer,
+        blocks,
+        path="/",
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=_auth(settings),
+        max_file_size=settings.max_upload_bytes,
+        show_error=False,
+        ssr_mode=False,
+        css=asset("chat.css"),
+        head=f"<script>\n{asset('chat.js')}</script>",
+        enable_monitoring=False,
+        run_history=False,
+    )
     # Gradio checks that a file given to an event was uploaded through its own route (and
     # refuses it before copying anything into its cache) only once Blocks "has launched",
     # which `launch()` sets and mounting does not: without this, any client could name a
     # server file in an event's FileData and have it read.
     blocks.has_launched = True
-    rest = RestGuard(app, rest_endpoints(blocks), limit=max(settings.max_upload_bytes,
-                                                           settings.max_question_chars * 8))
-    return EdgeGuard(rest, loopback=is_loopback(settings.host), api_prefix=PREFIX,
-                     signed_in=_gradio_sign_in(app) if settings.auth is not None else None)
+    rest = RestGuard(
+        app,
+        rest_endpoints(blocks),
+        limit=max(settings.max_upload_bytes, settings.max_question_chars * 8),
+    )
+    return EdgeGuard(
+        rest,
+        loopback=is_loopback(settings.host),
+        api_prefix=PREFIX,
+        signed_in=_gradio_sign_in(app) if settings.auth is not None else None,
+    )

@@ -12,7 +12,7 @@ import string
 from collections import Counter
 
 from bot import texts
-from index.records import Sentence
+from core.records import Sentence
 
 # A capitalised word (letters, digits inside, hyphens: "Jong-un", "Nord-Korea"), or a
 # single capital initial ("Henry A Kissinger").
@@ -32,15 +32,14 @@ def names(sentences: list[Sentence]) -> list[str]:
         tokens = _TOKEN.findall(s.text)
         run: list[str] = []
         for i, token in enumerate([*tokens, "."]):
-            if _WORD.fullmatch(token) and i > 0 and tokens[i - 1] not in ".!?«\"":
+            if _WORD.fullmatch(token) and i > 0 and tokens[i - 1] not in '.!?«"':
                 run.append(token)
                 continue
             if len(run) >= 2 and len(run[-1]) > 1:
                 found.setdefault(" ".join(run), len(found))
             run = []
     bodies = [s.text for s in sentences if s.kind == "body"]
-    mentions = Counter({name: sum(name.split()[-1] in text for text in bodies)
-                        for name in found})
+    mentions = Counter({name: sum(name.split()[-1] in text for text in bodies) for name in found})
     return sorted(found, key=lambda name: (-mentions[name], found[name]))
 
 
@@ -62,8 +61,9 @@ def suggestions(sentences: list[Sentence]) -> list[str]:
     fields: dict[str, list[str]] = {
         "headline": [h] if (h := _headline(sentences)) else [],
         "name": names(sentences),
-        "subheading": [s.text.strip().strip("#").strip() for s in sentences
-                       if s.kind == "subheading"],
+        "subheading": [
+            s.text.strip().strip("#").strip() for s in sentences if s.kind == "subheading"
+        ],
     }
     used: Counter[str] = Counter()
     out: list[str] = []

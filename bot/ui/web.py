@@ -25,23 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from bot import texts
+from bot.answer_records import ALL_ARTICLES
 from bot.engine import UPLOAD_SUFFIXES, Engine
 from bot.events import Delta, Final
 from bot.language import detect_language
-from bot.records import ALL_ARTICLES
 from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
 from bot.ui.format import anchor, answer_markdown, cited_in, escape
 from bot.ui.suggest import suggestions
-from index.article import clean_text, decode_article, read_bounded
-from index.document import TEXT_SUFFIXES
-from index.errors import (
+from core.errors import (
     ArticlebotError,
     ArticleError,
     ArticleNotFoundError,
     QuestionError,
 )
-from index.records import Article, Sentence
+from core.records import Article, Sentence
+from core.text import clean_text
+from index.article import decode_article, read_bounded
+from index.document import TEXT_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +79,27 @@ def article_meta_html(article: Article, lang: str) -> str:
             parts.append(html.escape(value))
     if is_url(article.source):
         href = html.escape(article.source, quote=True)
-        parts.append(f'<a href="{href}" rel="noopener noreferrer nofollow" '
-                     f'target="_blank">{html.escape(article.source)}</a>')
-    elif article.source and article.source != "inline" and (
-            article.byline or article.published or article.site):
+        parts.append(
+            f'<a href="{href}" rel="noopener noreferrer nofollow" '
+            f'target="_blank">{html.escape(article.source)}</a>'
+        )
+    elif (
+        article.source
+        and article.source != "inline"
+        and (article.byline or article.published or article.site)
+    ):
         parts.append(html.escape(Path(article.source).name))
     return f'<p class="article-meta">{" · ".join(parts)}</p>' if parts else ""
 
 
-def article_panel_html(title: str, text: str, sentences: list[Sentence],
-                       cited: dict[int, tuple[int, bool]], lang: str, meta: str = "") -> str:
+def article_panel_html(
+    title: str,
+    text: str,
+    sentences: list[Sentence],
+    cited: dict[int, tuple[int, bool]],
+    lang: str,
+    meta: str = "",
+) -> str:
     """The article as HTML: every sentence an anchor (`s-<article>-<n>`), the cited ones
     highlighted with their answer number ([n]); all article text escaped."""
     parts = []
@@ -95,25 +107,29 @@ def article_panel_html(title: str, text: str, sentences: list[Sentence],
     for s in sorted(sentences, key=lambda s: s.start):
         if s.start < pos:
             continue
-        parts.append(_text_html(text[pos:s.start]))
+        parts.append(_text_html(text[pos : s.start]))
         sid = html.escape(anchor(s.id), quote=True)
-        body = _text_html(text[s.start:s.end])
+        body = _text_html(text[s.start : s.end])
         if s.n in cited:
             n, support = cited[s.n]
             kind = "cited" if support else "closest"
             badge = "" if support else f' title="{texts.text("closest_badge", lang)}"'
-            parts.append(f'<mark class="sent {kind}" id="{sid}" data-n="{n}"{badge}>'
-                         f'<sup class="cite-n">[{n}]</sup>{body}</mark>')
+            parts.append(
+                f'<mark class="sent {kind}" id="{sid}" data-n="{n}"{badge}>'
+                f'<sup class="cite-n">[{n}]</sup>{body}</mark>'
+            )
         else:
             parts.append(f'<span class="sent" id="{sid}">{body}</span>')
         pos = s.end
     parts.append(_text_html(text[pos:]))
     heading = html.escape(texts.text("panel_heading", lang))
     # the body scrolls on its own, so it takes keyboard focus (arrow keys scroll it)
-    return (f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>{meta}'
-            f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
-            f'<div class="article-body" tabindex="0" role="region" aria-label="{heading}">'
-            f'{"".join(parts)}</div></div>')
+    return (
+        f'<div class="article-panel"><h2>{heading}: {html.escape(title)}</h2>{meta}'
+        f'<p class="legend">{html.escape(texts.text("panel_legend", lang))}</p>'
+        f'<div class="article-body" tabindex="0" role="region" aria-label="{heading}">'
+        f"{''.join(parts)}</div></div>"
+    )
 
 
 def _in_upload_cache(path: Path) -> bool:
@@ -249,8 +265,12 @@ class WebChat:
         articles" when there are several."""
         rows = [(f"{a.title} ({a.id})", a.id) for a in self.engine.answerable_articles()]
         if len(rows) > 1:
-            rows.append((f"{texts.text('all_articles', 'nb')} / "
-                         f"{texts.text('all_articles', 'en')}", ALL_ARTICLES))
+            rows.append(
+                (
+                    f"{texts.text('all_articles', 'nb')} / {texts.text('all_articles', 'en')}",
+                    ALL_ARTICLES,
+                )
+            )
         return rows
 
     def panel(self, article_id: str, history: list[dict[str, Any]] | None = None) -> str:
@@ -261,8 +281,10 @@ class WebChat:
         if article_id == ALL_ARTICLES:
             cited_ids = [sid.rpartition(":")[0] for _, sid, _ in cited_in(answer)]
             if not cited_ids:
-                return (f'<div class="article-panel"><p class="legend">'
-                        f'{html.escape(texts.text("all_panel", lang))}</p></div>')
+                return (
+                    f'<div class="article-panel"><p class="legend">'
+                    f"{html.escape(texts.text('all_panel', lang))}</p></div>"
+                )
             article_id = cited_ids[0]
         try:
             article = self.engine.article(article_id)
@@ -274,8 +296,14 @@ class WebChat:
             aid, _, number = sentence_id.rpartition(":")
             if aid == article_id:
                 cited.setdefault(int(number), (n, support))
-        return article_panel_html(article.title, article.text, sentences, cited, lang,
-                                  meta=article_meta_html(article, lang))
+        return article_panel_html(
+            article.title,
+            article.text,
+            sentences,
+            cited,
+            lang,
+            meta=article_meta_html(article, lang),
+        )
 
     def suggestions(self, article_id: str) -> list[dict[str, str]]:
         """Suggested questions about an article, from its own sentences, as chatbot
@@ -288,8 +316,9 @@ class WebChat:
 
     # -- events ---------------------------------------------------------------------------
 
-    def respond(self, message: str, history: list[dict[str, Any]],
-                article_id: str | None = None) -> Iterator[str]:
+    def respond(
+        self, message: str, history: list[dict[str, Any]], article_id: str | None = None
+    ) -> Iterator[str]:
         """The chat function (`/chat`): the answer as it is written (escaped text), then the
         checked answer as Markdown with its sources, which replaces it. `article_id` is
         optional: the session's article, else the default one."""
@@ -322,8 +351,9 @@ class WebChat:
             log.exception("answering failed")
             yield escape(texts.text("error", _lang(message)))
 
-    def after_answer(self, history: list[dict[str, Any]], article_id: str,
-                     shown_lang: str = "nb") -> AfterAnswer:
+    def after_answer(
+        self, history: list[dict[str, Any]], article_id: str, shown_lang: str = "nb"
+    ) -> AfterAnswer:
         """After each answer: the panel, and interface labels in the question's language
         (also the page's `lang` and the controls' names, through `chat_bar_html`).
         `shown_lang` is the language the labels are in now: they are only sent again when
@@ -333,15 +363,19 @@ class WebChat:
         panel = self.panel(article_id, history)
         return AfterAnswer(panel=panel, labels=None if lang in (None, shown_lang) else lang)
 
-    def new_article(self, article_id: str, choices: bool = False,
-                    upload_status: str = "") -> NewArticle:
+    def new_article(
+        self, article_id: str, choices: bool = False, upload_status: str = ""
+    ) -> NewArticle:
         """The session on `article_id`: its panel, an empty conversation (a new id) with
         the article's own suggested questions, and the article list anew when `choices`."""
         return NewArticle(
-            article_id=article_id, panel=self.panel(article_id),
+            article_id=article_id,
+            panel=self.panel(article_id),
             suggestions=tuple(e["text"] for e in self.suggestions(article_id)),
             conversation=new_conversation(),
-            choices=tuple(self.choices()) if choices else None, upload_status=upload_status)
+            choices=tuple(self.choices()) if choices else None,
+            upload_status=upload_status,
+        )
 
     def switch(self, article_id: str | None, current: str | None = None) -> NewArticle | None:
         """Switch the session to another indexed article (see `new_article`); status lines
@@ -374,8 +408,7 @@ class WebChat:
         try:
             data = read_bounded(source, limit)
         except ArticleError:
-            return Upload(status=escape(texts.text("upload_size", lang, name=name,
-                                                   limit=limit)))
+            return Upload(status=escape(texts.text("upload_size", lang, name=name, limit=limit)))
         if Path(name).suffix.lower() in TEXT_SUFFIXES:
             try:
                 text = decode_article(data, name)
@@ -389,8 +422,7 @@ class WebChat:
             # what is wrong with the document itself (a page with no article, a PDF
             # without a text layer, over a size limit), naming the file by its own name
             message = str(exc).replace(str(source), name)
-            return Upload(status=escape(message.replace(str(self.settings.uploads_dir),
-                                                        "uploads")))
+            return Upload(status=escape(message.replace(str(self.settings.uploads_dir), "uploads")))
         except ArticlebotError as exc:
             log.warning("upload %r not indexed: %s", name, exc)
             return Upload(status=escape(texts.text("upload_failed", lang, name=name)))
@@ -398,11 +430,13 @@ class WebChat:
             log.exception("upload failed")
             return Upload(status=escape(texts.text("upload_failed", lang, name=name)))
         article = result.article
-        status = texts.text("upload_ok", lang, title=article.title,
-                            sentences=result.manifest.sentence_count)
-        return Upload(status=escape(status),
-                      article=self.new_article(article.id, choices=True,
-                                               upload_status=escape(status)))
+        status = texts.text(
+            "upload_ok", lang, title=article.title, sentences=result.manifest.sentence_count
+        )
+        return Upload(
+            status=escape(status),
+            article=self.new_article(article.id, choices=True, upload_status=escape(status)),
+        )
 
     def refused_upload(self, report: str, lang_hint: str) -> Upload:
         """The status line for a file that the page's script kept from uploading (too large
@@ -437,21 +471,32 @@ class WebChat:
             log.exception("indexing a link failed")
             return Upload(status=escape(texts.text("error", lang)))
         article = result.article
-        status = escape(texts.text("upload_ok", lang, title=article.title,
-                                   sentences=result.manifest.sentence_count))
-        return Upload(status=status, article=self.new_article(article.id, choices=True,
-                                                              upload_status=status))
+        status = escape(
+            texts.text(
+                "upload_ok", lang, title=article.title, sentences=result.manifest.sentence_count
+            )
+        )
+        return Upload(
+            status=status, article=self.new_article(article.id, choices=True, upload_status=status)
+        )
 
-    def rate(self, history: list[dict[str, Any]], article_id: str, right_sentence: str | None,
-             data: Any, conversation: str = "") -> str:
+    def rate(
+        self,
+        history: list[dict[str, Any]],
+        article_id: str,
+        right_sentence: str | None,
+        data: Any,
+        conversation: str = "",
+    ) -> str:
         """Save a like or dislike on an answer to the feedback file (this machine only): the
         answer record as this server gave it, found by the answer it issued. An answer the
         server does not know (given before a restart, or not by this server) is not saved:
         the page's copy is never taken for the answer. A later rating of the same message
         of the same conversation replaces it."""
         liked = getattr(data, "liked", None)
-        rating: Rating | None = ("up" if liked in (True, "Like")
-                                 else "down" if liked in (False, "Dislike") else None)
+        rating: Rating | None = (
+            "up" if liked in (True, "Like") else "down" if liked in (False, "Dislike") else None
+        )
         index = getattr(data, "index", None)
         if isinstance(index, (tuple, list)):
             index = index[0]
@@ -466,20 +511,34 @@ class WebChat:
         answer_record = self.recorded(question, answer)
         if answer_record is None:
             return escape(texts.text("feedback_unknown", _lang(question)))
-        message_key = hashlib.sha256(json.dumps([conversation, index, question, answer])
-                                     .encode("utf-8")).hexdigest()[:24]
-        right = (right_sentence or "").strip()[:self.settings.max_question_chars * 4] or None
-        cited = tuple(CitedSentence(n=c["n"], sentence_id=c["sentence_id"], text=c["text"],
-                                    support=c["support"])
-                      for c in answer_record["citations"])
+        message_key = hashlib.sha256(
+            json.dumps([conversation, index, question, answer]).encode("utf-8")
+        ).hexdigest()[:24]
+        right = (right_sentence or "").strip()[: self.settings.max_question_chars * 4] or None
+        cited = tuple(
+            CitedSentence(
+                n=c["n"], sentence_id=c["sentence_id"], text=c["text"], support=c["support"]
+            )
+            for c in answer_record["citations"]
+        )
         language = str(answer_record["language"])
         try:
-            save(self.settings.feedback_path, FeedbackRecord(
-                article=cited[0].sentence_id.rpartition(":")[0] if cited
-                else str(answer_record["article"]),
-                question=str(answer_record["question"]), answer=str(answer_record["answer"]),
-                rating=rating, citations=cited, right_sentence=right, language=language,
-                record=answer_record, message=message_key))
+            save(
+                self.settings.feedback_path,
+                FeedbackRecord(
+                    article=cited[0].sentence_id.rpartition(":")[0]
+                    if cited
+                    else str(answer_record["article"]),
+                    question=str(answer_record["question"]),
+                    answer=str(answer_record["answer"]),
+                    rating=rating,
+                    citations=cited,
+                    right_sentence=right,
+                    language=language,
+                    record=answer_record,
+                    message=message_key,
+                ),
+            )
         except ArticlebotError as exc:
             log.warning("could not save a rating: %s", exc)
             return escape(texts.text("feedback_failed", language))
@@ -497,28 +556,33 @@ def chat_bar_html(lang: str, upload_limit: int) -> str:
     names of the question box and its buttons, its placeholder), the upload's rules (the
     suffixes and the byte limit of `upload_refusal`) and, on narrow screens, the button
     that opens the article with its sources."""
+
     def attr(key: str) -> str:
         return html.escape(texts.text(key, lang), quote=True)
 
     types = html.escape(" ".join(upload_suffixes()), quote=True)
     placeholder = html.escape(texts.QUESTION_PLACEHOLDER, quote=True)
-    return (f'<div id="ui-strings" hidden data-lang="{html.escape(lang, quote=True)}" '
-            f'data-question="{attr("question_label")}" data-send="{attr("send_label")}" '
-            f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}" '
-            f'data-suggestions="{attr("suggestions_label")}" '
-            f'data-placeholder="{placeholder}" data-upload-types="{types}" '
-            f'data-upload-limit="{int(upload_limit)}"></div>'
-            f'<div class="phone-only"><button type="button" id="show-article" '
-            f'class="ab-button" aria-controls="article-column">{attr("show_article")}'
-            f'</button></div>')
+    return (
+        f'<div id="ui-strings" hidden data-lang="{html.escape(lang, quote=True)}" '
+        f'data-question="{attr("question_label")}" data-send="{attr("send_label")}" '
+        f'data-stop="{attr("stop_label")}" data-sheet="{attr("sheet_label")}" '
+        f'data-suggestions="{attr("suggestions_label")}" '
+        f'data-placeholder="{placeholder}" data-upload-types="{types}" '
+        f'data-upload-limit="{int(upload_limit)}"></div>'
+        f'<div class="phone-only"><button type="button" id="show-article" '
+        f'class="ab-button" aria-controls="article-column">{attr("show_article")}'
+        f"</button></div>"
+    )
 
 
 def sheet_bar_html(lang: str) -> str:
     """The top of the article column on narrow screens: back to the chat."""
     label = html.escape(texts.text("back_to_chat", lang))
-    return (f'<div id="back-to-chat-bar" class="phone-only"><button type="button" '
-            f'id="back-to-chat" class="ab-button"><span aria-hidden="true">←</span> {label}'
-            f'</button></div>')
+    return (
+        f'<div id="back-to-chat-bar" class="phone-only"><button type="button" '
+        f'id="back-to-chat" class="ab-button"><span aria-hidden="true">←</span> {label}'
+        f"</button></div>"
+    )
 
 
 def _safe_chatbot(display_limit: int, **kwargs: Any) -> Any:
@@ -571,9 +635,14 @@ def _escaping_chatbot_class(display_limit: int) -> Any:
                 part.text = html.unescape(part.text)
         return gr.Chatbot.preprocess(self, payload)
 
-    namespace = {"__module__": __name__, "__qualname__": "EscapingChatbot",
-                 "__doc__": _safe_chatbot.__doc__, "is_template": True,
-                 "postprocess": postprocess, "preprocess": preprocess}
+    namespace = {
+        "__module__": __name__,
+        "__qualname__": "EscapingChatbot",
+        "__doc__": _safe_chatbot.__doc__,
+        "is_template": True,
+        "postprocess": postprocess,
+        "preprocess": preprocess,
+    }
     return ABCMeta.__new__(type(gr.Chatbot), "EscapingChatbot", (gr.Chatbot,), namespace)
 
 
@@ -601,8 +670,17 @@ class _Page:
     upload_limit: int
 
     def after_answer_outputs(self) -> list[Any]:
-        return [self.panel, self.intro, self.dropdown, self.upload, self.link_box,
-                self.right_box, self.lang_state, self.chat_bar, self.sheet_bar]
+        return [
+            self.panel,
+            self.intro,
+            self.dropdown,
+            self.upload,
+            self.link_box,
+            self.right_box,
+            self.lang_state,
+            self.chat_bar,
+            self.sheet_bar,
+        ]
 
     def after_answer(self, result: AfterAnswer) -> dict[Any, Any]:
         import gradio as gr
@@ -610,21 +688,32 @@ class _Page:
         updates: dict[Any, Any] = {self.panel: result.panel}
         lang = result.labels
         if lang is not None:
-            updates.update({
-                self.intro: gr.update(value=texts.text("web_intro", lang)),
-                self.dropdown: gr.update(label=texts.text("article_label", lang)),
-                self.upload: gr.update(label=texts.text("upload_label", lang)),
-                self.link_box: gr.update(label=texts.text("link_label", lang)),
-                self.right_box: gr.update(label=texts.text("right_sentence_label", lang)),
-                self.lang_state: lang,
-                self.chat_bar: chat_bar_html(lang, self.upload_limit),
-                self.sheet_bar: sheet_bar_html(lang)})
+            updates.update(
+                {
+                    self.intro: gr.update(value=texts.text("web_intro", lang)),
+                    self.dropdown: gr.update(label=texts.text("article_label", lang)),
+                    self.upload: gr.update(label=texts.text("upload_label", lang)),
+                    self.link_box: gr.update(label=texts.text("link_label", lang)),
+                    self.right_box: gr.update(label=texts.text("right_sentence_label", lang)),
+                    self.lang_state: lang,
+                    self.chat_bar: chat_bar_html(lang, self.upload_limit),
+                    self.sheet_bar: sheet_bar_html(lang),
+                }
+            )
         return updates
 
     def article_outputs(self) -> list[Any]:
-        return [self.dropdown, self.article_state, self.panel, self.chatbot,
-                self.chatbot_state, self.feedback_status, self.conversation,
-                self.upload_status, self.upload]
+        return [
+            self.dropdown,
+            self.article_state,
+            self.panel,
+            self.chatbot,
+            self.chatbot_state,
+            self.feedback_status,
+            self.conversation,
+            self.upload_status,
+            self.upload,
+        ]
 
     def new_article(self, result: NewArticle | None) -> dict[Any, Any]:
         import gradio as gr
@@ -632,27 +721,37 @@ class _Page:
         if result is None:  # Gradio reads an empty dict as one value: name one, unchanged
             return {self.article_state: gr.update()}
         updates: dict[Any, Any] = {
-            self.article_state: result.article_id, self.panel: result.panel,
-            self.chatbot: gr.update(value=[],
-                                    examples=[{"text": q} for q in result.suggestions]),
-            self.chatbot_state: [], self.feedback_status: "",
-            self.conversation: result.conversation, self.upload_status: result.upload_status}
+            self.article_state: result.article_id,
+            self.panel: result.panel,
+            self.chatbot: gr.update(value=[], examples=[{"text": q} for q in result.suggestions]),
+            self.chatbot_state: [],
+            self.feedback_status: "",
+            self.conversation: result.conversation,
+            self.upload_status: result.upload_status,
+        }
         if result.choices is not None:
-            updates[self.dropdown] = gr.update(choices=list(result.choices),
-                                               value=result.article_id)
+            updates[self.dropdown] = gr.update(
+                choices=list(result.choices), value=result.article_id
+            )
         return updates
 
     def uploaded(self, result: Upload) -> dict[Any, Any]:
-        return {**self.new_article(result.article), self.upload_status: result.status,
-                self.upload: None}
+        return {
+            **self.new_article(result.article),
+            self.upload_status: result.status,
+            self.upload: None,
+        }
 
     def linked(self, result: Upload) -> dict[Any, Any]:
         import gradio as gr
 
         # the box is emptied once its link was read; a refused link stays to be mended
         box = "" if result.article is not None else gr.update()
-        return {**self.new_article(result.article), self.upload_status: result.status,
-                self.link_box: box}
+        return {
+            **self.new_article(result.article),
+            self.upload_status: result.status,
+            self.link_box: box,
+        }
 
     def link_outputs(self) -> list[Any]:
         return [*self.article_outputs()[:-1], self.link_box]
@@ -667,8 +766,9 @@ def build_app(engine: Engine, article_id: str) -> Any:
 
     chat = WebChat(engine, article_id)
     settings = engine.settings
-    with gr.Blocks(title=texts.text("chat_title", "nb"), analytics_enabled=False,
-                   fill_height=True) as app:
+    with gr.Blocks(
+        title=texts.text("chat_title", "nb"), analytics_enabled=False, fill_height=True
+    ) as app:
         lang_state = gr.State("nb")
         conversation = gr.State("")  # set on page load, renewed by a switch of article
         gr.Markdown(f"# {texts.text('chat_title', 'nb')} / {texts.text('chat_title', 'en')}")
@@ -676,101 +776,182 @@ def build_app(engine: Engine, article_id: str) -> Any:
             with gr.Column(scale=5):
                 # The session's article: a hidden box rather than a gr.State, so that the
                 # `/chat` API takes it as an optional second parameter.
-                article_state = gr.Textbox(value=article_id, visible=False,
-                                           label="article", elem_id="article-id")
-                intro = gr.Markdown(texts.text("web_intro", "nb") + "  \n"
-                                    + texts.text("web_intro", "en"))
+                article_state = gr.Textbox(
+                    value=article_id, visible=False, label="article", elem_id="article-id"
+                )
+                intro = gr.Markdown(
+                    texts.text("web_intro", "nb") + "  \n" + texts.text("web_intro", "en")
+                )
                 chatbot = _safe_chatbot(
-                    display_limit=settings.max_question_chars, height=560,
-                    latex_delimiters=[], sanitize_html=True, allow_tags=False,
-                    feedback_options=("Like", "Dislike"), elem_id="chatbot",
+                    display_limit=settings.max_question_chars,
+                    height=560,
+                    latex_delimiters=[],
+                    sanitize_html=True,
+                    allow_tags=False,
+                    feedback_options=("Like", "Dislike"),
+                    elem_id="chatbot",
                     buttons=["copy", "copy_all"],  # no "share": it posts to Hugging Face
-                    show_label=False)
+                    show_label=False,
+                )
                 question_box = gr.Textbox(
-                    placeholder=texts.QUESTION_PLACEHOLDER, elem_id="question",
+                    placeholder=texts.QUESTION_PLACEHOLDER,
+                    elem_id="question",
                     label=texts.text("question_label", "nb"),
-                    submit_btn=True, stop_btn=True, show_label=False, lines=1, max_lines=6,
-                    scale=7, autofocus=True)
+                    submit_btn=True,
+                    stop_btn=True,
+                    show_label=False,
+                    lines=1,
+                    max_lines=6,
+                    scale=7,
+                    autofocus=True,
+                )
                 # the suggested questions are the article's own and change with it (switch,
                 # upload): Gradio answers a clicked example from the value the page sends
                 ci = gr.ChatInterface(
-                    fn=chat.respond, chatbot=chatbot, textbox=question_box,
+                    fn=chat.respond,
+                    chatbot=chatbot,
+                    textbox=question_box,
                     additional_inputs=[article_state],
                     examples=[[e["text"], None] for e in chat.suggestions(article_id)],
                     cache_examples=False,
-                    flagging_mode="never", concurrency_limit=settings.concurrency_limit,
-                    api_name="chat", analytics_enabled=False, fill_height=False)
-                chat_bar = gr.HTML(chat_bar_html("nb", settings.max_upload_bytes),
-                                   elem_id="chat-bar")
+                    flagging_mode="never",
+                    concurrency_limit=settings.concurrency_limit,
+                    api_name="chat",
+                    analytics_enabled=False,
+                    fill_height=False,
+                )
+                chat_bar = gr.HTML(
+                    chat_bar_html("nb", settings.max_upload_bytes), elem_id="chat-bar"
+                )
                 right_box = gr.Textbox(
-                    label=texts.text("right_sentence_label", "nb") + " / "
-                    + texts.text("right_sentence_label", "en"), lines=1, max_lines=3,
-                    max_length=settings.max_question_chars * 4, elem_id="right-sentence")
+                    label=texts.text("right_sentence_label", "nb")
+                    + " / "
+                    + texts.text("right_sentence_label", "en"),
+                    lines=1,
+                    max_lines=3,
+                    max_length=settings.max_question_chars * 4,
+                    elem_id="right-sentence",
+                )
                 feedback_status = gr.Markdown(elem_id="feedback-status")
             with gr.Column(scale=4, elem_id="article-column"):
                 sheet_bar = gr.HTML(sheet_bar_html("nb"), elem_id="sheet-bar")
                 dropdown = gr.Dropdown(
-                    choices=chat.choices(), value=article_id, elem_id="article-choice",
-                    label=texts.text("article_label", "nb") + " / "
-                    + texts.text("article_label", "en"), interactive=True)
+                    choices=chat.choices(),
+                    value=article_id,
+                    elem_id="article-choice",
+                    label=texts.text("article_label", "nb")
+                    + " / "
+                    + texts.text("article_label", "en"),
+                    interactive=True,
+                )
                 upload = gr.File(
-                    label=texts.text("upload_label", "nb") + " / "
-                    + texts.text("upload_label", "en"), file_types=list(upload_suffixes()),
-                    file_count="single", type="filepath", elem_id="article-upload")
+                    label=texts.text("upload_label", "nb")
+                    + " / "
+                    + texts.text("upload_label", "en"),
+                    file_types=list(upload_suffixes()),
+                    file_count="single",
+                    type="filepath",
+                    elem_id="article-upload",
+                )
                 # the page's script reports here a file it kept from uploading (too large,
                 # wrong type), for the status line to say why in the interface's language
-                refused_box = gr.Textbox(visible="hidden", elem_id="upload-refused",
-                                         label="refused upload")
+                refused_box = gr.Textbox(
+                    visible="hidden", elem_id="upload-refused", label="refused upload"
+                )
                 link_box = gr.Textbox(
                     label=texts.text("link_label", "nb") + " / " + texts.text("link_label", "en"),
-                    lines=1, max_lines=1, max_length=2000, elem_id="article-link",
-                    submit_btn=True)
+                    lines=1,
+                    max_lines=1,
+                    max_length=2000,
+                    elem_id="article-link",
+                    submit_btn=True,
+                )
                 upload_status = gr.Markdown(elem_id="upload-status")
                 panel = gr.HTML(chat.panel(article_id), elem_id="article-panel")
 
         # articles indexed since start-up (uploads from any tab) are offered on each page load
-        app.load(lambda: (gr.update(choices=chat.choices()), new_conversation()), None,
-                 [dropdown, conversation], api_visibility="private", queue=False,
-                 show_progress="hidden")
-        page = _Page(panel=panel, intro=intro, dropdown=dropdown, upload=upload, link_box=link_box,
-                     upload_status=upload_status, right_box=right_box, lang_state=lang_state,
-                     chat_bar=chat_bar, sheet_bar=sheet_bar, article_state=article_state,
-                     chatbot=ci.chatbot, chatbot_state=ci.chatbot_state,
-                     feedback_status=feedback_status, conversation=conversation,
-                     upload_limit=settings.max_upload_bytes)
+        app.load(
+            lambda: (gr.update(choices=chat.choices()), new_conversation()),
+            None,
+            [dropdown, conversation],
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
+        page = _Page(
+            panel=panel,
+            intro=intro,
+            dropdown=dropdown,
+            upload=upload,
+            link_box=link_box,
+            upload_status=upload_status,
+            right_box=right_box,
+            lang_state=lang_state,
+            chat_bar=chat_bar,
+            sheet_bar=sheet_bar,
+            article_state=article_state,
+            chatbot=ci.chatbot,
+            chatbot_state=ci.chatbot_state,
+            feedback_status=feedback_status,
+            conversation=conversation,
+            upload_limit=settings.max_upload_bytes,
+        )
         # The chatbot changes with every streamed piece; always_last skips stale updates.
         ci.chatbot.change(
-            lambda history, aid, shown: page.after_answer(chat.after_answer(history, aid,
-                                                                            shown)),
-            [ci.chatbot, article_state, lang_state], page.after_answer_outputs(),
-            api_visibility="private", trigger_mode="always_last", queue=False,
-            show_progress="hidden")  # no fading of the panel while an answer streams
+            lambda history, aid, shown: page.after_answer(chat.after_answer(history, aid, shown)),
+            [ci.chatbot, article_state, lang_state],
+            page.after_answer_outputs(),
+            api_visibility="private",
+            trigger_mode="always_last",
+            queue=False,
+            show_progress="hidden",
+        )  # no fading of the panel while an answer streams
         dropdown.input(
             lambda chosen, current: page.new_article(chat.switch(chosen, current)),
-            [dropdown, article_state], page.article_outputs(), api_visibility="private",
-            queue=False, show_progress="hidden")
+            [dropdown, article_state],
+            page.article_outputs(),
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
         upload.upload(
-            lambda path, lang: page.uploaded(chat.upload(path, lang)), [upload, lang_state],
-            page.article_outputs(), api_visibility="private", concurrency_limit=1)
+            lambda path, lang: page.uploaded(chat.upload(path, lang)),
+            [upload, lang_state],
+            page.article_outputs(),
+            api_visibility="private",
+            concurrency_limit=1,
+        )
         # `change`, not `input`: the script sets the box's value, which Gradio reports as a
         # change only (each report differs: it carries a count)
         refused_box.change(
             lambda report, lang: page.refused(chat.refused_upload(report, lang)),
-            [refused_box, lang_state], [upload_status], api_visibility="private",
-            queue=False, show_progress="hidden")
+            [refused_box, lang_state],
+            [upload_status],
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
         link_box.submit(
-            lambda url, lang: page.linked(chat.add_link(url, lang)), [link_box, lang_state],
-            page.link_outputs(), api_visibility="private", concurrency_limit=1)
+            lambda url, lang: page.linked(chat.add_link(url, lang)),
+            [link_box, lang_state],
+            page.link_outputs(),
+            api_visibility="private",
+            concurrency_limit=1,
+        )
 
-        def on_like(history: list[dict[str, Any]], aid: str, right: str | None, conv: str,
-                    data: Any) -> tuple[str, str]:
+        def on_like(
+            history: list[dict[str, Any]], aid: str, right: str | None, conv: str, data: Any
+        ) -> tuple[str, str]:
             status = chat.rate(history, aid, right, data, conv)
             return status, "" if status else (right or "")  # a correction is used once
 
         # set at run time: this module's annotations are strings and gr is a local name here
         on_like.__annotations__["data"] = gr.LikeData
         ci.chatbot.like(
-            on_like, [ci.chatbot, article_state, right_box, conversation],
+            on_like,
+            [ci.chatbot, article_state, right_box, conversation],
             [feedback_status, right_box],
-            api_visibility="private", queue=False)
+            api_visibility="private",
+            queue=False,
+        )
     return app

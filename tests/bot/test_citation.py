@@ -35,10 +35,12 @@ def first_appearances(numbers: list[int]) -> list[int]:
 
 # -- examples --------------------------------------------------------------------------------
 
+
 def test_valid_markers_are_kept_invalid_dropped_and_renumbered() -> None:
     assert validate_markers("Putin [1] og Kim [99].", 5) == Validated("Putin [1] og Kim.", (1,))
     assert validate_markers("A [3]. B [1] [3]. C [0].", 5) == Validated(
-        "A [1]. B [2] [1]. C.", (3, 1))
+        "A [1]. B [2] [1]. C.", (3, 1)
+    )
     assert validate_markers("[4] først.", 5) == Validated("[1] først.", (4,))
     assert validate_markers("Ingen kilder her.", 5) == Validated("Ingen kilder her.", ())
     assert validate_markers("Bare [6] og [99].", 5) == Validated("Bare og.", ())
@@ -51,8 +53,9 @@ def test_marker_forms() -> None:
     assert validate_markers("a [1, 9] b", 5) == Validated("a [1] b", (1,))
     assert validate_markers("a [1][1] [1]", 5).text == "a [1][1] [1]"
     assert validate_markers("[sic] [x1] [1a] stay", 5).text == "[sic] [x1] [1a] stay"
-    assert strip_markers("Han møter Putin [1][2] i Russland [3, 4].") == \
-        "Han møter Putin i Russland."
+    assert (
+        strip_markers("Han møter Putin [1][2] i Russland [3, 4].") == "Han møter Putin i Russland."
+    )
     assert marker_numbers("1-100") == [1, 100] and marker_numbers("3-1") == [3, 1]
     assert marker_numbers("007") == [7] and marker_numbers("-1, 2") == [-1, 2]
     assert validate_markers("a [-1] b [-2, 1]", 5) == Validated("a b [1]", (1,))
@@ -60,10 +63,12 @@ def test_marker_forms() -> None:
 
 def test_links_images_tags_and_foreign_urls_are_removed() -> None:
     article = "Les mer på https://www.nrk.no/nyheter i dag."
-    reply = ("Svar [1]. ![logo](https://evil.example/p.png?q=prompt) "
-             "[les her](https://evil.example/x \"tittel\") <img src=x onerror=alert(1)> "
-             "<script>alert(1)</script> <https://evil.example> javascript:alert(1) "
-             "www.evil.example/x og https://www.nrk.no/nyheter")
+    reply = (
+        "Svar [1]. ![logo](https://evil.example/p.png?q=prompt) "
+        '[les her](https://evil.example/x "tittel") <img src=x onerror=alert(1)> '
+        "<script>alert(1)</script> <https://evil.example> javascript:alert(1) "
+        "www.evil.example/x og https://www.nrk.no/nyheter"
+    )
     out = check_reply(reply, 3, article)
     assert "evil" not in out.text and "<" not in out.text and "javascript" not in out.text
     assert "les her" in out.text and "https://www.nrk.no/nyheter" in out.text
@@ -85,20 +90,37 @@ def test_streamed_prefix_holds_back_what_may_still_change() -> None:
 
 # -- properties -------------------------------------------------------------------------------
 
-_WORD = st.text(alphabet=st.characters(exclude_categories=["Cs"],
-                                       exclude_characters="[]()<>!"),
-                min_size=1, max_size=8)
+_WORD = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="[]()<>!"),
+    min_size=1,
+    max_size=8,
+)
 _MARKER_TEXT = st.one_of(
     st.integers(-3, 120).map(lambda n: f"[{n}]"),
     st.lists(st.integers(0, 12), min_size=1, max_size=4).map(
-        lambda ns: "[" + ", ".join(map(str, ns)) + "]"),
+        lambda ns: "[" + ", ".join(map(str, ns)) + "]"
+    ),
     st.tuples(st.integers(0, 9), st.integers(0, 9)).map(lambda t: f"[{t[0]}-{t[1]}]"),
-    st.sampled_from(["[", "]", "[]", "[^1]", "[ 2 ]", "![x](http://e.x/y)", "(", ")", "<b>",
-                     "https://e.x/", " "]),
+    st.sampled_from(
+        [
+            "[",
+            "]",
+            "[]",
+            "[^1]",
+            "[ 2 ]",
+            "![x](http://e.x/y)",
+            "(",
+            ")",
+            "<b>",
+            "https://e.x/",
+            " ",
+        ]
+    ),
 )
 # any text at all, and text built from words and marker-like pieces
-REPLIES = st.one_of(st.text(max_size=200),
-                    st.lists(st.one_of(_WORD, _MARKER_TEXT), max_size=30).map(" ".join))
+REPLIES = st.one_of(
+    st.text(max_size=200), st.lists(st.one_of(_WORD, _MARKER_TEXT), max_size=30).map(" ".join)
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -118,10 +140,16 @@ def test_any_reply_gives_only_valid_renumbered_markers(reply: str, k: int) -> No
 
 
 @settings(max_examples=200, deadline=None)
-@given(parts=st.lists(st.one_of(st.text(alphabet="abcæøå ", min_size=1, max_size=6),
-                                st.integers(-2, 12)), max_size=20), k=st.integers(1, 6))
+@given(
+    parts=st.lists(
+        st.one_of(st.text(alphabet="abcæøå ", min_size=1, max_size=6), st.integers(-2, 12)),
+        max_size=20,
+    ),
+    k=st.integers(1, 6),
+)
 def test_words_survive_and_each_valid_marker_maps_to_its_sentence(
-        parts: list[str | int], k: int) -> None:
+    parts: list[str | int], k: int
+) -> None:
     reply = " ".join(f"[{p}]" if isinstance(p, int) else p for p in parts)
     out = validate_markers(reply, k)
     words = [w for p in parts if isinstance(p, str) for w in p.split()]
@@ -149,12 +177,14 @@ def test_streamed_views_never_show_an_invalid_marker(reply: str, cut: int, k: in
 # of it when it is kept)
 LINK_FORMS = {
     "https": ("https://evil.example/x", "https://evil.example/x", "https://evil.example/x"),
-    "http with query": ("http://evil.example/?q=a&b=c", "http://evil.example/?q=a&b=c",
-                        "http://evil.example/?q=a&b=c"),
+    "http with query": (
+        "http://evil.example/?q=a&b=c",
+        "http://evil.example/?q=a&b=c",
+        "http://evil.example/?q=a&b=c",
+    ),
     "ftp": ("ftp://evil.example/f", "ftp://evil.example/f", "ftp://evil.example/f"),
     "other scheme": ("ms-msdt://evil/id", "ms-msdt://evil/id", "ms-msdt://evil/id"),
-    "mailto": ("mailto:bob@evil.example", "mailto:bob@evil.example",
-               "mailto:bob@evil.example"),
+    "mailto": ("mailto:bob@evil.example", "mailto:bob@evil.example", "mailto:bob@evil.example"),
     "e-mail": ("bob@evil.example", "bob@evil.example", "bob@evil.example"),
     "protocol-relative": ("//evil.example/p", "//evil.example/p", "//evil.example/p"),
     "host/path": ("evil.example/p?x=1", "evil.example/p?x=1", "evil.example/p?x=1"),
@@ -162,24 +192,37 @@ LINK_FORMS = {
     "host with port": ("evil.com:8080", "evil.com:8080", "evil.com:8080"),
     "www": ("www.evil.example", "www.evil.example", "www.evil.example"),
     "ip and port": ("10.0.0.1:8080/admin", "10.0.0.1:8080/admin", "10.0.0.1:8080/admin"),
-    "full-width": ("ｈｔｔｐｓ://evil.example/x", "https://evil.example/x",
-                   "ｈｔｔｐｓ://evil.example/x"),
-    "full-width everything": ("ＨＴＴＰＳ：／／ｅｖｉｌ．ｅｘａｍｐｌｅ",
-                              "https://evil.example", "ＨＴＴＰＳ：／／ｅｖｉｌ．ｅｘａｍｐｌｅ"),
+    "full-width": (
+        "ｈｔｔｐｓ://evil.example/x",
+        "https://evil.example/x",
+        "ｈｔｔｐｓ://evil.example/x",
+    ),
+    "full-width everything": (
+        "ＨＴＴＰＳ：／／ｅｖｉｌ．ｅｘａｍｐｌｅ",
+        "https://evil.example",
+        "ＨＴＴＰＳ：／／ｅｖｉｌ．ｅｘａｍｐｌｅ",
+    ),
     "javascript": ("javascript:alert(1)", "javascript:alert(1)", "javascript:alert(1)"),
     "vbscript": ("VBScript:msgbox(1)", "VBScript:msgbox(1)", "VBScript:msgbox(1)"),
-    "data": ("data:text/html;base64,PHNjcmlwdD4=", "data:text/html;base64,PHNjcmlwdD4=",
-             "data:text/html;base64,PHNjcmlwdD4="),
+    "data": (
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:text/html;base64,PHNjcmlwdD4=",
+    ),
     "file": ("file:///etc/passwd", "file:///etc/passwd", "file:///etc/passwd"),
-    "markdown link": ("[les her](https://evil.example/x \"t\")", "https://evil.example/x",
-                      "[les her](https://evil.example/x \"t\")"),
-    "markdown image": ("![logo](https://evil.example/p.png)", "https://evil.example/p.png",
-                       "![logo](https://evil.example/p.png)"),
-    "autolink": ("<https://evil.example/x>", "https://evil.example/x",
-                 "https://evil.example/x"),
+    "markdown link": (
+        '[les her](https://evil.example/x "t")',
+        "https://evil.example/x",
+        '[les her](https://evil.example/x "t")',
+    ),
+    "markdown image": (
+        "![logo](https://evil.example/p.png)",
+        "https://evil.example/p.png",
+        "![logo](https://evil.example/p.png)",
+    ),
+    "autolink": ("<https://evil.example/x>", "https://evil.example/x", "https://evil.example/x"),
     "e-mail autolink": ("<bob@evil.example>", "bob@evil.example", "bob@evil.example"),
-    "upper case": ("HTTPS://EVIL.EXAMPLE/X", "https://evil.example/x",
-                   "HTTPS://EVIL.EXAMPLE/X"),
+    "upper case": ("HTTPS://EVIL.EXAMPLE/X", "https://evil.example/x", "HTTPS://EVIL.EXAMPLE/X"),
 }
 
 
@@ -194,24 +237,35 @@ def test_each_link_form_is_removed_unless_the_article_holds_it(case: str) -> Non
         out = check_reply(reply, 3, article)
         assert kept in out.text and out.cited == (1,), (article, out.text)
     # held only as part of a longer address is not held
-    assert check_reply(reply, 3, f"Se {held}evil i dag.").text == \
-        f"Han er forsker [1], se {words}for mer."
+    assert (
+        check_reply(reply, 3, f"Se {held}evil i dag.").text
+        == f"Han er forsker [1], se {words}for mer."
+    )
 
 
 def test_a_held_link_keeps_its_words_but_an_active_target_never_stays_clickable() -> None:
     article = "Se https://www.nrk.no/x og javascript:alert(1) her."
-    assert check_reply("Se [NRK](https://www.nrk.no/x) [1]", 2, article).text == \
-        "Se [NRK](https://www.nrk.no/x) [1]"
-    assert check_reply("Se [klikk](javascript:alert(1)) [1]", 2, article).text == \
-        "Se klikk [1]"
-    assert check_reply("Se [NRK](https://evil.example/x) [1]", 2, article).text == \
-        "Se NRK [1]"
+    assert (
+        check_reply("Se [NRK](https://www.nrk.no/x) [1]", 2, article).text
+        == "Se [NRK](https://www.nrk.no/x) [1]"
+    )
+    assert check_reply("Se [klikk](javascript:alert(1)) [1]", 2, article).text == "Se klikk [1]"
+    assert check_reply("Se [NRK](https://evil.example/x) [1]", 2, article).text == "Se NRK [1]"
 
 
-@pytest.mark.parametrize("tag", ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>",
-                                 "<a href=\"https://www.nrk.no/x\">NRK</a>", "<b\nonclick=x>",
-                                 "<!-- skjult -->", "<iframe src=//evil.example>",
-                                 "<svg/onload=alert(1)>", "<!DOCTYPE html>"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(1)</script>",
+        '<a href="https://www.nrk.no/x">NRK</a>',
+        "<b\nonclick=x>",
+        "<!-- skjult -->",
+        "<iframe src=//evil.example>",
+        "<svg/onload=alert(1)>",
+        "<!DOCTYPE html>",
+    ],
+)
 def test_html_tags_are_always_removed(tag: str) -> None:
     article = f"Artikkelen har {tag} og https://www.nrk.no/x i seg."
     out = check_reply(f"Svar [1] {tag} slutt.", 2, article)
@@ -220,10 +274,15 @@ def test_html_tags_are_always_removed(tag: str) -> None:
 
 
 def test_removals_cannot_join_a_new_link() -> None:
-    cases = {"evil[99].example/x [1]": "[1]", "evil <b>.example [1]": "[1]",
-             "ev<i></i>il.com [1]": "[1]", "https:<b>//</b>evil.example [1]": "[1]",
-             "[x](https://e.x)[y](https://f.x) [1]": "xy [1]",
-             "<<b>img src=x onerror=alert(1)> [1]": "[1]", "bob@evil [9] .example [1]": "[1]"}
+    cases = {
+        "evil[99].example/x [1]": "[1]",
+        "evil <b>.example [1]": "[1]",
+        "ev<i></i>il.com [1]": "[1]",
+        "https:<b>//</b>evil.example [1]": "[1]",
+        "[x](https://e.x)[y](https://f.x) [1]": "xy [1]",
+        "<<b>img src=x onerror=alert(1)> [1]": "[1]",
+        "bob@evil [9] .example [1]": "[1]",
+    }
     for reply, expected in cases.items():
         out = check_reply(reply, 2)
         assert out == Validated(expected, (1,)), (reply, out.text)
@@ -231,10 +290,19 @@ def test_removals_cannot_join_a_new_link() -> None:
 
 
 def test_prose_that_only_looks_like_a_host_is_kept() -> None:
-    for text in ("Han kom f.eks. i går [1].", "Det skjedde 300 f.Kr. [1]", "Prisen var "
-                 "5 mill.kr. [1]", "Kl.10:30 startet møtet [1].", "Han kom.De dro [1].",
-                 "Versjon 1.2.3 kom [1].", "Svar: ja [1].", "Metadata:ingen [1].",
-                 "Radtsjenko m.fl. mener det [1].", "1.5/2 av dem [1].", "og/eller [1]."):
+    for text in (
+        "Han kom f.eks. i går [1].",
+        "Det skjedde 300 f.Kr. [1]",
+        "Prisen var 5 mill.kr. [1]",
+        "Kl.10:30 startet møtet [1].",
+        "Han kom.De dro [1].",
+        "Versjon 1.2.3 kom [1].",
+        "Svar: ja [1].",
+        "Metadata:ingen [1].",
+        "Radtsjenko m.fl. mener det [1].",
+        "1.5/2 av dem [1].",
+        "og/eller [1].",
+    ):
         assert check_reply(text, 2).text == text, text
 
 
@@ -242,16 +310,20 @@ def test_markers_of_ten_or_more_digits_are_dropped() -> None:
     assert validate_markers("A [1234567890] B [1].", 3) == Validated("A B [1].", (1,))
     long = "9" * 5_000  # beyond Python's int-conversion limit: never converted
     assert validate_markers(f"A [{long}] B [2, {long}] C [1-{long}]", 3) == Validated(
-        "A B [1] C [2]", (2, 1))
+        "A B [1] C [2]", (2, 1)
+    )
     assert marker_numbers("1234567890") == [0] and marker_numbers("123456789") == [123456789]
     assert validate_markers("[000000001]", 3) == Validated("[1]", (1,))
 
 
 # -- sentence_support -----------------------------------------------------------------------
 
+
 def test_sentence_support_marks_each_sentence() -> None:
-    text = ("Radtsjenko er professor [1]. Han bor i USA. [2] Han liker f.eks. kaffe. "
-            "«Dette» sa han! Er det sant? [3]\n- et punkt uten kilde\n- et med [1]")
+    text = (
+        "Radtsjenko er professor [1]. Han bor i USA. [2] Han liker f.eks. kaffe. "
+        "«Dette» sa han! Er det sant? [3]\n- et punkt uten kilde\n- et med [1]"
+    )
     pieces = sentence_support(text)
     assert "".join(p for p, _ in pieces) == text
     assert [(p.strip(), s) for p, s in pieces] == [
@@ -266,7 +338,8 @@ def test_sentence_support_marks_each_sentence() -> None:
     assert sentence_support("") == []
     assert sentence_support("Ingen kilder her.") == [("Ingen kilder her.", False)]
     assert sentence_support("[sic] og [0] og [1234567890].") == [
-        ("[sic] og [0] og [1234567890].", False)]
+        ("[sic] og [0] og [1234567890].", False)
+    ]
     assert sentence_support("\n\nA [1].\n\n") == [("\n\nA [1].\n\n", True)]
 
 

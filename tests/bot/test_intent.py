@@ -7,21 +7,31 @@ import json
 import pytest
 
 from bot.intent import question_intent, retrieval_text
-from tests.conftest import DATA
+from tests.conftest import dataset
 
 
-@pytest.mark.parametrize("question", [
-    "Hva handler artikkelen om?", "Kva handlar artikkelen om?", "Kan du oppsummere saken?",
-    "What is the article about?", "Summarize the article", "What is the main claim?",
-    "Worum geht es in dem Artikel?", "De quoi parle cet article ?", "Vad handlar artikeln om?",
-    "Hva er hovedpoenget?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hva handler artikkelen om?",
+        "Kva handlar artikkelen om?",
+        "Kan du oppsummere saken?",
+        "What is the article about?",
+        "Summarize the article",
+        "What is the main claim?",
+        "Worum geht es in dem Artikel?",
+        "De quoi parle cet article ?",
+        "Vad handlar artikeln om?",
+        "Hva er hovedpoenget?",
+    ],
+)
 def test_overview_questions_are_told_apart(question: str) -> None:
     assert question_intent(question).kind == "overview"
 
 
 def test_no_norquad_question_is_taken_for_an_overview() -> None:
     """Fact questions about a passage must keep the normal path."""
-    lines = (DATA / "norquad" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = dataset("norquad", "validation.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = {question_intent(json.loads(line)["question"]).kind for line in lines}
     assert "overview" not in kinds
 
@@ -31,7 +41,8 @@ def test_why_and_role_questions() -> None:
     assert question_intent("Why is Russia desperate?").kind == "why"
     expert = question_intent("Hvem er eksperten i artikkelen?")
     assert expert.kind == "fact" and "analytikeren" in expert.role_words
-    assert "professor" in retrieval_text("Who is the expert?",
-                                         question_intent("Who is the expert?"))
+    assert "professor" in retrieval_text(
+        "Who is the expert?", question_intent("Who is the expert?")
+    )
     # a role named outside a who-question does not widen retrieval
     assert question_intent("Hva sier eksperten om Kreml?").role_words == ()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer import Answerer
+from bot.chain import Answerer
 from bot.engine import Engine
 from bot.ranking.features import FEATURE_NAMES
 from bot.settings import Settings
@@ -18,30 +18,40 @@ def answerer(shared_store: Path) -> Answerer:
     return Engine(Settings(store=shared_store)).answerer("article")
 
 
-@pytest.mark.parametrize("question", [
-    "Hvem er Sergej Radtsjenko?",
-    "What did North Korea recognise?",
-    "Hvor mange atomvåpen har Nord-Korea?",
-])
-def test_dense_scores_match_a_chroma_search_over_all_sentences(answerer: Answerer,
-                                                               question: str) -> None:
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvem er Sergej Radtsjenko?",
+        "What did North Korea recognise?",
+        "Hvor mange atomvåpen har Nord-Korea?",
+    ],
+)
+def test_dense_scores_match_a_chroma_search_over_all_sentences(
+    shared_store: Path, answerer: Answerer, question: str
+) -> None:
+    """The vectors the ranker scores in memory are the ones Chroma holds: its own query
+    (`Store.search`, the route step's) gives every sentence the same cosine."""
     retriever = answerer.retriever
     dense = FEATURE_NAMES.index("dense")
     ours = {r.sentence.n: r.features[dense] for r in retriever.retrieve(question).ranked}
-    chroma = retriever.chroma_dense_scores(question)
-    assert len(ours) == len(answerer.sentences)
-    assert np.all(chroma > -1.0)  # Chroma returned every sentence
-    np.testing.assert_allclose([ours[s.n] for s in answerer.sentences], chroma, atol=1e-4)
+    engine = Engine(Settings(store=shared_store))
+    vector = retriever.embedder.embed_query_array(question)
+    hits = engine.store.search(vector, 1000, embedder=engine.embedder_spec)
+    chroma = {s.n: cosine for s, cosine in hits if s.article_id == "article"}
+    assert len(ours) == len(answerer.sentences) == len(chroma)  # Chroma returned every one
+    np.testing.assert_allclose(
+        [ours[s.n] for s in answerer.sentences],
+        [chroma[s.n] for s in answerer.sentences],
+        atol=1e-4,
+    )
 
 
 def test_ranking_covers_every_sentence_once(answerer: Answerer) -> None:
     retrieval = answerer.retriever.retrieve("Hvem er Sergej Radtsjenko?", "nb")
-    assert sorted(r.sentence.n for r in retrieval.ranked) == [
-        s.n for s in answerer.sentences]
+    assert sorted(r.sentence.n for r in retrieval.ranked) == [s.n for s in answerer.sentences]
     scores = [r.score for r in retrieval.ranked]
     assert scores == sorted(scores, reverse=True)
     assert 0.0 <= retrieval.answerable <= 1.0
-
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +59,17 @@ def first_stage(shared_store: Path) -> Answerer:
     return Engine(Settings(store=shared_store, reranker="none")).answerer("article")
 
 
-@pytest.mark.parametrize("question", [
-    "Hvem er Sergej Radtsjenko?",
-    "Who will Kim Jong-un meet?",
-    "Hva heter søsteren til Kim Jong-un?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvem er Sergej Radtsjenko?",
+        "Who will Kim Jong-un meet?",
+        "Hva heter søsteren til Kim Jong-un?",
+    ],
+)
 def test_the_reranker_reorders_the_first_stages_best_and_keeps_the_rest(
-        answerer: Answerer, first_stage: Answerer, question: str) -> None:
+    answerer: Answerer, first_stage: Answerer, question: str
+) -> None:
     reranked = answerer.retriever.retrieve(question, "nb")
     first = first_stage.retriever.retrieve(question, "nb")
     reranker = answerer.retriever.reranker
@@ -75,8 +89,9 @@ def test_the_reranker_reorders_the_first_stages_best_and_keeps_the_rest(
     assert reranked.first_stage_answerable == first.first_stage_answerable == first.answerable
 
 
-def test_questions_in_other_languages_keep_the_first_stage(answerer: Answerer,
-                                                          first_stage: Answerer) -> None:
+def test_questions_in_other_languages_keep_the_first_stage(
+    answerer: Answerer, first_stage: Answerer
+) -> None:
     question = "Who will Kim Jong-un meet?"
     reranked = answerer.retriever.retrieve(question, "en")
     first = first_stage.retriever.retrieve(question, "en")

@@ -34,8 +34,7 @@ CASES = [
 
 
 def test_every_numeric_setting_is_bounded() -> None:
-    numeric = [name for name, f in Settings.model_fields.items()
-               if f.annotation in (int, float)]
+    numeric = [name for name, f in Settings.model_fields.items() if f.annotation in (int, float)]
     assert sorted(numeric) == sorted(name for name, _, _ in CASES)
     assert all(bounds(name) is not None for name in numeric)
 
@@ -59,7 +58,8 @@ def test_config_error_messages(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
     assert str(config_error(err.value)) == (
         "setting max_citations (env ARTICLEBOT_MAX_CITATIONS) = '-1': must be a whole "
-        "number from 1 to 10")
+        "number from 1 to 10"
+    )
     monkeypatch.delenv("ARTICLEBOT_MAX_CITATIONS")
     with pytest.raises(ValidationError) as err:
         Settings(llm_timeout_s=0)
@@ -80,21 +80,40 @@ def test_data_dir_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_data_dir() == tmp_path / "home" / ".local" / "share" / "articlebot"
 
 
-@pytest.mark.parametrize(("env", "args", "name"), [
-    ({"ARTICLEBOT_MAX_CITATIONS": "-1"}, ["ask", "Hvem er Sergej Radtsjenko?"], "max_citations"),
-    ({"ARTICLEBOT_RANKING_SIZE": "500"}, ["ask", "Hvem?"], "ranking_size"),
-    ({"ARTICLEBOT_PORT": "0"}, ["serve"], "port"),
-])
+@pytest.mark.parametrize(
+    ("env", "args", "name"),
+    [
+        (
+            {"ARTICLEBOT_MAX_CITATIONS": "-1"},
+            ["ask", "Hvem er Sergej Radtsjenko?"],
+            "max_citations",
+        ),
+        ({"ARTICLEBOT_RANKING_SIZE": "500"}, ["ask", "Hvem?"], "ranking_size"),
+        ({"ARTICLEBOT_PORT": "0"}, ["serve"], "port"),
+    ],
+)
 def test_cli_refuses_an_out_of_range_setting_in_one_line(
-        cli_env: dict[str, str], tmp_path: Path, env: dict[str, str], args: list[str],
-        name: str) -> None:
+    cli_env: dict[str, str], tmp_path: Path, env: dict[str, str], args: list[str], name: str
+) -> None:
     r = run_cli([*args, "--store", str(tmp_path / "store")], {**cli_env, **env}, timeout=120)
     assert (r.returncode, r.stdout) == (2, ""), r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     line = r.stderr.strip()
     assert line.startswith(f"articlebot: error: setting {name}"), line
     low, high = {"max_citations": (1, 10), "ranking_size": (1, 50), "port": (1, 65535)}[name]
-    # the bound that was crossed is named (either wording of the message)
-    assert (f"from {low} to {high}" in line or f"greater than or equal to {low}" in line
-            or f"less than or equal to {high}" in line), line
+    # the setting's variable and its range are named (docs/contracts.md, "Settings")
+    assert f"(env ARTICLEBOT_{name.upper()})" in line, line
+    assert line.endswith(f"must be a whole number from {low} to {high}"), line
     assert not (tmp_path / "store").exists()  # refused before any work
+
+
+def test_an_unknown_keyword_is_refused_and_an_unknown_variable_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A typo in code that builds Settings fails where it is made, not as a default used
+    silently; the environment may hold ARTICLEBOT_* names of other versions."""
+    with pytest.raises(ValidationError) as raised:
+        Settings(prot=8000)  # type: ignore[call-arg]
+    assert str(config_error(raised.value)) == "setting prot: Extra inputs are not permitted"
+    monkeypatch.setenv("ARTICLEBOT_NO_SUCH_SETTING", "1")
+    assert Settings().port == 7860

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.records import Article, Manifest, Sentence
 from index.article import article_from_text
 from index.chunk import CHUNKER_VERSION
-from index.records import Article, Manifest, Sentence
 from index.sentence import split_article
 from index.store import Store
 
@@ -15,8 +15,10 @@ EMBEDDER = "test:unit-vectors"
 
 def make_article(article_id: str, n_sentences: int = 5) -> tuple[Article, list[Sentence]]:
     """An article of `n_sentences` distinct sentences under a title."""
-    body = " ".join(f"Setning nummer {i} i artikkel {article_id} handler om tema {i}."
-                    for i in range(1, n_sentences + 1))
+    body = " ".join(
+        f"Setning nummer {i} i artikkel {article_id} handler om tema {i}."
+        for i in range(1, n_sentences + 1)
+    )
     article = article_from_text(f"Tittel {article_id}\n{body}\n", article_id)
     return article, split_article(article)
 
@@ -28,12 +30,12 @@ def unit_vectors(n: int, seed: int, dimension: int = 16) -> np.ndarray:
     return out
 
 
-def write(store: Store, article_id: str, seed: int, n_sentences: int = 5,
-          embedder: str = EMBEDDER) -> tuple[Manifest, np.ndarray]:
+def write(
+    store: Store, article_id: str, seed: int, n_sentences: int = 5, embedder: str = EMBEDDER
+) -> tuple[Manifest, np.ndarray]:
     """Index a synthetic article under the writer lock; its manifest and vectors."""
     article, sentences = make_article(article_id, n_sentences)
     vectors = unit_vectors(len(sentences), seed)
     with store.writer():
-        manifest = store.write_sentences(article, sentences, vectors, embedder,
-                                         CHUNKER_VERSION)
+        manifest = store.write_sentences(article, sentences, vectors, embedder, CHUNKER_VERSION)
     return manifest, vectors

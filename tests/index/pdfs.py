@@ -21,14 +21,22 @@ def hyphenate(paragraph: list[str], word: str, cut: int) -> list[str]:
     hyphen at the end of a line."""
     joined = " ".join(paragraph)
     at = joined.index(word)
-    first = joined[:at + cut] + "-"
-    rest = joined[at + cut:]
+    first = joined[: at + cut] + "-"
+    rest = joined[at + cut :]
     return [first, *textwrap.wrap(rest, 80)]
 
 
-def write_pdf(path: Path, pages: list[list[list[str]]], *, title: str | None = TITLE,
-              header: str | None = HEADER, footer: bool = True, author: str | None = None,
-              columns: int = 1, password: str | None = None) -> Path:
+def write_pdf(
+    path: Path,
+    pages: list[list[list[str]]],
+    *,
+    title: str | None = TITLE,
+    header: str | None = HEADER,
+    footer: bool = True,
+    author: str | None = None,
+    columns: int = 1,
+    password: str | None = None,
+) -> Path:
     """A PDF with one list of paragraphs (each a list of lines) per page; the headline on
     the first page, `header` and "Side N av M" on every page."""
     from fpdf import FPDF

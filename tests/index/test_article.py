@@ -5,16 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from index.article import clean_text, read_article, slugify
-from index.errors import ArticleError
+from core.errors import ArticleError
+from core.text import clean_text
+from index.article import read_article, slugify
 
 
 def test_bom_and_nfd_normalised(tmp_path: Path) -> None:
     plain = tmp_path / "a.txt"
     plain.write_bytes("Bjørnøya på Svalbard.\n".encode())
     bom = tmp_path / "b.txt"
-    bom.write_bytes(b"\xef\xbb\xbf" + unicodedata.normalize("NFD", "Bjørnøya på Svalbard.\r\n")
-                    .encode())
+    bom.write_bytes(
+        b"\xef\xbb\xbf" + unicodedata.normalize("NFD", "Bjørnøya på Svalbard.\r\n").encode()
+    )
     assert read_article(plain).text == read_article(bom).text == "Bjørnøya på Svalbard.\n"
     assert read_article(plain).sha256 == read_article(bom).sha256
 

@@ -24,7 +24,7 @@ import pytest
 
 from index.article import read_article
 from index.layout import articles_name, sentences_name
-from tests.conftest import ARTICLE, DATA, REPO, run_cli
+from tests.conftest import ARTICLE, DEV_QA, REPO, run_cli
 
 # Through the server: the generations its rows carry, the live one, and what `search` finds.
 SERVER_ROWS = """
@@ -61,9 +61,20 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("chroma-server")
     port = _free_port()
     log = (data / "server.log").open("w")
-    proc = subprocess.Popen([_chroma_binary(), "run", "--host", "127.0.0.1", "--port",
-                             str(port), "--path", str(data / "db")],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            _chroma_binary(),
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--path",
+            str(data / "db"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -102,8 +113,9 @@ def _predictions(out: Path) -> list[dict[str, Any]]:
     return records
 
 
-def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: Path,
-                                                 cli_env: dict[str, str]) -> None:
+def test_server_answers_equal_the_embedded_store(
+    chroma_server: str, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     # --store still names where the writer lock lives; the data is on the server.
     server = ["--chroma-url", chroma_server, "--store", str(tmp_path / "lock")]
     embedded = ["--store", str(tmp_path / "embedded")]
@@ -113,8 +125,9 @@ def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: P
     assert r.stdout.startswith("article\t22\te5-small-q4\tEkspert: Putins"), r.stderr
     # every dev question (24, some unanswerable) through both stores: identical records
     for args, out in ((server, "on-server"), (embedded, "embedded")):
-        r = run_cli(["eval", str(DATA / "article_dev_qa.jsonl"), "--out", str(tmp_path / out),
-                     "-q", *args], cli_env, timeout=300)
+        r = run_cli(
+            ["eval", str(DEV_QA), "--out", str(tmp_path / out), "-q", *args], cli_env, timeout=300
+        )
         assert r.returncode == 0, r.stderr
     on_server = _predictions(tmp_path / "on-server")
     assert len(on_server) == 24
@@ -122,18 +135,25 @@ def test_server_answers_equal_the_embedded_store(chroma_server: str, tmp_path: P
     text = read_article(ARTICLE).text
     for record in on_server:
         for c in record["citations"]:
-            assert text[c["start"]:c["end"]] == c["text"]
+            assert text[c["start"] : c["end"]] == c["text"]
     # a rebuild on the server flips the pointer there and deletes the old generation's rows
     assert run_cli(["index", "--rebuild", "-q", *server], cli_env).returncode == 0
     first = {**on_server[0], "id": None}
     assert _ask(first["question"], server, cli_env) == first
     with urllib.request.urlopen(
-            f"{chroma_server}/api/v2/tenants/default_tenant/databases/default_database/"
-            "collections", timeout=10) as resp:
+        f"{chroma_server}/api/v2/tenants/default_tenant/databases/default_database/collections",
+        timeout=10,
+    ) as resp:
         names = sorted(c["name"] for c in json.load(resp))
     assert names == [articles_name("e5-small-q4"), sentences_name("e5-small-q4")], names
-    r = subprocess.run([sys.executable, "-c", SERVER_ROWS, chroma_server, str(tmp_path / "lock")],
-                       env=cli_env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", SERVER_ROWS, chroma_server, str(tmp_path / "lock")],
+        env=cli_env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     generations, live, searched = json.loads(r.stdout)
     assert generations == [live] and searched == 22  # one live generation of 22 rows
@@ -149,13 +169,13 @@ def _assert_clean_failure(r: Any, expected: str) -> None:
 def test_dead_server_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) -> None:
     url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     for cmd in (["ask", "Hvem er Sergej Radtsjenko?"], ["index"], ["articles"]):
-        r = run_cli([*cmd, "--chroma-url", url, "--store", str(tmp_path / "s")], cli_env,
-                    timeout=120)
+        r = run_cli(
+            [*cmd, "--chroma-url", url, "--store", str(tmp_path / "s")], cli_env, timeout=120
+        )
         _assert_clean_failure(r, f"cannot reach the Chroma server at {url}")
 
 
-def test_hung_server_is_a_clear_error_not_a_hang(tmp_path: Path,
-                                                 cli_env: dict[str, str]) -> None:
+def test_hung_server_is_a_clear_error_not_a_hang(tmp_path: Path, cli_env: dict[str, str]) -> None:
     """A server that accepts connections but never answers: chromadb's client alone would
     wait forever; the heartbeat check gives up after its timeout."""
     with socket.socket() as silent:
@@ -163,8 +183,18 @@ def test_hung_server_is_a_clear_error_not_a_hang(tmp_path: Path,
         silent.listen(8)  # the kernel completes handshakes; nobody ever answers
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         t0 = time.monotonic()
-        r = run_cli(["ask", "Hvem er Sergej Radtsjenko?", "--chroma-url", url, "--store",
-                     str(tmp_path / "s")], cli_env, timeout=120)
+        r = run_cli(
+            [
+                "ask",
+                "Hvem er Sergej Radtsjenko?",
+                "--chroma-url",
+                url,
+                "--store",
+                str(tmp_path / "s"),
+            ],
+            cli_env,
+            timeout=120,
+        )
         print(f"\nhung server: gave up after {time.monotonic() - t0:.1f} s")
     _assert_clean_failure(r, f"cannot reach the Chroma server at {url}")
 
@@ -184,16 +214,28 @@ class _Refusing(http.server.BaseHTTPRequestHandler):
         return None
 
 
-def test_wrong_token_is_a_clear_error_and_the_token_is_sent(tmp_path: Path,
-                                                           cli_env: dict[str, str]) -> None:
+def test_wrong_token_is_a_clear_error_and_the_token_is_sent(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        r = run_cli(["ask", "Hvem er Sergej Radtsjenko?", "--chroma-url", url,
-                     "--chroma-token", "s3cret-token", "--store", str(tmp_path / "s")],
-                    cli_env, timeout=120)
+        r = run_cli(
+            [
+                "ask",
+                "Hvem er Sergej Radtsjenko?",
+                "--chroma-url",
+                url,
+                "--chroma-token",
+                "s3cret-token",
+                "--store",
+                str(tmp_path / "s"),
+            ],
+            cli_env,
+            timeout=120,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -203,6 +245,9 @@ def test_wrong_token_is_a_clear_error_and_the_token_is_sent(tmp_path: Path,
 
 
 def test_malformed_url_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    r = run_cli(["ask", "Hvem?", "--chroma-url", "localhost:8000", "--store",
-                 str(tmp_path / "s")], cli_env, timeout=120)
+    r = run_cli(
+        ["ask", "Hvem?", "--chroma-url", "localhost:8000", "--store", str(tmp_path / "s")],
+        cli_env,
+        timeout=120,
+    )
     _assert_clean_failure(r, "expected http(s)://HOST:PORT")

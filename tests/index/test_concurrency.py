@@ -58,11 +58,15 @@ print(json.dumps({"answers": records, "errors": errors, "slowest_s": slowest}), 
 """
 
 
-
-
 def _python(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_line(proc: subprocess.Popen[str], expected: str) -> None:
@@ -79,7 +83,7 @@ def _check_answer(stdout: str) -> None:
     text = read_article(ARTICLE).text
     assert record["citations"]
     for c in record["citations"]:
-        assert text[c["start"]:c["end"]] == c["text"]
+        assert text[c["start"] : c["end"]] == c["text"]
 
 
 def _quick_check(store: Path) -> None:
@@ -88,7 +92,8 @@ def _quick_check(store: Path) -> None:
 
 
 def test_held_writer_lock_readers_answer_and_a_second_writer_fails_fast(
-        built: Path, cli_env: dict[str, str]) -> None:
+    built: Path, cli_env: dict[str, str]
+) -> None:
     holder = _python(HOLD_LOCK, str(built), "300", env=cli_env)
     try:
         _wait_line(holder, "locked")
@@ -117,14 +122,14 @@ def test_held_writer_lock_readers_answer_and_a_second_writer_fails_fast(
 
 
 def test_long_lived_reader_keeps_answering_while_another_process_rebuilds(
-        built: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
+    built: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     stop = tmp_path / "stop"
     reader = _python(READER, str(built), GOLDEN, str(stop), env=cli_env)
     try:
         _wait_line(reader, "ready")
         for _ in range(2):  # each rebuild switches the pointer and drops the old collection
-            r = run_cli(["index", "--rebuild", "-q", "--store", str(built)], cli_env,
-                        timeout=300)
+            r = run_cli(["index", "--rebuild", "-q", "--store", str(built)], cli_env, timeout=300)
             assert r.returncode == 0, r.stderr
         stop.touch()
         out, err = reader.communicate(timeout=120)
@@ -134,18 +139,25 @@ def test_long_lived_reader_keeps_answering_while_another_process_rebuilds(
             reader.wait()
     assert reader.returncode == 0, err[-2000:]
     result = json.loads(out.strip().splitlines()[-1])
-    print(f"\nreader: {result['answers']} answers during two rebuilds, "
-          f"slowest {result['slowest_s']:.2f} s")
+    print(
+        f"\nreader: {result['answers']} answers during two rebuilds, "
+        f"slowest {result['slowest_s']:.2f} s"
+    )
     assert result["errors"] == []
     assert result["answers"] > 0
     _quick_check(built)
 
 
-def test_two_rebuilds_at_once_leave_one_consistent_index(built: Path,
-                                                         cli_env: dict[str, str]) -> None:
+def test_two_rebuilds_at_once_leave_one_consistent_index(
+    built: Path, cli_env: dict[str, str]
+) -> None:
     cmd = [sys.executable, "-m", "bot", "index", "--rebuild", "--store", str(built)]
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=cli_env, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=REPO, env=cli_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     codes = sorted(p.returncode for p in procs)
     # Either the second waited for the first (both 0) or it gave up with the lock message.

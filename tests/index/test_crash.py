@@ -94,25 +94,25 @@ def _check_citations(record: dict[str, Any]) -> None:
     text = read_article(ARTICLE).text
     assert record["citations"] and not record["abstained"]
     for c in record["citations"]:
-        assert text[c["start"]:c["end"]] == c["text"]
-
-
+        assert text[c["start"] : c["end"]] == c["text"]
 
 
 def _rebuild_cmd(store: Path) -> list[str]:
     return [sys.executable, "-m", "bot", "index", "--rebuild", "-q", "--store", str(store)]
 
 
-def test_kill_9_during_rebuild_keeps_the_previous_index(built: Path,
-                                                       cli_env: dict[str, str]) -> None:
+def test_kill_9_during_rebuild_keeps_the_previous_index(
+    built: Path, cli_env: dict[str, str]
+) -> None:
     store = built
     golden = _answer(store, cli_env)
     _check_citations(golden)
 
     # One full rebuild, timed, to spread the kill points over a whole run on this machine.
     t0 = time.monotonic()
-    subprocess.run(_rebuild_cmd(store), env=cli_env, cwd=REPO, check=True, timeout=300,
-                   capture_output=True)
+    subprocess.run(
+        _rebuild_cmd(store), env=cli_env, cwd=REPO, check=True, timeout=300, capture_output=True
+    )
     span = time.monotonic() - t0
     print(f"\none `index --rebuild` takes {span:.2f} s; {SEEDS} kill points")
 
@@ -120,8 +120,13 @@ def test_kill_9_during_rebuild_keeps_the_previous_index(built: Path,
     for i in range(SEEDS):
         rng = random.Random(i)
         delay = span * (i + rng.random()) / SEEDS  # stratified: every part of the run
-        child = subprocess.Popen(_rebuild_cmd(store), env=cli_env, cwd=REPO,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            _rebuild_cmd(store),
+            env=cli_env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
@@ -179,15 +184,22 @@ with store.writer():
 
 @pytest.mark.parametrize("when", ["before-flip", "after-flip"])
 def test_a_dead_generation_is_never_read_and_is_swept_by_the_next_writer(
-        built: Path, cli_env: dict[str, str], when: str) -> None:
+    built: Path, cli_env: dict[str, str], when: str
+) -> None:
     """A build killed before its flip leaves rows of a generation no record names; one
     killed after it leaves the previous generation's rows. Readers return neither (not even
     `search` over every row), and the next writer deletes them."""
     store = built
     golden = _answer(store, cli_env)
     before = _probe(store, cli_env)
-    r = subprocess.run([sys.executable, "-c", DIE_DURING_BUILD, str(store), when],
-                       env=cli_env, cwd=REPO, timeout=120, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", DIE_DURING_BUILD, str(store), when],
+        env=cli_env,
+        cwd=REPO,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
     dead = _probe(store, cli_env, GOLDEN)
     assert len(dead["generations"]) == 2  # the live one and the dead one
@@ -206,7 +218,8 @@ def test_a_dead_generation_is_never_read_and_is_swept_by_the_next_writer(
 
 
 def test_pointer_whose_collection_disagrees_with_its_manifest_is_refused(
-        built: Path, cli_env: dict[str, str]) -> None:
+    built: Path, cli_env: dict[str, str]
+) -> None:
     """A pointer whose rows do not hold what its manifest says (a wedged or half-written
     index) is an error naming the rebuild, never a quiet answer."""
     store = built
@@ -221,12 +234,15 @@ def test_pointer_whose_collection_disagrees_with_its_manifest_is_refused(
         "meta = dict(got['metadatas'][0]); meta[sys.argv[2]] = int(meta[sys.argv[2]]) + 1\n"
         "reg.update(ids=got['ids'], metadatas=[meta])\n"
     )
-    subprocess.run([sys.executable, "-c", tamper, str(store), "sentence_count"], env=cli_env,
-                   cwd=REPO,
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", tamper, str(store), "sentence_count"],
+        env=cli_env,
+        cwd=REPO,
+        check=True,
+        timeout=120,
+    )
     r = run_cli(["ask", GOLDEN, "--json", "--store", str(store)], cli_env)
     assert r.returncode == 2 and "articlebot index --rebuild" in r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
-    assert run_cli(["index", "--rebuild", "-q", "--store", str(store)],
-                   cli_env).returncode == 0
+    assert run_cli(["index", "--rebuild", "-q", "--store", str(store)], cli_env).returncode == 0
     _check_citations(_answer(store, cli_env))

@@ -7,20 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArticleError
 from index.document import Limits, article_from_bytes, default_id, kind_of, load_article
-from index.errors import ArticleError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("page.pdf", b"<!doctype html><html><body>x</body></html>", "not a PDF \\(the file is an "
-     "HTML page\\)"),
-    ("notes.pdf", b"just text", "not a PDF"),
-    ("page.html", b"%PDF-1.7\n...", "is a PDF, not .html"),
-    ("article.txt", b"%PDF-1.4\n...", "is a PDF, not .txt"),
-    ("page.html", b"plain words without markup", "not an HTML page"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        (
+            "page.pdf",
+            b"<!doctype html><html><body>x</body></html>",
+            "not a PDF \\(the file is an HTML page\\)",
+        ),
+        ("notes.pdf", b"just text", "not a PDF"),
+        ("page.html", b"%PDF-1.7\n...", "is a PDF, not .html"),
+        ("article.txt", b"%PDF-1.4\n...", "is a PDF, not .txt"),
+        ("page.html", b"plain words without markup", "not an HTML page"),
+    ],
+)
 def test_a_file_that_is_not_what_its_name_says(name: str, data: bytes, message: str) -> None:
     with pytest.raises(ArticleError, match=message):
         kind_of(data, name)

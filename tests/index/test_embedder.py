@@ -5,16 +5,19 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.errors import EmbedderError
 from index.embedder import make_embedder, normalise_spec
-from index.errors import EmbedderError
 
 
 def test_e5_prefixes_and_unit_vectors(e5: Any) -> None:
     assert e5.spec == "e5-small-q4" and e5.dimension == 384
     q = e5.embed_query_array("Hvem skal Kim Jong-un møte?")
-    docs = e5.embed_documents_array([
-        "Kim Jong-un planla å reise til Russland for et møte med president Vladimir Putin.",
-        "Været i Bergen har vært tørt i november."])
+    docs = e5.embed_documents_array(
+        [
+            "Kim Jong-un planla å reise til Russland for et møte med president Vladimir Putin.",
+            "Været i Bergen har vært tørt i november.",
+        ]
+    )
     assert docs.shape == (2, 384)
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
     assert float(docs[0] @ q) > float(docs[1] @ q)

@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import FetchError
 from index.document import Limits, load_article
-from index.errors import FetchError
 from index.fetch import FetchPolicy, fetch_page, refusal
 
 PAGE = (Path(__file__).parent / "fixtures" / "article.html").read_bytes()
-OPEN = FetchPolicy(allow_private=True, connect_timeout_s=2, read_timeout_s=0.5,
-                   total_timeout_s=5, max_bytes=1_000_000)
+OPEN = FetchPolicy(
+    allow_private=True,
+    connect_timeout_s=2,
+    read_timeout_s=0.5,
+    total_timeout_s=5,
+    max_bytes=1_000_000,
+)
 
 
 class Server:
@@ -63,8 +68,14 @@ class Server:
             with contextlib.suppress(OSError):  # the client hangs up at its cap
                 h.wfile.write(b"<html><body>" + b"<p>" + b"x" * 2_000_000)
         elif path == "/declared-big":
-            self._send(h, 200, b"<p>small</p>", "text/html",
-                       {"Content-Length-Override": ""}, length=50_000_000)
+            self._send(
+                h,
+                200,
+                b"<p>small</p>",
+                "text/html",
+                {"Content-Length-Override": ""},
+                length=50_000_000,
+            )
         elif path == "/json":
             self._send(h, 200, b'{"a": 1}', "application/json")
         elif path == "/pdf":
@@ -79,8 +90,14 @@ class Server:
             self._send(h, 500, b"", "text/plain")
 
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, kind: str,
-              headers: dict[str, str] | None = None, length: int | None = None) -> None:
+    def _send(
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        kind: str,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+    ) -> None:
         h.send_response(status)
         h.send_header("Content-Type", kind)
         h.send_header("Content-Length", str(length if length is not None else len(body)))
@@ -133,8 +150,7 @@ def test_a_body_beyond_the_cap_is_refused(server: Server) -> None:
         fetch_page(f"{server.url}/declared-big", OPEN)
 
 
-@pytest.mark.parametrize("path,kind", [("/json", "application/json"),
-                                       ("/pdf", "application/pdf")])
+@pytest.mark.parametrize("path,kind", [("/json", "application/json"), ("/pdf", "application/pdf")])
 def test_only_html_is_read(server: Server, path: str, kind: str) -> None:
     with pytest.raises(FetchError, match=f"content type {kind}"):
         fetch_page(f"{server.url}{path}", OPEN)
@@ -172,9 +188,13 @@ def test_every_hop_is_resolved_checked_and_connected_to_as_checked(server: Serve
         calls.append(host)
         return names[host]
 
-    server.route = lambda h: Server._send(  # type: ignore[method-assign]
-        h, 302, b"", "text/html", {"Location": f"http://cdn.test:{port}/article"}) \
-        if h.path == "/first" else Server._send(h, 200, PAGE, "text/html")
+    server.route = lambda h: (
+        Server._send(  # type: ignore[method-assign]
+            h, 302, b"", "text/html", {"Location": f"http://cdn.test:{port}/article"}
+        )
+        if h.path == "/first"
+        else Server._send(h, 200, PAGE, "text/html")
+    )
     with pytest.raises(FetchError, match=re.escape("cdn.test is 224.0.0.9, not a web server")):
         fetch_page(f"http://news.test:{port}/first", OPEN, resolver=resolver)
     assert calls == ["news.test", "cdn.test"] and server.hits == ["/first"]
@@ -200,14 +220,24 @@ def test_every_address_a_name_resolves_to_is_checked(server: Server) -> None:
         fetch_page("http://news.example/a", FetchPolicy(), resolver=mixed)
 
 
-@pytest.mark.parametrize("address,why", [
-    ("127.0.0.1", "a loopback address"), ("::1", "a loopback address"),
-    ("10.1.2.3", "a private address"), ("192.168.0.10", "a private address"),
-    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-    ("100.64.0.1", "not a public address"), ("::ffff:127.0.0.1", "a loopback address"),
-    ("224.0.0.1", "not a web server's address"), ("0.0.0.0", "not a web server's address"),
-    ("240.0.0.1", "a private address"), ("93.184.216.34", None), ("2606:4700::1", None),
-])
+@pytest.mark.parametrize(
+    "address,why",
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("10.1.2.3", "a private address"),
+        ("192.168.0.10", "a private address"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("100.64.0.1", "not a public address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("224.0.0.1", "not a web server's address"),
+        ("0.0.0.0", "not a web server's address"),
+        ("240.0.0.1", "a private address"),
+        ("93.184.216.34", None),
+        ("2606:4700::1", None),
+    ],
+)
 def test_address_checks(address: str, why: str | None) -> None:
     assert refusal(address, allow_private=False) == why
 

@@ -67,14 +67,27 @@ print(json.dumps(sorted(c.name for c in client.list_collections())))
 
 def _old_store(built: Path, tmp_path: Path, env: dict[str, str]) -> Path:
     old = tmp_path / "old"
-    subprocess.run([sys.executable, "-c", OLD_LAYOUT, str(built), str(old)], env=env,
-                   cwd=REPO, check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", OLD_LAYOUT, str(built), str(old)],
+        env=env,
+        cwd=REPO,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     return old
 
 
 def _names(store: Path, env: dict[str, str]) -> list[str]:
-    r = subprocess.run([sys.executable, "-c", NAMES, str(store)], env=env, cwd=REPO,
-                       check=True, timeout=120, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", NAMES, str(store)],
+        env=env,
+        cwd=REPO,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     names: list[str] = json.loads(r.stdout)
     return names
 
@@ -88,7 +101,8 @@ def _ask(store: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
 
 
 def test_an_old_layout_store_is_refused_with_the_rebuild_advice(
-        built: Path, tmp_path: Path, cli_env: dict[str, str]) -> None:
+    built: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     old = _old_store(built, tmp_path, cli_env)
     assert "articlebot-registry" in _names(old, cli_env)
     for cmd in (["ask", GOLDEN], ["articles"]):
@@ -101,21 +115,27 @@ def test_an_old_layout_store_is_refused_with_the_rebuild_advice(
 
 
 def test_index_rebuild_migrates_an_old_layout_store_keeping_every_article(
-        built: Path, tmp_path: Path, cli_env: dict[str, str]) -> None:
+    built: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     golden = _ask(built, cli_env)
     old = _old_store(built, tmp_path, cli_env)
     r = run_cli(["index", "--rebuild", "-q", "--store", str(old)], cli_env, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert _names(old, cli_env) == sorted([articles_name("e5-small-q4"),
-                                           sentences_name("e5-small-q4")])
+    assert _names(old, cli_env) == sorted(
+        [articles_name("e5-small-q4"), sentences_name("e5-small-q4")]
+    )
     r = run_cli(["articles", "--store", str(old)], cli_env)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert [line.split("\t")[:3] for line in lines] == [
-        ["article", "22", "e5-small-q4"], ["article-copy", "22", "e5-small-q4"]]
+        ["article", "22", "e5-small-q4"],
+        ["article-copy", "22", "e5-small-q4"],
+    ]
     assert _ask(old, cli_env) == golden
     copy = _ask(old, cli_env, "--article", "article-copy")  # copied, never re-embedded
-    assert [{**c, "sentence_id": c["sentence_id"].replace("article-copy:", "article:")}
-            for c in copy["citations"]] == golden["citations"]
+    assert [
+        {**c, "sentence_id": c["sentence_id"].replace("article-copy:", "article:")}
+        for c in copy["citations"]
+    ] == golden["citations"]
     with sqlite3.connect(f"file:{old / 'chroma.sqlite3'}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import StoreBusyError
+from core.errors import StoreBusyError
 from index.lock import lock_path, writer_lock
 from index.store import Store
 from tests.conftest import REPO
@@ -26,8 +26,12 @@ with writer_lock(Path(sys.argv[1]), 5, "here"):
 
 
 def _holder(path: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -37,8 +41,12 @@ def test_second_writer_in_process_fails_after_its_timeout(tmp_path: Path) -> Non
     two = Store(tmp_path / "s", lock_timeout=0.5)
     with one.writer():
         t0 = time.monotonic()  # only the wait for the lock: opening the store is not timed
-        with pytest.raises(StoreBusyError, match="another articlebot process is writing to "
-                           f"{tmp_path / 's'}"), two.writer():
+        with (
+            pytest.raises(
+                StoreBusyError, match=f"another articlebot process is writing to {tmp_path / 's'}"
+            ),
+            two.writer(),
+        ):
             pass
         assert 0.5 <= time.monotonic() - t0 < 3.0
     with two.writer():  # released by the first: free at once

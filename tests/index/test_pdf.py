@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArticleError
 from index.document import Limits, load_article
-from index.errors import ArticleError
 from index.sentence import split_article
 from tests.index.pdfs import HEADER, TITLE, article_lines, hyphenate, write_pdf
 
@@ -20,8 +20,9 @@ def _two_pages(tmp_path: Path) -> Path:
     paragraphs = article_lines(80)
     paragraphs[2] = hyphenate(paragraphs[2], "maktbalansen", 4)
     half = len(paragraphs) // 2
-    return write_pdf(tmp_path / "two.pdf", [paragraphs[:half], paragraphs[half:]],
-                     author="Kari Nordmann")
+    return write_pdf(
+        tmp_path / "two.pdf", [paragraphs[:half], paragraphs[half:]], author="Kari Nordmann"
+    )
 
 
 def test_two_pages_read_as_the_article(tmp_path: Path) -> None:
@@ -30,15 +31,20 @@ def test_two_pages_read_as_the_article(tmp_path: Path) -> None:
     assert "Side 2 av 2" not in article.text
     assert "et skifte i maktbalansen og en trussel" in article.text  # "makt-" + "balansen"
     assert "Nord-Korea tyder på høy grad" in article.text  # "Nord-" + "Korea" keeps its hyphen
-    original = [p for p in (Path(__file__).parents[2] / "index" / "data" / "article.txt")
-                .read_text("utf-8").split("\n")[2:] if p.strip()]
+    original = [
+        p
+        for p in (Path(__file__).parents[2] / "index" / "data" / "article.txt")
+        .read_text("utf-8")
+        .split("\n")[2:]
+        if p.strip()
+    ]
     assert article.text.split("\n")[1:] == original
     assert (article.title, article.byline) == (TITLE, "Kari Nordmann")
     assert article.published is not None and len(article.published) == 10
     units = split_article(article)
     assert units[0].kind == "headline" and units[0].text == TITLE
     for unit in units:
-        assert article.text[unit.start:unit.end] == unit.text
+        assert article.text[unit.start : unit.end] == unit.text
 
 
 def test_two_columns_are_read_left_column_first(tmp_path: Path) -> None:

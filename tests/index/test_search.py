@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.errors import ManifestMismatchError, StoreError
+from core.errors import ManifestMismatchError, StoreError
 from index.store import Store
 from tests.conftest import REPO
 from tests.index.helpers import EMBEDDER, write
@@ -17,11 +17,11 @@ from tests.index.helpers import EMBEDDER, write
 
 def test_search_finds_the_nearest_sentences_across_articles(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
-    (_, va), (_, vb), (_, vc) = (write(store, a, seed) for a, seed in
-                                 (("a", 1), ("b", 2), ("c", 3)))
+    (_, va), (_, vb), (_, vc) = (
+        write(store, a, seed) for a, seed in (("a", 1), ("b", 2), ("c", 3))
+    )
     everything = np.concatenate([va, vb, vc])
-    ids = [f"{a}:{n}" for a, v in (("a", va), ("b", vb), ("c", vc))
-           for n in range(1, len(v) + 1)]
+    ids = [f"{a}:{n}" for a, v in (("a", va), ("b", vb), ("c", vc)) for n in range(1, len(v) + 1)]
     query = vb[2] + 0.05 * va[0]
     query /= np.linalg.norm(query)
     hits = store.search(query, k=4)
@@ -30,13 +30,16 @@ def test_search_finds_the_nearest_sentences_across_articles(tmp_path: Path) -> N
     assert hits[0][0].id == "b:3"
     for (sentence, score), i in zip(hits, expected, strict=True):
         assert score == pytest.approx(float(everything[i] @ query), abs=1e-4)
-        assert sentence.text == store.article(sentence.article_id).text[
-            sentence.start:sentence.end]
+        assert (
+            sentence.text == store.article(sentence.article_id).text[sentence.start : sentence.end]
+        )
     # restricted to some articles
     only_c = store.search(query, k=3, article_ids=["c"])
     assert [s.article_id for s, _ in only_c] == ["c", "c", "c"]
-    assert {s.article_id for s, _ in store.search(query, k=10, article_ids=["a", "c"])} \
-        == {"a", "c"}
+    assert {s.article_id for s, _ in store.search(query, k=10, article_ids=["a", "c"])} == {
+        "a",
+        "c",
+    }
     assert store.search(query, k=3, article_ids=[]) == []
     assert store.search(query, k=3, article_ids=["nope"]) == []
     # k beyond the store: every live sentence once
@@ -65,16 +68,6 @@ def test_search_needs_the_embedder_named_when_there_are_several(tmp_path: Path) 
     assert store.search(va[0], k=1, embedder="test:other")[0][1] < 0.99
 
 
-def test_vectorstore_sees_only_its_build(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s")
-    manifest, vectors = write(store, "a", 1)
-    write(store, "b", 2)
-    hits = store.vectorstore(manifest, None).similarity_search_by_vector_with_relevance_scores(
-        vectors[0].tolist(), k=100)
-    assert sorted(int(d.metadata["n"]) for d, _ in hits) == [1, 2, 3, 4, 5, 6]
-    assert {d.metadata["article_id"] for d, _ in hits} == {"a"}
-
-
 WRITER = """
 import sys
 from pathlib import Path
@@ -92,8 +85,9 @@ def test_a_long_lived_reader_sees_what_another_process_wrote(tmp_path: Path) -> 
     write(store, "b", 2)
     reader = Store(tmp_path / "s")
     assert len(reader.search(np.ones(16, dtype=np.float32) / 4, k=100)) == 12  # loaded now
-    subprocess.run([sys.executable, "-c", WRITER, str(tmp_path / "s")], cwd=REPO, check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", WRITER, str(tmp_path / "s")], cwd=REPO, check=True, timeout=120
+    )
     manifest = reader.manifest("b", EMBEDDER)
     assert manifest is not None
     _, vectors = reader.sentences(manifest)

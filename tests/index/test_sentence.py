@@ -24,42 +24,56 @@ def test_bundled_article_units_and_kinds() -> None:
     assert kinds["Forholdet har myket opp"] == "subheading"
     assert kinds["Kreml har ikke ønsket å bekrefte at reisen skal finne sted."] == "body"
     for u in units:
-        assert article.text[u.start:u.end] == u.text
+        assert article.text[u.start : u.end] == u.text
         assert u.id == f"article:{u.n}"
 
 
 def test_norwegian_abbreviations_do_not_split() -> None:
-    text = ("Tittel på saken\nDe kom bl.a. fra Oslo, f.eks. Per og Kari. Møtet var kl. 12 "
-            "i rom nr. 4. Det varte til 8. august. Henry A. Kissinger var der.")
+    text = (
+        "Tittel på saken\nDe kom bl.a. fra Oslo, f.eks. Per og Kari. Møtet var kl. 12 "
+        "i rom nr. 4. Det varte til 8. august. Henry A. Kissinger var der."
+    )
     body = [t for k, t in _split(text) if k == "body"]
-    assert body == ["De kom bl.a. fra Oslo, f.eks. Per og Kari.",
-                    "Møtet var kl. 12 i rom nr. 4.",
-                    "Det varte til 8. august.",
-                    "Henry A. Kissinger var der."]
+    assert body == [
+        "De kom bl.a. fra Oslo, f.eks. Per og Kari.",
+        "Møtet var kl. 12 i rom nr. 4.",
+        "Det varte til 8. august.",
+        "Henry A. Kissinger var der.",
+    ]
 
 
 def test_quotes_keep_attribution_with_the_sentence() -> None:
-    text = ("Overskrift her\n«Dette er farlig», sier han. «Hva nå?» spurte hun. "
-            "«Ikke fordi de endrer seg. Men fordi vi gjør det», skriver han.")
+    text = (
+        "Overskrift her\n«Dette er farlig», sier han. «Hva nå?» spurte hun. "
+        "«Ikke fordi de endrer seg. Men fordi vi gjør det», skriver han."
+    )
     body = [t for k, t in _split(text) if k == "body"]
-    assert body == ["«Dette er farlig», sier han.", "«Hva nå?» spurte hun.",
-                    "«Ikke fordi de endrer seg.", "Men fordi vi gjør det», skriver han."]
+    assert body == [
+        "«Dette er farlig», sier han.",
+        "«Hva nå?» spurte hun.",
+        "«Ikke fordi de endrer seg.",
+        "Men fordi vi gjør det», skriver han.",
+    ]
 
 
 def test_markdown_headings() -> None:
     units = _split("# Tittel\n\nFørste setning. Andre setning.\n\n## Under\nTredje.")
-    assert units == [("headline", "Tittel"), ("body", "Første setning."),
-                     ("body", "Andre setning."), ("subheading", "Under"), ("body", "Tredje.")]
+    assert units == [
+        ("headline", "Tittel"),
+        ("body", "Første setning."),
+        ("body", "Andre setning."),
+        ("subheading", "Under"),
+        ("body", "Tredje."),
+    ]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1,
-               max_size=400))
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=400))
 def test_offsets_hold_for_any_text(raw: str) -> None:
     try:
         article = article_from_text(raw, "x")
     except Exception:
         return  # empty after cleaning: refused elsewhere
     for s in split_article(article):
-        assert article.text[s.start:s.end] == s.text
+        assert article.text[s.start : s.end] == s.text
         assert s.text.strip() == s.text and s.text

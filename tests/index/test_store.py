@@ -6,7 +6,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.settings import Settings
-from index.errors import ArticleNotFoundError, ManifestMismatchError, StoreBusyError
+from core.errors import ArticleNotFoundError, ManifestMismatchError, StoreBusyError
 from index.store import Store
 from tests.conftest import ARTICLE
 
@@ -23,13 +23,14 @@ def test_index_is_skipped_when_unchanged_and_never_duplicated(tmp_path: Path) ->
     # and the previous generation's rows are gone.
     assert rebuilt.manifest.chroma_collection == first.manifest.chroma_collection
     rows = engine.store.client.get_collection(rebuilt.manifest.chroma_collection).get(
-        include=["metadatas"])["metadatas"]
+        include=["metadatas"]
+    )["metadatas"]
     assert {m["generation"] for m in rows} == {rebuilt.manifest.generation}
     assert len(rows) == 22
     sentences, vectors = engine.store.sentences(rebuilt.manifest)
     assert len(sentences) == 22 and vectors.shape == (22, 384)
     text = engine.store.article("article").text
-    assert all(text[s.start:s.end] == s.text for s in sentences)
+    assert all(text[s.start : s.end] == s.text for s in sentences)
 
 
 def test_same_stem_gets_a_unique_id_and_changed_file_keeps_its_id(tmp_path: Path) -> None:
@@ -67,6 +68,9 @@ def test_manifest_mismatch_names_rebuild(tmp_path: Path) -> None:
 def test_second_writer_fails_fast(tmp_path: Path) -> None:
     one = Store(tmp_path / "s", lock_timeout=0.3)
     two = Store(tmp_path / "s", lock_timeout=0.3)
-    with one.writer(), pytest.raises(StoreBusyError, match="another articlebot process"), \
-            two.writer():
+    with (
+        one.writer(),
+        pytest.raises(StoreBusyError, match="another articlebot process"),
+        two.writer(),
+    ):
         pass

@@ -1,0 +1,1 @@
+"""`articlebot bench`: speed and memory, beside the LangChain tutorial default (`run`)."""

@@ -1,0 +1,236 @@
+"""The fine-tuning loop: seeded and resumable.
+
+A checkpoint of the trainable weights, optimiser and schedule is written every
+`checkpoint_every` steps (and at each epoch's end); rerunning the same command continues
+from it. A JSONL log holds the loss and the validation hit@1 (monitoring only) of each epoch.
+Creating `STOP` in the output directory ends it after the current step."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bot.ranking.e5file import E5File
+from bot.ranking.e5tokenizer import E5Tokenizer
+from bot.training.reranker.batching import FrozenCache, PairEncoder, batches, make_train_lists
+from bot.training.reranker.candidates import CandidateList, QuestionLists
+from bot.training.reranker.loss import initial_null, list_loss
+from bot.training.reranker.model import CrossEncoder, trainable_state
+from bot.training.reranker.recipe import STOP_FILE, TrainSettings
+from bot.training.reranker.validation import validation_figures
+from core.errors import ConfigError
+
+
+def _schedule(warmup_steps: int) -> Callable[[int], float]:
+    # Constant after the warm-up, so that a run stopped at step N (see `STOP_FILE`) is the
+    # same model as a run with max_steps=N: the recipe reproduces it exactly.
+    def f(step: int) -> float:
+        return min(1.0, (step + 1) / max(1, warmup_steps))
+
+    return f
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def _log(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _logged_epochs(path: Path) -> set[int]:
+    if not path.exists():
+        return set()
+    return {
+        int(r["epoch"])
+        for r in map(json.loads, path.read_text().splitlines())
+        if r.get("kind") == "epoch"
+    }
+
+
+def train(
+    file: E5File,
+    train_lists: Sequence[QuestionLists],
+    validation: Callable[[], Sequence[CandidateList]] | None,
+    out: Path,
+    settings: TrainSettings,
+    say: Callable[[str], None] = print,
+) -> CrossEncoder:
+    """Fine-tune (or resume fine-tuning) and return the model; checkpoints and the log go
+    under `out`. `validation` gives the monitoring lists when first needed."""
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    tok = E5Tokenizer(file)
+    pairs = PairEncoder(tok, settings.max_len, settings.max_question)
+    items = make_train_lists(train_lists, pairs, settings)
+    if settings.max_questions is not None:
+        items = items[: settings.max_questions]
+    model = CrossEncoder(file)
+    for i, layer in enumerate(model.encoder.layers):
+        if i < settings.freeze_layers:
+            layer.requires_grad_(False)
+    if settings.freeze_layers > 0:
+        for p in (model.encoder.pos, model.encoder.types, *model.encoder.ln.parameters()):
+            p.requires_grad_(False)
+    head_params = [model.head.weight, model.head.bias]
+    body = [
+        p
+        for n, p in model.named_parameters()
+        if p.requires_grad and not n.startswith(("head.", "null", "alpha"))
+    ]
+    decay = [p for p in body if p.dim() >= 2]
+    no_decay = [p for p in body if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "lr": settings.lr, "weight_decay": settings.weight_decay},
+            {"params": no_decay, "lr": settings.lr, "weight_decay": 0.0},
+            {"params": head_params, "lr": settings.head_lr, "weight_decay": 0.0},
+            {"params": [model.null, model.alpha], "lr": settings.scalar_lr, "weight_decay": 0.0},
+        ]
+    )
+    per_epoch = math.ceil(len(items) / settings.questions_per_step)
+    total = per_epoch * settings.epochs
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(settings.warmup_steps))
+    ckpt = out / "checkpoints" / "last.pt"
+    log = out / "train_log.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state["settings"] != asdict(settings):
+            raise ConfigError(
+                f"{ckpt} was written with other settings; remove it to "
+                "restart, or give the recipe it was written with"
+            )
+        model.load_state_dict(state["model"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step = int(state["step"])
+        say(f"resuming at step {step} of {total}")
+    else:
+        with torch.no_grad():
+            model.null.fill_(initial_null(items, settings.negative_weight))
+        _log(
+            log,
+            {
+                "kind": "start",
+                "null": float(model.null.detach()),
+                "settings": asdict(settings),
+                "questions": len(items),
+                "steps": total,
+                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            },
+        )
+    val_lists: Sequence[CandidateList] | None = None
+    frozen = FrozenCache(model, tok.pad, settings.freeze_layers)
+    model.train()
+
+    def save() -> None:
+        _atomic_save(
+            {
+                "model": trainable_state(model),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(),
+                "step": step,
+                "settings": asdict(settings),
+            },
+            ckpt,
+        )
+
+    def epoch_end(epoch: int, losses: list[float], seconds: float) -> None:
+        nonlocal val_lists
+        if epoch in _logged_epochs(log):
+            return
+        record: dict[str, Any] = {
+            "kind": "epoch",
+            "epoch": epoch,
+            "step": step,
+            "loss": float(np.mean(losses)) if losses else None,
+            "seconds": seconds,
+        }
+        if validation is not None:
+            if val_lists is None:
+                val_lists = validation()
+            record.update(validation_figures(model, val_lists, pairs, tok.pad))
+        _log(log, record)
+        say(json.dumps(record))
+
+    while step < total:
+        epoch = step // per_epoch
+        plan = batches(items, settings.questions_per_step, settings.seed * 1000 + epoch)
+        start = step - epoch * per_epoch
+        losses: list[float] = []
+        began = time.time()
+        bar = tqdm(
+            plan[start:],
+            total=per_epoch,
+            initial=start,
+            desc=f"epoch {epoch + 1}",
+            unit="step",
+            mininterval=10.0,
+        )
+        for batch in bar:
+            if step >= total:
+                break
+            if (out / STOP_FILE).exists():
+                say(f"{STOP_FILE} found: stopping at step {step} (recipe max_steps={step})")
+                total = step
+                break
+            loss = list_loss(model, [items[i] for i in batch], frozen, settings)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            if step % settings.log_every == 0:
+                _log(
+                    log,
+                    {
+                        "kind": "step",
+                        "step": step,
+                        "loss50": float(np.mean(losses[-50:])),
+                        "null": float(model.null.detach()),
+                        "alpha": float(model.alpha.detach()),
+                        "lr": float(sched.get_last_lr()[0]),
+                    },
+                )
+            if step % settings.checkpoint_every == 0:
+                save()
+        bar.close()
+        if step % per_epoch == 0 or step >= total:
+            epoch_end(epoch + 1, losses, time.time() - began)
+        save()
+    final = out / "model.pt"
+    if not final.exists():
+        _atomic_save(
+            {
+                "model": trainable_state(model),
+                "settings": asdict(settings),
+                "null": float(model.null.detach()),
+                "alpha": float(model.alpha.detach()),
+                "steps": step,
+            },
+            final,
+        )
+    return model

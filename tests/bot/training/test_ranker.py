@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.eval.qafile import read_qa_file
+from bot.training.examples import make_example, prepare_passages, without
+from bot.training.ranker import hit_at, train_model
+from tests.conftest import dataset, run_cli
+
+
+def _small_train(tmp_path: Path, contexts: int = 10) -> Path:
+    """The first `contexts` passages of NorQuAD train with all their questions."""
+    rows = [json.loads(x) for x in dataset("norquad", "train.jsonl").read_text().splitlines()]
+    keep = list(dict.fromkeys(r["context"] for r in rows))[:contexts]
+    path = tmp_path / "small.jsonl"
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows if r["context"] in keep)
+    )
+    return path
+
+
+def test_gold_and_hard_negatives(tmp_path: Path, e5: Any) -> None:
+    item = read_qa_file(_small_train(tmp_path, 1)).items[0]
+    passage = prepare_passages([item.context or ""], e5, None)[item.context or ""]
+    example = make_example(item, passage, e5.embed_query_array(item.question))
+    sentences = passage.prepared.sentences
+    gold_text = " ".join(s.text for s, g in zip(sentences, example.gold, strict=True) if g)
+    assert example.gold.sum() >= 1 and item.answers[0] in gold_text
+    hard = without(passage, example.gold)
+    assert len(hard.prepared.sentences) == len(passage.prepared.sentences) - int(example.gold.sum())
+    span = item.spans[0]
+    assert not any(
+        s.start < span.start + len(span.text) and span.start < s.end
+        for s in hard.prepared.sentences
+    )
+
+
+def test_training_learns_and_writes_a_loadable_model(tmp_path: Path, e5: Any) -> None:
+    items = read_qa_file(_small_train(tmp_path)).items
+    model, report = train_model(items, e5, tmp_path / "cache", seed=0)
+    assert report.n_contexts == 10 and report.n_questions == len(items)
+    # on its own training data the learned ranker beats the first-sentence guess
+    passages = prepare_passages([i.context or "" for i in items], e5, tmp_path / "cache")
+    examples = [
+        make_example(i, passages[i.context or ""], e5.embed_query_array(i.question)) for i in items
+    ]
+    learned = hit_at(examples, [model.lexical.ranker.decision(e.matrix) for e in examples])
+    first = hit_at(examples, [-np.arange(len(e.gold), dtype=float) for e in examples])
+    assert learned > first
+    assert report.lexical["train_negative_abstention"] > 0.5
+
+
+def test_train_ranker_command(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    out = tmp_path / "ranker.json"
+    r = run_cli(
+        [
+            "train-ranker",
+            str(_small_train(tmp_path, 6)),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c"),
+        ],
+        cli_env,
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert data["meta"]["source"] == "articlebot train-ranker"
+    assert len(data["meta"]["train_sha256"]) == 64
+    r = run_cli(
+        ["ask", "Hvem er Sergej Radtsjenko?", "--json", "--store", str(tmp_path / "s")],
+        {**cli_env, "ARTICLEBOT_RANKER_FILE": str(out)},
+    )
+    assert r.returncode == 0, r.stderr
+    r = run_cli(["train-ranker", str(tmp_path / "missing.jsonl"), "--out", str(out)], cli_env)
+    assert r.returncode == 2 and "no such file" in r.stderr

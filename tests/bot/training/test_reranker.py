@@ -1,0 +1,196 @@
+"""`articlebot train-reranker`: a tiny run end to end (lists, fine-tuning, export, answer
+rule), killed in the middle and resumed from its checkpoint; and the parts it is built of."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.bot.training.test_ranker import _small_train
+from tests.conftest import REPO, run_cli
+
+torch = pytest.importorskip("torch")
+
+RECIPE = {
+    "max_steps": 6,
+    "checkpoint_every": 2,
+    "log_every": 2,
+    "questions_per_step": 2,
+    "val_questions": 4,
+    "calibration_questions": 6,
+    "freeze_layers": 10,
+}
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_and_writes_a_loadable_reranker(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from bot.ranking.crossencoder import load_scorer
+
+    train = _small_train(tmp_path, 8)
+    out = tmp_path / "rr"
+    args = [
+        sys.executable,
+        "-m",
+        "bot",
+        "train-reranker",
+        str(train),
+        "--out",
+        str(out),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--validation",
+        str(train),
+        "--recipe",
+        json.dumps(RECIPE),
+    ]
+    first = subprocess.Popen(
+        args,
+        env=cli_env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    checkpoint = out / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert checkpoint.exists()
+    done = int(torch.load(checkpoint, weights_only=False)["step"])
+    assert 2 <= done < 6
+    r = subprocess.run(args, env=cli_env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming at step {done} of 6" in r.stderr
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [x["kind"] for x in log].count("start") == 1  # one run, continued
+    epoch = [x for x in log if x["kind"] == "epoch"]
+    assert len(epoch) == 1 and epoch[0]["step"] == 6
+    assert 0.0 <= epoch[0]["val_hit_at_1"] <= 1.0 and np.isfinite(epoch[0]["loss"])
+    meta = json.loads((out / "reranker.json").read_text())
+    assert meta["steps"] == 6 and meta["recipe"]["max_steps"] == 6
+    assert meta["rule"]["k"] in (3, 5, 8) and len(meta["train_sha256"]) == 64
+    scorer = load_scorer(out, tmp_path / "completed")
+    scores = scorer.score(
+        "Hvem er Sergej Radtsjenko?", ["Været var fint.", "Sergej Radtsjenko er ekspert."]
+    )
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    # a finished run is not redone: every stage's output is there
+    again = run_cli(
+        [
+            "train-reranker",
+            str(train),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--recipe",
+            json.dumps(RECIPE),
+        ],
+        cli_env,
+    )
+    assert again.returncode == 0 and "building the first stage" not in again.stderr
+
+
+def test_another_recipe_does_not_resume_a_checkpoint(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "rr"
+    (out / "checkpoints").mkdir(parents=True)
+    train = _small_train(tmp_path, 2)
+    torch.save({"settings": {"seed": 99}}, out / "checkpoints" / "last.pt")
+    r = run_cli(
+        ["train-reranker", str(train), "--out", str(out), "--recipe", json.dumps(RECIPE)], cli_env
+    )
+    assert r.returncode == 2
+    assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "recipe", ['{"epochs": ', "[1]", '{"no_such_setting": 1}', '{"rerank_k": 4}', '{"epochs": 0}']
+)
+def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recipe: str) -> None:
+    r = run_cli(
+        [
+            "train-reranker",
+            str(_small_train(tmp_path, 1)),
+            "--out",
+            str(tmp_path / "rr"),
+            "--recipe",
+            recipe,
+        ],
+        cli_env,
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--recipe" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "field", [{"rerank_k": 4}, {"k": 0}, {"max_steps": 0}, {"max_len": 40, "max_question": 48}]
+)
+def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, int]) -> None:
+    from bot.training.reranker.recipe import TrainSettings
+
+    with pytest.raises(ValueError, match=next(iter(field))):
+        TrainSettings(**field)  # type: ignore[arg-type]
+
+
+def test_the_initial_null_minimises_the_first_stage_loss() -> None:
+    from bot.training.reranker.batching import TrainList
+    from bot.training.reranker.loss import initial_null
+
+    items = [
+        TrainList(
+            own=((1,), (2,)),
+            gold=(True, False),
+            other=((3,),),
+            own_first=(2.0, 0.5),
+            other_first=(-1.0,),
+        ),
+        TrainList(
+            own=((1,), (2,)), gold=(False, True), other=(), own_first=(1.0, 1.5), other_first=()
+        ),
+    ]
+    best = initial_null(items, 0.5)
+
+    def loss(null: float) -> float:
+        def lse(x: list[float]) -> float:
+            return float(np.log(np.exp(np.asarray(x)).sum()))
+
+        total = 0.0
+        for it in items:
+            own = list(it.own_first)
+            g = it.gold.index(True)
+            total += lse([*own, null]) - own[g]
+            total += 0.5 * (lse([*(o for i, o in enumerate(own) if i != g), null]) - null)
+            if it.other_first:
+                total += 0.5 * (lse([*it.other_first, null]) - null)
+        return total
+
+    grid = np.linspace(-10, 10, 2001)
+    assert abs(best - grid[int(np.argmin([loss(x) for x in grid]))]) < 0.02
+
+
+def test_frozen_cache_gives_the_states_of_an_unbatched_forward() -> None:
+    from bot.ranking.e5file import E5File, default_path
+    from bot.training.reranker.batching import FrozenCache
+    from bot.training.reranker.model import CrossEncoder
+
+    model = CrossEncoder(E5File(default_path()))
+    cache = FrozenCache(model, pad=1, frozen=6)
+    rows = [(0, 5, 9, 2), (0, 7, 2)]
+    hidden, mask = cache.batch(rows)  # computed together, padded to 4
+    for i, r in enumerate(rows):
+        ids = torch.tensor([r])
+        alone = model.frozen_rows(ids, torch.ones((1, len(r))), 6)[0]
+        assert torch.allclose(hidden[i, : len(r)], alone, atol=0.05)  # bfloat16 storage
+        assert mask[i].sum() == len(r)
