@@ -422,6 +422,8 @@ class Engine:
             candidates=self.settings.across_sentences,
             articles=self.settings.across_articles,
             ranking_size=self.settings.ranking_size,
+            article_ids=lambda: [a.id for a in self.answerable_articles()],
+            loaded_limit=self.settings.cached_articles,
         )
 
     def events(

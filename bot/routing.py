@@ -1,8 +1,11 @@
 """Questions across every indexed article: one LCEL chain that routes, then answers.
 
-The route step embeds the question once and asks the store for the sentences nearest to it
-among all articles (one vector query over the shared collection). The few articles those
-sentences come from are the candidates; each is ranked by its own retriever (the same
+The route step embeds the question once and takes each article's own nearest sentence (from
+the article's loaded vectors), so every article competes with its best sentence only: a long
+article holds many sentences near any question and would otherwise fill the nearest few
+with its own. The few articles with the nearest best sentences are the candidates (with more
+articles than the engine keeps loaded, the articles of the sentences nearest among all, from
+one vector query over the shared collection); each is ranked by its own retriever (the same
 features, BM25 and learned model as a one-article question, with the same vector), and the
 article whose best sentence the ranker scores highest, among those it does not abstain on,
 answers through its own answer step. The answer record then says `"article": "all"`, and
@@ -88,6 +91,12 @@ def candidate_articles(
     return list(out.items())
 
 
+def nearest_articles(best: Sequence[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+    """At most `limit` articles by their own nearest sentence's cosine, nearest first (ties
+    by id, so the choice does not depend on the order articles were listed in)."""
+    return sorted(best, key=lambda a: (-a[1], a[0]))[:limit]
+
+
 def best_candidate(candidates: Sequence[Candidate], answerable_weight: float) -> Candidate:
     """The article to answer from: the best route score among the articles whose retrieval
     does not abstain, else among all (the answer then abstains)."""
@@ -121,6 +130,8 @@ class RoutingAnswerer:
         articles: int,
         ranking_size: int,
         route_weight: float | None = None,
+        article_ids: Callable[[], Sequence[str]] | None = None,
+        loaded_limit: int = 0,
     ) -> None:
         self._answerable_weight = answerable_weight() if route_weight is None else route_weight
         self._answerer_for = answerer_for
@@ -129,6 +140,8 @@ class RoutingAnswerer:
         self._candidates = candidates
         self._articles = articles
         self._ranking_size = ranking_size
+        self._article_ids = article_ids
+        self._loaded_limit = loaded_limit
         answer_step = RunnableLambda(self._respond, name="answer")
         self.chain = cast(
             "Runnable[ChainInput, Event]", RunnableLambda(self._route, name="route") | answer_step
@@ -138,7 +151,7 @@ class RoutingAnswerer:
         t0 = time.perf_counter()
         text = retrieval_text(inputs.query, inputs.intent)
         vector = self._embedder.embed_query_array(text)
-        nearest = candidate_articles(self._search(vector, self._candidates), self._articles)
+        nearest = self._nearest(vector)
         if not nearest:
             raise ArticleNotFoundError("no article is indexed; run `articlebot index`")
         candidates = []
@@ -159,6 +172,18 @@ class RoutingAnswerer:
             best.answerer,
             merged_ranking(candidates, best, self._answerable_weight, self._ranking_size),
         )
+
+    def _nearest(self, vector: np.ndarray) -> list[tuple[str, float]]:
+        """The candidate articles with their nearest sentence's cosine."""
+        ids = list(self._article_ids()) if self._article_ids is not None else []
+        if ids and len(ids) <= self._loaded_limit:
+            best = []
+            for article_id in ids:
+                prepared = self._answerer_for(article_id).retriever.index.prepared
+                if len(prepared.sentences):
+                    best.append((article_id, float(np.max(prepared.dense(vector)))))
+            return nearest_articles(best, self._articles)
+        return candidate_articles(self._search(vector, self._candidates), self._articles)
 
     def _relabel(self, event: Event, routed: Routed) -> Event:
         if isinstance(event, Retrieved):

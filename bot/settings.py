@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     ranking_size: int = Field(default=5, ge=1, le=50)
     max_citations: int = Field(default=2, ge=1, le=10)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
-    # across articles (`--article all`): the nearest sentences asked of the store, and how
-    # many of their articles are then ranked in full
+    # across articles (`--article all`): how many articles, those with the nearest best
+    # sentence, are ranked in full; the nearest sentences asked of the store instead when
+    # there are more articles than `cached_articles`
     across_sentences: int = Field(default=40, ge=1, le=1000)
     across_articles: int = Field(default=4, ge=1, le=50)
     # articles whose loaded index is kept in memory (least recently used ones are dropped)

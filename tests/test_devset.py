@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.eval.outcome import fold, gold_ids
+from bot.eval.outcome import gold_ids
 from bot.eval.qafile import QAItem, read_qa_file
 from core.records import Sentence
+from core.text import fold_spaces as fold
 from index.article import read_article
 from index.sentence import split_article
 from tests.conftest import ARTICLE, DATA, REPO

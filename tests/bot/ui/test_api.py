@@ -499,3 +499,54 @@ def test_a_page_posted_as_html_keeps_its_metadata_and_a_private_link_is_refused(
         assert empty.status_code == 422 and "no article text" in empty.json()["detail"]
         both = client.post("/api/v1/articles", json={"text": "a", "url": "https://x.org"})
         assert both.status_code == 422 and "exactly one" in both.json()["detail"]
+
+
+def crowding_article(number: int, sentences: int) -> str:
+    """A long article on the bundled article's topic (Russia, North Korea, sanctions, the
+    war) that answers none of its questions: hundreds of sentences near any such question."""
+    import random
+
+    pick = random.Random(number).choice
+    who = ["Forsvarsministeren", "Utenriksministeren", "Presidenten", "Ambassadøren"]
+    where = ["Moskva", "Pyongyang", "Beijing", "Seoul", "Vladivostok", "Tokyo", "Washington"]
+    did = ["møtte", "kritiserte", "besøkte", "ringte til", "advarte", "roste"]
+    about = [
+        "våpenhandel",
+        "sanksjoner",
+        "atomprogrammet",
+        "grensen",
+        "militærøvelser",
+        "krigen i Ukraina",
+        "handelsavtalen",
+    ]
+    lines = [f"Nyheter {number}: Uro i Øst-Asia"]
+    lines += [
+        f"{pick(who)} i {pick(where)} {pick(did)} delegasjonen fra {pick(where)} om "
+        f"{pick(about)} for {k + 2} dager siden, melder nyhetsbyrået."
+        for k in range(sentences)
+    ]
+    return "\n\n".join(lines)
+
+
+def test_long_articles_on_the_same_topic_do_not_crowd_out_the_one_that_answers(
+    tmp_path: Path,
+) -> None:
+    """Across all articles, each article competes with its own nearest sentence: five long
+    articles on the same topic leave questions only the bundled article answers to it."""
+    with running_app(tmp_path, timeout=240) as served, _api(served) as client:
+        for number in range(5):
+            added = client.post(
+                "/api/v1/articles",
+                json={"text": crowding_article(number, 300), "title": f"Uro {number}"},
+            )
+            assert added.status_code == 201, added.text
+        for question in (
+            "Hvem har innført sanksjoner mot Nord-Korea?",
+            "Hvilke land har lagt ned veto mot nye resolusjoner?",
+            "Hva kan havne ved fronten i Ukraina?",
+        ):
+            record = client.post(
+                "/api/v1/ask", json={"question": question, "article": "all"}
+            ).json()
+            assert not record["abstained"], question
+            assert record["citations"][0]["article"] == "article", (question, record)
