@@ -23,8 +23,8 @@ COPY pyproject.toml README.md app.py ./
 COPY core ./core
 COPY bot ./bot
 COPY index ./index
-# the default install only: the query path, no training or plotting extras
-RUN pip install --no-cache-dir .
+# the default install and PDF articles (the chat offers PDF uploads): no training or plotting
+RUN pip install --no-cache-dir ".[pdf]"
 
 USER 10001:10001
 VOLUME ["/data"]

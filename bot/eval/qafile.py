@@ -14,45 +14,32 @@ only fail later, when an answer record is written) are all reported with their l
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import random
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from bot.eval.qarows import (
+    BOM,
+    DECODER,
+    MAX_INT_DIGITS,
+    MAX_JSON_BYTES,
+    TOO_DEEP,
+    BadRow,
+    LongNumber,
+    csv_rows,
+    jsonl_rows,
+    kind_of,
+    squad_rows,
+)
 from core.errors import QAFileError
 from core.files import read_bounded
 from core.text import clean_text
 from index.article import MAX_ARTICLE_BYTES
-
-MAX_JSON_BYTES = 512 * 1024 * 1024  # a SQuAD document is parsed whole
-MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSONL row or CSV record
-_BOM = b"\xef\xbb\xbf"
-# No field we read needs a longer integer (ids, offsets); a longer literal is kept unconverted
-# so that the row, not the whole read, fails, and Python's own int-conversion limit (4300
-# digits, a ValueError) is never reached.
-MAX_INT_DIGITS = 100
-
-
-class _LongNumber:
-    """An integer literal of more than MAX_INT_DIGITS digits, left unconverted."""
-
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-
-
-def _parse_int(text: str) -> int | _LongNumber:
-    digits = len(text) - text.startswith("-")
-    return int(text) if digits <= MAX_INT_DIGITS else _LongNumber(digits)
-
-
-_DECODER = json.JSONDecoder(parse_int=_parse_int)
-_TOO_DEEP = "bad JSON: nested too deeply"
 
 
 @dataclass(frozen=True)
@@ -98,14 +85,6 @@ class QAFile:
     format: str = "jsonl"
 
 
-class _Bad(Exception):
-    """A problem with one row; `col` is set for JSON syntax errors."""
-
-    def __init__(self, message: str, col: int | None = None) -> None:
-        super().__init__(message)
-        self.col = col
-
-
 # Fields the readers understand; any other field is ignored with one warning per name.
 _KNOWN = frozenset(
     {
@@ -134,21 +113,21 @@ def _str_list(value: Any, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Bad(f"field {name!r} must be a list of strings")
+        raise BadRow(f"field {name!r} must be a list of strings")
     if any(not v.strip() for v in value):
-        raise _Bad(f"field {name!r} holds an empty string")
+        raise BadRow(f"field {name!r} holds an empty string")
     for v in value:
         _check_text(v, name)
     return tuple(value)
 
 
 def _check_text(value: str, name: str) -> None:
-    """Raise _Bad when `value` cannot be written as UTF-8: JSON's `\\ud800` escapes decode to
+    """Raise BadRow when `value` cannot be written as UTF-8: JSON's `\\ud800` escapes decode to
     lone surrogates, which are not text."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise _Bad(
+        raise BadRow(
             f"field {name!r} is not valid text (a lone surrogate "
             f"U+{ord(value[exc.start]):04X} at character {exc.start + 1})"
         ) from None
@@ -160,7 +139,7 @@ def _optional_str(row: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"field {name!r} must be a non-empty string")
+        raise BadRow(f"field {name!r} must be a non-empty string")
     _check_text(value, name)
     return value.strip()
 
@@ -170,16 +149,16 @@ def _history(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _Bad('field \'history\' must be a list of {"role", "content"} objects')
+        raise BadRow('field \'history\' must be a list of {"role", "content"} objects')
     turns = []
     for n, turn in enumerate(value, start=1):
         if not isinstance(turn, dict):
-            raise _Bad(f"history turn {n}: expected an object, got {_kind(turn)}")
+            raise BadRow(f"history turn {n}: expected an object, got {kind_of(turn)}")
         role, content = turn.get("role"), turn.get("content")
         if role not in _ROLES:
-            raise _Bad(f'history turn {n}: \'role\' must be "user" or "assistant"')
+            raise BadRow(f'history turn {n}: \'role\' must be "user" or "assistant"')
         if not isinstance(content, str) or not content.strip():
-            raise _Bad(f"history turn {n}: 'content' must be a non-empty string")
+            raise BadRow(f"history turn {n}: 'content' must be a non-empty string")
         _check_text(content, "history")
         turns.append((str(role), content))
     return tuple(turns)
@@ -191,85 +170,85 @@ def _answers(value: Any, context: str | None) -> tuple[tuple[str, ...], tuple[Sp
     if not isinstance(value, list) or not value or not any(isinstance(a, dict) for a in value):
         return _str_list(value, "answers"), ()
     if not all(isinstance(a, dict) for a in value):
-        raise _Bad("field 'answers' mixes strings and objects")
+        raise BadRow("field 'answers' mixes strings and objects")
     texts: list[str] = []
     spans: list[Span] = []
     for a in value:
         text, start = a.get("text"), a.get("answer_start")
         if not isinstance(text, str) or not text.strip():
-            raise _Bad("each answer object needs a non-empty 'text'")
+            raise BadRow("each answer object needs a non-empty 'text'")
         _check_text(text, "answers")
         texts.append(text)
         if context is None:
             continue  # offsets into what? the texts still count as answers
         if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-            raise _Bad("each answer object needs 'answer_start' (an integer >= 0)")
+            raise BadRow("each answer object needs 'answer_start' (an integer >= 0)")
         if context[start : start + len(text)] != text:
-            raise _Bad(f"answer {text!r} is not at offset {start} of the context")
+            raise BadRow(f"answer {text!r} is not at offset {start} of the context")
         spans.append(Span(text=text, start=start))
     return tuple(texts), tuple(spans)
 
 
 def _item(row: Any, line: int) -> QAItem:
-    """One checked item from a parsed row (raises _Bad)."""
+    """One checked item from a parsed row (raises BadRow)."""
     if not isinstance(row, dict):
-        raise _Bad(f"expected a JSON object, got {_kind(row)}")
+        raise BadRow(f"expected a JSON object, got {kind_of(row)}")
     item_id = row.get("id")
-    if isinstance(item_id, _LongNumber):
-        raise _Bad(
+    if isinstance(item_id, LongNumber):
+        raise BadRow(
             f"field 'id' is a number of {item_id.digits} digits (at most "
             f"{MAX_INT_DIGITS}; use a string)"
         )
     if isinstance(item_id, int) and not isinstance(item_id, bool):
         item_id = str(item_id)
     if item_id is None:
-        raise _Bad("field 'id' is missing")
+        raise BadRow("field 'id' is missing")
     if not isinstance(item_id, str) or not item_id.strip():
-        raise _Bad("field 'id' must be a non-empty string")
+        raise BadRow("field 'id' must be a non-empty string")
     _check_text(item_id, "id")
     question = row.get("question")
     if question is None:
-        raise _Bad("field 'question' is missing")
+        raise BadRow("field 'question' is missing")
     if not isinstance(question, str):
-        raise _Bad("field 'question' must be a string")
+        raise BadRow("field 'question' must be a string")
     _check_text(question, "question")
     if not any(ch.isalnum() for ch in clean_text(question)):
-        raise _Bad("field 'question' is empty")
+        raise BadRow("field 'question' is empty")
     context = row.get("context")
     if context is not None:
         if not isinstance(context, str) or not clean_text(context).strip():
-            raise _Bad("field 'context' must be a non-empty string")
+            raise BadRow("field 'context' must be a non-empty string")
         _check_text(context, "context")
         if len(context.encode("utf-8")) > MAX_ARTICLE_BYTES:
-            raise _Bad(f"field 'context' is larger than {MAX_ARTICLE_BYTES} bytes")
+            raise BadRow(f"field 'context' is larger than {MAX_ARTICLE_BYTES} bytes")
     answerable = row.get("answerable", True)
     if not isinstance(answerable, bool):
-        raise _Bad("field 'answerable' must be true or false")
+        raise BadRow("field 'answerable' must be true or false")
     impossible = row.get("is_impossible", False)
     if not isinstance(impossible, bool):
-        raise _Bad("field 'is_impossible' must be true or false")
+        raise BadRow("field 'is_impossible' must be true or false")
     if impossible:
         answerable = False
     lang = row.get("lang")
     if lang is not None and (not isinstance(lang, str) or not lang.strip()):
-        raise _Bad("field 'lang' must be a non-empty string")
+        raise BadRow("field 'lang' must be a non-empty string")
     if lang is not None:
         _check_text(lang, "lang")
     source = row.get("source")
     if source is not None and not isinstance(source, (str, int)):
-        raise _Bad("field 'source' must be a string")
+        raise BadRow("field 'source' must be a string")
     if isinstance(source, str):
         _check_text(source, "source")
     article = _optional_str(row, "article")
     if article is not None:
         if len(article) > 2000:
-            raise _Bad("field 'article' must be an article id, a file path or a link")
+            raise BadRow("field 'article' must be an article id, a file path or a link")
         if context is not None:
-            raise _Bad("an item has both 'context' and 'article'; give one")
+            raise BadRow("an item has both 'context' and 'article'; give one")
     answers, spans = _answers(row.get("answers"), context)
     evidence = _str_list(row.get("evidence"), "evidence")
     if not answerable and (answers or evidence):
-        raise _Bad("an unanswerable item has answers or evidence")
+        raise BadRow("an unanswerable item has answers or evidence")
     category = _optional_str(row, "category")
     return QAItem(
         id=item_id.strip(),
@@ -286,181 +265,6 @@ def _item(row: Any, line: int) -> QAItem:
         article=article,
         history=_history(row.get("history")),
     )
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        _LongNumber: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _read_line(fh: BinaryIO) -> tuple[bytes, bool]:
-    """One line of at most MAX_LINE_BYTES; (line, too_long). A longer line is consumed
-    to its end so that the next read starts on the next line."""
-    raw = fh.readline(MAX_LINE_BYTES + 1)
-    if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
-        return raw, False
-    del raw
-    chunk = b"x"
-    while chunk and not chunk.endswith(b"\n"):
-        chunk = fh.readline(1 << 20)
-    return b"x", True
-
-
-def _jsonl_rows(fh: BinaryIO) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object or _Bad) for every non-blank line."""
-    n = 0
-    while True:
-        raw, too_long = _read_line(fh)
-        if not raw:
-            return
-        n += 1
-        if too_long:
-            yield n, _Bad(f"line longer than {MAX_LINE_BYTES} bytes")
-            continue
-        if n == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield n, _Bad(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", col=exc.start + 1)
-            continue
-        text = text.rstrip("\r\n")
-        start = len(text) - len(text.lstrip())
-        if start == len(text):
-            continue
-        try:
-            obj, end = _DECODER.raw_decode(text, start)
-        except json.JSONDecodeError as exc:
-            yield n, _Bad(f"bad JSON: {exc.msg}", col=exc.colno)
-            continue
-        except RecursionError:
-            yield n, _Bad(_TOO_DEEP)
-            continue
-        rest = text[end:]
-        if rest.strip():
-            col = end + len(rest) - len(rest.lstrip()) + 1
-            yield (
-                n,
-                _Bad(
-                    "bad JSON: more than one JSON value on the line (missing newline "
-                    "between objects?)",
-                    col=col,
-                ),
-            )
-            continue
-        yield n, obj
-
-
-def _squad_rows(data: Any, text: str) -> Iterator[tuple[int, Any]]:
-    """The questions of a SQuAD v2 document, each with its paragraph's context; the line is
-    where the question's id appears in the file."""
-    if isinstance(data, list):  # a plain JSON list of items
-        for i, row in enumerate(data):
-            yield _locate(text, row, f"[{i}]")
-        return
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        yield 1, _Bad("expected SQuAD JSON: an object with a 'data' list")
-        return
-    pos = [0]
-    for a, article in enumerate(data["data"]):
-        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
-            yield 1, _Bad(f"data[{a}]: expected an object with a 'paragraphs' list")
-            continue
-        for p, para in enumerate(article["paragraphs"]):
-            if not isinstance(para, dict) or not isinstance(para.get("qas"), list):
-                yield 1, _Bad(f"data[{a}].paragraphs[{p}]: expected an object with a 'qas' list")
-                continue
-            for q, qa in enumerate(para["qas"]):
-                where = f"data[{a}].paragraphs[{p}].qas[{q}]"
-                if not isinstance(qa, dict):
-                    yield 1, _Bad(f"{where}: expected a JSON object, got {_kind(qa)}")
-                    continue
-                line, row = _locate(
-                    text,
-                    {**qa, "context": para.get("context"), "title": article.get("title")},
-                    where,
-                    pos,
-                )
-                yield line, row
-
-
-def _locate(text: str, row: Any, where: str, pos: list[int] | None = None) -> tuple[int, Any]:
-    """The line of the row's id in the document (ids appear in order), else 1."""
-    pos = pos if pos is not None else [0]
-    if isinstance(row, dict) and isinstance(row.get("id"), (str, int)):
-        found = text.find(json.dumps(row["id"], ensure_ascii=False), pos[0])
-        if found < 0:
-            found = text.find(json.dumps(row["id"]), pos[0])
-        if found >= 0:
-            pos[0] = found + 1
-            return text.count("\n", 0, found) + 1, row
-    return 1, row if isinstance(row, dict) else _Bad(
-        f"{where}: expected a JSON object, got {_kind(row)}"
-    )
-
-
-_CSV_COLUMNS = ("id", "question", "answers", "evidence", "answerable")
-_CSV_OPTIONAL = ("lang", "source", "context", "category", "article")
-
-
-def _csv_rows(fh: BinaryIO, unknown: dict[str, tuple[int, int]]) -> Iterator[tuple[int, Any]]:
-    """CSV with `|` between list items; line numbers are those of each record's start."""
-    csv.field_size_limit(MAX_LINE_BYTES)
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, strict=True)
-    line = 1
-    try:
-        header = next(reader, None)
-        if header is None:
-            return
-        header = [h.strip().lower() for h in header]
-        missing = [c for c in ("id", "question") if c not in header]
-        if missing:
-            yield (
-                1,
-                _Bad(
-                    f"a CSV needs the columns {','.join(_CSV_COLUMNS)} "
-                    f"(missing: {', '.join(missing)})"
-                ),
-            )
-            return
-        for name in header:
-            if name not in _CSV_COLUMNS and name not in _CSV_OPTIONAL:
-                unknown.setdefault(name, (1, 0))
-        line = reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                yield start, _Bad(f"{len(cells)} fields where the header has {len(header)}")
-                continue
-            row = dict(zip(header, cells, strict=True))
-            out: dict[str, Any] = {"id": row["id"].strip(), "question": row["question"]}
-            for name in ("answers", "evidence"):
-                value = (row.get(name) or "").strip()
-                out[name] = [v.strip() for v in value.split("|") if v.strip()]
-            flag = (row.get("answerable") or "").strip().lower()
-            if flag not in ("true", "false", "1", "0", "yes", "no", ""):
-                yield start, _Bad(f"field 'answerable' must be true or false, not {flag!r}")
-                continue
-            out["answerable"] = flag in ("true", "1", "yes", "")
-            for name in _CSV_OPTIONAL:
-                if (row.get(name) or "").strip():
-                    out[name] = row[name]
-            yield start, out
-    except UnicodeDecodeError as exc:
-        yield line, _Bad(f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x})")
-    except csv.Error as exc:
-        yield line, _Bad(f"bad CSV: {exc}")
 
 
 def _sha256(path: Path) -> str:
@@ -495,15 +299,15 @@ def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
             f"{path}:1: a JSON document larger than {MAX_JSON_BYTES} bytes; use JSONL"
         )
     data = read_bounded(path, MAX_JSON_BYTES, QAFileError, f"{path}:1")
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise QAFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
     try:
-        return _DECODER.decode(text), text
+        return DECODER.decode(text), text
     except json.JSONDecodeError as exc:
         if not strict or (exc.msg == "Extra data" and exc.lineno > 1):
             return None
@@ -511,14 +315,14 @@ def _whole_json(path: Path, size: int, strict: bool) -> tuple[Any, str] | None:
     except RecursionError:
         if not strict:
             return None  # read line by line, which names the line
-        raise QAFileError(f"{path}:1: {_TOO_DEEP}") from None
+        raise QAFileError(f"{path}:1: {TOO_DEEP}") from None
 
 
 def _looks_like_json_document(path: Path) -> bool:
     """A pretty-printed JSON document under another name than `.json`: its first line opens
     an object or list and nothing more (or opens a SQuAD object)."""
     with path.open("rb") as fh:
-        first = fh.readline(4096).lstrip(_BOM).strip()
+        first = fh.readline(4096).lstrip(BOM).strip()
     return first in (b"{", b"[") or first.startswith((b'{"version"', b'{"data"'))
 
 
@@ -540,7 +344,7 @@ def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
             rows: Iterator[tuple[int, Any]]
             if suffix == ".csv":
                 result.format = "csv"
-                rows = _csv_rows(fh, unknown)
+                rows = csv_rows(fh, unknown)
             else:
                 whole = None
                 if suffix == ".json" or _looks_like_json_document(path):
@@ -550,9 +354,9 @@ def read_qa_file(path: Path, skip_invalid: bool = False) -> QAFile:
                 if whole is not None:
                     data, text = whole
                     result.format = "squad" if isinstance(data, dict) else "json"
-                    rows = _squad_rows(data, text)
+                    rows = squad_rows(data, text)
                 else:
-                    rows = _jsonl_rows(fh)
+                    rows = jsonl_rows(fh)
             _collect(path, rows, result, unknown, skip_invalid)
     except OSError as exc:
         raise QAFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
@@ -611,20 +415,20 @@ def _collect(
     contexts: dict[str, str] = {}  # one string object per distinct context
     for n, row in rows:
         try:
-            if isinstance(row, _Bad):
+            if isinstance(row, BadRow):
                 raise row
             item = _item(row, n)
             first = seen.get(item.id)
             if first is not None:
                 same = replace(first, line=n) == item
-                raise _Bad(
+                raise BadRow(
                     f"duplicate id {item.id!r} (first at line {first.line}, "
                     f"{'same' if same else 'different'} content)"
                 )
             for name in set(row) - _KNOWN:
                 line, count = unknown.get(name, (n, 0))
                 unknown[name] = (line, count + 1)
-        except _Bad as exc:
+        except BadRow as exc:
             where = f"{path}:{n}:{exc.col}" if exc.col is not None else f"{path}:{n}"
             message = f"{where}: {exc}"
             if not skip_invalid:

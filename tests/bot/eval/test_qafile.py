@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.eval.qafile import MAX_LINE_BYTES, QAItem, Span, add_negatives, read_qa_file
+from bot.eval.qafile import QAItem, Span, add_negatives, read_qa_file
+from bot.eval.qarows import MAX_LINE_BYTES
 from core.errors import QAFileError
 from tests.conftest import DEV_QA, dataset, run_cli
 

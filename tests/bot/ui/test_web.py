@@ -248,7 +248,7 @@ def test_citations_are_read_back_from_the_markdown(abstained: bool) -> None:
 
 
 def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
-    from bot.ui.web import article_panel_html
+    from bot.ui.panel import article_panel_html
     from core.records import Sentence
 
     text = "Tittel <b>\nOla skrev <script>alert(1)</script>.\nSlutt & farvel."
@@ -271,7 +271,7 @@ def test_an_extractive_answer_arrives_whole_then_as_checked_markdown(
     from bot.engine import Engine
     from bot.settings import Settings
     from bot.ui.format import answer_markdown
-    from bot.ui.web import WebChat
+    from bot.ui.webchat import WebChat
 
     engine = Engine(Settings(store=shared_store, data_dir=tmp_path / "data"))
     chat = WebChat(engine, "article")
@@ -290,7 +290,7 @@ def test_an_extractive_answer_arrives_whole_then_as_checked_markdown(
 def webchat(tmp_path: Path) -> Any:
     from bot.engine import Engine
     from bot.settings import Settings
-    from bot.ui.web import WebChat
+    from bot.ui.webchat import WebChat
 
     settings = Settings(store=tmp_path / "store", data_dir=tmp_path / "data", max_upload_bytes=1000)
     return WebChat(Engine(settings), "article")
@@ -388,7 +388,7 @@ def test_a_rating_is_saved_with_question_answer_and_citations(
     from bot.engine import Engine
     from bot.settings import Settings
     from bot.ui.feedback import load
-    from bot.ui.web import WebChat
+    from bot.ui.webchat import WebChat
 
     settings = Settings(store=shared_store, data_dir=tmp_path / "data")
     chat = WebChat(Engine(settings), "article")
@@ -433,7 +433,7 @@ def test_a_rating_of_an_answer_the_server_did_not_give_saves_nothing(
     from bot.engine import Engine
     from bot.settings import Settings
     from bot.ui.feedback import load
-    from bot.ui.web import WebChat
+    from bot.ui.webchat import WebChat
 
     settings = Settings(store=shared_store, data_dir=tmp_path / "data")
     engine = Engine(settings)
@@ -718,7 +718,7 @@ def test_serving_on_ipv6_loopback_answers_a_browsers_host_header(
 def test_handlers_give_typed_results(webchat: Any) -> None:
     """A switch to the session's own article changes nothing; a real one gives the new
     article's panel, suggestions and a new conversation; labels follow a new language."""
-    from bot.ui.web import AfterAnswer, NewArticle
+    from bot.ui.webchat import AfterAnswer, NewArticle
 
     webchat.engine.resolve_article(None)
     webchat.engine.index_text(
