@@ -150,6 +150,11 @@ class RestGuard:
             await self.app(scope, receive, send)
             return
         name, named = route
+        if name == "predict" and not named:
+            # Gradio's own route for the page's unqueued events (by `fn_index`, not a name):
+            # the page's calls, guarded by the origin checks like the queue's
+            await self.app(scope, receive, send)
+            return
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             await _json_error(send, 404, "not_found", f"no API endpoint /{name}")

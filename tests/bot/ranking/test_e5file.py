@@ -13,6 +13,7 @@ import pytest
 from bot.ranking.e5file import E5File, default_path, dequantise_q4_0
 from bot.ranking.e5tokenizer import E5Tokenizer
 from core.errors import ModelFileError
+from tests.conftest import dataset
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -40,7 +41,8 @@ def _equivalence() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    out: list[str] = _equivalence().sample_texts(200)
+    norquad = dataset("norquad", "validation.jsonl").parent
+    out: list[str] = _equivalence().sample_texts(200, norquad)
     return out
 
 

@@ -475,7 +475,7 @@ def test_questions_answer_while_a_large_article_is_indexed(tmp_path: Path) -> No
 def test_a_page_posted_as_html_keeps_its_metadata_and_a_private_link_is_refused(
     app: WebApp,
 ) -> None:
-    page = (Path(__file__).parents[1] / "index" / "fixtures" / "en_news.html").read_text("utf-8")
+    page = (Path(__file__).parents[2] / "index" / "fixtures" / "en_news.html").read_text("utf-8")
     with _api(app) as client:
         added = client.post("/api/v1/articles", json={"html": page, "title": "tram"})
         assert added.status_code == 201, added.text

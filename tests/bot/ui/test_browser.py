@@ -1035,7 +1035,7 @@ def test_upload_messages_are_current_in_the_interface_language_and_name_only_the
     files = {
         "brua.txt": BRUA.encode(),
         "empty.txt": b"",
-        "notes.pdf": b"%PDF-1.4",
+        "notes.docx": b"PK\x03\x04",
         "stor.txt": b"x" * 1_100_000,
         "tom.md": b" \n",
     }
@@ -1044,7 +1044,7 @@ def test_upload_messages_are_current_in_the_interface_language_and_name_only_the
     upload_file(page, tmp_path / "brua.txt", "Brua over fjorden")
     for name, expected in [
         ("empty.txt", "«empty.txt» har ingen tekst"),
-        ("notes.pdf", "«notes.pdf» ble ikke lastet opp: bare .txt og .md"),
+        ("notes.docx", "«notes.docx» ble ikke lastet opp: bare .txt, .md"),
         ("stor.txt", "«stor.txt» er for stor"),
     ]:
         upload_file(page, tmp_path / name, expected)
@@ -1055,7 +1055,7 @@ def test_upload_messages_are_current_in_the_interface_language_and_name_only_the
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     upload_file(page, tmp_path / "tom.md", "“tom.md” has no text")
     upload_file(page, tmp_path / "stor.txt", "“stor.txt” is too large")
-    upload_file(page, tmp_path / "notes.pdf", "“notes.pdf” was not uploaded")
+    upload_file(page, tmp_path / "notes.docx", "“notes.docx” was not uploaded")
     assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0
     assert page.locator("#upload-refused").is_hidden()
     assert_clean(page, watch)

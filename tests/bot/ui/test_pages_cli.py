@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTICLE, DATA, REPO, run_cli
+from tests.conftest import ARTICLE, DEV_QA, REPO, run_cli
 
 PAGE = REPO / "tests" / "index" / "fixtures" / "article.html"
-DEV = DATA / "article_dev_qa.jsonl"
+DEV = DEV_QA
 
 
 def _hit_at_1(out: Path) -> float:

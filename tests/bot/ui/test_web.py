@@ -748,7 +748,7 @@ def test_an_uploaded_page_shows_its_byline_date_and_site_above_the_article(
 ) -> None:
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     webchat.settings.__dict__["max_upload_bytes"] = 100_000  # a saved page is larger
-    page = Path(__file__).parents[1] / "index" / "fixtures" / "article.html"
+    page = Path(__file__).parents[2] / "index" / "fixtures" / "article.html"
     path = tmp_path / "gradio" / "0123abcd" / "putin-kim.html"
     path.parent.mkdir(parents=True)
     path.write_bytes(page.read_bytes())
