@@ -24,7 +24,7 @@ COPY core ./core
 COPY bot ./bot
 COPY index ./index
 # the default install and PDF articles (the chat offers PDF uploads): no training or plotting
-RUN pip install --no-cache-dir ".[pdf]"
+RUN pip install --no-cache-dir "./[pdf]"
 
 USER 10001:10001
 VOLUME ["/data"]
