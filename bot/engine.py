@@ -117,6 +117,7 @@ class Engine:
                     model_name=self._llm.model,
                     timeout_s=self._llm.timeout_s,
                     url=self._llm.base_url,
+                    article_tokens=self.settings.llm_article_tokens,
                 )
             return self._generator
 

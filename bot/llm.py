@@ -1,8 +1,11 @@
 """Generative answers from a model the user configured (OpenAI-compatible server or Ollama).
 
-The model sees the top retrieved sentences numbered [1]..[k] and must cite them. Its reply is
-cleaned (invisible characters, links, images), its markers are checked against those k
-sentences and renumbered, and the answer's citations are those sentences verbatim. A reply
+The model sees the whole article, its sentences numbered [1]..[n] in their own order, when it
+fits the configured budget (most news articles do), so a sentence the ranking missed can
+still answer; a longer article gives it the top retrieved sentences, numbered [1]..[k]. It
+must cite them. Its reply is
+cleaned (invisible characters, links, images), its markers are checked against those
+numbered sentences and renumbered, and the answer's citations are those sentences verbatim. A reply
 with no valid citation, a timeout or an unreachable server gives the extractive answer
 instead, with the reason in `fallback_reason`. LangChain's chat-model types stay here;
 langchain-openai and langchain-ollama (the `llm` extra) are imported only when a model is
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROMPT_SENTENCES = 5  # how many top-ranked sentences the model sees, as [1]..[k]
+# A conservative estimate of tokens from characters: BPE tokenizers give about four
+# characters a token on Norwegian and English news text, and fewer on names and numbers.
+CHARS_PER_TOKEN = 3
+MARKER_TOKENS = 3  # "[12] " and the line break
 MAX_ANSWER_TOKENS = 512
 LEAK_WORDS = 8  # a reply sharing this many consecutive words with the rules leaks them
 OPENAI_URL = "https://api.openai.com/v1"
@@ -213,12 +220,27 @@ class Generator:
         timeout_s: float,
         url: str = "",
         k: int = PROMPT_SENTENCES,
+        article_tokens: int = 0,
     ) -> None:
         self.chat_model = chat_model
         self.model_name = model_name
         self.timeout_s = timeout_s
         self.url = url
         self.k = k
+        self.article_tokens = article_tokens
+
+    def shown(self, ranked: tuple[Ranked, ...]) -> tuple[Ranked, ...]:
+        """The sentences the model sees, numbered [1]..[n] in this order: every sentence of
+        the article in document order when their estimated tokens fit `article_tokens`,
+        else the best `k` by rank."""
+        if self.article_tokens > 0 and len(ranked) > self.k:
+            estimate = sum(
+                len(prompt_sentence(r.sentence.text)) // CHARS_PER_TOKEN + MARKER_TOKENS
+                for r in ranked
+            )
+            if estimate <= self.article_tokens:
+                return tuple(sorted(ranked, key=lambda r: r.sentence.n))
+        return ranked[: self.k]
 
     @property
     def backend(self) -> str:
@@ -237,7 +259,7 @@ class Generator:
         """The chat messages: rules, then the numbered sentences and the question."""
         numbered = "\n".join(
             f"[{i}] {prompt_sentence(r.sentence.text)}"
-            for i, r in enumerate(ranked[: self.k], start=1)
+            for i, r in enumerate(self.shown(ranked), start=1)
         )
         user = texts.prompt(texts.LLM_USER_PROMPT, language).format(
             sentences=numbered, question=" ".join(clean_text(question).split())
@@ -279,7 +301,7 @@ class Generator:
         reply = clean_text(reply)
         if not reply.strip():
             return dataclasses.replace(extractive, fallback_reason=reasons["empty"])
-        shown = ranked[: self.k]
+        shown = self.shown(ranked)
         checked = check_reply(reply, len(shown), article_text)
         if leaks_prompt(checked.text, self.system_prompt(language)):
             return dataclasses.replace(extractive, fallback_reason=reasons["leak"])
@@ -331,7 +353,7 @@ class _Reading:
         self._retrieval = retrieval
         self._article_text = article_text
         self._deadline = time.monotonic() + generator.timeout_s
-        self._k = min(generator.k, len(retrieval.ranked))
+        self._k = len(generator.shown(retrieval.ranked))
         self._rules = generator.system_prompt(language)
         self.reply, self._shown, self._withheld = "", "", False
 

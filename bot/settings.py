@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # 0 would time out every call, so the bound is strict
     llm_timeout_s: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    # the model reads the whole article when its sentences fit this many tokens (estimated
+    # at three characters a token); a longer article gives it the best five; 0: always five
+    llm_article_tokens: int = Field(default=6000, ge=0, le=1_000_000)
 
     # web chat
     host: str = "127.0.0.1"

@@ -251,39 +251,72 @@ def test_half_configured_models_are_config_errors(
 # -- the whole path through langchain-openai and a scripted server -----------------------------
 
 
-def test_openai_compatible_server_gets_numbered_sentences(
+def test_openai_compatible_server_reads_the_whole_article_numbered_in_order(
     shared_store: Path, server: tuple[str, Script]
 ) -> None:
     url, script = server
-    script.reply = "Radtsjenko er forsker [1] og ekspert [99]."
+    script.reply = "Radtsjenko er forsker [3] og ekspert [99]."
     eng = llm_engine(shared_store, url)
-    answer = eng.ask(QUESTION, eng.resolve_article())
+    article = eng.resolve_article()
+    answer = eng.ask(QUESTION, article)
     assert answer.backend == "llm:scripted"
     assert answer.answer == "Radtsjenko er forsker [1] og ekspert."
-    assert [c.sentence for c in answer.citations] == [answer.ranking[0].sentence]
+    sentences = eng.sentences(article)
+    assert [c.sentence for c in answer.citations] == [sentences[2]]
     (request,) = script.requests
     assert request["model"] == "scripted" and request["stream"] is True  # one path: streamed
     system, user = request["messages"]
     assert system["role"] == "system" and "[2]" in system["content"]
-    for i, text in enumerate(top_sentences(answer), start=1):
-        assert f"[{i}] {' '.join(text.split())}\n" in user["content"]
+    for i, sentence in enumerate(sentences, start=1):
+        assert f"[{i}] {' '.join(sentence.text.split())}\n" in user["content"]
+    assert f"[{len(sentences) + 1}]" not in user["content"]
     assert user["content"].endswith(f"Spørsmål: {QUESTION}")
     assert script.headers[0]["authorization"] == "Bearer none"
 
 
+def test_a_sentence_the_ranking_missed_can_still_answer(
+    shared_store: Path, server: tuple[str, Script]
+) -> None:
+    url, script = server
+    eng = llm_engine(shared_store, url)
+    article = eng.resolve_article()
+    ranked = eng.ask(QUESTION, article).ranking
+    top = {r.sentence.id for r in ranked[:5]}
+    sentences = eng.sentences(article)
+    missed = next(k for k, s in enumerate(sentences, start=1) if s.id not in top)
+    script.reply = f"Se setningen [{missed}]."
+    answer = eng.ask(QUESTION, article)
+    assert answer.backend == "llm:scripted" and answer.fallback_reason is None
+    assert [c.sentence for c in answer.citations] == [sentences[missed - 1]]
+
+
+def test_an_article_over_the_budget_gives_the_model_its_best_five(
+    shared_store: Path, server: tuple[str, Script]
+) -> None:
+    url, script = server
+    script.reply = "Radtsjenko er forsker [1] og ekspert [99]."
+    eng = llm_engine(shared_store, url, llm_article_tokens=50)
+    answer = eng.ask(QUESTION, eng.resolve_article())
+    assert answer.answer == "Radtsjenko er forsker [1] og ekspert."
+    assert [c.sentence for c in answer.citations] == [answer.ranking[0].sentence]
+    user = script.requests[0]["messages"][1]["content"]
+    for i, text in enumerate(top_sentences(answer), start=1):
+        assert f"[{i}] {' '.join(text.split())}\n" in user
+    assert "[6]" not in user
+
+
 def test_streaming_through_the_server(shared_store: Path, server: tuple[str, Script]) -> None:
     url, script = server
-    script.reply = "Han er forsker [2] ved [7] et senter [1]."
+    script.reply = "Han er forsker [2] ved [97] et senter [1]."
     eng = llm_engine(shared_store, url)
-    chunks, final = streamed(eng.events(QUESTION, eng.resolve_article()))
+    article = eng.resolve_article()
+    chunks, final = streamed(eng.events(QUESTION, article))
     assert script.requests[0]["stream"] is True
-    assert chunks and all("7" not in c for c in chunks)
+    assert chunks and all("97" not in c for c in chunks)
     assert final.backend == "llm:scripted"
     assert final.answer == "Han er forsker [1] ved et senter [2]."
-    assert [c.sentence for c in final.citations] == [
-        final.ranking[1].sentence,
-        final.ranking[0].sentence,
-    ]
+    sentences = eng.sentences(article)
+    assert [c.sentence for c in final.citations] == [sentences[1], sentences[0]]
 
 
 def test_slow_failing_and_dead_servers_fall_back(
@@ -347,9 +380,9 @@ def test_cli_ask_json_keeps_valid_and_drops_invalid_markers(
     assert "[1]" in record["answer"] and "[99]" not in record["answer"]
     assert [c["n"] for c in record["citations"]] == [1]
     cited = record["citations"][0]
-    assert cited["sentence_id"] == record["ranking"][0]["sentence_id"] and cited["support"]
+    assert cited["sentence_id"].endswith(":1") and cited["support"]  # the article's first
     user = script.requests[0]["messages"][1]["content"]
-    assert f"[1] {' '.join(cited['text'].split())}\n" in user and "[5] " in user
+    assert f"[1] {' '.join(cited['text'].split())}\n" in user and "[6] " in user
 
 
 def test_cli_uncited_reply_says_so_plainly(
