@@ -108,6 +108,28 @@ LANGUAGE_BOUND_FEATURES = frozenset(
         "cognate_overlap",
     }
 )
+# The ranking features that count shared words (BM25, overlaps, cognates, and what is built
+# from them): the ones a question in other words loses. Training drops them for a share of
+# its lists ("lexical dropout") so the ranker cannot lean on them alone.
+WORD_BOUND_FEATURES = frozenset(
+    {
+        "bm25",
+        "bm25_z",
+        "bm25_rel",
+        "bm25_rank_recip",
+        "term_overlap",
+        "term_overlap_any",
+        "prev_bm25_rel",
+        "next_bm25_rel",
+        "dense_x_bm25",
+        "fused_z",
+        "idf_overlap",
+        "new_terms",
+        "bigram_overlap",
+        "cognate_overlap",
+        "cognate_z",
+    }
+)
 LANGUAGE_BOUND_ABSTAIN_FEATURES = frozenset(
     {
         "top_dense",

@@ -8,7 +8,7 @@ so reruns are fast.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -116,16 +116,25 @@ def make_example(item: QAItem, passage: Passage, qvec: np.ndarray) -> Example:
     return Example(item=item, passage=passage, question=q, matrix=matrix, gold=gold)
 
 
-def negative_pairs(items: Sequence[QAItem], seed: int) -> list[tuple[QAItem, str]]:
-    """Each item paired with the context of a different document (different first line)."""
-    contexts = sorted({i.context for i in items if i.context is not None})
+def first_line(item: QAItem) -> str:
+    """The document a NorQuAD-style context belongs to: passages of one document share their
+    first line (the headline)."""
+    return (item.context or "").split("\n", 1)[0]
+
+
+def negative_pairs(
+    items: Sequence[QAItem], seed: int, document: Callable[[QAItem], str] = first_line
+) -> list[tuple[QAItem, str]]:
+    """Each item paired with the context of a different document (by `document`)."""
+    doc_of = {i.context: document(i) for i in items if i.context is not None}
+    contexts = sorted(doc_of)
     rng = random.Random(seed)
     pairs = []
     for item in items:
         if item.context is None:
             continue
-        first = item.context.split("\n", 1)[0]
-        others = [c for c in contexts if c.split("\n", 1)[0] != first]
+        mine = document(item)
+        others = [c for c in contexts if doc_of[c] != mine]
         if others:
             pairs.append((item, rng.choice(others)))
     return pairs

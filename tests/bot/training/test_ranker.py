@@ -78,3 +78,53 @@ def test_train_ranker_command(tmp_path: Path, cli_env: dict[str, str]) -> None:
     assert r.returncode == 0, r.stderr
     r = run_cli(["train-ranker", str(tmp_path / "missing.jsonl"), "--out", str(out)], cli_env)
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def _small_xquad(tmp_path: Path, paragraphs: int = 2) -> Path:
+    """The first `paragraphs` paragraphs of XQuAD in English and German."""
+    folder = tmp_path / "xquad"
+    folder.mkdir()
+    for lang in ("en", "de"):
+        data = json.loads(dataset("xquad", f"xquad.{lang}.json").read_text())
+        data["data"] = [
+            {**data["data"][0], "paragraphs": data["data"][0]["paragraphs"][:paragraphs]}
+        ]
+        (folder / f"xquad.{lang}.json").write_text(json.dumps(data, ensure_ascii=False))
+    return folder
+
+
+def test_added_signals_train_beside_the_files_questions(tmp_path: Path, e5: Any) -> None:
+    from bot.training.noise import noisy_copies
+
+    items = read_qa_file(_small_train(tmp_path, 6)).items
+    extra = noisy_copies(items, 1.0, seed=0)
+    plain, _ = train_model(items, e5, tmp_path / "cache", seed=0)
+    model, report = train_model(
+        items, e5, tmp_path / "cache", seed=0, extra=extra, lexical_dropout=0.5
+    )
+    assert report.n_questions == len(items) and report.n_added == len(extra) > 0
+    assert report.lexical_dropout == 0.5
+    assert not np.allclose(model.lexical.ranker.coef, plain.lexical.ranker.coef)
+
+
+def test_train_ranker_takes_noise_and_cross_lingual_pairs(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "ranker.json"
+    train = str(_small_train(tmp_path, 4))
+    signals = ["--noise", "0.5", "--cross-lingual", str(_small_xquad(tmp_path))]
+    r = run_cli(
+        ["train-ranker", train, "--out", str(out), *signals, "--lexical-dropout", "0.3"],
+        cli_env,
+    )
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["noise"] == 0.5 and meta["cross_lingual"] == "xquad"
+    assert meta["lexical_dropout"] == 0.3 and meta["n_added"] > 20
+    for bad, said in (
+        (["--noise", "2"], "must be from 0 to 1"),
+        (["--cross-lingual", str(tmp_path / "none")], "two or more XQuAD files"),
+    ):
+        r = run_cli(["train-ranker", train, "--out", str(tmp_path / "x.json"), *bad], cli_env)
+        assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
