@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answer_records import Ranked
-from bot.ranking.crossencoder import CrossEncoderScorer
+from bot.ranking.crossencoder import AnswerRule, CrossEncoderScorer
 from bot.ranking.features import (
     PreparedSentences,
     QuestionInfo,
@@ -111,25 +111,32 @@ class SentenceRetriever:
             first_stage=top2,
             first_stage_answerable=answerable,
         )
-        # The cross-encoder and its answer rule were fitted on Norwegian questions over the
-        # lexical variant's scores; the cross-lingual variant's scores are on another scale,
-        # so questions in other languages keep the first stage's answer.
-        if self.reranker is None or not ranked or language not in LEXICAL_LANGUAGES:
+        # The answer rule combines the cross-encoder with the first stage's scores, whose
+        # scale differs between the lexical and the cross-lingual variant: each has its own
+        # rule, and without one for the question's variant the first stage answers.
+        if self.reranker is None or not ranked:
             return first
-        return self._reranked(question, first, logit(answerable) - logit(variant.abstain_below))
+        rule = self.reranker.rule_for(language not in LEXICAL_LANGUAGES)
+        if rule is None:
+            return first
+        return self._reranked(
+            question, first, logit(answerable) - logit(variant.abstain_below), rule
+        )
 
-    def _reranked(self, question: str, first: Retrieval, abstain_logit: float) -> Retrieval:
+    def _reranked(
+        self, question: str, first: Retrieval, abstain_logit: float, rule: AnswerRule
+    ) -> Retrieval:
         """The first stage's best `rule.k` sentences rescored by the cross-encoder; the rest
         keep the first stage's order below them, on the same scale."""
         assert self.reranker is not None
         t0 = time.perf_counter()
-        rule = self.reranker.rule
         head = first.ranked[: rule.k]
         verdict = self.reranker.rerank(
             question,
             [r.sentence.text for r in head],
             np.array([r.score for r in head]),
             abstain_logit,
+            rule,
         )
         top = [
             Ranked(

@@ -176,6 +176,10 @@ class CrossEncoderScorer:
         self.max_len = int(meta["max_len"])
         self.max_question = int(meta["max_question"])
         self._rule = AnswerRule.from_json(meta["rule"]) if "rule" in meta else None
+        # questions in other languages than the article's are ranked by the first stage's
+        # cross-lingual variant, on another scale: their rule is fitted apart (when it was)
+        crossing = meta.get("rule_crosslingual")
+        self.crosslingual_rule = AnswerRule.from_json(crossing) if crossing else None
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -219,17 +223,24 @@ class CrossEncoderScorer:
         (out,) = self.session.run(["scores"], {"words": words, "mask": mask})
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
+    def rule_for(self, crosslingual: bool) -> AnswerRule | None:
+        """The answer rule for a question ranked by the first stage's lexical variant, or by
+        its cross-lingual one (None when no rule was fitted for those)."""
+        return self.crosslingual_rule if crosslingual else self.rule
+
     def rerank(
         self,
         question: str,
         sentences: Sequence[str],
         first_stage: np.ndarray,
         first_stage_abstain_logit: float,
+        rule: AnswerRule | None = None,
     ) -> Reranked:
-        """Score the first stage's top candidates and apply the shipped answer rule."""
+        """Score the first stage's top candidates and apply the answer rule (default: the
+        lexical variant's)."""
         ce = self.score(question, sentences)
         return apply_rule(
-            self.rule,
+            rule or self.rule,
             self.null,
             ce,
             np.asarray(first_stage, dtype=np.float64),

@@ -96,3 +96,26 @@ def test_questions_in_other_languages_keep_the_first_stage(
     reranked = answerer.retriever.retrieve(question, "en")
     first = first_stage.retriever.retrieve(question, "en")
     assert reranked == first and reranked.rerank_ms == 0
+
+
+def test_a_reranker_with_a_cross_lingual_rule_rereads_other_languages_with_it(
+    shared_store: Path, tmp_path: Path
+) -> None:
+    """`train-reranker --recipe '{"crosslingual_rule": true}'` ships a rule for questions the
+    first stage ranks with its cross-lingual variant; the retriever then applies it."""
+    import json
+    import shutil
+
+    data = Path(__file__).resolve().parents[2] / "bot" / "data"
+    meta = json.loads((data / "reranker.json").read_text())
+    rule = dict(meta["rule"], abstain_below=0.0, second_within=123.0)  # visibly another rule
+    (tmp_path / "reranker.json").write_text(json.dumps({**meta, "rule_crosslingual": rule}))
+    shutil.copy(data / "reranker.onnx", tmp_path / "reranker.onnx")
+    engine = Engine(Settings(store=shared_store, reranker_dir=tmp_path))
+    retriever = engine.answerer("article").retriever
+    question = "Who will Kim Jong-un meet?"
+    english = retriever.retrieve(question, "en")
+    assert english.rerank_ms > 0 and not english.abstain  # nothing is below 0
+    assert english.second_within == 123.0
+    norwegian = retriever.retrieve("Hvem skal Kim Jong-un møte?", "nb")
+    assert norwegian.rerank_ms > 0 and norwegian.second_within == meta["rule"]["second_within"]

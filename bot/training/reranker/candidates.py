@@ -21,6 +21,7 @@ from bot.ranking.model import RankerModel, logit
 from bot.training.examples import (
     Example,
     QAItem,
+    first_line,
     make_example,
     negative_pairs,
     prepare_passages,
@@ -74,6 +75,31 @@ def heldout_contexts(
     return frozenset(contexts[: round(len(contexts) * share)])
 
 
+def heldout_extra(
+    extra: Sequence[QAItem],
+    primary: frozenset[str],
+    held: frozenset[str],
+    seed: int,
+    document: Callable[[QAItem], str],
+    share: float = HELDOUT_SHARE,
+) -> frozenset[str]:
+    """The contexts of the added items (messy copies, cross-lingual pairs) held out from
+    fine-tuning: a copy of one of the training file's passages (`primary`) is held out when
+    that passage is (`held`); of the other passages, a seeded share of the documents, all
+    translations of one paragraph together, so that none of them is fine-tuned on."""
+    docs = sorted(
+        {document(i) for i in extra if i.context is not None and i.context not in primary}
+    )
+    random.Random(seed).shuffle(docs)
+    chosen = set(docs[: round(len(docs) * share)])
+    return frozenset(
+        i.context
+        for i in extra
+        if i.context is not None
+        and (i.context in held if i.context in primary else document(i) in chosen)
+    )
+
+
 def candidate_list(
     example: Example,
     ranker: RankerModel,
@@ -114,14 +140,16 @@ def build_lists(
     seed: int,
     language_of: Callable[[str], str],
     force_gold: bool = False,
+    document: Callable[[QAItem], str] = first_line,
 ) -> list[QuestionLists]:
     """The three candidate lists of every answerable, context-carrying item, each ranked by
     the first-stage variant for the question's language (`language_of`, the detector the
-    answer path uses), as when answering (`force_gold`: see `candidate_list`)."""
+    answer path uses), as when answering (`force_gold`: see `candidate_list`). The other
+    document's passage is drawn by `document` (translations of one paragraph are one)."""
     usable = [i for i in items if i.context is not None and i.spans and i.answerable]
     passages = prepare_passages([i.context or "" for i in usable], embedder, cache)
     qvecs = embed_questions([i.question for i in usable], embedder, cache)
-    others = {id(it): ctx for it, ctx in negative_pairs(usable, seed)}
+    others = {id(it): ctx for it, ctx in negative_pairs(usable, seed, document)}
     out = []
     for n, item in enumerate(usable):
         language = language_of(item.question)

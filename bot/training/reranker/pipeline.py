@@ -30,9 +30,11 @@ import numpy as np
 import torch
 
 from bot.ranking.e5file import E5File
-from bot.ranking.model import RankerModel
+from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel
+from bot.training.crosslingual import document_of
 from bot.training.examples import QAItem
-from bot.training.reranker.candidates import CandidateList
+from bot.training.reranker.calibration import Scored, fit_rule
+from bot.training.reranker.candidates import CandidateList, QuestionLists
 from bot.training.reranker.export import export_onnx
 from bot.training.reranker.loop import train
 from bot.training.reranker.recipe import CALIBRATION_KS, TrainSettings
@@ -57,31 +59,55 @@ class TrainingRun:
     ranker: RankerModel
     language_of: Callable[[str], str]
     e5_path: Path | None = None
+    # added training signals (messy copies, cross-lingual pairs): fine-tuned on and
+    # calibrated on like the file's items, held out by the same rule
+    extra: Sequence[QAItem] = ()
 
 
 def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     """Fine-tune, export and calibrate; returns the written `reranker.json`.
 
     Each stage is skipped when its output exists, so an interrupted run continues where it
-    stopped: fine-tuning from its last checkpoint, then the ONNX export (fp32 and int8), then
-    the answer rule fitted on the held-out training passages, written with the metadata to
-    OUT/reranker.json.
+    stopped: fine-tuning from its last checkpoint, then the ONNX export, then the answer
+    rules fitted on the held-out training passages (one for questions the first stage ranks
+    with its lexical variant, one for the cross-lingual variant when there are enough such
+    questions), written with the metadata to OUT/reranker.json. A directory that holds only
+    a shipped graph with its reranker.json has its answer rules refitted (for a retrained
+    first stage) without fine-tuning again.
     """
     from bot.ranking.crossencoder import load_scorer
     from bot.ranking.e5file import default_path
-    from bot.training.reranker.calibration import ScoreCache, fit_rule, score_all
-    from bot.training.reranker.candidates import build_lists, heldout_contexts
+    from bot.training.reranker.calibration import ScoreCache, score_all
+    from bot.training.reranker.candidates import build_lists, heldout_contexts, heldout_extra
     from bot.training.reranker.packing import pack_graph
 
     out, recipe = job.out, job.recipe
     items = [i for i in job.items if i.context is not None]
+    extra = [i for i in job.extra if i.context is not None]
     held = heldout_contexts(items, recipe.seed)
+    primary = frozenset(i.context for i in items if i.context is not None)
+    held_extra = heldout_extra(extra, primary, held, recipe.seed, document_of)
     fit_items = [i for i in items if i.context not in held]
     held_items = [i for i in items if i.context in held]
+    fit_extra = [i for i in extra if i.context not in held_extra]
     notice(
         f"{len(fit_items)} questions to fine-tune on, {len(held_items)} held out "
-        f"({len(held)} passages)"
+        f"({len(held)} passages); added: {len(fit_extra)} and {len(extra) - len(fit_extra)}"
     )
+
+    def lists_of(group: Sequence[QAItem], k: int, force_gold: bool) -> list[QuestionLists]:
+        return build_lists(
+            group,
+            job.embedder,
+            job.cache,
+            job.ranker,
+            k,
+            recipe.seed,
+            job.language_of,
+            force_gold=force_gold,
+            document=document_of,
+        )
+
     e5file = E5File(job.e5_path or default_path())
     graph, shipped = out / "reranker-fp32.onnx", out / "reranker.onnx"
     packing = out / "reranker-frozen.json"
@@ -89,20 +115,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         notice("building the first stage's candidate lists ...")
         # lists are built over all items (one cached array of question vectors, one draw of
         # the other passages) and then split
-        lists = [
-            q
-            for q in build_lists(
-                items,
-                job.embedder,
-                job.cache,
-                job.ranker,
-                recipe.k,
-                recipe.seed,
-                job.language_of,
-                force_gold=True,
-            )
-            if q.item.context not in held
-        ]
+        lists = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
+        lists += [q for q in lists_of(extra, recipe.k, True) if q.item.context not in held_extra]
         val_items = job.validation
 
         def validation() -> list[CandidateList]:
@@ -126,8 +140,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         export_onnx(model.eval(), graph)
         del model
         packing.write_text(json.dumps(pack_graph(graph, e5file, shipped)) + "\n", encoding="utf-8")
-    state = torch.load(out / "model.pt", weights_only=False)
-    null = float(state["null"])
+    trained = _trained(out, packing)
+    null = float(trained["null_logit"])
     meta: dict[str, Any] = {
         "source": "articlebot train-reranker",
         "train_file": job.train_name,
@@ -135,71 +149,99 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         "emb_word_sha256": e5file.tensor_sha256("emb.word"),
         "e5_file": e5file.path.name,
         "onnx": shipped.name,
-        "null_logit": null,
-        "alpha": float(state["alpha"]),
         "max_len": recipe.max_len,
         "max_question": recipe.max_question,
         "recipe": asdict(recipe),
-        "steps": int(state.get("steps", 0)),
         "heldout_passages": len(held),
         "heldout_questions": len(held_items),
         "fine_tune_questions": len(fit_items),
         "calibration_questions": min(len(held_items), recipe.calibration_questions),
-        **json.loads(packing.read_text(encoding="utf-8")),
+        "added_questions": {"fine_tune": len(fit_extra), "heldout": len(extra) - len(fit_extra)},
+        **trained,
     }
     (out / "reranker.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    notice("fitting the answer rule on the held-out passages ...")
+    notice("fitting the answer rules on the held-out passages ...")
     scorer = load_scorer(out, out / "completed", e5_path=job.e5_path, threads=recipe.threads)
-    held_lists = [
-        q
-        for q in build_lists(
-            items,
-            job.embedder,
-            job.cache,
-            job.ranker,
-            max(CALIBRATION_KS),
-            recipe.seed,
-            job.language_of,
-        )
-        if q.item.context in held
-    ]
+    k_max = max(CALIBRATION_KS)
+    held_lists = [q for q in lists_of(items, k_max, False) if q.item.context in held]
+    held_lists += [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
     random.Random(recipe.seed).shuffle(held_lists)
     held_lists = held_lists[: recipe.calibration_questions]
     scored = score_all(
         held_lists, ScoreCache(scorer.score, score_cache_path(out, shipped)), desc="held-out"
     )
-    rules: dict[str, Any] = {}
-    for k in CALIBRATION_KS:
-        rule, figures = fit_rule(
-            scored, k, null, seed=recipe.seed, start=(1.0, float(state["alpha"]))
-        )
-        hits = float(
-            np.mean(
-                [
-                    bool(
-                        r["own"].lists.gold[:k][
-                            int(
-                                np.argmax(
-                                    rule.ce_weight * r["own"].ce[:k]
-                                    + rule.first_stage_weight * r["own"].lists.first_stage[:k]
-                                )
-                            )
-                        ]
-                    )
-                    for r in scored
-                ]
-            )
-        )
-        figures["hit_at_1"] = hits
-        rules[str(k)] = {"rule": rule.to_json(), "heldout": figures}
-    meta["rule"] = rules[str(recipe.rerank_k)]["rule"]
-    meta["heldout_by_k"] = {k: v["heldout"] for k, v in rules.items()}
+    crossing = [job.language_of(q.item.question) not in LEXICAL_LANGUAGES for q in held_lists]
+    groups = {
+        "rule": [r for r, c in zip(scored, crossing, strict=True) if not c],
+        "rule_crosslingual": [r for r, c in zip(scored, crossing, strict=True) if c],
+    }
+    start = (1.0, float(trained["alpha"]))
+    for name, group in groups.items():
+        if name == "rule_crosslingual" and len(group) < MIN_RULE_QUESTIONS:
+            meta.pop(name, None)
+            continue
+        rules = {str(k): _fitted(group, k, null, recipe.seed, start) for k in CALIBRATION_KS}
+        if name == "rule" or recipe.crosslingual_rule:
+            meta[name] = rules[str(recipe.rerank_k)]["rule"]
+        else:
+            meta.pop(name, None)
+        meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
+        meta[f"heldout_questions{name[4:]}"] = len(group)
     tmp = out / "reranker.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out / "reranker.json")
-    held_hit = rules[str(recipe.rerank_k)]["heldout"]["hit_at_1"]
+    held_hit = meta["heldout_by_k"][str(recipe.rerank_k)]["hit_at_1"]
     notice(f"wrote {out / 'reranker.json'}: k {recipe.rerank_k}, held-out hit@1 {held_hit:.3f}")
     return out / "reranker.json"
+
+
+# fewer held-out cross-lingual questions than this fit no rule of their own (questions in
+# other languages then keep the first stage's answer)
+MIN_RULE_QUESTIONS = 100
+
+
+def _fitted(
+    scored: Sequence[dict[str, Scored]],
+    k: int,
+    null: float,
+    seed: int,
+    start: tuple[float, float],
+) -> dict[str, Any]:
+    """The answer rule for the top k of these held-out lists, with its figures there."""
+    rule, figures = fit_rule(scored, k, null, seed=seed, start=start)
+    hits = [
+        bool(
+            r["own"].lists.gold[:k][
+                int(
+                    np.argmax(
+                        rule.ce_weight * r["own"].ce[:k]
+                        + rule.first_stage_weight * r["own"].lists.first_stage[:k]
+                    )
+                )
+            ]
+        )
+        for r in scored
+    ]
+    figures["hit_at_1"] = float(np.mean(hits))
+    return {"rule": rule.to_json(), "heldout": figures}
+
+
+def _trained(out: Path, packing: Path) -> dict[str, Any]:
+    """What the answer rules need of the fine-tuned model (its null logit, the first stage's
+    weight, its steps) and how its graph was packed: from the run's final state, or, in a
+    directory that holds only a shipped graph, from that graph's reranker.json."""
+    state_file = out / "model.pt"
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        return {
+            "null_logit": float(state["null"]),
+            "alpha": float(state["alpha"]),
+            "steps": int(state.get("steps", 0)),
+            **json.loads(packing.read_text(encoding="utf-8")),
+        }
+    shipped = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
+    keep = ("null_logit", "alpha", "steps", "frozen", "frozen_file", "frozen_sha256")
+    return {k: shipped[k] for k in (*keep, "frozen_bytes") if k in shipped}
 
 
 def score_cache_path(out: Path, graph: Path) -> Path:

@@ -39,6 +39,10 @@ class TrainSettings:
     # 0.804 against 0.807), and the answer has an 80 ms budget
     rerank_k: int = 3
     calibration_questions: int = 10_000  # held-out questions the answer rule is fitted on (all)
+    # fit and ship an answer rule of its own for questions the first stage ranks with its
+    # cross-lingual variant (English, Swedish, ...); off: they keep the first stage's answer.
+    # Its held-out figures are written either way.
+    crosslingual_rule: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a recipe that could not finish, before anything is loaded or trained."""

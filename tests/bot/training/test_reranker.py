@@ -102,6 +102,44 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_a_loadable_reranker
     assert again.returncode == 0 and "building the first stage" not in again.stderr
 
 
+def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """For a retrained first stage: the shipped graph stays, its rules are fitted anew."""
+    import shutil
+
+    from bot.ranking.crossencoder import load_scorer
+
+    out = tmp_path / "rr"
+    out.mkdir()
+    for name in ("reranker.onnx", "reranker.json"):
+        shutil.copy(REPO / "bot" / "data" / name, out / name)
+    shipped = json.loads((out / "reranker.json").read_text())
+    r = run_cli(
+        [
+            "train-reranker",
+            str(_small_train(tmp_path, 30)),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--noise",
+            "0.5",
+            "--recipe",
+            json.dumps({"calibration_questions": 40}),
+        ],
+        cli_env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "building the first stage" not in r.stderr and not (out / "model.pt").exists()
+    meta = json.loads((out / "reranker.json").read_text())
+    assert meta["null_logit"] == shipped["null_logit"] and meta["steps"] == shipped["steps"]
+    assert meta["frozen_sha256"] == shipped["frozen_sha256"]
+    assert meta["rule"] != shipped["rule"] and meta["added_questions"]["heldout"] > 0
+    assert "rule_crosslingual" not in meta  # too few cross-lingual questions held out
+    assert load_scorer(out, tmp_path / "completed").rule.k == meta["rule"]["k"]
+
+
 def test_another_recipe_does_not_resume_a_checkpoint(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
