@@ -23,7 +23,9 @@ from core.errors import ArticlebotError, ConfigError
 if TYPE_CHECKING:
     from bot.answer_records import Answer
     from bot.engine import Engine
+    from bot.eval.qafile import QAItem
     from bot.events import Event
+    from bot.training.examples import QAItem as TrainingItem
     from bot.training.reranker.recipe import TrainSettings
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
@@ -125,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="train on the questions of the first N passages only",
     )
+    _signals(p, noise=0.5)
+    p.add_argument(
+        "--lexical-dropout",
+        type=_share,
+        default=0.3,
+        metavar="SHARE",
+        help="drop the word-overlap features from this share of the ranker's lists (default 0.3)",
+    )
     _common(p)
 
     p = sub.add_parser(
@@ -147,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--recipe", metavar="JSON", help="training settings to override, e.g. '{\"epochs\": 1}'"
     )
+    _signals(p, noise=0.0)
     _common(p)
 
     p = sub.add_parser(
@@ -454,6 +465,63 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, notice: Callable[[st
     return serve(settings, notice)
 
 
+def _share(text: str) -> float:
+    """A share from 0 to 1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be from 0 to 1")
+    return value
+
+
+def _signals(p: argparse.ArgumentParser, noise: float) -> None:
+    """The training signals added beside the file's own questions."""
+    p.add_argument(
+        "--noise",
+        type=_share,
+        default=noise,
+        metavar="SHARE",
+        help="add a messy copy (lowercase, no æøå, typos, no question mark, key words only) "
+        f"of this share of the questions (default {noise:g})",
+    )
+    p.add_argument(
+        "--cross-lingual",
+        metavar="DIR",
+        help="a folder of XQuAD files (xquad.<lang>.json): add questions asked in one "
+        "language of the paragraph in another",
+    )
+    p.add_argument(
+        "--pairs-per-question",
+        type=int,
+        default=2,
+        choices=range(1, 7),
+        metavar="N",
+        help="cross-lingual pairs drawn for each XQuAD question (1 to 6, default 2)",
+    )
+
+
+def _added_items(args: argparse.Namespace, items: Sequence[QAItem]) -> list[TrainingItem]:
+    """The messy copies and cross-lingual pairs the flags ask for."""
+    from bot.eval.qafile import read_qa_file
+    from bot.training.crosslingual import cross_pairs
+    from bot.training.noise import noisy_copies
+
+    added: list[TrainingItem] = list(noisy_copies(items, args.noise, args.seed))
+    if args.cross_lingual:
+        folder = Path(args.cross_lingual)
+        files = sorted(folder.glob("xquad.*.json")) if folder.is_dir() else []
+        if len(files) < 2:
+            raise ConfigError(
+                f"--cross-lingual {folder}: needs a folder with two or more XQuAD files "
+                "(xquad.<lang>.json) of the same questions"
+            )
+        by_language = {f.name.split(".")[1]: read_qa_file(f).items for f in files}
+        added += cross_pairs(by_language, args.pairs_per_question, args.seed)
+    return added
+
+
 def cmd_train_ranker(
     args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]
 ) -> int:
@@ -474,6 +542,9 @@ def cmd_train_ranker(
         "train_file": Path(args.file).name,
         "train_sha256": qa.sha256,
         "max_contexts": args.max_contexts,
+        "noise": args.noise,
+        "cross_lingual": Path(args.cross_lingual).name if args.cross_lingual else None,
+        "pairs_per_question": args.pairs_per_question,
     }
     write_model(
         items,
@@ -483,6 +554,8 @@ def cmd_train_ranker(
         Path(args.cache) if args.cache else None,
         args.seed,
         notice,
+        extra=_added_items(args, items),
+        lexical_dropout=args.lexical_dropout,
     )
     return EXIT_OK
 
@@ -514,8 +587,9 @@ def cmd_train_reranker(
             cache=Path(args.cache) if args.cache else None,
             recipe=recipe,
             embedder=make_embedder(settings.embedder),
-            ranker=load_model(),
+            ranker=load_model(settings.ranker_file),
             language_of=detect_language,
+            extra=_added_items(args, qa.items),
         ),
         notice,
     )
