@@ -128,13 +128,18 @@ def _overview(
         Citation(n=i, sentence=s, score=score.get(s.id, 0.0)) for i, s in enumerate(chosen, start=1)
     )
     body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
+    # the answer ranks by what the sentences are to the article, not by likeness to the
+    # question: its ranking says so, the cited sentences first
+    by_id = {r.sentence.id: r for r in retrieval.ranked}
+    first = [by_id.get(s.id, Ranked(sentence=s, score=score.get(s.id, 0.0))) for s in chosen]
+    rest = [r for r in retrieval.ranked if r.sentence.id not in {s.id for s in chosen}]
     return Answer(
         question=question,
         answer=body,
         language=language,
         article=article_id,
         citations=citations,
-        ranking=retrieval.ranked[:ranking_size],
+        ranking=(*first, *rest)[:ranking_size],
         abstained=not citations,
         short_answer=None,
     )

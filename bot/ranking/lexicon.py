@@ -236,7 +236,12 @@ OVERVIEW_PATTERNS = (
     r"\b(?:hva|kva) (?:handler|handlar|går) (?:artikkelen|saken|teksten|det)\b",
     r"\b(?:hva|kva) (?:er|var) (?:hovedpoenget|hovudpoenget|poenget|hovedbudskapet|"
     r"hovudbodskapen|budskapet|konklusjonen)\b",
+    r"\b(?:hva|kva) er (?:hovedfunnet|hovudfunnet|hovedsaken|hovudsaka|nyheten|nyheita)\b",
+    r"\b(?:hva|kva) er (?:denne |dette |den |det )?(?:saka|saken|artikkelen|teksten|"
+    r"historien|historia|nyheten)\b(?: \w+)? om\b",
     r"\b(?:oppsummer|oppsummering|samandrag|sammendrag|resymé)\w*",
+    r"\bkort fortalt\b",
+    r"\b(?:in short|in brief|briefly)\b",
     r"\bwhat(?:'s| is| was) (?:the |this )?(?:article|story|piece|text) about\b",
     r"\b(?:summari[sz]e|summary|sum up|tl;?dr|gist)\b",
     r"\bwhat(?:'s| is) (?:the |its )?(?:main|central|key) (?:claim|point|argument|message|"

@@ -23,6 +23,11 @@ from tests.conftest import dataset
         "De quoi parle cet article ?",
         "Vad handlar artikeln om?",
         "Hva er hovedpoenget?",
+        "Hva er saken egentlig om?",
+        "Kva er denne teksten om?",
+        "Hva er nyheten?",
+        "Kort fortalt: hva skjedde?",
+        "In short, what happened?",
     ],
 )
 def test_overview_questions_are_told_apart(question: str) -> None:
@@ -34,6 +39,8 @@ def test_no_norquad_question_is_taken_for_an_overview() -> None:
     lines = dataset("norquad", "validation.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = {question_intent(json.loads(line)["question"]).kind for line in lines}
     assert "overview" not in kinds
+    for fact in ("Hva er saken med Putin?", "Hva er det han er redd for?", "Hvem er Kim?"):
+        assert question_intent(fact).kind != "overview"
 
 
 def test_why_and_role_questions() -> None:
