@@ -57,6 +57,34 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The answer itself (a name, date, number or place) inside a cited sentence: verbatim,
+    `article_text[start:end] == text`, with the confidence model's probability."""
+
+    text: str
+    start: int
+    end: int
+    confidence: float
+    sentence_id: str
+
+    @classmethod
+    def inside(cls, sentence: Sentence, text: str, offset: int, confidence: float) -> ShortAnswer:
+        """The span `text` found at `offset` in `sentence`, placed in the article."""
+        start = sentence.start + offset
+        return cls(text, start, start + len(text), confidence, sentence.id)
+
+    def to_record(self) -> dict[str, Any]:
+        """The short answer as in the answer record."""
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "confidence": round(self.confidence, 4),
+            "sentence_id": self.sentence_id,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer with its citations: what `ask --json` prints and eval scores."""
 
@@ -67,7 +95,7 @@ class Answer:
     citations: tuple[Citation, ...]
     ranking: tuple[Ranked, ...]
     abstained: bool = False
-    short_answer: str | None = None
+    short_answer: ShortAnswer | None = None
     backend: str = "extractive"
     fallback_reason: str | None = None
     id: str | None = None
@@ -84,7 +112,7 @@ class Answer:
             "id": self.id,
             "question": self.question,
             "answer": self.answer,
-            "short_answer": self.short_answer,
+            "short_answer": self.short_answer.to_record() if self.short_answer else None,
             "abstained": self.abstained,
             "language": self.language,
             "article": self.article,

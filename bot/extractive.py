@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot import texts
-from bot.answer_records import Answer, Citation, Ranked
+from bot.answer_records import Answer, Citation, Ranked, ShortAnswer
 from bot.intent import Intent
 from bot.retriever import Retrieval
 from bot.short_answer import short_answer
@@ -74,7 +74,7 @@ def extractive_answer(
         )
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
     # the short-answer gate was fitted on the first stage's scores and answerability
-    short = (
+    found = (
         None
         if abstained
         else short_answer(
@@ -84,6 +84,11 @@ def extractive_answer(
             list(retrieval.first_stage),
             retrieval.first_stage_answerable,
         )
+    )
+    short = (
+        ShortAnswer.inside(chosen[0].sentence, found.text, found.offset, found.confidence)
+        if found
+        else None
     )
     return Answer(
         question=question,

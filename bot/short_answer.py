@@ -131,7 +131,9 @@ def _pick(
             -len(m.group(group).split()) if kind == "name" else 0,
         ),
     )
-    return Candidate(best.group(group).strip(), kind, best.start(group), len(matches))
+    raw = best.group(group)
+    start = best.start(group) + len(raw) - len(raw.lstrip())
+    return Candidate(raw.strip(), kind, start, len(matches))
 
 
 def candidate(q: QuestionInfo, sentence: str, question: str = "") -> Candidate | None:
@@ -288,6 +290,16 @@ def confidence(
     return float(model.model.probability(x[None, :])[0])
 
 
+@dataclass(frozen=True)
+class Found:
+    """A short answer in its sentence: the span's text, where it starts in the sentence, and
+    the confidence model's probability that it is right."""
+
+    text: str
+    offset: int
+    confidence: float
+
+
 def short_answer(
     q: QuestionInfo,
     sentence: str,
@@ -295,7 +307,7 @@ def short_answer(
     scores: Sequence[float] = (),
     answerable: float = 1.0,
     model: ShortAnswerModel | None = None,
-) -> str | None:
+) -> Found | None:
     """A short answer span from `sentence` (the first cited) for the question, or None when
     unsure. `scores` are the ranker's scores, best first (at least the top two), and
     `answerable` the abstention model's probability that the article answers."""
@@ -303,9 +315,9 @@ def short_answer(
     if c is None:
         return None
     chosen = model or _shipped()
-    if (
-        chosen is None
-        or confidence(q, sentence, question, c, scores, answerable, chosen) < chosen.show_above
-    ):
+    if chosen is None:
         return None
-    return c.text
+    p = confidence(q, sentence, question, c, scores, answerable, chosen)
+    if p < chosen.show_above:
+        return None
+    return Found(c.text, c.start, p)

@@ -9,6 +9,7 @@ from __future__ import annotations
 STRINGS: dict[str, dict[str, str]] = {
     "nb": {
         "abstain": "Artikkelen sier ikke noe om dette.",
+        "short_answer": "Svar",
         "sources": "Kilder",
         "closest": "Nærmeste setninger (ikke belegg)",
         "empty_question": "Skriv et spørsmål om artikkelen.",
@@ -63,6 +64,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "abstain": "The article doesn't say.",
+        "short_answer": "Answer",
         "sources": "Sources",
         "closest": "Closest sentences (not support)",
         "empty_question": "Please type a question about the article.",

@@ -95,6 +95,8 @@ def entry(n: int, outcome: Outcome) -> dict[str, Any]:
             "f1": s.f1,
             "latency_ms": s.latency_ms,
             "confidence": s.confidence,
+            "short_shown": s.short_shown,
+            "short_scores": list(s.short_scores) if s.short_scores is not None else None,
         },
         "gold": list(outcome.gold),
         "gold_texts": list(outcome.gold_texts),
@@ -117,6 +119,9 @@ def outcome_of(item: QAItem, line: Mapping[str, Any]) -> Outcome:
         f1=s["f1"],
         latency_ms=s["latency_ms"],
         confidence=s["confidence"],
+        # absent in journals written before short answers were scored: none was shown
+        short_shown=bool(s.get("short_shown", False)),
+        short_scores=_short_scores(s.get("short_scores")),
     )
     return Outcome(
         item,
@@ -278,3 +283,10 @@ def _check_same(where: str, then: Mapping[str, Any], now: Mapping[str, Any]) -> 
                 f"{flat_then.get(key)!r} then, {flat_now.get(key)!r} now); "
                 "run without --resume to start afresh"
             )
+
+
+def _short_scores(value: Any) -> tuple[float, float, float] | None:
+    """A journal's (exact match, F1, right) of a shown short answer, or None."""
+    if isinstance(value, list) and len(value) == 3:
+        return float(value[0]), float(value[1]), float(value[2])
+    return None

@@ -44,6 +44,10 @@ HEADLINE = (
     "coverage",
     "latency_ms_p50",
     "latency_ms_p95",
+    "short_answer_coverage",
+    "short_answer_precision",
+    "exact_match_shown",
+    "f1_shown",
 )
 
 # Metrics where lower is better (a failing item may raise them, never lower them).
@@ -62,6 +66,10 @@ RATIOS = (
     "abstention_recall",
     "false_abstention_rate",
     "coverage",
+    "short_answer_coverage",
+    "short_answer_precision",
+    "exact_match_shown",
+    "f1_shown",
 )
 
 # What each metric is over, for the report.
@@ -81,6 +89,10 @@ DENOMINATOR_TEXT = {
     "coverage": "all items",
     "latency_ms_p50": "items that reached the answer call",
     "latency_ms_p95": "items that reached the answer call",
+    "short_answer_coverage": "answered (or failed) items",
+    "short_answer_precision": "items with gold answers and a short answer shown (or failed)",
+    "exact_match_shown": "items with gold answers and a short answer shown (or failed)",
+    "f1_shown": "items with gold answers and a short answer shown (or failed)",
 }
 
 N_BOOTSTRAP = 1000
@@ -101,6 +113,11 @@ class Scored:
     f1: float | None = None
     latency_ms: float | None = None
     confidence: float | None = None  # the top ranking score (for the abstention sweep)
+    # the short answer shown (None: none was), scored against the gold answers when the item
+    # has them: exact match, token F1, and right = equal to a gold answer or holding one
+    # while at most twice as long
+    short_shown: bool = False
+    short_scores: tuple[float, float, float] | None = None
 
     @property
     def answered(self) -> bool:
@@ -119,15 +136,19 @@ class Scored:
 _ASCII_PUNCT = frozenset(string.punctuation)
 
 
+# Dropped as SQuAD drops English articles, with the Norwegian ones beside them.
+_ARTICLES = frozenset({"en", "ei", "et", "a", "an", "the"})
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalisation, Norwegian-aware: NFC, lower-case, every Unicode
-    punctuation mark (« » – — included) and ASCII punctuation removed, whitespace folded;
-    no English article stripping."""
+    punctuation mark (« » – — included) and ASCII punctuation removed, the articles en, ei,
+    et, a, an and the dropped, whitespace folded."""
     text = unicodedata.normalize("NFC", text).casefold()
     text = "".join(
         "" if ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P") else ch for ch in text
     )
-    return " ".join(text.split())
+    return " ".join(w for w in text.split() if w not in _ARTICLES)
 
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
@@ -153,6 +174,17 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
         precision, recall = same / len(pred), same / len(gold)
         best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+def short_right(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when a shown short answer is right: equal to a gold answer after normalisation,
+    or holding one and at most twice as long (in characters, normalised)."""
+    p = normalize_answer(prediction)
+    for g in golds:
+        gold = normalize_answer(g)
+        if gold and (p == gold or (f" {gold} " in f" {p} " and len(p) <= 2 * len(gold))):
+            return 1.0
+    return 0.0
 
 
 def in_retrieval(s: Scored) -> bool:
@@ -192,6 +224,14 @@ def item_terms(s: Scored) -> dict[str, tuple[float, float]]:
     em = 0.0 if not s.answered or s.exact_match is None else s.exact_match
     f1 = 0.0 if not s.answered or s.f1 is None else s.f1
     right_abstention = float(s.abstained and not s.error and not s.answerable)
+    # a failed item stays in (or joins) these denominators with nothing to its credit, so a
+    # failure never raises a metric
+    shown = float(s.answered and s.short_shown)
+    judged = float(
+        (s.answered and s.short_shown and s.short_scores is not None)
+        or (s.error and s.exact_match is not None)
+    )
+    short = s.short_scores if s.short_scores is not None and not s.error else (0.0, 0.0, 0.0)
     return {
         "hit_at_1": (retr * hit_at(s, 1), retr),
         "hit_at_3": (retr * hit_at(s, 3), retr),
@@ -204,6 +244,10 @@ def item_terms(s: Scored) -> dict[str, tuple[float, float]]:
         "abstention_recall": (right_abstention, float(not s.answerable)),
         "false_abstention_rate": (float(s.answerable and not s.answered), float(s.answerable)),
         "coverage": (float(s.answered), 1.0),
+        "short_answer_coverage": (shown, float(s.answered or s.error)),
+        "short_answer_precision": (judged * short[2], judged),
+        "exact_match_shown": (judged * short[0], judged),
+        "f1_shown": (judged * short[1], judged),
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.answer_records import Answer
-from bot.eval.metrics import Scored, exact_match, token_f1
+from bot.eval.metrics import Scored, exact_match, short_right, token_f1
 from bot.eval.qafile import QAItem, Span
 from core.records import Sentence
 from core.text import clean_text, fold_spaces
@@ -116,12 +116,22 @@ def score(
             item, None, gold, "the bot returned an empty answer", latency_ms, gold_texts, article
         )
     # the citation markers ("[1]") are how the answer points at its sources, not words of it
-    predicted = _MARKER.sub("", answer.short_answer or answer.answer)
+    predicted = _MARKER.sub("", answer.short_answer.text if answer.short_answer else answer.answer)
     em = f1 = None
     if has_answers:
         answered = not answer.abstained
         em = exact_match(predicted, item.answers) if answered else 0.0
         f1 = token_f1(predicted, item.answers) if answered else 0.0
+    shown = answer.short_answer.text if answer.short_answer else None
+    short_scores = (
+        (
+            exact_match(shown, item.answers),
+            token_f1(shown, item.answers),
+            short_right(shown, item.answers),
+        )
+        if shown is not None and has_answers
+        else None
+    )
     scored = Scored(
         answerable=item.answerable,
         abstained=answer.abstained,
@@ -133,6 +143,8 @@ def score(
         f1=f1,
         latency_ms=latency_ms,
         confidence=answer.ranking[0].score if answer.ranking else None,
+        short_shown=shown is not None,
+        short_scores=short_scores,
     )
     return Outcome(
         item, answer.to_record(), scored, tuple(sorted(gold, key=document_order)), tuple(gold_texts)

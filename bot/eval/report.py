@@ -174,7 +174,7 @@ def item_row(o: Outcome) -> dict[str, str]:
         "latency_ms": _num(s.latency_ms, 1),
         "confidence": _num(s.confidence),
         "question": o.item.question,
-        "answer": record.get("short_answer") or record.get("answer") or "",
+        "answer": _short_text(record) or record.get("answer") or "",
         "cited_ids": " ".join(s.cited),
         "gold_ids": " ".join(o.gold),
         "cited_text": cited_text,
@@ -389,10 +389,14 @@ def _case(o: Outcome) -> list[str]:
     if o.error:
         lines.append(f"  - error: {md(o.error)}")
         return lines
-    answer = o.record.get("short_answer") or o.record.get("answer") or ""
+    short = _short_text(o.record)
+    answer = o.record.get("answer") or ""
     state = "abstained" if s.abstained else "answered"
     lines.append(f"  - {state}{conf}; {rank if o.item.answerable else 'unanswerable'}")
     lines.append(f"  - answer: {md(answer, 200)}")
+    if short or o.item.answers:
+        gold = " / ".join(o.item.answers) or "-"
+        lines.append(f"  - short answer: {md(short or '-', 100)} (gold: {md(gold, 100)})")
     citations = o.record.get("citations", [])
     cited = next((c for c in citations if c.get("support")), citations[0] if citations else None)
     if cited is not None:
@@ -614,3 +618,9 @@ def write_outputs(
             f"{out}: could not write {', '.join(failed)}; the other outputs were written"
         )
     return summary
+
+
+def _short_text(record: dict[str, Any]) -> str:
+    """The text of a record's short answer ("" without one)."""
+    short = record.get("short_answer")
+    return str(short.get("text", "")) if isinstance(short, dict) else ""

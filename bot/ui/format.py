@@ -24,11 +24,14 @@ def answer_text(answer: Answer) -> str:
 
 
 def tail_text(answer: Answer) -> str:
-    """What the terminal prints after the answer's own text: the fallback notice, then the
-    numbered sources with their positions."""
+    """What the terminal prints after the answer's own text: the fallback notice, the short
+    answer when there is one, then the numbered sources with their positions."""
     lines = [""]
     if answer.fallback_reason:
         lines.append(texts.text("fallback", answer.language, reason=answer.fallback_reason))
+    if answer.short_answer and not answer.abstained:
+        label = texts.text("short_answer", answer.language)
+        lines.append(f"\n{label}: {answer.short_answer.text}")
     if answer.citations:
         heading = texts.text("closest" if answer.abstained else "sources", answer.language)
         lines.append(f"\n{heading}:")
@@ -101,7 +104,7 @@ def _lead(answer: Answer) -> str:
         return _link_markers(escape(answer.answer), answer)
     markers = " ".join(f"[{c.n}]" for c in answer.citations)
     if answer.short_answer:
-        return f"**{escape(answer.short_answer)}** " + _link_markers(escape(markers), answer)
+        return f"**{escape(answer.short_answer.text)}** " + _link_markers(escape(markers), answer)
     intro = texts.text("quoted_answer", answer.language)
     return _link_markers(escape(f"{intro} {markers}"), answer)
 

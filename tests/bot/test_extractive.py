@@ -65,7 +65,12 @@ def test_short_answer_is_inside_the_first_citation(engine: Engine) -> None:
     found = candidate(question_info(question), first, question)
     assert found is not None and found.text == "Sergej Sjojgu" and found.text in first
     # shown only when the confidence model is sure enough; never another span
-    assert answer.short_answer in (None, found.text)
+    short = answer.short_answer
+    assert short is None or short.text == found.text
+    if short is not None:  # verbatim, placed in the article by its own offsets
+        article = engine.article("article").text
+        assert article[short.start : short.end] == short.text
+        assert short.sentence_id == answer.citations[0].sentence.id
 
 
 def _ranked(*scores: float) -> tuple[Ranked, ...]:

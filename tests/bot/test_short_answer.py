@@ -80,7 +80,9 @@ def test_a_short_answer_is_shown_only_above_the_threshold() -> None:
     sentence = "Brua ble åpnet av statsminister Erna Solberg i fjor."
     q = question_info(question)
     sure = _model({"margin": 1.0}, 0.9)
-    assert short_answer(q, sentence, question, (6.0, 1.0), model=sure) == "Erna Solberg"
+    found = short_answer(q, sentence, question, (6.0, 1.0), model=sure)
+    assert found is not None and found.text == "Erna Solberg" and found.confidence >= 0.9
+    assert sentence[found.offset : found.offset + len(found.text)] == found.text
     assert short_answer(q, sentence, question, (6.0, 5.5), model=sure) is None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer_records import Answer, Citation, Ranked
+from bot.answer_records import Answer, Citation, Ranked, ShortAnswer
 from bot.eval.metrics import HEADLINE
 from bot.eval.outcome import Outcome, gold_ids, score, stored_span
 from bot.eval.qafile import QAItem, Span
@@ -106,7 +106,7 @@ def answer(
         article="a",
         citations=citations,
         abstained=abstained,
-        short_answer=short,
+        short_answer=None if short is None else ShortAnswer.inside(s[2], short, 0, 0.9),
         ranking=tuple(Ranked(s[n], 1.0 - 0.1 * i) for i, n in enumerate(ranking)),
     )
 
@@ -135,6 +135,27 @@ def test_score_answered() -> None:
     assert (s.gold_rank, s.cited, s.exact_match, s.f1) == (2, ("a:2", "a:3"), 1.0, 1.0)
     assert s.confidence == 1.0 and s.latency_ms == 12.5 and not s.error
     assert set(o.record) == RECORD_KEYS and o.record["id"] is None  # the bot's own record
+    assert s.short_shown and s.short_scores == (1.0, 1.0, 1.0)
+    short = o.record["short_answer"]
+    assert TEXT[short["start"] : short["end"]] == short["text"] == "Putin"
+    assert short["sentence_id"] == "a:2" and short["confidence"] == 0.9
+
+
+def test_short_answers_are_scored_when_shown() -> None:
+    from bot.eval.metrics import compute, normalize_answer, short_right
+
+    assert normalize_answer("En «Putin», the man.") == "putin man"
+    assert short_right("Erna Solberg", ["Solberg"]) == 1.0  # holds it, at most twice as long
+    assert short_right("Vladimir Putin", ["Putin"]) == 0.0  # more than twice as long
+    assert short_right("president Vladimir Putin i Moskva", ["Putin"]) == 0.0
+    assert short_right("Kim", ["Putin"]) == 0.0
+    shown = score(ITEM, answer((2,), (2,), short="Putin"), {"a:2"}, None, 1.0).scored
+    wrong = score(ITEM, answer((2,), (2,), short="Putin kom"), {"a:2"}, None, 1.0).scored
+    none = score(ITEM, answer((2,), (2,)), {"a:2"}, None, 1.0).scored
+    m = compute([shown, wrong, none])
+    assert m["short_answer_coverage"] == pytest.approx(2 / 3)
+    assert m["short_answer_precision"] == 1.0  # "Putin kom" holds "Putin" and is short enough
+    assert m["exact_match_shown"] == 0.5 and m["f1_shown"] == pytest.approx((1 + 2 / 3) / 2)
 
 
 def test_score_without_short_answer_uses_the_answer_text() -> None:
