@@ -146,6 +146,18 @@ def plain_text(markdown: str) -> str:
     return html.unescape("\n".join(lines)).strip()
 
 
+_SHORT_LEAD = re.compile(r"^\*\*(.+?)\*\* ")
+
+
+def short_in(markdown: str) -> str | None:
+    """The short answer of an answer written by `answer_markdown` (its bold lead), or None.
+
+    Only an extractive answer's lead is bold: every other text is escaped, so a `**` there
+    is an entity, never markup."""
+    match = _SHORT_LEAD.match(markdown.split("\n", 1)[0])
+    return html.unescape(match.group(1)) if match else None
+
+
 def cited_in(markdown: str) -> list[tuple[int, str, bool]]:
     """The citations of an answer written by `answer_markdown`: (n, sentence id, support).
 

@@ -18,6 +18,18 @@ def _text_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br>\n")
 
 
+def _marked(sentence: str, short: str) -> str:
+    """The sentence as HTML with the first occurrence of the short answer in bold."""
+    at = sentence.find(short)
+    if at < 0:
+        return _text_html(sentence)
+    end = at + len(short)
+    return (
+        f'{_text_html(sentence[:at])}<strong class="short-answer">'
+        f"{_text_html(short)}</strong>{_text_html(sentence[end:])}"
+    )
+
+
 def article_meta_html(article: Article, lang: str) -> str:
     """The line above the article: its byline, date, site and source (a link, or the
     file's name), each escaped; empty for an article that gives none of them."""
@@ -51,9 +63,11 @@ def article_panel_html(
     cited: dict[int, tuple[int, bool]],
     lang: str,
     meta: str = "",
+    short: str | None = None,
 ) -> str:
     """The article as HTML: every sentence an anchor (`s-<article>-<n>`), the cited ones
-    highlighted with their answer number ([n]); all article text escaped."""
+    highlighted with their answer number ([n]), the short answer marked inside the sentence
+    cited first; all article text escaped."""
     parts = []
     pos = 0
     for s in sorted(sentences, key=lambda s: s.start):
@@ -64,6 +78,8 @@ def article_panel_html(
         body = _text_html(text[s.start : s.end])
         if s.n in cited:
             n, support = cited[s.n]
+            if short and n == 1 and support:
+                body = _marked(text[s.start : s.end], short)
             kind = "cited" if support else "closest"
             badge = "" if support else f' title="{texts.text("closest_badge", lang)}"'
             parts.append(

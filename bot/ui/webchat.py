@@ -27,7 +27,7 @@ from bot.events import Delta, Final
 from bot.language import detect_language
 from bot.ui.conversation import Conversation, message_text
 from bot.ui.feedback import CitedSentence, FeedbackRecord, Rating, save
-from bot.ui.format import answer_markdown, cited_in, escape
+from bot.ui.format import answer_markdown, cited_in, escape, short_in
 from bot.ui.panel import article_meta_html, article_panel_html
 from bot.ui.suggest import suggestions
 from core.errors import (
@@ -230,6 +230,7 @@ class WebChat:
             cited,
             lang,
             meta=article_meta_html(article, lang),
+            short=short_in(answer),
         )
 
     def suggestions(self, article_id: str) -> list[dict[str, str]]:

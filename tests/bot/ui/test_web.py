@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -262,6 +263,40 @@ def test_article_panel_escapes_and_numbers_cited_sentences() -> None:
     assert '<mark class="sent cited" id="s-a-2" data-n="1"><sup class="cite-n">[1]</sup>' in out
     assert '<mark class="sent closest" id="s-a-3" data-n="2"' in out
     assert '<span class="sent" id="s-a-1">' in out
+
+
+def test_the_panel_marks_the_short_answer_inside_the_sentence_cited_first() -> None:
+    from bot.answer_records import Answer, Citation, Ranked, ShortAnswer
+    from bot.ui.format import answer_markdown, short_in
+    from bot.ui.panel import article_panel_html
+    from core.records import Sentence
+
+    text = "Tittel\nBrua ble åpnet av <Erna> Solberg & co.\nSlutt."
+    sentences = []
+    for n, part in enumerate(text.split("\n"), start=1):
+        start = text.index(part)
+        sentences.append(Sentence("a", n, "body", part, start, start + len(part)))
+    cited = sentences[1]
+    short = ShortAnswer.inside(cited, "<Erna> Solberg", cited.text.index("<Erna>"), 0.95)
+    answer = Answer(
+        question="Hvem åpnet brua?",
+        answer=f"{cited.text} [1]",
+        language="nb",
+        article="a",
+        citations=(Citation(1, cited, 2.0),),
+        ranking=(Ranked(cited, 2.0),),
+        short_answer=short,
+    )
+    markdown = answer_markdown(answer)
+    assert short_in(markdown) == "<Erna> Solberg" and text[short.start : short.end] == short.text
+    out = article_panel_html(
+        "Tittel", text, sentences, {2: (1, True)}, "nb", short=short_in(markdown)
+    )
+    assert (
+        'Brua ble åpnet av <strong class="short-answer">&lt;Erna&gt; Solberg</strong> &amp; co.'
+        in out
+    )
+    assert short_in(answer_markdown(dataclasses.replace(answer, short_answer=None))) is None
 
 
 def test_an_extractive_answer_arrives_whole_then_as_checked_markdown(
