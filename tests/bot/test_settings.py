@@ -23,6 +23,7 @@ CASES = [
     ("max_upload_bytes", [0, 10_000_001], [1, 10_000_000]),
     ("lock_timeout_s", [-0.1, 600.5, float("nan"), float("inf")], [0, 600]),
     ("llm_timeout_s", [0, -1, 601, float("nan")], [0.01, 600]),
+    ("llm_article_tokens", [-1, 1_000_001], [0, 1_000_000]),
     ("across_sentences", [0, 1001], [1, 1000]),
     ("across_articles", [0, 51], [1, 50]),
     ("cached_articles", [0, 100_001], [1, 100_000]),
