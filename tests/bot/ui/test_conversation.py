@@ -229,4 +229,7 @@ def test_the_http_api_takes_the_conversation_as_history(shared_store: Path, tmp_
         )
     assert followed.status_code == 200, followed.text
     assert "nyeste våpenmodeller" in followed.json()["citations"][0]["text"]
-    assert alone.status_code == 200 and alone.json()["abstained"]  # the history decides
+    # the history decides: alone, "he" is nobody and the weapons sentence is not found
+    assert alone.status_code == 200
+    cited_alone = [c["text"] for c in alone.json()["citations"]]
+    assert alone.json()["abstained"] or not any("nyeste våpenmodeller" in t for t in cited_alone)
