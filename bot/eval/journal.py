@@ -97,6 +97,7 @@ def entry(n: int, outcome: Outcome) -> dict[str, Any]:
             "confidence": s.confidence,
             "short_shown": s.short_shown,
             "short_scores": list(s.short_scores) if s.short_scores is not None else None,
+            "short_confidence": s.short_confidence,
         },
         "gold": list(outcome.gold),
         "gold_texts": list(outcome.gold_texts),
@@ -122,6 +123,7 @@ def outcome_of(item: QAItem, line: Mapping[str, Any]) -> Outcome:
         # absent in journals written before short answers were scored: none was shown
         short_shown=bool(s.get("short_shown", False)),
         short_scores=_short_scores(s.get("short_scores")),
+        short_confidence=_number(s.get("short_confidence")),
     )
     return Outcome(
         item,
@@ -289,4 +291,11 @@ def _short_scores(value: Any) -> tuple[float, float, float] | None:
     """A journal's (exact match, F1, right) of a shown short answer, or None."""
     if isinstance(value, list) and len(value) == 3:
         return float(value[0]), float(value[1]), float(value[2])
+    return None
+
+
+def _number(value: Any) -> float | None:
+    """A journal's optional number (None when absent or not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None

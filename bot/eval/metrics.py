@@ -118,6 +118,7 @@ class Scored:
     # while at most twice as long
     short_shown: bool = False
     short_scores: tuple[float, float, float] | None = None
+    short_confidence: float | None = None  # the shown short answer's confidence
 
     @property
     def answered(self) -> bool:

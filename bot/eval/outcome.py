@@ -145,6 +145,7 @@ def score(
         confidence=answer.ranking[0].score if answer.ranking else None,
         short_shown=shown is not None,
         short_scores=short_scores,
+        short_confidence=answer.short_answer.confidence if answer.short_answer else None,
     )
     return Outcome(
         item, answer.to_record(), scored, tuple(sorted(gold, key=document_order)), tuple(gold_texts)

@@ -5,6 +5,8 @@
   with the bot's own operating point.
 - `threshold_sweep.png`: abstention precision/recall/F1 and the false abstention rate as
   the threshold moves.
+- `short_answers.png`: the precision of the short answers shown against their coverage, as
+  a threshold on their confidence rises above the one the bot uses.
 
 The confidence is the top ranking score (`ranking[0].score`): the answer record carries no
 other per-item confidence, and the bot's own abstention rule uses more than that score, so
@@ -127,6 +129,38 @@ def plot_threshold_sweep(items: Sequence[Scored], path: Path) -> bool:
     return True
 
 
+def plot_short_answers(items: Sequence[Scored], path: Path) -> bool:
+    """Precision (right among shown) against coverage (shown among answered items with gold
+    answers) of the short answers, most confident first."""
+    answered = [s for s in items if s.answered and s.exact_match is not None]
+    shown = sorted(
+        (s for s in answered if s.short_scores is not None),
+        key=lambda s: -(s.short_confidence or 0.0),
+    )
+    if not shown:
+        return False
+    right = 0.0
+    coverage, precision = [], []
+    for n, s in enumerate(shown, start=1):
+        assert s.short_scores is not None
+        right += s.short_scores[2]
+        coverage.append(n / len(answered))
+        precision.append(right / n)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(coverage, precision, label="shown if confidence >= t")
+    ax.scatter([coverage[-1]], [precision[-1]], color="C3", zorder=3, label="the bot's threshold")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("coverage (answered items with a short answer)")
+    ax.set_ylabel("precision (short answers right)")
+    ax.set_title("Short answers: precision against coverage")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    save_png(fig, path)
+    return True
+
+
 def write_plots(items: Sequence[Scored], out: Path, seed: int) -> list[str]:
     """Draw every figure into `out`; returns the file names written."""
     written = []
@@ -134,6 +168,7 @@ def write_plots(items: Sequence[Scored], out: Path, seed: int) -> list[str]:
         "hit_at_k.png": lambda p: plot_hit_at_k(items, p, seed),
         "risk_coverage.png": lambda p: plot_risk_coverage(items, p),
         "threshold_sweep.png": lambda p: plot_threshold_sweep(items, p),
+        "short_answers.png": lambda p: plot_short_answers(items, p),
     }
     draw: Callable[[Path], bool]
     for name, draw in drawn.items():

@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 DIGITS = 6  # rounding in summary.json: stable diffs, far below any CI's width
 WORST = 10
 # Every file eval writes in --out; the figures are the names `plots.write_plots` draws.
-FIGURES = ("hit_at_k.png", "risk_coverage.png", "threshold_sweep.png")
+FIGURES = (
+    "hit_at_k.png",
+    "risk_coverage.png",
+    "threshold_sweep.png",
+    "short_answers.png",
+)
 OUTPUT_FILES = ("predictions.jsonl", "summary.json", "items.csv", "report.md", *FIGURES)
 TMP_SUFFIX = ".tmp"  # each file is written beside itself under this suffix, then renamed
 
@@ -515,6 +520,7 @@ def report_markdown(
             "hit_at_k.png": "hit@k for k = 1..5",
             "risk_coverage.png": "risk-coverage of abstaining below a score",
             "threshold_sweep.png": "abstention threshold sweep",
+            "short_answers.png": "short answers: precision against coverage",
         }
         lines += [f"![{captions.get(f, f)}]({f})" for f in figures]
         lines += [
@@ -523,7 +529,9 @@ def report_markdown(
             "as the per-item confidence: the answer record carries no other. The bot's "
             "own abstention rule is more than a score threshold, so the curves show "
             "what a threshold alone would do; risk counts an answered item as wrong "
-            "when it is unanswerable or its top-ranked sentence is not gold.",
+            "when it is unanswerable or its top-ranked sentence is not gold. The "
+            "short-answer curve orders the short answers shown by their confidence: "
+            "coverage is over answered items with gold answers.",
             "",
         ]
     lines += ["## Worst cases", ""]

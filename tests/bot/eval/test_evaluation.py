@@ -41,6 +41,7 @@ FILES = (
     "hit_at_k.png",
     "risk_coverage.png",
     "threshold_sweep.png",
+    "short_answers.png",
 )
 RECORD_KEYS = {
     "id",
@@ -533,8 +534,13 @@ def test_cli_eval_dev_file(tmp_path: Path, cli_env: dict[str, str], shared_store
         "gate failed: coverage" in r.stderr and "hit_at_1" not in r.stderr.split("gate failed")[1]
     )
     assert r.stdout == "" and "Traceback" not in r.stderr
+    records = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    # the short-answer figure is drawn when a short answer was shown, and only then
+    shown = any(x["short_answer"] for x in records)
     for name in FILES:
-        assert (out / name).stat().st_size > 0, name
+        if name != "short_answers.png" or shown:
+            assert (out / name).stat().st_size > 0, name
+    assert (out / "short_answers.png").exists() is shown
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == TOP_KEYS and set(summary["counts"]) == COUNT_KEYS
     assert summary["counts"] == {
@@ -568,7 +574,7 @@ def test_cli_eval_dev_file(tmp_path: Path, cli_env: dict[str, str], shared_store
     assert len(hits) == 18 and sum(hits) / 18 == pytest.approx(summary["hit_at_1"], abs=1e-6)
     report = (out / "report.md").read_text()
     for name in FILES[4:]:
-        assert f"]({name})" in report
+        assert (f"]({name})" in report) is (name != "short_answers.png" or shown)
     assert "## By language" in report and "## Worst cases" in report
 
 
