@@ -123,6 +123,7 @@ class Answerer:
             step.question.intent,
             self._retriever.index.sentences,
             self._retriever.index.prepared.vectors,
+            self._retriever.reranker.reader if self._retriever.reranker else None,
         )
         timings = {
             "retrieve": step.retrieve_ms,

@@ -16,6 +16,7 @@ import numpy as np
 from bot import texts
 from bot.answer_records import Answer, Citation, Ranked, ShortAnswer
 from bot.intent import Intent
+from bot.ranking.reader import SpanReader
 from bot.retriever import Retrieval
 from bot.short_answer import short_answer
 from bot.supporting import dependent_neighbour, overview_sentences
@@ -48,10 +49,12 @@ def extractive_answer(
     intent: Intent = FACT,
     sentences: Sequence[Sentence] = (),
     vectors: np.ndarray | None = None,
+    reader: SpanReader | None = None,
 ) -> Answer:
     """Compose the extractive answer from a retrieval: the best sentence (and a close
     second), with the neighbour it depends on; for an overview question, the headline, lead
-    and main claim. `sentences` (document order) and `vectors` are the article's."""
+    and main claim. `sentences` (document order) and `vectors` are the article's; `reader`
+    finds the short answer in the sentence cited first when the cross-encoder read it."""
     ranked = retrieval.ranked
     if intent.kind == "overview" and sentences and vectors is not None:
         return _overview(
@@ -73,21 +76,9 @@ def extractive_answer(
             for i, s in enumerate(cited, start=1)
         )
         body = " ".join(f"{c.sentence.text} [{c.n}]" for c in citations)
-    # the short-answer gate was fitted on the first stage's scores and answerability
-    found = (
-        None
-        if abstained
-        else short_answer(
-            retrieval.question,
-            chosen[0].sentence.text,
-            question,
-            list(retrieval.first_stage),
-            retrieval.first_stage_answerable,
-        )
-    )
     short = (
-        ShortAnswer.inside(chosen[0].sentence, found.text, found.offset, found.confidence)
-        if found
+        _short_answer(question, retrieval, chosen[0].sentence, reader)
+        if not abstained and intent.wants_short_answer
         else None
     )
     return Answer(
@@ -100,6 +91,31 @@ def extractive_answer(
         abstained=abstained,
         short_answer=short,
     )
+
+
+def _short_answer(
+    question: str, retrieval: Retrieval, sentence: Sentence, reader: SpanReader | None
+) -> ShortAnswer | None:
+    """The short answer inside `sentence`: the span reader's over the cross-encoder's reading
+    of it; without one (no reranker, or a question it did not rescore) the first stage's
+    pattern model, whose gate was fitted on the first stage's scores and answerability."""
+    reading = retrieval.reading
+    if reader is not None and reading is not None and reading.sentence == sentence.text:
+        read = reader.read(reading, retrieval.question, retrieval.answerable)
+        if read is None:
+            return None
+        text = sentence.text[read.start : read.end]
+        return ShortAnswer.inside(sentence, text, read.start, read.confidence)
+    found = short_answer(
+        retrieval.question,
+        sentence.text,
+        question,
+        list(retrieval.first_stage),
+        retrieval.first_stage_answerable,
+    )
+    if found is None:
+        return None
+    return ShortAnswer.inside(sentence, found.text, found.offset, found.confidence)
 
 
 def _with_neighbours(

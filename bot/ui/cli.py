@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser(
-        "train-reranker", help="fine-tune the cross-encoder reranker on NorQuAD-style data"
+        "train-reranker",
+        help="fine-tune the cross-encoder reranker and its span reader on NorQuAD-style data",
     )
     p.add_argument("file", metavar="FILE", help="Q&A items with context and answer spans")
     p.add_argument(

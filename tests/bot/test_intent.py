@@ -53,3 +53,23 @@ def test_why_and_role_questions() -> None:
     )
     # a role named outside a who-question does not widen retrieval
     assert question_intent("Hva sier eksperten om Kreml?").role_words == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Hvem besøkte Nord-Korea i sommer?", True),
+        ("Hvor mange soldater har Nord-Korea?", True),
+        ("Hvor lenge varte besøket?", True),
+        ("How many people were there?", True),
+        ("Hvorfor reiser Kim til Russland?", False),
+        ("Hvordan reagerte USA?", False),
+        ("Korleis kom han seg dit?", False),
+        ("How did Kim travel to Russia?", False),
+        ("Hva handler artikkelen om?", False),
+    ],
+)
+def test_a_short_answer_only_where_a_name_date_number_or_place_answers(
+    question: str, short: bool
+) -> None:
+    assert question_intent(question).wants_short_answer is short

@@ -82,6 +82,9 @@ def test_the_reranker_reorders_the_first_stages_best_and_keeps_the_rest(
     assert reranked.second_within == reranker.rule.second_within
     assert first.second_within == first_stage.retriever.model.second_citation_within
     assert reranked.rerank_ms > 0 and first.rerank_ms == 0
+    # the best sentence as the cross-encoder read it, for the span reader
+    assert reranked.reading is not None and first.reading is None
+    assert reranked.reading.sentence == reranked.ranked[0].sentence.text
     # plain Python values: the answer record is JSON
     assert type(reranked.abstain) is bool and type(reranked.answerable) is float
     # the short-answer gate reads the first stage's figures on either path
@@ -89,13 +92,17 @@ def test_the_reranker_reorders_the_first_stages_best_and_keeps_the_rest(
     assert reranked.first_stage_answerable == first.first_stage_answerable == first.answerable
 
 
-def test_questions_in_other_languages_keep_the_first_stage(
+def test_questions_in_other_languages_keep_the_first_stage_and_have_their_best_read(
     answerer: Answerer, first_stage: Answerer
 ) -> None:
     question = "Who will Kim Jong-un meet?"
     reranked = answerer.retriever.retrieve(question, "en")
     first = first_stage.retriever.retrieve(question, "en")
-    assert reranked == first and reranked.rerank_ms == 0
+    assert reranked.ranked == first.ranked and reranked.abstain == first.abstain is False
+    assert reranked.answerable == first.answerable
+    # the span reader reads the best sentence all the same
+    assert first.reading is None and reranked.reading is not None
+    assert reranked.reading.sentence == first.ranked[0].sentence.text
 
 
 def test_a_reranker_with_a_cross_lingual_rule_rereads_other_languages_with_it(
@@ -111,6 +118,7 @@ def test_a_reranker_with_a_cross_lingual_rule_rereads_other_languages_with_it(
     rule = dict(meta["rule"], abstain_below=0.0, second_within=123.0)  # visibly another rule
     (tmp_path / "reranker.json").write_text(json.dumps({**meta, "rule_crosslingual": rule}))
     shutil.copy(data / "reranker.onnx", tmp_path / "reranker.onnx")
+    shutil.copy(data / "reader.onnx", tmp_path / "reader.onnx")
     engine = Engine(Settings(store=shared_store, reranker_dir=tmp_path))
     retriever = engine.answerer("article").retriever
     question = "Who will Kim Jong-un meet?"

@@ -102,3 +102,32 @@ def pack_graph(fp32: Path, file: E5File, out: Path) -> dict[str, Any]:
         "frozen_sha256": hashlib.sha256(data).hexdigest(),
         "frozen_bytes": len(data),
     }
+
+
+def tap_graph(path: Path, tap: int, hidden: int) -> bool:
+    """Give the shipped graph a second output, `TAP_OUTPUT`: the hidden rows after its first
+    `tap` layers, which the span reader reads (rewritten atomically; the frozen layers stay
+    external). Returns False when the graph already has it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from bot.ranking.crossencoder import TAP_OUTPUT
+
+    model = onnx.load(str(path), load_external_data=False)
+    source = f"/encoder/layers.{tap - 1}/oln/LayerNormalization_output_0"
+    if any(o.name == TAP_OUTPUT for o in model.graph.output):
+        fed = [n.input[0] for n in model.graph.node if TAP_OUTPUT in n.output]
+        if fed != [source]:
+            raise ValueError(f"the graph is tapped elsewhere ({fed}), not after layer {tap}")
+        return False
+    if not any(source in n.output for n in model.graph.node):
+        raise ValueError(f"the graph has no layer output {source} to tap")
+    model.graph.node.append(helper.make_node("Identity", [source], [TAP_OUTPUT]))
+    model.graph.output.append(
+        helper.make_tensor_value_info(TAP_OUTPUT, TensorProto.FLOAT, ["batch", "length", hidden])
+    )
+    tmp = path.with_suffix(".tmp.onnx")
+    with tmp.open("wb") as fh:
+        fh.write(model.SerializeToString())
+    tmp.replace(path)
+    return True

@@ -1,4 +1,5 @@
-"""Fine-tuning multilingual-e5-small as a cross-encoder reranker with a null option.
+"""Fine-tuning multilingual-e5-small as a cross-encoder reranker with a null option, and
+the span reader that reads the short answer off its hidden rows.
 
 Each training question gives one list: the first stage's top k sentences of its own passage
 (the gold always among them), scored by the cross-encoder as "query: question" paired with
@@ -13,8 +14,9 @@ sentences of another document's passage against the null. The word embedding sta
 
 The pipeline runs the stages, each one module of this package: the candidate lists
 (`candidates`), the loop (`loop`, over `batching`, `loss`, `model`, `validation`), the
-export (`export`) and the shipped graph (`packing`), then the answer rule (`calibration`).
-The recipe (`recipe`) is checked before any of it runs.
+export (`export`) and the shipped graph (`packing`, which also taps it for the span reader),
+then the answer rule (`calibration`), then the span reader (`reader`: its examples, loop and
+confidence). The recipe (`recipe`) is checked before any of it runs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bot.ranking.crossencoder import AnswerRule
 from bot.ranking.e5file import E5File
 from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel
 from bot.training.crosslingual import document_of
@@ -71,7 +74,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     stopped: fine-tuning from its last checkpoint, then the ONNX export, then the answer
     rules fitted on the held-out training passages (one for questions the first stage ranks
     with its lexical variant, one for the cross-lingual variant when there are enough such
-    questions), written with the metadata to OUT/reranker.json. A directory that holds only
+    questions), then the span reader (fine-tuned once, its confidence fitted on the same
+    held-out passages), written with the metadata to OUT/reranker.json. A directory that holds only
     a shipped graph with its reranker.json has its answer rules refitted (for a retrained
     first stage) without fine-tuning again.
     """
@@ -79,7 +83,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     from bot.ranking.e5file import default_path
     from bot.training.reranker.calibration import ScoreCache, score_all
     from bot.training.reranker.candidates import build_lists, heldout_contexts, heldout_extra
-    from bot.training.reranker.packing import pack_graph
+    from bot.training.reranker.packing import pack_graph, tap_graph
+    from bot.training.reranker.reader.stage import train_reader
 
     out, recipe = job.out, job.recipe
     items = [i for i in job.items if i.context is not None]
@@ -140,6 +145,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         export_onnx(model.eval(), graph)
         del model
         packing.write_text(json.dumps(pack_graph(graph, e5file, shipped)) + "\n", encoding="utf-8")
+    if tap_graph(shipped, recipe.reader_tap, e5file.header.hidden):
+        notice(f"the graph now also gives its hidden rows after layer {recipe.reader_tap}")
     trained = _trained(out, packing)
     null = float(trained["null_logit"])
     meta: dict[str, Any] = {
@@ -187,6 +194,16 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             meta.pop(name, None)
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
+    # the span reader: fine-tuned on the fine-tuning passages' questions (the file's own,
+    # Norwegian), calibrated on the held-out ones the lexical rule serves
+    reader_fit = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
+    reader_held = [
+        q for q, c in zip(held_lists, crossing, strict=True) if not c and q.item.context in held
+    ]
+    rule = AnswerRule.from_json(meta["rule"])
+    meta["reader"] = train_reader(
+        out, scorer, reader_fit, reader_held, rule, recipe, e5file, notice
+    )
     tmp = out / "reranker.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out / "reranker.json")

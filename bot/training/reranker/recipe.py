@@ -43,6 +43,24 @@ class TrainSettings:
     # cross-lingual variant (English, Swedish, ...); off: they keep the first stage's answer.
     # Its held-out figures are written either way.
     crosslingual_rule: bool = False
+    # the span reader (short answers): its head reads the cross-encoder's hidden rows after
+    # `reader_tap` layers through `reader_layers` layers of its own (initialised from e5's
+    # layers there), fine-tuned on each question's gold sentence and best wrong one. The
+    # recipes compared (scripts/reader_recipes.py, docs/quality.md "Direct answers"): the
+    # tap at 6, the frozen layers' output that e5's next layers were trained on, reads far
+    # better than at 10, rows the cross-encoder's fine-tuned layers made for ranking; four
+    # layers read better than two, even in int8, and in float16 (14 MB) they would take the
+    # shipped weights past 30 MB
+    reader_tap: int = 6
+    reader_layers: int = 4
+    reader_epochs: int = 3
+    reader_batch: int = 32
+    reader_lr: float = 2e-4
+    reader_max_tokens: int = 30  # the longest short answer, in tokens
+    # ship the head's weights as int8 (dynamic quantisation) rather than float16
+    reader_int8: bool = True
+    # the precision the shown short answers reach on the held-out passages
+    reader_precision: float = 0.9
 
     def __post_init__(self) -> None:
         """Refuse a recipe that could not finish, before anything is loaded or trained."""
@@ -59,6 +77,11 @@ class TrainSettings:
             "threads",
             "val_questions",
             "calibration_questions",
+            "reader_tap",
+            "reader_layers",
+            "reader_epochs",
+            "reader_batch",
+            "reader_max_tokens",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -69,6 +92,10 @@ class TrainSettings:
                 raise ValueError(f"{name} must be at least 1 (or null)")
         if self.other_k < 0 or self.freeze_layers < 0 or self.warmup_steps < 0:
             raise ValueError("other_k, freeze_layers and warmup_steps must not be negative")
+        if self.reader_tap + self.reader_layers > 12:
+            raise ValueError("reader_tap + reader_layers must not pass e5's 12 layers")
+        if not 0.0 < self.reader_precision < 1.0:
+            raise ValueError("reader_precision must lie between 0 and 1")
         if self.max_question + 3 >= self.max_len:
             raise ValueError("max_len must leave room for the sentence after max_question")
 

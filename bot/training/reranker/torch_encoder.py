@@ -71,20 +71,21 @@ class Encoder(nn.Module):
         """The embeddings and the lowest `frozen` layers."""
         n = words.shape[1]
         x: torch.Tensor = self.ln(words + self.pos[:n].unsqueeze(0) + self.types[0])
-        bias = _bias(mask, words.dtype)
+        bias = attention_bias(mask, words.dtype)
         for layer in self.layers[:frozen]:
             x = layer(x, bias)
         return x
 
     def upper(self, x: torch.Tensor, mask: torch.Tensor, frozen: int) -> torch.Tensor:
         """The layers above the lowest `frozen`, given `lower`'s output."""
-        bias = _bias(mask, x.dtype)
+        bias = attention_bias(mask, x.dtype)
         for layer in self.layers[frozen:]:
             x = layer(x, bias)
         return x
 
 
-def _bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def attention_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The additive attention mask: 0 for tokens, a large negative for padding."""
     return (1.0 - mask.to(dtype))[:, None, None, :] * -1e9
 
 

