@@ -38,7 +38,7 @@ from bot.eval.metrics import exact_match, short_right, token_f1  # noqa: E402
 from bot.eval.qafile import read_qa_file  # noqa: E402
 from bot.intent import question_intent  # noqa: E402
 from bot.language import detect_language  # noqa: E402
-from bot.ranking.crossencoder import load_scorer  # noqa: E402
+from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer  # noqa: E402
 from bot.ranking.features import question_info  # noqa: E402
 from bot.ranking.model import load_model, logit  # noqa: E402
 from bot.short_answer import candidate, short_answer  # noqa: E402
@@ -63,10 +63,9 @@ def question_type(question: str) -> str:
     return next((name for name, pattern in TYPES if re.search(pattern, q)), "other")
 
 
-def norquad_rows(norquad: Path, cache: Path) -> list[dict[str, object]]:
+def norquad_rows(norquad: Path, cache: Path, scorer: CrossEncoderScorer) -> list[dict[str, object]]:
     """Each answerable validation question read by both models."""
     items = [i for i in read_qa_file(norquad / "validation.jsonl").items if i.answerable]
-    scorer = load_scorer(None, cache / "reranker")
     if scorer.reader is None:
         raise SystemExit("the shipped reranker has no span reader")
     reader = scorer.reader
@@ -204,8 +203,8 @@ def main() -> int:
     )
     parser.add_argument("--devset", type=Path, default=REPO / "data" / "devset.jsonl")
     args = parser.parse_args()
-    rows = norquad_rows(args.norquad, args.cache)
     scorer = load_scorer(None, args.cache / "reranker")
+    rows = norquad_rows(args.norquad, args.cache, scorer)
     assert scorer.reader is not None
     show_above = scorer.reader.show_above
     print(f"NorQuAD validation, {len(rows)} answerable questions (threshold {show_above:.3f})\n")

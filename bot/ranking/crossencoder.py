@@ -183,7 +183,6 @@ class CrossEncoderScorer:
         meta: dict[str, Any],
         e5: E5File,
         threads: int = 2,
-        reader: SpanReader | None = None,
     ) -> None:
         want = str(meta["emb_word_sha256"])
         have = e5.tensor_sha256("emb.word")
@@ -206,8 +205,8 @@ class CrossEncoderScorer:
         self.session = open_session(onnx_path, threads)
         # whether the graph also gives the hidden rows the span reader reads
         self.tapped = TAP_OUTPUT in {o.name for o in self.session.get_outputs()}
-        # the span reader (short answers) over those rows, when one ships
-        self.reader = reader if self.tapped else None
+        # the span reader (short answers) over those rows, when one ships (`load_scorer`)
+        self.reader: SpanReader | None = None
 
     @property
     def rule(self) -> AnswerRule:
