@@ -1,14 +1,16 @@
 """Which training signals make the first stage hold on readers' own words: one table, one run.
 
     python scripts/ranker_signals.py --datasets DIR [--cache DIR] [--norquad] [--out FILE]
+        [--recipe NAME ...]
 
 Trains the ranker and abstainer (`articlebot train-ranker` on NorQuAD train) once per recipe:
 without added signals (the recipe before), with messy copies of half the questions
 (`--noise 0.5`), with cross-lingual XQuAD pairs (`--cross-lingual`), with both, and with the
-word-overlap features dropped from a share of the lists (`--lexical-dropout`). Each model is
-measured through `articlebot eval --reranker none` (the first stage alone) on the readers'
-development set (`data/devset.jsonl`, never fitted to) and, with `--norquad`, on NorQuAD
-validation with its negatives. DIR holds norquad/ and xquad/.
+word-overlap features dropped from a share of the lists (`--lexical-dropout`), and with the
+abstainer shown a share of its questions as if asked in other words (`--abstain-dropout`).
+Each model is measured through `articlebot eval --reranker none` (the first stage alone) on
+the readers' development set (`data/devset.jsonl`, never fitted to) and, with `--norquad`, on
+NorQuAD validation with its negatives. DIR holds norquad/ and xquad/.
 """
 
 from __future__ import annotations
@@ -31,14 +33,35 @@ RECIPES: dict[str, list[str]] = {
     "+ cross-lingual pairs": ["--noise", "0", "--lexical-dropout", "0", "xquad"],
     "+ both": ["--noise", "0.5", "--lexical-dropout", "0", "xquad"],
     "lexical dropout 0.3 alone": ["--noise", "0", "--lexical-dropout", "0.3"],
-    "+ both, lexical dropout 0.3 (shipped)": [
+    "+ both, lexical dropout 0.3": ["--noise", "0.5", "--lexical-dropout", "0.3", "xquad"],
+    "+ both, lexical dropout 0.5": ["--noise", "0.5", "--lexical-dropout", "0.5", "xquad"],
+    "+ both, lexical dropout 0.3, abstain dropout 0.5 (shipped)": [
         "--noise",
         "0.5",
         "--lexical-dropout",
         "0.3",
+        "--abstain-dropout",
+        "0.5",
         "xquad",
     ],
-    "+ both, lexical dropout 0.5": ["--noise", "0.5", "--lexical-dropout", "0.5", "xquad"],
+    "+ both, lexical dropout 0.3, abstain dropout 0.75": [
+        "--noise",
+        "0.5",
+        "--lexical-dropout",
+        "0.3",
+        "--abstain-dropout",
+        "0.75",
+        "xquad",
+    ],
+    "+ both, lexical dropout 0.3, abstain dropout 1.0": [
+        "--noise",
+        "0.5",
+        "--lexical-dropout",
+        "0.3",
+        "--abstain-dropout",
+        "1.0",
+        "xquad",
+    ],
 }
 CATEGORIES = ("paraphrase", "messy", "english", "swedish", "danish", "nynorsk")
 
@@ -62,7 +85,15 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="embedding cache (reruns are fast)")
     ap.add_argument("--norquad", action="store_true", help="also measure NorQuAD validation")
     ap.add_argument("--out", type=Path, help="write the table here too")
+    ap.add_argument(
+        "--recipe",
+        action="append",
+        choices=list(RECIPES),
+        metavar="NAME",
+        help="measure only this recipe (repeatable; default: every recipe)",
+    )
     args = ap.parse_args()
+    recipes = {k: v for k, v in RECIPES.items() if not args.recipe or k in args.recipe}
     train = args.datasets / "norquad" / "train.jsonl"
     rows = [
         "| recipe | devset hit@1 / hit@3 | refused: answerable / same-topic | "
@@ -72,9 +103,11 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp) / "cache"
-        for k, (name, flags) in enumerate(RECIPES.items()):
+        for k, (name, flags) in enumerate(recipes.items()):
             model = Path(tmp) / f"ranker-{k}.json"
             extra = [f for f in flags if f != "xquad"]
+            if "--abstain-dropout" not in extra:  # the recipes before it had none
+                extra += ["--abstain-dropout", "0"]
             if "xquad" in flags:
                 extra += ["--cross-lingual", str(args.datasets / "xquad")]
             env = dict(os.environ)

@@ -128,6 +128,13 @@ LANGUAGE_BOUND_ABSTAIN_FEATURES = frozenset(
         "dense_spread",
     }
 )
+# The abstention features that count shared words: a question in other words loses them
+# just as a question about another document does.
+WORD_BOUND_ABSTAIN_FEATURES = LANGUAGE_BOUND_ABSTAIN_FEATURES - {
+    "top_dense",
+    "max_dense",
+    "dense_spread",
+}
 # Languages whose words a Norwegian article shares closely enough for lexical matching.
 LEXICAL_LANGUAGES = frozenset({"nb", "nn", "no", "da"})
 

@@ -24,6 +24,7 @@ from bot.ranking.model import (
     ABSTAIN_FEATURES,
     LANGUAGE_BOUND_ABSTAIN_FEATURES,
     LANGUAGE_BOUND_FEATURES,
+    WORD_BOUND_ABSTAIN_FEATURES,
     WORD_BOUND_FEATURES,
     LinearModel,
     RankerModel,
@@ -119,6 +120,7 @@ class TrainingReport:
     n_contexts: int
     l2: float
     lexical_dropout: float
+    abstain_dropout: float
     heldout_hit_at_1: dict[str, float]
     lexical: dict[str, float]
     crosslingual: dict[str, float]
@@ -182,18 +184,31 @@ def _fit_variant(
     drop_abstain: frozenset[str],
     false_abstention: float,
     seed: int,
+    abstain_dropout: float = 0.0,
 ) -> tuple[Variant, dict[str, float]]:
     """Fit one variant (ranker + abstainer + threshold) without the dropped features: the
     ranker on `ranked` (the examples, some with their word-bound features dropped), the
-    abstainer on the examples as they are."""
+    abstainer on the examples, an `abstain_dropout` share of them (answerable or not alike)
+    seen as if asked in other words: scored without their word-bound ranking features and
+    with the abstainer's word-bound features zeroed."""
     keep = _mask(FEATURE_NAMES, drop_rank)
     mean, scale, coef = fit_listwise(_masked(ranked, keep), l2=l2)
     coef = coef * keep  # dropped features carry no weight at all
     ranker = LinearModel(FEATURE_NAMES, mean * keep, np.where(keep > 0, scale, 1.0), coef, 0.0)
     a_keep = _mask(ABSTAIN_FEATURES, drop_abstain)
 
+    r_word = _mask(FEATURE_NAMES, WORD_BOUND_FEATURES)
+    a_word = _mask(ABSTAIN_FEATURES, WORD_BOUND_ABSTAIN_FEATURES)
+    rng = np.random.default_rng(seed + 1)
+
     def rows(group: Sequence[Example]) -> np.ndarray:
         out: np.ndarray = abstain_matrix(group, [ranker.decision(e.matrix) for e in group])
+        if abstain_dropout > 0:
+            pick = np.flatnonzero(rng.random(len(group)) < abstain_dropout)
+            if len(pick):
+                worded = _masked([group[int(k)] for k in pick], r_word)
+                dropped = abstain_matrix(worded, [ranker.decision(e.matrix) for e in worded])
+                out[pick] = dropped * a_word
         masked: np.ndarray = out * a_keep
         return masked
 
@@ -287,10 +302,11 @@ def train_model(
     progress: Callable[[str], None] | None = None,
     extra: Sequence[QAItem] = (),
     lexical_dropout: float = 0.0,
+    abstain_dropout: float = 0.0,
 ) -> tuple[RankerModel, TrainingReport]:
     """Train both variants (lexical, cross-lingual) on context-carrying Q&A items."""
     data = build_training_set(items, embedder, cache, seed, extra, progress)
-    return fit_model(data, seed, false_abstention, lexical_dropout, progress)
+    return fit_model(data, seed, false_abstention, lexical_dropout, progress, abstain_dropout)
 
 
 def fit_model(
@@ -299,6 +315,7 @@ def fit_model(
     false_abstention: float = 0.03,
     lexical_dropout: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    abstain_dropout: float = 0.0,
 ) -> tuple[RankerModel, TrainingReport]:
     """Fit both variants on a training set.
 
@@ -307,7 +324,8 @@ def fit_model(
     features, trained against each question asked of another document's passage and of its
     own passage without the answer sentence; its threshold keeps the training questions'
     false abstentions at `false_abstention`. With `lexical_dropout`, that share of the
-    ranker's lists loses its word-bound features.
+    ranker's lists loses its word-bound features; with `abstain_dropout`, that share of the
+    lexical abstainer's rows (answerable and not alike) is seen as if asked in other words.
     """
     say = progress or (lambda _: None)
     examples = data.examples
@@ -351,6 +369,7 @@ def fit_model(
         frozenset(),
         false_abstention,
         seed,
+        abstain_dropout,
     )
     cross, cross_fig = _fit_variant(
         ranked,
@@ -372,6 +391,7 @@ def fit_model(
         n_contexts=data.n_contexts,
         l2=best_l2,
         lexical_dropout=lexical_dropout,
+        abstain_dropout=abstain_dropout,
         heldout_hit_at_1=heldout,
         lexical=lex_fig,
         crosslingual=cross_fig,
@@ -389,6 +409,7 @@ def write_model(
     notice: Callable[[str], None],
     extra: Sequence[QAItem] = (),
     lexical_dropout: float = 0.0,
+    abstain_dropout: float = 0.0,
 ) -> TrainingReport:
     """Train on `items` (and the `extra` signals) and write the model file atomically, with
     its provenance."""
@@ -400,6 +421,7 @@ def write_model(
         progress=notice,
         extra=extra,
         lexical_dropout=lexical_dropout,
+        abstain_dropout=abstain_dropout,
     )
     meta = {
         "source": "articlebot train-ranker",

@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="drop the word-overlap features from this share of the ranker's lists (default 0.3)",
     )
+    p.add_argument(
+        "--abstain-dropout",
+        type=_share,
+        default=0.5,
+        metavar="SHARE",
+        help="show the abstainer this share of its questions as if asked in other words "
+        "(default 0.5)",
+    )
     _common(p)
 
     p = sub.add_parser(
@@ -557,6 +565,7 @@ def cmd_train_ranker(
         notice,
         extra=_added_items(args, items),
         lexical_dropout=args.lexical_dropout,
+        abstain_dropout=args.abstain_dropout,
     )
     return EXIT_OK
 

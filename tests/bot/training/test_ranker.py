@@ -107,6 +107,18 @@ def test_added_signals_train_beside_the_files_questions(tmp_path: Path, e5: Any)
     assert not np.allclose(model.lexical.ranker.coef, plain.lexical.ranker.coef)
 
 
+def test_abstain_dropout_refits_the_abstainer_alone(tmp_path: Path, e5: Any) -> None:
+    items = read_qa_file(_small_train(tmp_path, 6)).items
+    plain, _ = train_model(items, e5, tmp_path / "cache", seed=0)
+    model, report = train_model(items, e5, tmp_path / "cache", seed=0, abstain_dropout=1.0)
+    assert report.abstain_dropout == 1.0
+    # the ranker is fitted as before; the lexical abstainer saw every question without its
+    # shared-word features, so it learned other weights, and the cross-lingual one did not
+    assert np.allclose(model.lexical.ranker.coef, plain.lexical.ranker.coef)
+    assert not np.allclose(model.lexical.abstainer.coef, plain.lexical.abstainer.coef)
+    assert np.allclose(model.crosslingual.abstainer.coef, plain.crosslingual.abstainer.coef)
+
+
 def test_train_ranker_takes_noise_and_cross_lingual_pairs(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -114,15 +126,27 @@ def test_train_ranker_takes_noise_and_cross_lingual_pairs(
     train = str(_small_train(tmp_path, 4))
     signals = ["--noise", "0.5", "--cross-lingual", str(_small_xquad(tmp_path))]
     r = run_cli(
-        ["train-ranker", train, "--out", str(out), *signals, "--lexical-dropout", "0.3"],
+        [
+            "train-ranker",
+            train,
+            "--out",
+            str(out),
+            *signals,
+            "--lexical-dropout",
+            "0.3",
+            "--abstain-dropout",
+            "0.4",
+        ],
         cli_env,
     )
     assert r.returncode == 0, r.stderr
     meta = json.loads(out.read_text())["meta"]
     assert meta["noise"] == 0.5 and meta["cross_lingual"] == "xquad"
-    assert meta["lexical_dropout"] == 0.3 and meta["n_added"] > 20
+    assert meta["lexical_dropout"] == 0.3 and meta["abstain_dropout"] == 0.4
+    assert meta["n_added"] > 20
     for bad, said in (
         (["--noise", "2"], "must be from 0 to 1"),
+        (["--abstain-dropout", "-0.1"], "must be from 0 to 1"),
         (["--cross-lingual", str(tmp_path / "none")], "two or more XQuAD files"),
     ):
         r = run_cli(["train-ranker", train, "--out", str(tmp_path / "x.json"), *bad], cli_env)
