@@ -62,8 +62,9 @@ class TrainingRun:
     ranker: RankerModel
     language_of: Callable[[str], str]
     e5_path: Path | None = None
-    # added training signals (messy copies, cross-lingual pairs): fine-tuned on and
-    # calibrated on like the file's items, held out by the same rule
+    # added training signals (messy copies, cross-lingual pairs): the cross-encoder is
+    # fine-tuned on them like the file's items, held out by the same rule; the answer rules
+    # and the span reader use them only with the recipe's `rule_added` and `reader_added`
     extra: Sequence[QAItem] = ()
 
 
@@ -74,10 +75,13 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     stopped: fine-tuning from its last checkpoint, then the ONNX export, then the answer
     rules fitted on the held-out training passages (one for questions the first stage ranks
     with its lexical variant, one for the cross-lingual variant when there are enough such
-    questions), then the span reader (fine-tuned once, its confidence fitted on the same
-    held-out passages), written with the metadata to OUT/reranker.json. A directory that holds only
-    a shipped graph with its reranker.json has its answer rules refitted (for a retrained
-    first stage) without fine-tuning again.
+    questions), then the span reader (fine-tuned once on the fine-tuning passages'
+    questions, its confidence fitted on the file's held-out questions), written with the
+    metadata to OUT/reranker.json. The added questions (`extra`) train the cross-encoder;
+    with the recipe's `rule_added` they are fitted on by the answer rules too, with its
+    `reader_added` by the span reader. A directory that holds only a shipped graph with its
+    reranker.json has its answer rules refitted (for a retrained first stage) without
+    fine-tuning again.
     """
     from bot.ranking.crossencoder import load_scorer
     from bot.ranking.e5file import default_path
@@ -171,7 +175,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     scorer = load_scorer(out, out / "completed", e5_path=job.e5_path, threads=recipe.threads)
     k_max = max(CALIBRATION_KS)
     held_lists = [q for q in lists_of(items, k_max, False) if q.item.context in held]
-    held_lists += [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
+    if recipe.rule_added:
+        held_lists += [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
     random.Random(recipe.seed).shuffle(held_lists)
     held_lists = held_lists[: recipe.calibration_questions]
     scored = score_all(
@@ -194,9 +199,14 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             meta.pop(name, None)
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
-    # the span reader: fine-tuned on the fine-tuning passages' questions (the file's own,
-    # Norwegian), calibrated on the held-out ones the lexical rule serves
+    # the span reader: fine-tuned on the fine-tuning passages' questions (the file's own, and
+    # the added ones with the recipe's `reader_added`), calibrated on the file's held-out
+    # questions the lexical rule serves
     reader_fit = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
+    if recipe.reader_added:
+        reader_fit += [
+            q for q in lists_of(extra, recipe.k, True) if q.item.context not in held_extra
+        ]
     reader_held = [
         q for q, c in zip(held_lists, crossing, strict=True) if not c and q.item.context in held
     ]

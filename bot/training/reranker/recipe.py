@@ -43,6 +43,16 @@ class TrainSettings:
     # cross-lingual variant (English, Swedish, ...); off: they keep the first stage's answer.
     # Its held-out figures are written either way.
     crosslingual_rule: bool = False
+    # fit the answer rules on the added questions' held-out part too (messy copies and
+    # cross-lingual pairs, when the command adds them); off, the rules are fitted on the
+    # file's own held-out questions, and the added ones train the cross-encoder only.
+    # Measured in docs/quality.md ("The reranker's answer rule, calibrated on what?"): on,
+    # the rule lets more questions about another document through.
+    rule_added: bool = False
+    # fine-tune the span reader on the added questions of the fine-tuning passages too; off,
+    # on the file's own. Measured in docs/quality.md ("Direct answers"): on, its spans are a
+    # little better but its confidence no longer reaches 90% precision on 50 shown answers.
+    reader_added: bool = False
     # the span reader (short answers): its head reads the cross-encoder's hidden rows after
     # `reader_tap` layers through `reader_layers` layers of its own (initialised from e5's
     # layers there), fine-tuned on each question's gold sentence and best wrong one. The

@@ -115,21 +115,14 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     for name in ("reranker.onnx", "reranker.json"):
         shutil.copy(REPO / "bot" / "data" / name, out / name)
     shipped = json.loads((out / "reranker.json").read_text())
-    r = run_cli(
-        [
-            "train-reranker",
-            str(_small_train(tmp_path, 30)),
-            "--out",
-            str(out),
-            "--cache",
-            str(tmp_path / "cache"),
-            "--noise",
-            "0.5",
-            "--recipe",
-            json.dumps({"calibration_questions": 40}),
-        ],
-        cli_env,
-    )
+    train = str(_small_train(tmp_path, 30))
+
+    def refit(**recipe: object) -> subprocess.CompletedProcess[str]:
+        settings = json.dumps({"calibration_questions": 40, "reader_epochs": 1, **recipe})
+        args = ["--cache", str(tmp_path / "cache"), "--noise", "0.5", "--recipe", settings]
+        return run_cli(["train-reranker", train, "--out", str(out), *args], cli_env)
+
+    r = refit(reader_added=True)
     assert r.returncode == 0, r.stderr
     assert "building the first stage" not in r.stderr and not (out / "model.pt").exists()
     meta = json.loads((out / "reranker.json").read_text())
@@ -138,6 +131,17 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     assert meta["rule"] != shipped["rule"] and meta["added_questions"]["heldout"] > 0
     assert "rule_crosslingual" not in meta  # too few cross-lingual questions held out
     assert load_scorer(out, tmp_path / "completed").rule.k == meta["rule"]["k"]
+    # with `reader_added`, the span reader is fine-tuned on the added messy copies too
+    read = meta["fine_tune_questions"] + meta["added_questions"]["fine_tune"]
+    assert f"span reader: reading {read} questions through the graph" in r.stderr
+    # the rules are fitted on the file's held-out questions only, unless the recipe adds the
+    # added questions' held-out part
+    assert meta["heldout_questions"] == meta["calibration_questions"] < 40
+    r = refit(rule_added=True)
+    assert r.returncode == 0, r.stderr
+    added = json.loads((out / "reranker.json").read_text())
+    assert "span reader: reading" not in r.stderr  # the trained reader is kept
+    assert added["heldout_questions"] > meta["heldout_questions"]
 
 
 def test_another_recipe_does_not_resume_a_checkpoint(
