@@ -76,7 +76,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     rules fitted on the held-out training passages (one for questions the first stage ranks
     with its lexical variant, one for the cross-lingual variant when there are enough such
     questions), then the span reader (fine-tuned once on the fine-tuning passages'
-    questions, its confidence fitted on the file's held-out questions), written with the
+    questions, its confidence fitted on the held-out passages' questions), written with the
     metadata to OUT/reranker.json. The added questions (`extra`) train the cross-encoder;
     with the recipe's `rule_added` they are fitted on by the answer rules too, with its
     `reader_added` by the span reader. A directory that holds only a shipped graph with its
@@ -200,8 +200,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
     # the span reader: fine-tuned on the fine-tuning passages' questions (the file's own, and
-    # the added ones with the recipe's `reader_added`), calibrated on the file's held-out
-    # questions the lexical rule serves
+    # the added ones with the recipe's `reader_added`), calibrated on the held-out passages'
+    # questions the lexical rule serves (with `rule_added`, their messy copies among them)
     reader_fit = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
     if recipe.reader_added:
         reader_fit += [
