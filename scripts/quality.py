@@ -17,7 +17,9 @@ With `--devset FILE` (a Q&A file whose items carry a `category`, such as the rea
 e5 dense search (`bare_dense`: cosine between the question and each of its article's
 sentences, nothing else; it never refuses), the first stage (`--reranker none`) and the
 shipped answer path, each through hit@1, hit@3 and, for the answer paths, the share of
-answerable items refused and of unanswerable items refused.
+answerable items refused and of unanswerable items refused; and the shipped path's hit@1 if it
+answered every question (the sentence it ranks first, refused or not), which tells a ranking
+miss from a refusal.
 """
 
 from __future__ import annotations
@@ -141,6 +143,14 @@ def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[st
     summary["citations_per_answer"] = (
         float(np.mean([len(r["citations"]) for r in answered])) if answered else None
     )
+    # per item with gold sentences: whether the sentence ranked first is one, refused or not
+    # (the journal keeps the ranking of a refused question too)
+    summary["ranked_first"] = {
+        str(row["id"]): row["scored"]["ranking"][:1] != []
+        and row["scored"]["ranking"][0] in row["gold"]
+        for row in map(json.loads, (out / "items.jsonl").read_text().splitlines()[1:])
+        if row.get("gold") and row.get("scored")
+    }
     return summary
 
 
@@ -173,7 +183,7 @@ def bare_dense(
 CATEGORY_HEADER = (
     "| category | n (answerable / not) | e5 alone hit@1 / hit@3 | first stage hit@1 / hit@3 "
     "| first stage refused: answerable / unanswerable | shipped hit@1 / hit@3 "
-    "| shipped refused: answerable / unanswerable |"
+    "| shipped refused: answerable / unanswerable | shipped hit@1, refusals answered |"
 )
 
 
@@ -205,7 +215,12 @@ def devset_table(file: Path, cache: Path) -> str:
             return "n/a"
         return f"{np.mean([r[0] for r in rows]):.3f} / {np.mean([r[1] for r in rows]):.3f}"
 
-    lines = [CATEGORY_HEADER, "| --- | --- | --- | --- | --- | --- | --- |"]
+    def unrefused(ids: set[str]) -> str:
+        ranked: dict[str, bool] = shipped["ranked_first"]  # type: ignore[assignment]
+        hits = [v for k, v in ranked.items() if k in ids]
+        return f"{np.mean(hits):.3f}" if hits else "n/a"
+
+    lines = [CATEGORY_HEADER, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for category in [*categories, None]:
         group = [i for i in items if category is None or (i.category or "(none)") == category]
         n_yes = sum(i.answerable for i in group)
@@ -215,7 +230,7 @@ def devset_table(file: Path, cache: Path) -> str:
         lines.append(
             f"| {name} | {len(group)} ({n_yes} / {len(group) - n_yes}) "
             f"| {e5_alone({i.id for i in group})} | {first_hits} | {first_refused} "
-            f"| {shipped_hits} | {shipped_refused} |"
+            f"| {shipped_hits} | {shipped_refused} | {unrefused({i.id for i in group})} |"
         )
     return "\n".join(lines)
 

@@ -129,8 +129,11 @@ def fit_rule(
     max_citations: float = 1.4,
     seed: int = 0,
     start: tuple[float, float] = (1.0, 0.0),
+    operating: Sequence[bool] | None = None,
 ) -> tuple[AnswerRule, dict[str, float]]:
-    """The answer rule for the top k, fitted on held-out questions; with its figures there."""
+    """The answer rule for the top k, fitted on held-out questions; with its figures there.
+    `operating` marks the questions whose false abstentions set the threshold (default:
+    all); the model is fitted on every one."""
     from sklearn.linear_model import LogisticRegression
 
     own = [r["own"] for r in scored]
@@ -151,7 +154,8 @@ def fit_rule(
         return np.asarray(1 / (1 + np.exp(-(((rows - mean) / scale) @ coef + icpt))))
 
     p_pos = prob(x_pos)
-    threshold = float(np.quantile(p_pos, false_abstention))
+    at = np.ones(len(p_pos), dtype=bool) if operating is None else np.asarray(operating, bool)
+    threshold = float(np.quantile(p_pos[at], false_abstention))
     # the second-citation gap: the widest that keeps the mean citations within budget
     gaps = []
     for s in own:
@@ -173,7 +177,9 @@ def fit_rule(
         second_within=within,
     )
     kinds = {key: [r[key] for r in scored if key in r] for key in ("same_topic", "other")}
-    figures = {"false_abstention": float(np.mean(p_pos < threshold))}
+    figures = {"false_abstention": float(np.mean(p_pos[at] < threshold))}
+    if not at.all():
+        figures["false_abstention_added"] = float(np.mean(p_pos[~at] < threshold))
     for key, group in kinds.items():
         if group:
             xs = np.stack([features_of(s, k, null, weights) for s in group])

@@ -175,24 +175,35 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     scorer = load_scorer(out, out / "completed", e5_path=job.e5_path, threads=recipe.threads)
     k_max = max(CALIBRATION_KS)
     held_lists = [q for q in lists_of(items, k_max, False) if q.item.context in held]
+    # which lists set the answer rule's threshold: the file's own, and with the recipe's
+    # `rule_threshold_added` the added ones as well
+    sets_threshold = [True] * len(held_lists)
     if recipe.rule_added:
-        held_lists += [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
-    random.Random(recipe.seed).shuffle(held_lists)
-    held_lists = held_lists[: recipe.calibration_questions]
+        added = [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
+        held_lists += added
+        sets_threshold += [recipe.rule_threshold_added] * len(added)
+    drawn = list(zip(held_lists, sets_threshold, strict=True))
+    random.Random(recipe.seed).shuffle(drawn)
+    drawn = drawn[: recipe.calibration_questions]
+    held_lists = [q for q, _ in drawn]
     scored = score_all(
         held_lists, ScoreCache(scorer.score, score_cache_path(out, shipped)), desc="held-out"
     )
     crossing = [job.language_of(q.item.question) not in LEXICAL_LANGUAGES for q in held_lists]
     groups = {
-        "rule": [r for r, c in zip(scored, crossing, strict=True) if not c],
-        "rule_crosslingual": [r for r, c in zip(scored, crossing, strict=True) if c],
+        "rule": [(r, t) for r, c, (_, t) in zip(scored, crossing, drawn, strict=True) if not c],
+        "rule_crosslingual": [
+            (r, t) for r, c, (_, t) in zip(scored, crossing, drawn, strict=True) if c
+        ],
     }
     start = (1.0, float(trained["alpha"]))
-    for name, group in groups.items():
+    for name, rows in groups.items():
+        group = [r for r, _ in rows]
         if name == "rule_crosslingual" and len(group) < MIN_RULE_QUESTIONS:
             meta.pop(name, None)
             continue
-        rules = {str(k): _fitted(group, k, null, recipe.seed, start) for k in CALIBRATION_KS}
+        operating = [t for _, t in rows]
+        rules = {str(k): _fitted(group, k, null, recipe, start, operating) for k in CALIBRATION_KS}
         if name == "rule" or recipe.crosslingual_rule:
             meta[name] = rules[str(recipe.rerank_k)]["rule"]
         else:
@@ -231,11 +242,21 @@ def _fitted(
     scored: Sequence[dict[str, Scored]],
     k: int,
     null: float,
-    seed: int,
+    recipe: TrainSettings,
     start: tuple[float, float],
+    operating: Sequence[bool],
 ) -> dict[str, Any]:
-    """The answer rule for the top k of these held-out lists, with its figures there."""
-    rule, figures = fit_rule(scored, k, null, seed=seed, start=start)
+    """The answer rule for the top k of these held-out lists, with its figures there;
+    `operating` marks the lists that set its threshold."""
+    rule, figures = fit_rule(
+        scored,
+        k,
+        null,
+        false_abstention=recipe.rule_false_abstention,
+        seed=recipe.seed,
+        start=start,
+        operating=operating,
+    )
     hits = [
         bool(
             r["own"].lists.gold[:k][

@@ -49,6 +49,13 @@ class TrainSettings:
     # Measured in docs/quality.md ("The reranker's answer rule, calibrated on what?"): on,
     # the rule lets more questions about another document through.
     rule_added: bool = False
+    # with `rule_added`, the added questions also set the abstention threshold (the share of
+    # held-out answerable questions refused); off, the model learns from them but the
+    # threshold keeps the file's own held-out questions at the same false-abstention rate
+    rule_threshold_added: bool = False
+    # the answer rule's operating point: the share of held-out answerable questions (those
+    # that set the threshold) it refuses
+    rule_false_abstention: float = 0.025
     # fine-tune the span reader on the added questions of the fine-tuning passages too; off,
     # on the file's own. Measured in docs/quality.md ("Direct answers"): on, its spans are a
     # little better but its confidence no longer reaches 90% precision on 50 shown answers.
@@ -104,8 +111,9 @@ class TrainSettings:
             raise ValueError("other_k, freeze_layers and warmup_steps must not be negative")
         if self.reader_tap + self.reader_layers > 12:
             raise ValueError("reader_tap + reader_layers must not pass e5's 12 layers")
-        if not 0.0 < self.reader_precision < 1.0:
-            raise ValueError("reader_precision must lie between 0 and 1")
+        for name in ("reader_precision", "rule_false_abstention"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must lie between 0 and 1")
         if self.max_question + 3 >= self.max_len:
             raise ValueError("max_len must leave room for the sentence after max_question")
 

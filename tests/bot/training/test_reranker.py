@@ -142,6 +142,12 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     added = json.loads((out / "reranker.json").read_text())
     assert "span reader: reading" not in r.stderr  # the trained reader is kept
     assert added["heldout_questions"] > meta["heldout_questions"]
+    # the added questions are fitted on, but the file's own set the threshold
+    figures = added["heldout_by_k"][str(added["rule"]["k"])]
+    assert (
+        "false_abstention_added" in figures
+        and "false_abstention_added" not in (meta["heldout_by_k"][str(meta["rule"]["k"])])
+    )
 
 
 def test_another_recipe_does_not_resume_a_checkpoint(
@@ -177,9 +183,17 @@ def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recip
 
 
 @pytest.mark.parametrize(
-    "field", [{"rerank_k": 4}, {"k": 0}, {"max_steps": 0}, {"max_len": 40, "max_question": 48}]
+    "field",
+    [
+        {"rerank_k": 4},
+        {"k": 0},
+        {"max_steps": 0},
+        {"max_len": 40, "max_question": 48},
+        {"rule_false_abstention": 0.0},
+        {"reader_precision": 1.0},
+    ],
 )
-def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, int]) -> None:
+def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, float]) -> None:
     from bot.training.reranker.recipe import TrainSettings
 
     with pytest.raises(ValueError, match=next(iter(field))):
@@ -236,3 +250,33 @@ def test_frozen_cache_gives_the_states_of_an_unbatched_forward() -> None:
         alone = model.frozen_rows(ids, torch.ones((1, len(r))), 6)[0]
         assert torch.allclose(hidden[i, : len(r)], alone, atol=0.05)  # bfloat16 storage
         assert mask[i].sum() == len(r)
+
+
+def test_the_answer_rules_threshold_is_set_by_the_questions_marked_for_it() -> None:
+    """Added questions the rule learns from (here: answerable ones the cross-encoder scores
+    lower) move its threshold only when they are marked to set it."""
+    from bot.training.reranker.calibration import Scored, fit_rule
+    from bot.training.reranker.candidates import CandidateList
+
+    rng = np.random.default_rng(0)
+
+    def scored(top: float, answerable: bool) -> Scored:
+        ce = np.sort(rng.normal(0.0, 1.0, 3))[::-1] + np.array([top, 0.0, 0.0])
+        first = np.sort(rng.normal(0.0, 1.0, 3))[::-1]
+        gold = np.array([answerable, False, False])
+        lists = CandidateList("q", ("a", "b", "c"), first, gold, answerable, float(top))
+        return Scored(lists, ce)
+
+    def row(top: float) -> dict[str, Scored]:
+        return {"own": scored(top, True), "other": scored(rng.normal(-2.0, 1.0), False)}
+
+    rows = [row(rng.normal(3.0, 1.0)) for _ in range(200)]
+    rows += [row(rng.normal(0.5, 1.0)) for _ in range(200)]
+    file_only = [True] * 200 + [False] * 200
+    all_rule, all_figures = fit_rule(rows, 3, 0.0)
+    file_rule, file_figures = fit_rule(rows, 3, 0.0, operating=file_only)
+    assert file_rule.abstain_below > all_rule.abstain_below
+    assert file_figures["false_abstention"] == pytest.approx(0.025, abs=0.01)
+    assert file_figures["false_abstention_added"] > 0.05
+    assert "false_abstention_added" not in all_figures
+    assert np.allclose(file_rule.coef, all_rule.coef)  # one model, two operating points
