@@ -129,7 +129,16 @@ def combined(rows: Sequence[dict[str, Scored]], rule: AnswerRule, null: float) -
     k = rule.k
 
     def decide(s: Scored) -> tuple[bool, list[int]]:
-        got = apply_rule(rule, null, s.ce[:k], s.lists.first_stage[:k], s.lists.abstain_logit)
+        margins = s.margins
+
+        got = apply_rule(
+            rule,
+            null,
+            s.ce[:k],
+            s.lists.first_stage[:k],
+            s.lists.abstain_logit,
+            None if margins is None else (lambda i: float(margins[i])),
+        )
         return got.abstain, list(got.cite)
 
     return {
@@ -213,6 +222,16 @@ def main() -> int:
     completed = Settings().data_dir / "reranker"
     scorer = load_scorer(args.model_dir, completed)
     cache = ScoreCache(scorer.score)
+    # a rule that reads the span reader needs its margin on each candidate
+    margins = (
+        ScoreCache(
+            lambda q, sentences: np.array(
+                [scorer.reader_margin(r) for r in scorer.score_rows(q, sentences)[1]]
+            )
+        )
+        if rule.reads_span
+        else None
+    )
 
     train_items = [
         i for i in read_qa_file(args.norquad / "train.jsonl").items if i.context is not None
@@ -233,10 +252,10 @@ def main() -> int:
     )
     dev = dev_lists(embedder, args.cache, ranker)
     rows = {
-        "held-out train": (held_lists, score_all(held_lists, cache, "held-out")),
-        "NorQuAD validation": (val_lists, score_all(val_lists, cache, "validation")),
+        "held-out train": (held_lists, score_all(held_lists, cache, "held-out", margins)),
+        "NorQuAD validation": (val_lists, score_all(val_lists, cache, "validation", margins)),
     }
-    dev_rows = score_all(dev, cache, "dev")
+    dev_rows = score_all(dev, cache, "dev", margins)
     for lang in ("nb", "en"):
         keep = [n for n, q in enumerate(dev) if (q.item.lang or "nb") == lang]
         rows[f"dev {lang}"] = ([dev[n] for n in keep], [dev_rows[n] for n in keep])

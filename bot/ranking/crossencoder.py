@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,6 +56,14 @@ ANSWER_FEATURES: tuple[str, ...] = (
     "first_stage_abstain_logit",
     "top_first_stage",
 )
+# A rule may also read the span reader's verdict on the sentence it would cite first: how far
+# its best answer span scores above the reader's null option ("no answer in this sentence").
+# The reader reads the question against that one sentence, so the margin tells a sentence
+# that answers from one that is only about the same thing.
+READER_MARGIN = "reader_margin"
+READER_ANSWER_FEATURES = (*ANSWER_FEATURES, READER_MARGIN)
+# the margin of a sentence the reader finds no span in (no token of it fits the pair)
+NO_SPAN_MARGIN = -20.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,12 @@ class AnswerRule:
     intercept: float
     abstain_below: float  # answerability probability under which to abstain
     second_within: float  # cite the runner-up when its combined score is this close
+    features: tuple[str, ...] = ANSWER_FEATURES  # or READER_ANSWER_FEATURES
+
+    @property
+    def reads_span(self) -> bool:
+        """Whether the rule needs the span reader's margin on the top sentence."""
+        return self.features == READER_ANSWER_FEATURES
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -80,7 +94,7 @@ class AnswerRule:
             "k": self.k,
             "ce_weight": self.ce_weight,
             "first_stage_weight": self.first_stage_weight,
-            "features": list(ANSWER_FEATURES),
+            "features": list(self.features),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
             "coef": self.coef.tolist(),
@@ -92,9 +106,11 @@ class AnswerRule:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswerRule:
         """Read `to_json`'s output."""
-        if tuple(data["features"]) != ANSWER_FEATURES:
+        features = tuple(data["features"])
+        if features not in (ANSWER_FEATURES, READER_ANSWER_FEATURES):
             raise RerankerError("the reranker's answer rule was fitted on other features")
         return cls(
+            features=features,
             k=int(data["k"]),
             ce_weight=float(data["ce_weight"]),
             first_stage_weight=float(data["first_stage_weight"]),
@@ -126,8 +142,10 @@ def answer_features(
     null: float,
     first_stage_abstain_logit: float,
     rule_weights: tuple[float, float],
+    reader_margin: float | None = None,
 ) -> np.ndarray:
-    """The answerability model's inputs for one list (see `ANSWER_FEATURES`)."""
+    """The answerability model's inputs for one list (see `ANSWER_FEATURES`), with the span
+    reader's margin on the top sentence last when given (`READER_ANSWER_FEATURES`)."""
     ce_sorted = np.sort(ce)[::-1]
     combined = rule_weights[0] * ce + rule_weights[1] * first_stage
     c_sorted = np.sort(combined)[::-1]
@@ -142,6 +160,7 @@ def answer_features(
             float(c_sorted[0] - c_sorted[1]) if len(ce) > 1 else 0.0,
             first_stage_abstain_logit,
             float(np.max(first_stage)),
+            *([] if reader_margin is None else [reader_margin]),
         ]
     )
 
@@ -152,12 +171,24 @@ def apply_rule(
     ce: np.ndarray,
     first_stage: np.ndarray,
     first_stage_abstain_logit: float,
+    margin_of: Callable[[int], float] | None = None,
 ) -> Reranked:
-    """Combine, rank, decide answerability and the citations for one question."""
+    """Combine, rank, decide answerability and the citations for one question. A rule that
+    reads the span reader asks `margin_of` for the margin of the candidate ranked first."""
     combined = rule.ce_weight * ce + rule.first_stage_weight * first_stage
     order = tuple(int(i) for i in np.argsort(-combined, kind="stable"))
+    margin = None
+    if rule.reads_span:
+        if margin_of is None:
+            raise RerankerError("this answer rule reads the span reader, and none is loaded")
+        margin = margin_of(order[0])
     x = answer_features(
-        ce, first_stage, null, first_stage_abstain_logit, (rule.ce_weight, rule.first_stage_weight)
+        ce,
+        first_stage,
+        null,
+        first_stage_abstain_logit,
+        (rule.ce_weight, rule.first_stage_weight),
+        margin,
     )
     z = float(((x - rule.mean) / rule.scale) @ rule.coef + rule.intercept)
     p = float(1.0 / (1.0 + np.exp(-z)))
@@ -308,8 +339,17 @@ class CrossEncoderScorer:
             ce,
             np.asarray(first_stage, dtype=np.float64),
             first_stage_abstain_logit,
+            (lambda i: self.reader_margin(readings[i])) if readings else None,
         )
         return dataclasses.replace(verdict, readings=tuple(readings))
+
+    def reader_margin(self, reading: Reading) -> float:
+        """The span reader's margin on one pair: its best span's start and end logits over
+        those of its null option (`NO_SPAN_MARGIN` when the sentence has no span)."""
+        if self.reader is None:
+            raise RerankerError("this answer rule reads the span reader, and none is loaded")
+        span = self.reader.span(reading)
+        return NO_SPAN_MARGIN if span is None else span.margin
 
 
 def load_scorer(
@@ -343,6 +383,9 @@ def load_scorer(
     scorer = CrossEncoderScorer(onnx_path, meta, e5, threads)
     if scorer.tapped:  # the span reader reads the rows only a tapped graph gives
         scorer.reader = load_reader(directory, meta, threads)
+    rules = [r for r in (scorer._rule, scorer.crosslingual_rule) if r is not None]
+    if scorer.reader is None and any(r.reads_span for r in rules):
+        raise RerankerError(f"{meta_path}: its answer rule reads a span reader it does not ship")
     return scorer
 
 

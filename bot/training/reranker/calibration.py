@@ -18,7 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.ranking.crossencoder import AnswerRule, answer_features
+from bot.ranking.crossencoder import (
+    ANSWER_FEATURES,
+    READER_ANSWER_FEATURES,
+    AnswerRule,
+    answer_features,
+)
 from bot.training.reranker.candidates import CandidateList, QuestionLists
 
 Scorer = Callable[[str, Sequence[str]], np.ndarray]
@@ -59,30 +64,42 @@ class ScoreCache:
 
 @dataclass(frozen=True)
 class Scored:
-    """A candidate list with its cross-encoder scores."""
+    """A candidate list with its cross-encoder scores, and optionally the span reader's
+    margin on each candidate (for a rule that reads it)."""
 
     lists: CandidateList
     ce: np.ndarray
+    margins: np.ndarray | None = None
 
 
 def score_all(
-    lists: Sequence[QuestionLists], cache: ScoreCache, desc: str = "scoring"
+    lists: Sequence[QuestionLists],
+    cache: ScoreCache,
+    desc: str = "scoring",
+    margins: ScoreCache | None = None,
 ) -> list[dict[str, Scored]]:
     """Scores of each question's lists (keys: own, same_topic, other; absent when the list
-    is)."""
+    is), with the span reader's margins when `margins` gives them."""
     from tqdm import tqdm
+
+    def scored(c: CandidateList) -> Scored:
+        return Scored(c, cache(c), None if margins is None else margins(c))
 
     out = []
     for n, q in enumerate(tqdm(lists, desc=desc, unit="question", mininterval=10.0)):
         if n % 50 == 49:
             cache.save()
-        row = {"own": Scored(q.own, cache(q.own))}
+            if margins is not None:
+                margins.save()
+        row = {"own": scored(q.own)}
         if q.same_topic is not None:
-            row["same_topic"] = Scored(q.same_topic, cache(q.same_topic))
+            row["same_topic"] = scored(q.same_topic)
         if q.other is not None:
-            row["other"] = Scored(q.other, cache(q.other))
+            row["other"] = scored(q.other)
         out.append(row)
     cache.save()
+    if margins is not None:
+        margins.save()
     return out
 
 
@@ -117,8 +134,14 @@ def fit_combination(
 
 
 def features_of(s: Scored, k: int, null: float, weights: tuple[float, float]) -> np.ndarray:
-    """The answerability features of a scored list's top k."""
-    return answer_features(s.ce[:k], s.lists.first_stage[:k], null, s.lists.abstain_logit, weights)
+    """The answerability features of a scored list's top k (with the span reader's margin on
+    the candidate the weights rank first, when the list carries margins)."""
+    ce, first = s.ce[:k], s.lists.first_stage[:k]
+    margin = None
+    if s.margins is not None:
+        top = int(np.argsort(-(weights[0] * ce + weights[1] * first), kind="stable")[0])
+        margin = float(s.margins[top])
+    return answer_features(ce, first, null, s.lists.abstain_logit, weights, margin)
 
 
 def fit_rule(
@@ -166,6 +189,7 @@ def fit_rule(
     budget = int(np.floor((max_citations - 1.0) * len(gap_arr)))
     within = float(gap_arr[budget - 1]) if budget > 0 else 0.0
     rule = AnswerRule(
+        features=READER_ANSWER_FEATURES if own[0].margins is not None else ANSWER_FEATURES,
         k=k,
         ce_weight=weights[0],
         first_stage_weight=weights[1],

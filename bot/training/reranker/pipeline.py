@@ -15,8 +15,9 @@ sentences of another document's passage against the null. The word embedding sta
 The pipeline runs the stages, each one module of this package: the candidate lists
 (`candidates`), the loop (`loop`, over `batching`, `loss`, `model`, `validation`), the
 export (`export`) and the shipped graph (`packing`, which also taps it for the span reader),
-then the answer rule (`calibration`), then the span reader (`reader`: its examples, loop and
-confidence). The recipe (`recipe`) is checked before any of it runs.
+then the span reader's head (`reader`: its examples and loop), then the answer rule
+(`calibration`, which may read the head's margin), then the span reader's confidence for
+that rule. The recipe (`recipe`) is checked before any of it runs.
 """
 
 from __future__ import annotations
@@ -72,11 +73,12 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     """Fine-tune, export and calibrate; returns the written `reranker.json`.
 
     Each stage is skipped when its output exists, so an interrupted run continues where it
-    stopped: fine-tuning from its last checkpoint, then the ONNX export, then the answer
+    stopped: fine-tuning from its last checkpoint, then the ONNX export, then the span
+    reader's head (fine-tuned once on the fine-tuning passages' questions), then the answer
     rules fitted on the held-out training passages (one for questions the first stage ranks
     with its lexical variant, one for the cross-lingual variant when there are enough such
-    questions), then the span reader (fine-tuned once on the fine-tuning passages'
-    questions, its confidence fitted on the held-out passages' questions), written with the
+    questions; with the recipe's `rule_reader` they read the head's margin too), then the
+    span reader's confidence fitted on the held-out passages' questions, written with the
     metadata to OUT/reranker.json. The added questions (`extra`) train the cross-encoder;
     with the recipe's `rule_added` they are fitted on by the answer rules too, with its
     `reader_added` by the span reader. A directory that holds only a shipped graph with its
@@ -88,7 +90,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     from bot.training.reranker.calibration import ScoreCache, score_all
     from bot.training.reranker.candidates import build_lists, heldout_contexts, heldout_extra
     from bot.training.reranker.packing import pack_graph, tap_graph
-    from bot.training.reranker.reader.stage import train_reader
+    from bot.training.reranker.reader.stage import READER_GRAPH, fit_reader, ship_head
 
     out, recipe = job.out, job.recipe
     items = [i for i in job.items if i.context is not None]
@@ -171,8 +173,18 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         **trained,
     }
     (out / "reranker.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    notice("fitting the answer rules on the held-out passages ...")
     scorer = load_scorer(out, out / "completed", e5_path=job.e5_path, threads=recipe.threads)
+    # the span reader's head first (fine-tuned on the fine-tuning passages' questions: the
+    # file's own, and the added ones with the recipe's `reader_added`): with `rule_reader`
+    # the answer rules read its margin on the sentence they would cite
+    reader_fit = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
+    if recipe.reader_added:
+        reader_fit += [
+            q for q in lists_of(extra, recipe.k, True) if q.item.context not in held_extra
+        ]
+    reader = ship_head(out, scorer, reader_fit, recipe, e5file, notice)
+    scorer.reader = reader
+    notice("fitting the answer rules on the held-out passages ...")
     k_max = max(CALIBRATION_KS)
     held_lists = [q for q in lists_of(items, k_max, False) if q.item.context in held]
     # which lists set the answer rule's threshold: the file's own, and with the recipe's
@@ -186,8 +198,19 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     random.Random(recipe.seed).shuffle(drawn)
     drawn = drawn[: recipe.calibration_questions]
     held_lists = [q for q, _ in drawn]
+    margins = None
+    if recipe.rule_reader:
+        margins = ScoreCache(
+            lambda q, sentences: np.array(
+                [scorer.reader_margin(r) for r in scorer.score_rows(q, sentences)[1]]
+            ),
+            margin_cache_path(out, shipped, out / READER_GRAPH),
+        )
     scored = score_all(
-        held_lists, ScoreCache(scorer.score, score_cache_path(out, shipped)), desc="held-out"
+        held_lists,
+        ScoreCache(scorer.score, score_cache_path(out, shipped)),
+        desc="held-out",
+        margins=margins,
     )
     crossing = [job.language_of(q.item.question) not in LEXICAL_LANGUAGES for q in held_lists]
     groups = {
@@ -210,21 +233,13 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             meta.pop(name, None)
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
-    # the span reader: fine-tuned on the fine-tuning passages' questions (the file's own, and
-    # the added ones with the recipe's `reader_added`), calibrated on the held-out passages'
-    # questions the lexical rule serves (with `rule_added`, their messy copies among them)
-    reader_fit = [q for q in lists_of(items, recipe.k, True) if q.item.context not in held]
-    if recipe.reader_added:
-        reader_fit += [
-            q for q in lists_of(extra, recipe.k, True) if q.item.context not in held_extra
-        ]
+    # the span reader's confidence: calibrated on the held-out passages' questions the
+    # lexical rule serves (with `rule_added`, their messy copies among them)
     reader_held = [
         q for q, c in zip(held_lists, crossing, strict=True) if not c and q.item.context in held
     ]
     rule = AnswerRule.from_json(meta["rule"])
-    meta["reader"] = train_reader(
-        out, scorer, reader_fit, reader_held, rule, recipe, e5file, notice
-    )
+    meta["reader"] = fit_reader(scorer, reader, reader_held, rule, recipe, notice)
     tmp = out / "reranker.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out / "reranker.json")
@@ -290,6 +305,15 @@ def _trained(out: Path, packing: Path) -> dict[str, Any]:
     shipped = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
     keep = ("null_logit", "alpha", "steps", "frozen", "frozen_file", "frozen_sha256")
     return {k: shipped[k] for k in (*keep, "frozen_bytes") if k in shipped}
+
+
+def margin_cache_path(out: Path, graph: Path, reader: Path) -> Path:
+    """Where the span reader's margins over a graph's rows are kept (named by both graphs'
+    sha256)."""
+    import hashlib
+
+    digest = hashlib.sha256(graph.read_bytes() + reader.read_bytes()).hexdigest()[:16]
+    return out / f"margins-{digest}.json"
 
 
 def score_cache_path(out: Path, graph: Path) -> Path:

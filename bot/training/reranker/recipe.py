@@ -53,6 +53,9 @@ class TrainSettings:
     # held-out answerable questions refused); off, the model learns from them but the
     # threshold keeps the file's own held-out questions at the same false-abstention rate
     rule_threshold_added: bool = False
+    # the answer rules also read the span reader's margin on the sentence they would cite
+    # (how far its best answer span scores above "no answer in this sentence")
+    rule_reader: bool = False
     # the answer rule's operating point: the share of held-out answerable questions (those
     # that set the threshold) it refuses
     rule_false_abstention: float = 0.025

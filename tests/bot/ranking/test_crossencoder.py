@@ -121,3 +121,52 @@ def test_a_new_graph_over_the_same_frozen_layers_is_not_served_an_old_copy(
     untapped = load_scorer(tmp_path, tmp_path / "completed")
     assert not untapped.tapped and untapped.reader is None
     assert len(list((tmp_path / "completed").glob("reranker-*"))) == 2
+
+
+def test_a_rule_that_reads_the_span_reader_uses_its_margin_on_the_top_sentence(
+    scorer: CrossEncoderScorer,
+) -> None:
+    import dataclasses
+
+    from bot.ranking.crossencoder import READER_ANSWER_FEATURES, AnswerRule, apply_rule
+
+    base = scorer.rule
+    reading = dataclasses.replace(
+        base,
+        features=READER_ANSWER_FEATURES,
+        mean=np.append(base.mean, 0.0),
+        scale=np.append(base.scale, 1.0),
+        coef=np.append(base.coef, 1.0),
+    )
+    again = AnswerRule.from_json(json.loads(json.dumps(reading.to_json())))
+    assert again.reads_span and again.features == READER_ANSWER_FEATURES
+    ce, first = np.array([0.5, 2.0]), np.array([1.0, 0.0])
+    asked: list[int] = []
+
+    def margin_of(i: int) -> float:
+        asked.append(i)
+        return {0: -5.0, 1: 5.0}[i]
+
+    got = apply_rule(reading, scorer.null, ce, first, 0.0, margin_of)
+    assert asked == [got.order[0]]  # only the sentence it would cite is read
+    low = apply_rule(reading, scorer.null, ce, first, 0.0, lambda i: -5.0)
+    high = apply_rule(reading, scorer.null, ce, first, 0.0, lambda i: 5.0)
+    assert low.answerable < high.answerable
+    with pytest.raises(RerankerError, match="span reader"):
+        apply_rule(reading, scorer.null, ce, first, 0.0)
+    # through the scorer: the shipped reader reads the tapped graph's rows
+    sentences = ["Været var fint hele helgen.", "Kim Jong-un skal møte Vladimir Putin."]
+    verdict = scorer.rerank("Hvem skal Kim Jong-un møte?", sentences, first, 0.0, reading)
+    top = verdict.readings[verdict.order[0]]
+    assert np.isfinite(scorer.reader_margin(top))
+
+
+def test_a_rule_that_reads_a_reader_the_model_does_not_ship_is_refused(tmp_path: Path) -> None:
+    meta = json.loads((DATA / "reranker.json").read_text(encoding="utf-8"))
+    rule = {**meta["rule"], "features": [*meta["rule"]["features"], "reader_margin"]}
+    rule["mean"] = [*rule["mean"], 0.0]
+    rule["scale"] = [*rule["scale"], 1.0]
+    rule["coef"] = [*rule["coef"], 1.0]
+    model = _copy(tmp_path, rule=rule, reader=None)
+    with pytest.raises(RerankerError, match="span reader it does not ship"):
+        load_scorer(model, tmp_path / "completed")

@@ -144,10 +144,18 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     assert added["heldout_questions"] > meta["heldout_questions"]
     # the added questions are fitted on, but the file's own set the threshold
     figures = added["heldout_by_k"][str(added["rule"]["k"])]
-    assert (
-        "false_abstention_added" in figures
-        and "false_abstention_added" not in (meta["heldout_by_k"][str(meta["rule"]["k"])])
-    )
+    assert "false_abstention_added" in figures
+    assert "false_abstention_added" not in meta["heldout_by_k"][str(meta["rule"]["k"])]
+    # with `rule_reader`, the rule reads the span reader's margin, and the model loads with it
+    r = refit(rule_reader=True)
+    assert r.returncode == 0, r.stderr
+    reading = json.loads((out / "reranker.json").read_text())
+    assert reading["rule"]["features"][-1] == "reader_margin"
+    assert list(out.glob("margins-*.json"))  # kept for a rerun
+    scorer = load_scorer(out, tmp_path / "completed")
+    assert scorer.rule.reads_span and scorer.reader is not None
+    verdict = scorer.rerank("Hvem?", ["Kim Jong-un møter Putin.", "Det regnet."], np.zeros(2), 0.0)
+    assert 0.0 <= verdict.answerable <= 1.0
 
 
 def test_another_recipe_does_not_resume_a_checkpoint(

