@@ -83,7 +83,7 @@ def test_bench_json_has_both_systems_ratios_and_targets(cli_env: dict[str, str])
     assert llm["first_text_p50_ms"] < llm["final_p50_ms"]
     assert report["meta"]["cpus"] >= 1 and len(report["meta"]["load_avg_after"]) == 3
     table = render_table(report)  # what `bench` prints without --json
-    assert "cold start to the first answer" in table and "<= 80 ms" in table
+    assert "cold start to the first answer" in table and "<= 100 ms" in table
     assert f"{report['ratios']['cold_start_s']:.1f}x" in table
     assert "LLM path (scripted model" in table
 
