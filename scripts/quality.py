@@ -145,11 +145,13 @@ def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[st
     )
     # per item with gold sentences: whether the sentence ranked first is one, refused or not
     # (the journal keeps the ranking of a refused question too)
+    # (an errored item, as in hit@1, counts as a miss)
     summary["ranked_first"] = {
-        str(row["id"]): row["scored"]["ranking"][:1] != []
+        str(row["id"]): bool(row.get("scored"))
+        and row["scored"]["ranking"][:1] != []
         and row["scored"]["ranking"][0] in row["gold"]
         for row in map(json.loads, (out / "items.jsonl").read_text().splitlines()[1:])
-        if row.get("gold") and row.get("scored")
+        if row.get("gold")
     }
     return summary
 

@@ -62,15 +62,17 @@ ANSWER_FEATURES: tuple[str, ...] = (
 # that answers from one that is only about the same thing.
 READER_MARGIN = "reader_margin"
 READER_ANSWER_FEATURES = (*ANSWER_FEATURES, READER_MARGIN)
-# the margin of a sentence the reader finds no span in (no token of it fits the pair)
+# the margin of a sentence the reader finds no span in (none of its tokens fits the pair, or
+# its best span is only spaces and punctuation)
 NO_SPAN_MARGIN = -20.0
 
 
 @dataclass(frozen=True)
 class AnswerRule:
     """How scores become an answer: the combination of cross-encoder and first-stage scores,
-    the answerability model over `ANSWER_FEATURES` and its threshold, and when to cite a
-    second sentence. Fitted on training passages held out from fine-tuning."""
+    the answerability model over `features` (`ANSWER_FEATURES`, or `READER_ANSWER_FEATURES`
+    with the span reader's margin) and its threshold, and when to cite a second sentence.
+    Fitted on training passages held out from fine-tuning."""
 
     k: int  # first-stage candidates rescored
     ce_weight: float
@@ -109,6 +111,8 @@ class AnswerRule:
         features = tuple(data["features"])
         if features not in (ANSWER_FEATURES, READER_ANSWER_FEATURES):
             raise RerankerError("the reranker's answer rule was fitted on other features")
+        if any(len(data[key]) != len(features) for key in ("mean", "scale", "coef")):
+            raise RerankerError("the reranker's answer rule has not one weight a feature")
         return cls(
             features=features,
             k=int(data["k"]),
@@ -384,7 +388,8 @@ def load_scorer(
     if scorer.tapped:  # the span reader reads the rows only a tapped graph gives
         scorer.reader = load_reader(directory, meta, threads)
     rules = [r for r in (scorer._rule, scorer.crosslingual_rule) if r is not None]
-    if scorer.reader is None and any(r.reads_span for r in rules):
+    # another graph by name (an untapped fp32 copy, for comparing scores) reads no spans
+    if onnx_name is None and scorer.reader is None and any(r.reads_span for r in rules):
         raise RerankerError(f"{meta_path}: its answer rule reads a span reader it does not ship")
     return scorer
 

@@ -4,8 +4,9 @@ Given cross-encoder scores of the first stage's top candidates, this fits (a) th
 combine the cross-encoder and first-stage scores, listwise; (b) a logistic answerability model
 over cross-encoder-derived and first-stage features, trained on each held-out question against
 its own passage (answerable), its own passage without the answer sentence and another
-document's passage (unanswerable), with a threshold that keeps false abstentions on the
-held-out questions at a set rate; (c) the score gap under which a second sentence is cited.
+document's passage (unanswerable), optionally with the span reader's margin on the sentence
+it would cite, with a threshold that keeps false abstentions on the held-out questions (or
+those marked to set it) at a set rate; (c) the score gap under which a second sentence is cited.
 Torch-free: the scores come from the exported model.
 """
 
@@ -178,6 +179,8 @@ def fit_rule(
 
     p_pos = prob(x_pos)
     at = np.ones(len(p_pos), dtype=bool) if operating is None else np.asarray(operating, bool)
+    if not at.any():
+        raise ValueError("no held-out question is marked to set the answer rule's threshold")
     threshold = float(np.quantile(p_pos[at], false_abstention))
     # the second-citation gap: the widest that keeps the mean citations within budget
     gaps = []

@@ -82,8 +82,8 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     metadata to OUT/reranker.json. The added questions (`extra`) train the cross-encoder;
     with the recipe's `rule_added` they are fitted on by the answer rules too, with its
     `reader_added` by the span reader. A directory that holds only a shipped graph with its
-    reranker.json has its answer rules refitted (for a retrained first stage) without
-    fine-tuning again.
+    reranker.json (and the span reader's reader.onnx, else a head is fine-tuned) has its
+    answer rules refitted (for a retrained first stage) without fine-tuning again.
     """
     from bot.ranking.crossencoder import load_scorer
     from bot.ranking.e5file import default_path
@@ -204,7 +204,16 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             lambda q, sentences: np.array(
                 [scorer.reader_margin(r) for r in scorer.score_rows(q, sentences)[1]]
             ),
-            margin_cache_path(out, shipped, out / READER_GRAPH),
+            margin_cache_path(
+                out,
+                shipped,
+                out / READER_GRAPH,
+                {
+                    "max_len": recipe.max_len,
+                    "max_question": recipe.max_question,
+                    "reader_max_tokens": recipe.reader_max_tokens,
+                },
+            ),
         )
     scored = score_all(
         held_lists,
@@ -226,6 +235,10 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             meta.pop(name, None)
             continue
         operating = [t for _, t in rows]
+        if name == "rule_crosslingual":
+            # its questions are mostly added ones (cross-lingual pairs; the file's own come
+            # here only when the language guess errs): all of them set its threshold
+            operating = [True] * len(rows)
         rules = {str(k): _fitted(group, k, null, recipe, start, operating) for k in CALIBRATION_KS}
         if name == "rule" or recipe.crosslingual_rule:
             meta[name] = rules[str(recipe.rerank_k)]["rule"]
@@ -307,12 +320,14 @@ def _trained(out: Path, packing: Path) -> dict[str, Any]:
     return {k: shipped[k] for k in (*keep, "frozen_bytes") if k in shipped}
 
 
-def margin_cache_path(out: Path, graph: Path, reader: Path) -> Path:
+def margin_cache_path(out: Path, graph: Path, reader: Path, settings: dict[str, int]) -> Path:
     """Where the span reader's margins over a graph's rows are kept (named by both graphs'
-    sha256)."""
+    sha256 and the settings the pairs are cut and read with)."""
     import hashlib
 
-    digest = hashlib.sha256(graph.read_bytes() + reader.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(
+        graph.read_bytes() + reader.read_bytes() + json.dumps(settings, sort_keys=True).encode()
+    ).hexdigest()[:16]
     return out / f"margins-{digest}.json"
 
 

@@ -47,7 +47,8 @@ class TrainSettings:
     # cross-lingual pairs, when the command adds them); off, the rules are fitted on the
     # file's own held-out questions, and the added ones train the cross-encoder only.
     # Measured in docs/quality.md ("The reranker's answer rule, calibrated on what?"): on,
-    # the rule lets more questions about another document through.
+    # with `rule_threshold_added`, the rule lets more questions about another document
+    # through; on without it, it decides as the rule fitted without them does.
     rule_added: bool = False
     # with `rule_added`, the added questions also set the abstention threshold (the share of
     # held-out answerable questions refused); off, the model learns from them but the
@@ -114,6 +115,8 @@ class TrainSettings:
             raise ValueError("other_k, freeze_layers and warmup_steps must not be negative")
         if self.reader_tap + self.reader_layers > 12:
             raise ValueError("reader_tap + reader_layers must not pass e5's 12 layers")
+        if self.rule_threshold_added and not self.rule_added:
+            raise ValueError("rule_threshold_added needs rule_added")
         for name in ("reader_precision", "rule_false_abstention"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must lie between 0 and 1")

@@ -170,3 +170,8 @@ def test_a_rule_that_reads_a_reader_the_model_does_not_ship_is_refused(tmp_path:
     model = _copy(tmp_path, rule=rule, reader=None)
     with pytest.raises(RerankerError, match="span reader it does not ship"):
         load_scorer(model, tmp_path / "completed")
+    # a rule that names the margin without a weight for it is refused as such
+    short = {**rule, "coef": meta["rule"]["coef"]}
+    (tmp_path / "short").mkdir()
+    with pytest.raises(RerankerError, match="one weight a feature"):
+        load_scorer(_copy(tmp_path / "short", rule=short), tmp_path / "completed")

@@ -199,9 +199,10 @@ def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recip
         {"max_len": 40, "max_question": 48},
         {"rule_false_abstention": 0.0},
         {"reader_precision": 1.0},
+        {"rule_threshold_added": True},
     ],
 )
-def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, float]) -> None:
+def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, object]) -> None:
     from bot.training.reranker.recipe import TrainSettings
 
     with pytest.raises(ValueError, match=next(iter(field))):
