@@ -144,8 +144,8 @@ def _system(file: Path, extra: list[str], workdir: Path, store: Path) -> dict[st
         float(np.mean([len(r["citations"]) for r in answered])) if answered else None
     )
     # per item with gold sentences: whether the sentence ranked first is one, refused or not
-    # (the journal keeps the ranking of a refused question too)
-    # (an errored item, as in hit@1, counts as a miss)
+    # (the journal keeps the ranking of a refused question too; an errored item, as in hit@1,
+    # counts as a miss)
     summary["ranked_first"] = {
         str(row["id"]): bool(row.get("scored"))
         and row["scored"]["ranking"][:1] != []

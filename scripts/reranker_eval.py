@@ -130,7 +130,6 @@ def combined(rows: Sequence[dict[str, Scored]], rule: AnswerRule, null: float) -
 
     def decide(s: Scored) -> tuple[bool, list[int]]:
         margins = s.margins
-
         got = apply_rule(
             rule,
             null,
@@ -223,15 +222,7 @@ def main() -> int:
     scorer = load_scorer(args.model_dir, completed)
     cache = ScoreCache(scorer.score)
     # a rule that reads the span reader needs its margin on each candidate
-    margins = (
-        ScoreCache(
-            lambda q, sentences: np.array(
-                [scorer.reader_margin(r) for r in scorer.score_rows(q, sentences)[1]]
-            )
-        )
-        if rule.reads_span
-        else None
-    )
+    margins = ScoreCache(scorer.reader_margins) if rule.reads_span else None
 
     train_items = [
         i for i in read_qa_file(args.norquad / "train.jsonl").items if i.context is not None

@@ -355,6 +355,11 @@ class CrossEncoderScorer:
         span = self.reader.span(reading)
         return NO_SPAN_MARGIN if span is None else span.margin
 
+    def reader_margins(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """`reader_margin` of each (question, sentence) pair (a tapped graph only)."""
+        _, readings = self.score_rows(question, sentences)
+        return np.array([self.reader_margin(r) for r in readings], dtype=np.float64)
+
 
 def load_scorer(
     directory: Path | None = None,

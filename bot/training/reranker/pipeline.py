@@ -201,9 +201,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     margins = None
     if recipe.rule_reader:
         margins = ScoreCache(
-            lambda q, sentences: np.array(
-                [scorer.reader_margin(r) for r in scorer.score_rows(q, sentences)[1]]
-            ),
+            scorer.reader_margins,
             margin_cache_path(
                 out,
                 shipped,
@@ -234,11 +232,9 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         if name == "rule_crosslingual" and len(group) < MIN_RULE_QUESTIONS:
             meta.pop(name, None)
             continue
-        operating = [t for _, t in rows]
-        if name == "rule_crosslingual":
-            # its questions are mostly added ones (cross-lingual pairs; the file's own come
-            # here only when the language guess errs): all of them set its threshold
-            operating = [True] * len(rows)
+        # the cross-lingual group's questions are mostly added ones (the file's own come
+        # there only when the language guess errs): all of them set its threshold
+        operating = [name == "rule_crosslingual" or t for _, t in rows]
         rules = {str(k): _fitted(group, k, null, recipe, start, operating) for k in CALIBRATION_KS}
         if name == "rule" or recipe.crosslingual_rule:
             meta[name] = rules[str(recipe.rerank_k)]["rule"]

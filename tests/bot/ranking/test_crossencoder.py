@@ -159,6 +159,8 @@ def test_a_rule_that_reads_the_span_reader_uses_its_margin_on_the_top_sentence(
     verdict = scorer.rerank("Hvem skal Kim Jong-un møte?", sentences, first, 0.0, reading)
     top = verdict.readings[verdict.order[0]]
     assert np.isfinite(scorer.reader_margin(top))
+    each = [scorer.reader_margin(r) for r in verdict.readings]
+    assert np.allclose(scorer.reader_margins("Hvem skal Kim Jong-un møte?", sentences), each)
 
 
 def test_a_rule_that_reads_a_reader_the_model_does_not_ship_is_refused(tmp_path: Path) -> None:
