@@ -509,13 +509,24 @@ def _signals(p: argparse.ArgumentParser, noise: float) -> None:
         metavar="N",
         help="cross-lingual pairs drawn for each XQuAD question (1 to 6, default 2)",
     )
+    p.add_argument(
+        "--paraphrases",
+        metavar="FILE",
+        help="a JSONL file of the training file's questions reworded in a reader's own words "
+        '({"id": ..., "question": ...} a line; data/norquad_paraphrases.jsonl for NorQuAD '
+        "train)",
+    )
 
 
-def _added_items(args: argparse.Namespace, items: Sequence[QAItem]) -> list[TrainingItem]:
-    """The messy copies and cross-lingual pairs the flags ask for."""
+def _added_items(
+    args: argparse.Namespace, items: Sequence[QAItem], file_items: Sequence[QAItem]
+) -> list[TrainingItem]:
+    """The messy copies, cross-lingual pairs and paraphrases the flags ask for, of `items`
+    (the file's items, `file_items`, or the part of them kept for training)."""
     from bot.eval.qafile import read_qa_file
     from bot.training.crosslingual import cross_pairs
     from bot.training.noise import noisy_copies
+    from bot.training.paraphrase import paraphrased, read_paraphrases
 
     added: list[TrainingItem] = list(noisy_copies(items, args.noise, args.seed))
     if args.cross_lingual:
@@ -528,6 +539,10 @@ def _added_items(args: argparse.Namespace, items: Sequence[QAItem]) -> list[Trai
             )
         by_language = {f.name.split(".")[1]: read_qa_file(f).items for f in files}
         added += cross_pairs(by_language, args.pairs_per_question, args.seed)
+    if args.paraphrases:
+        reworded = read_paraphrases(Path(args.paraphrases))
+        kept = {i.context for i in items}
+        added += [p for p in paraphrased(file_items, reworded, args.file) if p.context in kept]
     return added
 
 
@@ -554,6 +569,7 @@ def cmd_train_ranker(
         "noise": args.noise,
         "cross_lingual": Path(args.cross_lingual).name if args.cross_lingual else None,
         "pairs_per_question": args.pairs_per_question,
+        "paraphrases": Path(args.paraphrases).name if args.paraphrases else None,
     }
     write_model(
         items,
@@ -563,7 +579,7 @@ def cmd_train_ranker(
         Path(args.cache) if args.cache else None,
         args.seed,
         notice,
-        extra=_added_items(args, items),
+        extra=_added_items(args, items, qa.items),
         lexical_dropout=args.lexical_dropout,
         abstain_dropout=args.abstain_dropout,
     )
@@ -599,7 +615,7 @@ def cmd_train_reranker(
             embedder=make_embedder(settings.embedder),
             ranker=load_model(settings.ranker_file),
             language_of=detect_language,
-            extra=_added_items(args, qa.items),
+            extra=_added_items(args, qa.items, qa.items),
         ),
         notice,
     )

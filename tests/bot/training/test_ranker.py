@@ -124,7 +124,13 @@ def test_train_ranker_takes_noise_and_cross_lingual_pairs(
 ) -> None:
     out = tmp_path / "ranker.json"
     train = str(_small_train(tmp_path, 4))
+    first, second = read_qa_file(Path(train)).items[:2]
+    paraphrases = tmp_path / "para.jsonl"
+    paraphrases.write_text(
+        json.dumps({"id": first.id, "question": "Hva var det som skjedde?"}) + "\n"
+    )
     signals = ["--noise", "0.5", "--cross-lingual", str(_small_xquad(tmp_path))]
+    signals += ["--paraphrases", str(paraphrases)]
     r = run_cli(
         [
             "train-ranker",
@@ -142,9 +148,16 @@ def test_train_ranker_takes_noise_and_cross_lingual_pairs(
     assert r.returncode == 0, r.stderr
     meta = json.loads(out.read_text())["meta"]
     assert meta["noise"] == 0.5 and meta["cross_lingual"] == "xquad"
+    assert meta["paraphrases"] == "para.jsonl"
     assert meta["lexical_dropout"] == 0.3 and meta["abstain_dropout"] == 0.4
     assert meta["n_added"] > 20
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text(json.dumps({"id": "nope", "question": "Hva?"}) + "\n")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"id": second.id, "question": "Hvem?"}) + "\n{\n")
     for bad, said in (
+        (["--paraphrases", str(unknown)], "1 paraphrased question ids are not in"),
+        (["--paraphrases", str(broken)], "broken.jsonl:2: not a JSON object"),
         (["--noise", "2"], "must be from 0 to 1"),
         (["--abstain-dropout", "-0.1"], "must be from 0 to 1"),
         (["--cross-lingual", str(tmp_path / "none")], "two or more XQuAD files"),
