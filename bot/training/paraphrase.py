@@ -40,10 +40,12 @@ class IdentifiedItem(QAItem, Protocol):
 
 def read_paraphrases(path: Path) -> dict[str, str]:
     """The reworded question of each id in a paraphrase file. A line that is not an object
-    with a non-empty "id" and "question", or a repeated id, is refused with its line."""
+    with a non-empty "id" (a string or an integer) and "question", a repeated id, or a file
+    without a line, is refused with its line."""
     text = read_text_bounded(path, QUESTIONS_LIMIT, QAFileError)
     out: dict[str, str] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
+    # lines end at "\n" alone: JSON allows U+2028 and the like inside a string
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -53,6 +55,8 @@ def read_paraphrases(path: Path) -> dict[str, str]:
         if not isinstance(row, dict):
             raise QAFileError(f"{path}:{n}: not a JSON object")
         qid, question = row.get("id"), row.get("question")
+        if isinstance(qid, int) and not isinstance(qid, bool):
+            qid = str(qid)  # as the Q&A reader takes a numeric id
         if not isinstance(qid, str) or not qid or not isinstance(question, str):
             raise QAFileError(f'{path}:{n}: needs a string "id" and "question"')
         if not question.strip():
@@ -60,6 +64,8 @@ def read_paraphrases(path: Path) -> dict[str, str]:
         if qid in out:
             raise QAFileError(f"{path}:{n}: id {qid!r} is given twice")
         out[qid] = question.strip()
+    if not out:
+        raise QAFileError(f"{path}: no paraphrases in the file")
     return out
 
 

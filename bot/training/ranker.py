@@ -237,7 +237,8 @@ class TrainingSet:
     """Every training question as an example against its own passage, against another
     document's passage (`negatives`) and against its own passage without the answer
     sentence (`hard`: the same-topic case). `primary` marks the examples of the training
-    file itself; the others are the added signals (messy copies, cross-lingual pairs)."""
+    file itself; the others are the added signals (messy copies, cross-lingual pairs,
+    paraphrases)."""
 
     examples: list[Example]
     negatives: list[Example]
@@ -255,7 +256,7 @@ def build_training_set(
     progress: Callable[[str], None] | None = None,
 ) -> TrainingSet:
     """Embed (cached) and featurise the training items and the `extra` ones (questions that
-    share fewer words with their answer: messy copies, cross-lingual pairs)."""
+    share fewer words with their answer: messy copies, cross-lingual pairs, paraphrases)."""
     say = progress or (lambda _: None)
     usable = [i for i in items if i.context is not None and i.spans and i.answerable]
     added = [i for i in extra if i.context is not None and i.spans and i.answerable]
@@ -350,11 +351,12 @@ def fit_model(
     ranked = _drop_lexical(examples, lexical_dropout, seed)
 
     # Each variant's abstainer learns from the questions it will answer: the lexical one
-    # (Norwegian and Danish) from the file's questions and their messy copies, the
-    # cross-lingual one from the file's questions and the cross-lingual pairs. The rankers
-    # learn from all of them. Cross-lingual pairs in the lexical abstainer teach it that
-    # low word overlap is no sign of a wrong passage, and Norwegian questions asked of
-    # another document's passage then get through.
+    # (Norwegian and Danish) from the file's questions, their messy copies and their
+    # paraphrases, the cross-lingual one from the file's questions and the cross-lingual
+    # pairs. The rankers learn from all of them. Cross-lingual pairs in the lexical abstainer
+    # teach it that low word overlap is no sign of a wrong passage, and Norwegian questions
+    # asked of another document's passage then get through; paraphrases are the lexical
+    # variant's own kind of question (Norwegian, in a reader's words), which it must answer.
     def serving(group: Sequence[Example], crosslingual: bool) -> list[Example]:
         skip = NoisyItem if crosslingual else CrossItem
         return [e for e in group if not isinstance(e.item, skip)]

@@ -571,6 +571,7 @@ def cmd_train_ranker(
         "pairs_per_question": args.pairs_per_question,
         "paraphrases": Path(args.paraphrases).name if args.paraphrases else None,
     }
+    extra = _added_items(args, items, qa.items)  # a bad file fails before the models load
     write_model(
         items,
         provenance,
@@ -579,7 +580,7 @@ def cmd_train_ranker(
         Path(args.cache) if args.cache else None,
         args.seed,
         notice,
-        extra=_added_items(args, items, qa.items),
+        extra=extra,
         lexical_dropout=args.lexical_dropout,
         abstain_dropout=args.abstain_dropout,
     )
@@ -603,6 +604,7 @@ def cmd_train_reranker(
         raise ConfigError(f"--out {out}: not a directory")
     qa = read_qa_file(Path(args.file))
     validation = read_qa_file(Path(args.validation)).items if args.validation else None
+    extra = _added_items(args, qa.items, qa.items)  # a bad file fails before the models load
     run(
         TrainingRun(
             items=qa.items,
@@ -615,7 +617,7 @@ def cmd_train_reranker(
             embedder=make_embedder(settings.embedder),
             ranker=load_model(settings.ranker_file),
             language_of=detect_language,
-            extra=_added_items(args, qa.items, qa.items),
+            extra=extra,
         ),
         notice,
     )

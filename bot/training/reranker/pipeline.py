@@ -63,7 +63,7 @@ class TrainingRun:
     ranker: RankerModel
     language_of: Callable[[str], str]
     e5_path: Path | None = None
-    # added training signals (messy copies, cross-lingual pairs): the cross-encoder is
+    # added training signals (messy copies, cross-lingual pairs, paraphrases): the cross-encoder is
     # fine-tuned on them like the file's items, held out by the same rule; the answer rules
     # and the span reader use them only with the recipe's `rule_added` and `reader_added`
     extra: Sequence[QAItem] = ()
@@ -243,7 +243,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
     # the span reader's confidence: calibrated on the held-out passages' questions the
-    # lexical rule serves (with `rule_added`, their messy copies among them)
+    # lexical rule serves (with `rule_added`, their messy copies and paraphrases among them)
     reader_held = [
         q for q, c in zip(held_lists, crossing, strict=True) if not c and q.item.context in held
     ]

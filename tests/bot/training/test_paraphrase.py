@@ -48,7 +48,7 @@ def test_a_paraphrase_keeps_its_originals_passage_and_answer(tmp_path: Path) -> 
         ("{not json", "para.jsonl:2: not a JSON object"),
         ("[1, 2]", "para.jsonl:2: not a JSON object"),
         ('{"id": "q2"}', 'para.jsonl:2: needs a string "id" and "question"'),
-        ('{"id": 3, "question": "Hvem?"}', 'para.jsonl:2: needs a string "id" and "question"'),
+        ('{"id": true, "question": "Hvem?"}', 'para.jsonl:2: needs a string "id" and "question"'),
         ('{"id": "q2", "question": "  "}', "para.jsonl:2: the question is empty"),
         ('{"id": "q1", "question": "Hvem?"}', "para.jsonl:2: id 'q1' is given twice"),
     ],
@@ -65,6 +65,13 @@ def test_an_id_the_training_file_lacks_is_refused() -> None:
         paraphrased(ITEMS, {"q1": "Hvilken avis?", "q9": "Hva?"}, "train.jsonl")
 
 
-def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+def test_a_missing_or_empty_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(QAFileError, match="no such file"):
         read_paraphrases(tmp_path / "none.jsonl")
+    with pytest.raises(QAFileError, match="no paraphrases in the file"):
+        read_paraphrases(_file(tmp_path, "", " "))
+
+
+def test_numeric_ids_and_line_separators_inside_a_question(tmp_path: Path) -> None:
+    line = json.dumps({"id": 7, "question": "Hvem\u2028skrev først?"}, ensure_ascii=False)
+    assert read_paraphrases(_file(tmp_path, line)) == {"7": "Hvem\u2028skrev først?"}
