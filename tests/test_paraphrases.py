@@ -41,7 +41,7 @@ def _train() -> Sequence[QAItem]:
 def test_every_paraphrase_rewords_an_answerable_train_question() -> None:
     reworded = read_paraphrases(PARAPHRASES)
     by_id = {i.id: i for i in _train()}
-    assert len(reworded) == 480
+    assert len(reworded) == 2480
     added = paraphrased(list(by_id.values()), reworded, "train.jsonl")
     assert all(item.answerable and item.spans for item in added)
     for qid, question in reworded.items():
@@ -55,5 +55,5 @@ def test_paraphrases_share_few_words_with_the_answer_sentence() -> None:
     by_id = {i.id: i for i in _train()}
     original = np.mean([_shared(by_id[q].question, by_id[q]) for q in reworded])
     ours = np.mean([_shared(text, by_id[q]) for q, text in reworded.items()])
-    # measured when the file was written: 0.42 for the annotators' questions, 0.16 for these
-    assert original > 0.38 and ours < 0.18
+    # measured when the file was written: 0.42 for the annotators' questions, 0.10 for these
+    assert original > 0.38 and ours < 0.13
