@@ -86,8 +86,8 @@ def heldout_extra(
     """The contexts of the added items (messy copies, cross-lingual pairs, paraphrases) held
     out from fine-tuning: an added question over one of the training file's passages
     (`primary`) is held out when that passage is (`held`); of the other passages, a seeded
-    share of the documents, all
-    translations of one paragraph together, so that none of them is fine-tuned on."""
+    share of the documents, all translations of one paragraph together, so that none of them
+    is fine-tuned on."""
     docs = sorted(
         {document(i) for i in extra if i.context is not None and i.context not in primary}
     )

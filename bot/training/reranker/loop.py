@@ -3,7 +3,10 @@
 A checkpoint of the trainable weights, optimiser and schedule is written every
 `checkpoint_every` steps (and at each epoch's end); rerunning the same command continues
 from it. A JSONL log holds the loss and the validation hit@1 (monitoring only) of each epoch.
-Creating `STOP` in the output directory ends it after the current step."""
+Creating `STOP` in the output directory ends it after the current step. A run that ended
+early (`STOP`, or the recipe's `max_steps`) continues for more steps, even over more
+questions, when rerun with a larger `max_steps` (or none) once `STOP` and the exported
+`reranker.onnx` are removed: every other setting must be the checkpoint's."""
 
 from __future__ import annotations
 
@@ -51,13 +54,25 @@ def _log(path: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _logged_epochs(path: Path) -> set[int]:
+def _logged_epochs(path: Path) -> set[tuple[int, int]]:
+    # (epoch, step): a run stopped inside an epoch logs it there, and a continued run logs
+    # the same epoch again where it then ends
     if not path.exists():
         return set()
     return {
-        int(r["epoch"])
+        (int(r["epoch"]), int(r["step"]))
         for r in map(json.loads, path.read_text().splitlines())
         if r.get("kind") == "epoch"
+    }
+
+
+def _continues(saved: dict[str, Any], settings: TrainSettings) -> bool:
+    """Whether a checkpoint written with the `saved` settings continues under `settings`:
+    every setting must match but `max_steps`, which says where fine-tuning stops, not how it
+    trains (a run stopped at step N continues under a larger `max_steps`, or none)."""
+    now = asdict(settings)
+    return {k: v for k, v in saved.items() if k != "max_steps"} == {
+        k: v for k, v in now.items() if k != "max_steps"
     }
 
 
@@ -112,7 +127,7 @@ def train(
     step = 0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        if state["settings"] != asdict(settings):
+        if not _continues(state["settings"], settings):
             raise ConfigError(
                 f"{ckpt} was written with other settings; remove it to "
                 "restart, or give the recipe it was written with"
@@ -156,7 +171,7 @@ def train(
 
     def epoch_end(epoch: int, losses: list[float], seconds: float) -> None:
         nonlocal val_lists
-        if epoch in _logged_epochs(log):
+        if (epoch, step) in _logged_epochs(log):
             return
         record: dict[str, Any] = {
             "kind": "epoch",
@@ -221,16 +236,14 @@ def train(
         if step % per_epoch == 0 or step >= total:
             epoch_end(epoch + 1, losses, time.time() - began)
         save()
-    final = out / "model.pt"
-    if not final.exists():
-        _atomic_save(
-            {
-                "model": trainable_state(model),
-                "settings": asdict(settings),
-                "null": float(model.null.detach()),
-                "alpha": float(model.alpha.detach()),
-                "steps": step,
-            },
-            final,
-        )
+    _atomic_save(
+        {
+            "model": trainable_state(model),
+            "settings": asdict(settings),
+            "null": float(model.null.detach()),
+            "alpha": float(model.alpha.detach()),
+            "steps": step,
+        },
+        out / "model.pt",
+    )
     return model
