@@ -190,14 +190,16 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     # which lists set the answer rule's threshold: the file's own, and with the recipe's
     # `rule_threshold_added` the added ones as well
     sets_threshold = [True] * len(held_lists)
+    own = [True] * len(held_lists)
     if recipe.rule_added:
         added = [q for q in lists_of(extra, k_max, False) if q.item.context in held_extra]
         held_lists += added
         sets_threshold += [recipe.rule_threshold_added] * len(added)
-    drawn = list(zip(held_lists, sets_threshold, strict=True))
+        own += [False] * len(added)
+    drawn = list(zip(held_lists, sets_threshold, own, strict=True))
     random.Random(recipe.seed).shuffle(drawn)
     drawn = drawn[: recipe.calibration_questions]
-    held_lists = [q for q, _ in drawn]
+    held_lists = [q for q, _, _ in drawn]
     margins = None
     if recipe.rule_reader:
         margins = ScoreCache(
@@ -221,9 +223,9 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     )
     crossing = [job.language_of(q.item.question) not in LEXICAL_LANGUAGES for q in held_lists]
     groups = {
-        "rule": [(r, t) for r, c, (_, t) in zip(scored, crossing, drawn, strict=True) if not c],
+        "rule": [(r, t) for r, c, (_, t, _) in zip(scored, crossing, drawn, strict=True) if not c],
         "rule_crosslingual": [
-            (r, t) for r, c, (_, t) in zip(scored, crossing, drawn, strict=True) if c
+            (r, t) for r, c, (_, t, _) in zip(scored, crossing, drawn, strict=True) if c
         ],
     }
     start = (1.0, float(trained["alpha"]))
@@ -242,10 +244,12 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             meta.pop(name, None)
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
-    # the span reader's confidence: calibrated on the held-out passages' questions the
-    # lexical rule serves (with `rule_added`, their messy copies and paraphrases among them)
+    # the span reader's confidence: calibrated on the file's own held-out questions that the
+    # lexical rule serves, whatever the rule was fitted on. An added question is a copy of
+    # one of them (same passage, same answer span), so with `rule_added` it would count its
+    # passage twice in the out-of-fold precision the threshold is set by.
     reader_held = [
-        q for q, c in zip(held_lists, crossing, strict=True) if not c and q.item.context in held
+        q for q, c, (_, _, mine) in zip(held_lists, crossing, drawn, strict=True) if mine and not c
     ]
     rule = AnswerRule.from_json(meta["rule"])
     meta["reader"] = fit_reader(scorer, reader, reader_held, rule, recipe, notice)

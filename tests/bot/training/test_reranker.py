@@ -100,6 +100,27 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_a_loadable_reranker
         cli_env,
     )
     assert again.returncode == 0 and "building the first stage" not in again.stderr
+    # a run stopped at its max_steps continues for more once its exported graph is removed
+    (out / "reranker.onnx").unlink()
+    more = run_cli(
+        [
+            "train-reranker",
+            str(train),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--recipe",
+            json.dumps({**RECIPE, "max_steps": 8}),
+        ],
+        cli_env,
+    )
+    assert more.returncode == 0, more.stderr
+    assert "resuming at step 6 of 8" in more.stderr
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    ends = [x["step"] for x in log if x["kind"] == "epoch"]
+    assert ends[0] == 6 and ends[-1] == 8  # where it stopped, and where it ends now
+    assert json.loads((out / "reranker.json").read_text())["steps"] == 8
 
 
 def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
@@ -142,6 +163,8 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     added = json.loads((out / "reranker.json").read_text())
     assert "span reader: reading" not in r.stderr  # the trained reader is kept
     assert added["heldout_questions"] > meta["heldout_questions"]
+    # the span reader's confidence stays fitted on the file's own held-out questions
+    assert added["reader"]["heldout"]["questions"] == meta["reader"]["heldout"]["questions"]
     # the added questions are fitted on, but the file's own set the threshold
     figures = added["heldout_by_k"][str(added["rule"]["k"])]
     assert "false_abstention_added" in figures
