@@ -289,8 +289,8 @@ def test_two_tabs_keep_separate_histories(context: Any, app: WebApp) -> None:
     assert [u.strip() for u in users_first] == ["Hvem er Sergej Radtsjenko?"]
     assert [u.strip() for u in users_second] == ["Hvem vant fotball-VM i 2018?"]
     # the same follow-up is read against each tab's own history
-    follow_second = ask(second, "Hvor jobber han?").inner_text()
-    follow_first = ask(first, "Hvor jobber han?").inner_text()
+    follow_second = ask(second, "Hvor underviser han?").inner_text()
+    follow_first = ask(first, "Hvor underviser han?").inner_text()
     assert follow_first != follow_second
     assert "Radtsjenko" in follow_first.split("Kilder / Sources", 1)[1]
     second.reload()

@@ -61,14 +61,14 @@ def test_abstention_offers_closest_sentences_as_not_support(app: WebApp) -> None
 
 
 def test_follow_up_uses_this_sessions_history(app: WebApp) -> None:
-    alone = _client(app).predict("Hvor jobber han?", api_name="/chat")
+    alone = _client(app).predict("Hvor underviser han?", api_name="/chat")
     client = _client(app)  # one client is one session: /chat keeps its history
     client.predict("Hvem er Sergej Radtsjenko?", api_name="/chat")
-    follow_up = client.predict("Hvor jobber han?", api_name="/chat")
+    follow_up = client.predict("Hvor underviser han?", api_name="/chat")
     assert follow_up != alone
     assert "Radtsjenko" in follow_up.split("Kilder / Sources", 1)[1]
     # another session asking the same follow-up still knows nothing of this conversation
-    assert _client(app).predict("Hvor jobber han?", api_name="/chat") == alone
+    assert _client(app).predict("Hvor underviser han?", api_name="/chat") == alone
 
 
 def test_twelve_concurrent_users_each_get_their_own_answer(app: WebApp) -> None:
