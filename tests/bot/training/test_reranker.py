@@ -85,36 +85,17 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_a_loadable_reranker
         "Hvem er Sergej Radtsjenko?", ["Været var fint.", "Sergej Radtsjenko er ekspert."]
     )
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+    def rerun(recipe: dict[str, int]) -> subprocess.CompletedProcess[str]:
+        args = ["--cache", str(tmp_path / "cache"), "--recipe", json.dumps(recipe)]
+        return run_cli(["train-reranker", str(train), "--out", str(out), *args], cli_env)
+
     # a finished run is not redone: every stage's output is there
-    again = run_cli(
-        [
-            "train-reranker",
-            str(train),
-            "--out",
-            str(out),
-            "--cache",
-            str(tmp_path / "cache"),
-            "--recipe",
-            json.dumps(RECIPE),
-        ],
-        cli_env,
-    )
+    again = rerun(RECIPE)
     assert again.returncode == 0 and "building the first stage" not in again.stderr
     # a run stopped at its max_steps continues for more once its exported graph is removed
     (out / "reranker.onnx").unlink()
-    more = run_cli(
-        [
-            "train-reranker",
-            str(train),
-            "--out",
-            str(out),
-            "--cache",
-            str(tmp_path / "cache"),
-            "--recipe",
-            json.dumps({**RECIPE, "max_steps": 8}),
-        ],
-        cli_env,
-    )
+    more = rerun({**RECIPE, "max_steps": 8})
     assert more.returncode == 0, more.stderr
     assert "resuming at step 6 of 8" in more.stderr
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
