@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--recipe", metavar="JSON", help="training settings to override, e.g. '{\"epochs\": 1}'"
     )
+    p.add_argument(
+        "--init",
+        metavar="DIR",
+        help="start fine-tuning from the cross-encoder shipped in DIR (its reranker.onnx and "
+        "reranker.json, e.g. bot/data) instead of e5's own weights",
+    )
     _signals(p, noise=0.0)
     _common(p)
 
@@ -605,6 +611,11 @@ def cmd_train_reranker(
     qa = read_qa_file(Path(args.file))
     validation = read_qa_file(Path(args.validation)).items if args.validation else None
     extra = _added_items(args, qa.items, qa.items)  # a bad file fails before the models load
+    init = Path(args.init) if args.init else None
+    if init is not None:
+        from bot.training.reranker.warm_start import check_shipped
+
+        check_shipped(init)
     run(
         TrainingRun(
             items=qa.items,
@@ -618,6 +629,7 @@ def cmd_train_reranker(
             ranker=load_model(settings.ranker_file),
             language_of=detect_language,
             extra=extra,
+            init=init,
         ),
         notice,
     )

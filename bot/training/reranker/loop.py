@@ -30,6 +30,7 @@ from bot.training.reranker.loss import initial_null, list_loss
 from bot.training.reranker.model import CrossEncoder, trainable_state
 from bot.training.reranker.recipe import STOP_FILE, TrainSettings
 from bot.training.reranker.validation import validation_figures
+from bot.training.reranker.warm_start import warm_start
 from core.errors import ConfigError
 
 
@@ -83,9 +84,12 @@ def train(
     out: Path,
     settings: TrainSettings,
     say: Callable[[str], None] = print,
+    init: Path | None = None,
 ) -> CrossEncoder:
     """Fine-tune (or resume fine-tuning) and return the model; checkpoints and the log go
-    under `out`. `validation` gives the monitoring lists when first needed."""
+    under `out`. `validation` gives the monitoring lists when first needed. With `init` (a
+    shipped reranker folder) a new run starts from that cross-encoder's weights, null and
+    first-stage weight instead of e5's own (`bot.training.reranker.warm_start`)."""
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     tok = E5Tokenizer(file)
@@ -125,6 +129,7 @@ def train(
     log = out / "train_log.jsonl"
     out.mkdir(parents=True, exist_ok=True)
     step = 0
+    started_from: dict[str, Any] | None = None  # the shipped cross-encoder it started from
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         if not _continues(state["settings"], settings):
@@ -137,14 +142,20 @@ def train(
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         step = int(state["step"])
+        started_from = state.get("init")
         say(f"resuming at step {step} of {total}")
     else:
-        with torch.no_grad():
-            model.null.fill_(initial_null(items, settings.negative_weight))
+        if init is not None:
+            started_from = {"from": str(init), "steps": warm_start(model, init)}
+            say(f"starting from the cross-encoder in {init} ({started_from['steps']} steps there)")
+        else:
+            with torch.no_grad():
+                model.null.fill_(initial_null(items, settings.negative_weight))
         _log(
             log,
             {
                 "kind": "start",
+                "init": started_from,
                 "null": float(model.null.detach()),
                 "settings": asdict(settings),
                 "questions": len(items),
@@ -165,6 +176,7 @@ def train(
                 "rng": torch.get_rng_state(),
                 "step": step,
                 "settings": asdict(settings),
+                "init": started_from,
             },
             ckpt,
         )
@@ -243,6 +255,7 @@ def train(
             "null": float(model.null.detach()),
             "alpha": float(model.alpha.detach()),
             "steps": step,
+            "init": started_from,
         },
         out / "model.pt",
     )

@@ -67,6 +67,8 @@ class TrainingRun:
     # fine-tuned on them like the file's items, held out by the same rule; the answer rules
     # and the span reader use them only with the recipe's `rule_added` and `reader_added`
     extra: Sequence[QAItem] = ()
+    # a shipped reranker folder to start fine-tuning from instead of e5's own weights
+    init: Path | None = None
 
 
 def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
@@ -147,7 +149,9 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             random.Random(recipe.seed).shuffle(own)
             return own[: recipe.val_questions]
 
-        model = train(e5file, lists, validation if val_items else None, out, recipe, notice)
+        model = train(
+            e5file, lists, validation if val_items else None, out, recipe, notice, job.init
+        )
         export_onnx(model.eval(), graph)
         del model
         packing.write_text(json.dumps(pack_graph(graph, e5file, shipped)) + "\n", encoding="utf-8")
@@ -313,10 +317,11 @@ def _trained(out: Path, packing: Path) -> dict[str, Any]:
             "null_logit": float(state["null"]),
             "alpha": float(state["alpha"]),
             "steps": int(state.get("steps", 0)),
+            "init": state.get("init"),
             **json.loads(packing.read_text(encoding="utf-8")),
         }
     shipped = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
-    keep = ("null_logit", "alpha", "steps", "frozen", "frozen_file", "frozen_sha256")
+    keep = ("null_logit", "alpha", "steps", "init", "frozen", "frozen_file", "frozen_sha256")
     return {k: shipped[k] for k in (*keep, "frozen_bytes") if k in shipped}
 
 

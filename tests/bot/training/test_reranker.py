@@ -176,6 +176,76 @@ def test_another_recipe_does_not_resume_a_checkpoint(
     assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_fine_tuning_can_start_from_the_shipped_cross_encoder(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """`--init bot/data`: the run starts from the shipped weights, null and first-stage
+    weight (its first scores are the shipped graph's), and says so in the log and
+    reranker.json."""
+    from bot.ranking.crossencoder import load_scorer
+    from bot.ranking.e5file import E5File, default_path
+    from bot.ranking.e5tokenizer import E5Tokenizer
+    from bot.training.reranker.batching import PairEncoder, padded
+    from bot.training.reranker.model import CrossEncoder
+    from bot.training.reranker.warm_start import warm_start
+
+    shipped_dir = REPO / "bot" / "data"
+    shipped = json.loads((shipped_dir / "reranker.json").read_text())
+    file = E5File(default_path())
+    model = CrossEncoder(file)
+    for i, layer in enumerate(model.encoder.layers):
+        layer.requires_grad_(i >= 6)
+    for p in (model.encoder.pos, model.encoder.types, *model.encoder.ln.parameters()):
+        p.requires_grad_(False)
+    assert warm_start(model, shipped_dir) == shipped["steps"]
+    assert float(model.null.detach()) == pytest.approx(shipped["null_logit"])
+    assert float(model.alpha.detach()) == pytest.approx(shipped["alpha"])
+    question = "Hvem er Sergej Radtsjenko?"
+    sentences = ["Været var fint i går.", "Sergej Radtsjenko er forsker ved et institutt."]
+    tok = E5Tokenizer(file)
+    pairs = PairEncoder(tok, shipped["max_len"], shipped["max_question"])
+    ids, mask = padded([pairs.pair(question, s) for s in sentences], tok.pad)
+    with torch.no_grad():
+        mine = model.eval()(ids, mask).numpy()
+    want = load_scorer(cache_dir=tmp_path / "completed").score(question, sentences)
+    assert np.abs(mine - want).max() < 0.01  # float16 weights against float32 ones
+
+    out = tmp_path / "rr"
+    recipe = {**RECIPE, "max_steps": 2, "reader_epochs": 1}
+    args = ["--cache", str(tmp_path / "cache"), "--recipe", json.dumps(recipe)]
+    train = str(_small_train(tmp_path, 8))
+    r = run_cli(
+        ["train-reranker", train, "--out", str(out), "--init", str(shipped_dir), *args], cli_env
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"starting from the cross-encoder in {shipped_dir}" in r.stderr
+    start = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
+    assert start["init"] == {"from": str(shipped_dir), "steps": shipped["steps"]}
+    assert start["null"] == pytest.approx(shipped["null_logit"])
+    meta = json.loads((out / "reranker.json").read_text())
+    assert meta["steps"] == 2 and meta["init"] == start["init"]
+
+
+def test_init_from_a_folder_without_a_shipped_graph_is_one_line(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    r = run_cli(
+        [
+            "train-reranker",
+            str(_small_train(tmp_path, 1)),
+            "--out",
+            str(tmp_path / "rr"),
+            "--init",
+            str(tmp_path / "empty"),
+        ],
+        cli_env,
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "--init" in r.stderr and "reranker.onnx" in r.stderr
+    assert not (tmp_path / "rr").exists()
+
+
 @pytest.mark.parametrize(
     "recipe", ['{"epochs": ', "[1]", '{"no_such_setting": 1}', '{"rerank_k": 4}', '{"epochs": 0}']
 )
