@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -226,21 +227,17 @@ def test_fine_tuning_can_start_from_the_shipped_cross_encoder(
     assert meta["steps"] == 2 and meta["init"] == start["init"]
 
 
+def _one_small_run(tmp_path: Path, cli_env: dict[str, str], *args: str) -> Any:
+    """`train-reranker` on one question into tmp_path/rr with `args` added."""
+    train = str(_small_train(tmp_path, 1))
+    return run_cli(["train-reranker", train, "--out", str(tmp_path / "rr"), *args], cli_env)
+
+
 def test_init_from_a_folder_without_a_shipped_graph_is_one_line(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     (tmp_path / "empty").mkdir()
-    r = run_cli(
-        [
-            "train-reranker",
-            str(_small_train(tmp_path, 1)),
-            "--out",
-            str(tmp_path / "rr"),
-            "--init",
-            str(tmp_path / "empty"),
-        ],
-        cli_env,
-    )
+    r = _one_small_run(tmp_path, cli_env, "--init", str(tmp_path / "empty"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "--init" in r.stderr and "reranker.onnx" in r.stderr
     assert not (tmp_path / "rr").exists()
@@ -250,17 +247,7 @@ def test_init_from_a_folder_without_a_shipped_graph_is_one_line(
     "recipe", ['{"epochs": ', "[1]", '{"no_such_setting": 1}', '{"rerank_k": 4}', '{"epochs": 0}']
 )
 def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recipe: str) -> None:
-    r = run_cli(
-        [
-            "train-reranker",
-            str(_small_train(tmp_path, 1)),
-            "--out",
-            str(tmp_path / "rr"),
-            "--recipe",
-            recipe,
-        ],
-        cli_env,
-    )
+    r = _one_small_run(tmp_path, cli_env, "--recipe", recipe)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--recipe" in r.stderr
 
 
