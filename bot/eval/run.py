@@ -167,6 +167,19 @@ def check_outputs(out: Path) -> None:
                     raise ConfigError(f"--out {out}: {path.name} is not a regular file")
 
 
+def _clear_earlier_results(out: Path, notice: Notice) -> None:
+    """A new run's journal has replaced an earlier run's: the earlier results go too, so
+    the folder never holds one run's summary beside another run's items (an interrupted run
+    leaves its journal alone, to resume)."""
+    from bot.eval.report import OUTPUT_FILES
+
+    stale = [out / name for name in OUTPUT_FILES if (out / name).is_file()]
+    for path in stale:
+        path.unlink()
+    if stale:
+        notice(f"--out {out}: the earlier run's results are replaced by this run's")
+
+
 MAX_JOBS = 32  # worker processes for eval; each loads the models (~200 MB)
 
 
@@ -345,6 +358,7 @@ def _answer_all(
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             journal = Journal.start(path, header)
+            _clear_earlier_results(path.parent, notice)
         except OSError as exc:
             raise ConfigError(
                 f"--out {path.parent}: cannot write {path.name} ({exc.strerror or exc})"

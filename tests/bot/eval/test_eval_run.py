@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,8 +106,15 @@ def test_jobs_2_with_contexts_and_negatives_gives_the_figures_of_jobs_1(tmp_path
 def test_a_run_killed_part_way_then_resumed_gives_the_uninterrupted_figures(
     reference: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    from bot.eval.report import OUTPUT_FILES
+
     ref, store = reference
     out = tmp_path / "out"
+    out.mkdir()
+    earlier = [name for name in OUTPUT_FILES if (ref / name).exists()]
+    assert "summary.json" in earlier and "report.md" in earlier
+    for name in earlier:  # an earlier run's results, without its journal
+        shutil.copy(ref / name, out / name)
     args = [sys.executable, "-m", "bot", "eval", str(DEV), "--out", str(out), "--store", str(store)]
     proc = subprocess.Popen(
         args,
@@ -128,7 +136,9 @@ def test_a_run_killed_part_way_then_resumed_gives_the_uninterrupted_figures(
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     kept = len(_journal_lines(out)) - 1
-    assert 5 <= kept < 24 and not (out / "summary.json").exists()
+    assert 5 <= kept < 24
+    # none of the earlier run's results is left beside this run's partial journal
+    assert not [name for name in OUTPUT_FILES if (out / name).exists()]
     r = run_cli([*args[3:], "--resume"], _env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (
