@@ -100,11 +100,16 @@ def kind_of(data: bytes, name: str) -> Kind:
         if suffix in TEXT_SUFFIXES + HTML_SUFFIXES:
             raise ArticleError(f"{name}: the file is a PDF, not {suffix}; name it .pdf")
         return "pdf"
+    if not data.strip():
+        raise ArticleError(f"{name}: the article is empty")
     if suffix in HTML_SUFFIXES:
         if b"<" not in data[:65536]:
             raise ArticleError(f"{name}: not an HTML page (no markup); name it .txt")
         return "html"
-    if suffix not in TEXT_SUFFIXES and looks_like_html(data):
+    if looks_like_html(data):
+        if suffix in TEXT_SUFFIXES:
+            # read as text, its markup would be quoted as the article's sentences
+            raise ArticleError(f"{name}: the file is an HTML page, not {suffix}; name it .html")
         return "html"
     return "text"
 

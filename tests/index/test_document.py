@@ -25,6 +25,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
         ("page.html", b"%PDF-1.7\n...", "is a PDF, not .html"),
         ("article.txt", b"%PDF-1.4\n...", "is a PDF, not .txt"),
         ("page.html", b"plain words without markup", "not an HTML page"),
+        ("saved.txt", b"\n<!doctype html><html><body>x</body></html>", "is an HTML page, not .txt"),
+        ("saved.md", b"<html lang='nb'><p>x</p></html>", "is an HTML page, not .md"),
+        ("empty.html", b" \n", "the article is empty"),
     ],
 )
 def test_a_file_that_is_not_what_its_name_says(name: str, data: bytes, message: str) -> None:
