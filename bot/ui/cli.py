@@ -269,6 +269,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise config_error(exc) from None
 
 
+DOCUMENT_LIBRARIES = ("trafilatura", "htmldate", "courlan", "justext", "pypdf")
+
+
 def configure_logging(verbose: bool, quiet: bool) -> None:
     """stdlib logging, once, at the entry point: `-v` shows every stage's timings and
     decisions, `-q` only errors, and by default warnings; all of it on stderr."""
@@ -279,10 +282,14 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.ERROR if quiet else logging.WARNING)
     # our own loggers follow -v/-q; libraries stay at warnings (their debug output is noise)
     for name in ("bot", "index"):
         logging.getLogger(name).setLevel(level)
+    # the document readers log what they could not parse, which our own one-line error
+    # says for the user; their lines are shown with -v only
+    for name in DOCUMENT_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -720,7 +727,12 @@ def cmd_feedback(
 
     written, skipped = feedback.export(records, article_text, Path(args.out))
     notice(
-        f"wrote {written} Q&A items to {args.out} from {len(records)} ratings in "
+        (
+            f"wrote {written} Q&A items to {args.out}"
+            if written
+            else f"no Q&A item to write: {args.out} left as it was"
+        )
+        + f" from {len(records)} ratings in "
         f"{settings.feedback_path}"
         + (
             f"; skipped {skipped} (a dislike without the right "

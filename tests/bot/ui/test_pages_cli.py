@@ -88,6 +88,10 @@ def test_the_saved_page_answers_the_dev_file_as_well_as_the_text(
             b'<html><head><meta charset="x-martian"></head><body>x</body></html>',
             "unknown character set 'x-martian'",
         ),
+        # the document libraries' own log lines about what they could not parse stay hidden
+        ("cut.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "cut.pdf: "),
+        ("image.html", b"\x89PNG\r\n\x1a\n<\x00\x00\rIHDR" + bytes(range(256)), "image.html: "),
+        ("saved.txt", b"<!doctype html><html><body><p>x</p></body></html>", "not .txt"),
     ],
 )
 def test_a_document_that_cannot_be_read_is_one_line_and_changes_nothing(
