@@ -313,7 +313,8 @@ def export(
     Each item carries its article's text as `context`, so eval answers it against the
     article it was asked about. A later rating of the same question replaces an earlier one.
     `out` is checked first (`check_export_path`) and written atomically; ConfigError says
-    why it cannot be.
+    why it cannot be. With no item to write, nothing is written: an existing file stays as
+    it was.
     """
     check_export_path(out)
     latest: dict[tuple[str, str], FeedbackRecord] = {}
@@ -327,5 +328,6 @@ def export(
             skipped += 1
         else:
             items.append(item)
-    _write_atomic(out, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
+    if items:
+        _write_atomic(out, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
     return len(items), skipped

@@ -127,15 +127,17 @@ def test_cli_exports_a_file_that_eval_reads(
     assert summary["hit_at_1"] is not None  # scored against the feedback's evidence
 
 
-def test_cli_export_without_ratings_writes_an_empty_file(
+def test_cli_export_without_ratings_leaves_the_file_as_it_was(
     tmp_path: Path, shared_store: Path, cli_env: dict[str, str]
 ) -> None:
-    out = tmp_path / "empty.jsonl"
+    out = tmp_path / "kept.jsonl"
+    out.write_text("an earlier export\n")
     result = run_cli(
         ["feedback", "export", "--out", str(out), "--store", str(shared_store)], cli_env
     )
     assert result.returncode == 0, result.stderr
-    assert out.read_text() == ""
+    assert "no Q&A item to write" in result.stderr and "from 0 ratings" in result.stderr
+    assert out.read_text() == "an earlier export\n"
 
 
 # -- hostile logs and outputs: one line naming the place, never a traceback -----------------
