@@ -14,6 +14,7 @@ is read by bytes up to a cap, and only HTML content types are read at all.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -57,9 +58,18 @@ class Fetched:
 DEFAULT_POLICY = FetchPolicy()
 
 
+_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def is_url(ref: str) -> bool:
     """Whether an article reference is a web link (http or https)."""
     return ref[:8].lower().startswith(("http://", "https://"))
+
+
+def is_link(ref: str) -> bool:
+    """Whether an article reference is written as a link of any scheme (ftp://, file://,
+    ...), which only `is_url`'s may be read, rather than a file's path."""
+    return _LINK.match(ref) is not None
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -164,10 +174,14 @@ def _checked(link: str, policy: FetchPolicy, resolver: Resolver) -> _Target:
     for address in addresses:
         why = refusal(address, policy.allow_private)
         if why is not None:
+            # the setting opens private addresses only: the hint is for those it would open
+            hint = (
+                ""
+                if policy.allow_private or refusal(address, True) is not None
+                else " (set ARTICLEBOT_ALLOW_PRIVATE_URLS=true to allow private addresses)"
+            )
             raise FetchError(
-                f"{link[:200]}: {host} is {address}, {why}; refused (set "
-                "ARTICLEBOT_ALLOW_PRIVATE_URLS=true to allow private addresses)",
-                "url_refused",
+                f"{link[:200]}: {host} is {address}, {why}; refused{hint}", "url_refused"
             )
     netloc = parsed.netloc.decode("ascii")
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}

@@ -167,14 +167,16 @@ def test_loopback_is_refused_by_default_before_any_request(server: Server) -> No
         with pytest.raises(FetchError, match="loopback address; refused") as err:
             fetch_page(link, shut)
         assert err.value.code == "url_refused"
+        assert "ARTICLEBOT_ALLOW_PRIVATE_URLS=true" in str(err.value)  # it would open these
     assert server.hits == []
 
 
 def test_a_redirect_is_checked_like_the_link(server: Server) -> None:
     # even with private addresses allowed, 0.0.0.0 is never a page: the hop is refused
-    with pytest.raises(FetchError, match=re.escape("0.0.0.0, not a web server's address")):
+    with pytest.raises(FetchError, match=re.escape("0.0.0.0, not a web server's address")) as err:
         fetch_page(f"{server.url}/to-zero", OPEN)
     assert server.hits == ["/to-zero"]
+    assert "ALLOW_PRIVATE_URLS" not in str(err.value)  # no setting opens 0.0.0.0
 
 
 def test_every_hop_is_resolved_checked_and_connected_to_as_checked(server: Server) -> None:
