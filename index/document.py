@@ -27,7 +27,7 @@ from index.article import (
     read_bounded,
     slugify,
 )
-from index.fetch import FetchPolicy, fetch_page, is_url
+from index.fetch import FetchPolicy, fetch_page, is_link, is_url
 from index.webpage import Extracted, looks_like_html
 
 Kind = Literal["text", "html", "pdf"]
@@ -140,6 +140,8 @@ def load_article(ref: str | Path, article_id: str, limits: Limits = DEFAULT_LIMI
             charset=page.charset,
             limits=limits,
         )
+    if isinstance(ref, str) and is_link(ref):
+        raise ArticleError(f"{ref[:200]}: only http and https links can be read")
     path = Path(ref).expanduser()
     data = read_bounded(path, limit_for(path.name, limits))
     return article_from_bytes(data, str(path), article_id, source=source_of(path), limits=limits)

@@ -352,10 +352,10 @@ def _engine(settings: Settings) -> Engine:
 def cmd_index(args: argparse.Namespace, settings: Settings, notice: Callable[[str], None]) -> int:
     """`articlebot index [PATH ...]`."""
     from bot.engine import bundled_article_path
-    from index.fetch import is_url
+    from index.fetch import is_link
 
     engine = _engine(settings)
-    paths: list[Path | str] = [p if is_url(p) else Path(p) for p in args.paths]
+    paths: list[Path | str] = [p if is_link(p) else Path(p) for p in args.paths]
     engine.index_files(paths or [bundled_article_path()], rebuild=args.rebuild, notice=notice)
     return EXIT_OK
 

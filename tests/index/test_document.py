@@ -3,6 +3,7 @@ bytes, every kind is bounded, and ids come from file stems and links."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,9 @@ def test_plain_text_is_read_as_before() -> None:
     article = load_article(Path(__file__).parents[2] / "index" / "data" / "article.txt", "a")
     assert article.byline is None and article.published is None and article.site is None
     assert article.title == "Ekspert: Putins desperate trekk kan få Kim til å glise"
+
+
+@pytest.mark.parametrize("link", ["ftp://example.com/x", "file:///etc/passwd", "s3://b/k.txt"])
+def test_a_link_of_another_kind_is_refused_as_a_link(link: str) -> None:
+    with pytest.raises(ArticleError, match=re.escape(f"{link}: only http and https links")):
+        load_article(link, "x")

@@ -116,3 +116,15 @@ def test_a_link_to_loopback_is_refused_by_default(tmp_path: Path, cli_env: dict[
     )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "a loopback address; refused" in r.stderr
+
+
+def test_a_link_of_another_scheme_is_refused_as_a_link(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    store = ["--store", str(tmp_path / "store")]
+    r = run_cli(["index", "ftp://example.com/news/article.txt", *store], cli_env)
+    assert r.returncode == 2
+    assert r.stderr == (
+        "articlebot: error: ftp://example.com/news/article.txt: only http and https links "
+        "can be read\n"
+    )
