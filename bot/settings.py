@@ -8,6 +8,7 @@ port of 0 is refused where the settings are built, with the setting and its boun
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,19 +130,21 @@ def bounds(name: str) -> str | None:
     return f"more than {low} and at most {high}" if strict_low else f"from {low} to {high}"
 
 
-def config_error(exc: ValidationError) -> ConfigError:
-    """One line for the first problem of a settings ValidationError: the setting, its
-    environment variable, the value given and, for a number, its allowed range."""
+def config_error(exc: ValidationError, flags: Mapping[str, str] | None = None) -> ConfigError:
+    """One line for the first problem of a settings ValidationError: the setting, where its
+    value came from (the command-line flag in `flags`, by setting, when one gave it; else
+    its environment variable), the value given and, for a number, its allowed range."""
     err = exc.errors()[0]
     loc = err.get("loc") or ()
     name = str(loc[0]) if loc else ""
     if name not in Settings.model_fields:
         return ConfigError(f"setting {'.'.join(map(str, loc)) or 'settings'}: {err['msg']}")
-    env = f"{ENV_PREFIX}{name.upper()}"
+    given_by = (flags or {}).get(name)
+    env = given_by if given_by else f"env {ENV_PREFIX}{name.upper()}"
     given: Any = err.get("input")
     value = f" = {given!r}" if isinstance(given, (str, int, float)) else ""
     allowed = bounds(name)
     if allowed is None:
-        return ConfigError(f"setting {name} (env {env}){value}: {err['msg']}")
+        return ConfigError(f"setting {name} ({env}){value}: {err['msg']}")
     kind = "a whole number" if Settings.model_fields[name].annotation is int else "a number"
-    return ConfigError(f"setting {name} (env {env}){value}: must be {kind} {allowed}")
+    return ConfigError(f"setting {name} ({env}){value}: must be {kind} {allowed}")

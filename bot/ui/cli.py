@@ -266,7 +266,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise config_error(exc) from None
+        flags = {field: "--" + field.replace("_", "-") for field in overrides}
+        raise config_error(exc, flags) from None
 
 
 DOCUMENT_LIBRARIES = ("trafilatura", "htmldate", "courlan", "justext", "pypdf")

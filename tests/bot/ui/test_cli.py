@@ -149,7 +149,7 @@ def test_serve_on_an_impossible_or_busy_port_is_one_line_exit_2(
 
     r = run_cli(["serve", "--port", "99999", "--store", str(tmp_path / "s")], cli_env, timeout=60)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "port" in r.stderr and "serving" not in r.stderr
+    assert "setting port (--port) = 99999" in r.stderr and "serving" not in r.stderr
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
