@@ -159,8 +159,10 @@ def _checked(link: str, policy: FetchPolicy, resolver: Resolver) -> _Target:
         parsed = httpx.URL(link)
     except (httpx.InvalidURL, ValueError, UnicodeError):
         raise FetchError(f"{link[:200]}: not a valid link", "url_refused") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https"):
         raise FetchError(f"{link[:200]}: only http and https links can be read", "url_refused")
+    if not parsed.host:
+        raise FetchError(f"{link[:200]}: not a valid link (no host name)", "url_refused")
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:

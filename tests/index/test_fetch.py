@@ -247,3 +247,9 @@ def test_address_checks(address: str, why: str | None) -> None:
 def test_only_http_links(server: Server) -> None:
     with pytest.raises(FetchError, match="only http and https"):
         fetch_page("ftp://example.org/a", OPEN)
+
+
+@pytest.mark.parametrize("link", ["https://", "http:///nyheter/artikkel"])
+def test_a_link_without_a_host_says_so(link: str) -> None:
+    with pytest.raises(FetchError, match=re.escape(f"{link}: not a valid link (no host name)")):
+        fetch_page(link, OPEN)
