@@ -42,8 +42,9 @@ from bot.ranking.crossencoder import load_scorer  # noqa: E402
 from bot.ranking.features import question_info, sentence_info  # noqa: E402
 from bot.ranking.lexical import tokenize  # noqa: E402
 from bot.ranking.model import load_model  # noqa: E402
-from bot.ranking.reader import span_features  # noqa: E402
+from bot.ranking.reader import READER_FEATURES, span_features  # noqa: E402
 from bot.training.reranker.candidates import build_lists, heldout_contexts  # noqa: E402
+from bot.training.reranker.reader.calibration import fit_logistic  # noqa: E402
 from bot.training.short_answer import threshold  # noqa: E402
 from core.records import Sentence  # noqa: E402
 from index.embedder import make_embedder  # noqa: E402
@@ -146,23 +147,9 @@ def read_all(items_path: Path, held_only: bool, cache: Path) -> list[Read]:
     return out
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    clf = LogisticRegression(C=0.1, max_iter=5000, random_state=0).fit((x - mean) / scale, y)
-    return mean, scale, clf
-
-
-def _probability(model: tuple[np.ndarray, np.ndarray, object], x: np.ndarray) -> np.ndarray:
-    mean, scale, clf = model
-    p: np.ndarray = clf.predict_proba((x - mean) / scale)[:, 1]  # type: ignore[attr-defined]
-    return p
-
-
 def confidence_row(held: Sequence[Read], val: Sequence[Read], columns: int, name: str) -> str:
     """One row of the confidence table: the model over the first `columns` features."""
+    names = (*READER_FEATURES, *EXTRA)[:columns]
     answered = [r for r in held if r.answered]
     x = np.stack([r.features[:columns] for r in answered])
     y = np.array([r.right for r in answered], dtype=float)
@@ -170,13 +157,13 @@ def confidence_row(held: Sequence[Read], val: Sequence[Read], columns: int, name
     oof = np.zeros(len(y))
     for g in range(FOLDS):
         part = groups == g
-        oof[part] = _probability(_fit(x[~part], y[~part]), x[part])
+        oof[part] = fit_logistic(x[~part], y[~part], names).probability(x[part])
     t = threshold(oof, y, PRECISION, MIN_JUDGED)
     shown = oof >= t
-    model = _fit(x, y)
+    model = fit_logistic(x, y, names)
     v_answered = [r for r in val if r.answered]
     v = [r for r in v_answered if r.shown_allowed]
-    vp = _probability(model, np.stack([r.features[:columns] for r in v]))
+    vp = model.probability(np.stack([r.features[:columns] for r in v]))
     vy = np.array([r.right for r in v], dtype=float)
     v_shown = vp >= t
     return (

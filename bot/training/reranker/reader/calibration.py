@@ -76,7 +76,11 @@ def read_cases(
     return out
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, names: Sequence[str] = READER_FEATURES
+) -> LinearModel:
+    """A logistic model of `y` over the standardised columns of `x`, named `names` (the
+    confidence model's own, or others a probe compares)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -84,7 +88,7 @@ def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
     clf = LogisticRegression(C=C, max_iter=5000, random_state=0)
     clf.fit((x - mean) / scale, y)
     return LinearModel(
-        READER_FEATURES, mean, scale, np.asarray(clf.coef_[0]), float(clf.intercept_[0])
+        tuple(names), mean, scale, np.asarray(clf.coef_[0]), float(clf.intercept_[0])
     )
 
 
@@ -113,12 +117,12 @@ def fit_confidence(
     for g in range(FOLDS):
         held = groups == g
         if held.any() and len(set(y[~held].tolist())) == 2:
-            oof[held] = _fit(x[~held], y[~held]).probability(x[held])
+            oof[held] = fit_logistic(x[~held], y[~held]).probability(x[held])
     t = threshold(oof, y, precision, MIN_JUDGED)
     shown = oof >= t
     figures["coverage"] = float(shown.mean())
     figures["precision"] = float(y[shown].mean()) if shown.any() else 1.0
-    return _fit(x, y), t, figures
+    return fit_logistic(x, y), t, figures
 
 
 def neutral() -> LinearModel:
