@@ -77,6 +77,11 @@ def _continues(saved: dict[str, Any], settings: TrainSettings) -> bool:
     }
 
 
+def _start_of(started_from: dict[str, Any] | None) -> Path | None:
+    """The folder a checkpoint's run started from, resolved (None: e5's own weights)."""
+    return None if started_from is None else Path(started_from["from"]).resolve()
+
+
 def train(
     file: E5File,
     train_lists: Sequence[QuestionLists],
@@ -137,12 +142,18 @@ def train(
                 f"{ckpt} was written with other settings; remove it to "
                 "restart, or give the recipe it was written with"
             )
+        started_from = state.get("init")
+        if _start_of(started_from) != (None if init is None else init.resolve()):
+            was = "e5's own weights" if started_from is None else started_from["from"]
+            raise ConfigError(
+                f"{ckpt} started from {was}; resume it with the same --init, "
+                "or remove it to restart"
+            )
         model.load_state_dict(state["model"], strict=False)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         step = int(state["step"])
-        started_from = state.get("init")
         say(f"resuming at step {step} of {total}")
     else:
         if init is not None:

@@ -177,6 +177,27 @@ def test_another_recipe_does_not_resume_a_checkpoint(
     assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(("started", "given"), [(None, "bot/data"), ("bot/data", None)])
+def test_a_checkpoint_resumes_only_from_where_it_started(
+    tmp_path: Path, cli_env: dict[str, str], started: str | None, given: str | None
+) -> None:
+    from dataclasses import asdict
+
+    from bot.training.reranker.recipe import TrainSettings
+
+    out = tmp_path / "rr"
+    (out / "checkpoints").mkdir(parents=True)
+    init = None if started is None else {"from": str(REPO / started), "steps": 1}
+    saved = {"settings": asdict(TrainSettings(**RECIPE)), "init": init}  # type: ignore[arg-type]
+    torch.save(saved, out / "checkpoints" / "last.pt")
+    flags = [] if given is None else ["--init", str(REPO / given)]
+    r = _one_small_run(tmp_path, cli_env, "--recipe", json.dumps(RECIPE), *flags)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    error = r.stderr.splitlines()[-1]  # after the progress notices
+    assert "resume it with the same --init" in error
+    assert ("e5's own weights" in error) == (started is None)
+
+
 def test_fine_tuning_can_start_from_the_shipped_cross_encoder(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
