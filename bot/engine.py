@@ -142,16 +142,26 @@ class Engine:
     def index_files(
         self, paths: Sequence[Path | str], rebuild: bool = False, notice: Notice = _quiet
     ) -> list[IndexResult]:
-        """Index article files and links under the writer lock; each is read (fetched,
-        extracted) whole before anything of it is written."""
+        """Index article files and links under the writer lock. Every document is read
+        (fetched, extracted) whole before the store is opened: one that cannot be read
+        leaves the store as it was, and makes none where there was none."""
+        limits = self.limits()
+        return self._index_loaded(
+            [(path, load_article(path, "pending", limits)) for path in paths], rebuild, notice
+        )
+
+    def _index_loaded(
+        self, loaded: Sequence[tuple[Path | str, Article]], rebuild: bool, notice: Notice
+    ) -> list[IndexResult]:
+        """Index documents already read, each under the id its source has in this store."""
         results = []
         with self.store.writer():
             indexer = self.indexer()
-            # every document is read before any is written: one that cannot be read
-            # leaves the store as it was
             articles: list[tuple[Path | str, Article]] = []
-            for path in paths:
-                articles.append((path, indexer.read(path, [a.id for _, a in articles])))
+            for path, article in loaded:
+                taken = [a.id for _, a in articles]
+                article_id = indexer.article_id_for(path, taken)
+                articles.append((path, dataclasses.replace(article, id=article_id)))
             for path, article in articles:
                 result = indexer.index_article(article, rebuild=rebuild)
                 self._forget(result.article.id)
@@ -280,16 +290,16 @@ class Engine:
                     f"{ref!r} is neither an indexed article id nor a file; "
                     "see `articlebot articles`"
                 )
+        article = load_article(path, "pending", self.limits())  # a bad file fails here
         article_id = self.indexer().article_id_for(path)
         manifest = self.store.manifest(article_id, self.embedder_spec)
         if manifest is None:
             notice(f"building the index for {path.name} first ...")
-            self.index_files([path], notice=notice)
-            return article_id
-        if load_article(path, article_id, self.limits()).sha256 != manifest.article_sha256:
+        elif article.sha256 != manifest.article_sha256:
             notice(f"{path.name} changed; rebuilding its index ...")
-            self.index_files([path], notice=notice)
-        return article_id
+        else:
+            return article_id
+        return self._index_loaded([(path, article)], False, notice)[0].article.id
 
     def _resolve_link(self, url: str, notice: Notice) -> str:
         """The article of a link: fetched and indexed unless it already is."""

@@ -7,12 +7,12 @@ rebuilt as a new generation of rows and switched to atomically.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.records import Article, Manifest
 from index.chunk import CHUNKER_VERSION, make_chunks
-from index.document import DEFAULT_LIMITS, Limits, default_id, load_article, source_of
+from index.document import DEFAULT_LIMITS, Limits, default_id, source_of
 from index.embedder import SentenceEmbedder
 from index.sentence import split_article
 from index.store import Store
@@ -58,17 +58,6 @@ class Indexer:
             n += 1
             candidate = f"{base}-{n}"
         return candidate
-
-    def read(self, ref: str | Path, reserved: Collection[str] = ()) -> Article:
-        """The article of a file or link (text, Markdown, a web page or a PDF), read
-        whole, with the id it gets in this store."""
-        article = load_article(ref, "pending", self.limits)
-        return replace(article, id=self.article_id_for(ref, reserved))
-
-    def index_file(self, ref: str | Path, rebuild: bool = False) -> IndexResult:
-        """Index one article file or link (a writer lock must be held by the caller). It
-        is read whole before anything is written."""
-        return self.index_article(self.read(ref), rebuild=rebuild)
 
     def index_article(self, article: Article, rebuild: bool = False) -> IndexResult:
         """Index an article unless an identical index exists (caller holds the lock)."""

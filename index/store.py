@@ -32,6 +32,7 @@ from index.registry import Registry, centroid
 _BATCH = 1000  # below Chroma's max batch size (5,461 here)
 _FLUSH_ROWS = 2000  # a writer commits its builds in batches of about this many rows
 _EXACT_ROWS = 1000  # `search` over at most this many rows reads them and scores exactly
+CHROMA_DATABASE = "chroma.sqlite3"  # what an embedded Chroma writes first in its directory
 _PENDING = "pending_generations"  # sentence-collection metadata: builds under way
 
 
@@ -80,6 +81,11 @@ class Store:
     def client(self) -> Any:
         """The Chroma client, opened on first use (and anew after another process wrote)."""
         return self._collections.client
+
+    def _made(self) -> bool:
+        """Whether there is a store to read: a server, or a directory Chroma has written
+        (reading one that was never made answers "empty" without making it)."""
+        return self.chroma_url is not None or (self.path / CHROMA_DATABASE).exists()
 
     def _ready(self) -> None:
         """Commit pending builds (a read sees them), and refuse a store of the old layout
@@ -307,6 +313,8 @@ class Store:
 
     def sources(self) -> dict[str, str]:
         """Article id -> the source it was read from."""
+        if not self._made():
+            return {}
         self._ready()
         newest: dict[str, tuple[float, str]] = {}
         for e in self._registry.entries():
@@ -316,6 +324,8 @@ class Store:
 
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles with their sentence counts and embedders."""
+        if not self._made():
+            return []
         self._ready()
         grouped: dict[str, list[Any]] = {}
         for e in self._registry.entries():
@@ -342,6 +352,8 @@ class Store:
 
     def manifests(self) -> list[Manifest]:
         """The manifests of every live index."""
+        if not self._made():
+            return []
         self._ready()
         return [e.manifest for e in self._registry.entries()]
 
@@ -351,6 +363,8 @@ class Store:
         for b in reversed(self._builds):
             if b.manifest.article_id == article_id and b.manifest.embedder == embedder:
                 return b.manifest
+        if not self._made():
+            return None
         if not self._layout_ok:
             self._ready()
         entry = self._registry.entry(article_id, embedder)

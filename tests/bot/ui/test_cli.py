@@ -41,6 +41,23 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, cli_env: dict[str, str]) -> 
     assert r.returncode == 2
 
 
+def test_commands_that_fail_or_only_read_make_no_store(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """A document that cannot be read is refused before the store is opened, and listing
+    a store that was never made says it is empty without making it."""
+    (tmp_path / "empty.txt").write_text("")
+    store = tmp_path / "s"
+    r = run_cli(["index", str(tmp_path / "empty.txt"), "--store", str(store)], cli_env)
+    assert r.returncode == 2 and "the article is empty" in r.stderr
+    r = run_cli(["ask", "Hva?", "--article", str(tmp_path), "--store", str(store)], cli_env)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0  # no "building ..." first
+    assert "directory" in r.stderr
+    r = run_cli(["articles", "--store", str(store)], cli_env)
+    assert r.returncode == 0 and "no articles indexed" in r.stderr
+    assert not store.exists()
+
+
 def test_reranker_none_keeps_the_first_stage_and_bad_reranker_settings_are_one_line(
     shared_store: Path, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
