@@ -82,6 +82,33 @@ def _start_of(started_from: dict[str, Any] | None) -> Path | None:
     return None if started_from is None else Path(started_from["from"]).resolve()
 
 
+def checkpoint_path(out: Path) -> Path:
+    """Where a run under `out` keeps its last checkpoint."""
+    return out / "checkpoints" / "last.pt"
+
+
+def resumable(out: Path, settings: TrainSettings, init: Path | None) -> dict[str, Any] | None:
+    """The checkpoint a run under `out` continues, or None for a fresh start. One written
+    with other settings, or started from another `--init`, is refused in one line (checked
+    before the candidate lists are built, and again when it is loaded)."""
+    ckpt = checkpoint_path(out)
+    if not ckpt.exists():
+        return None
+    state: dict[str, Any] = torch.load(ckpt, weights_only=False)
+    if not _continues(state["settings"], settings):
+        raise ConfigError(
+            f"{ckpt} was written with other settings; remove it to "
+            "restart, or give the recipe it was written with"
+        )
+    started_from = state.get("init")
+    if _start_of(started_from) != (None if init is None else init.resolve()):
+        was = "e5's own weights" if started_from is None else started_from["from"]
+        raise ConfigError(
+            f"{ckpt} started from {was}; resume it with the same --init, or remove it to restart"
+        )
+    return state
+
+
 def train(
     file: E5File,
     train_lists: Sequence[QuestionLists],
@@ -130,25 +157,14 @@ def train(
     if settings.max_steps is not None:
         total = min(total, settings.max_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(settings.warmup_steps))
-    ckpt = out / "checkpoints" / "last.pt"
+    ckpt = checkpoint_path(out)
     log = out / "train_log.jsonl"
     out.mkdir(parents=True, exist_ok=True)
     step = 0
     started_from: dict[str, Any] | None = None  # the shipped cross-encoder it started from
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        if not _continues(state["settings"], settings):
-            raise ConfigError(
-                f"{ckpt} was written with other settings; remove it to "
-                "restart, or give the recipe it was written with"
-            )
+    state = resumable(out, settings, init)
+    if state is not None:
         started_from = state.get("init")
-        if _start_of(started_from) != (None if init is None else init.resolve()):
-            was = "e5's own weights" if started_from is None else started_from["from"]
-            raise ConfigError(
-                f"{ckpt} started from {was}; resume it with the same --init, "
-                "or remove it to restart"
-            )
         model.load_state_dict(state["model"], strict=False)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])

@@ -40,7 +40,7 @@ from bot.training.examples import QAItem
 from bot.training.reranker.calibration import Scored, fit_rule
 from bot.training.reranker.candidates import CandidateList, QuestionLists
 from bot.training.reranker.export import export_onnx
-from bot.training.reranker.loop import train
+from bot.training.reranker.loop import resumable, train
 from bot.training.reranker.recipe import CALIBRATION_KS, TrainSettings
 from index.embedder import SentenceEmbedder
 
@@ -125,6 +125,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     graph, shipped = out / "reranker-fp32.onnx", out / "reranker.onnx"
     packing = out / "reranker-frozen.json"
     if not shipped.exists():
+        resumable(out, recipe, job.init)  # a checkpoint it cannot continue: before the lists
         notice("building the first stage's candidate lists ...")
         # lists are built over all items (one cached array of question vectors, one draw of
         # the other passages) and then split

@@ -175,6 +175,7 @@ def test_another_recipe_does_not_resume_a_checkpoint(
     )
     assert r.returncode == 2
     assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
+    assert "candidate lists" not in r.stderr  # refused before the lists are built
 
 
 @pytest.mark.parametrize(("started", "given"), [(None, "bot/data"), ("bot/data", None)])
@@ -196,6 +197,7 @@ def test_a_checkpoint_resumes_only_from_where_it_started(
     error = r.stderr.splitlines()[-1]  # after the progress notices
     assert "resume it with the same --init" in error
     assert ("e5's own weights" in error) == (started is None)
+    assert "candidate lists" not in r.stderr
 
 
 def test_fine_tuning_can_start_from_the_shipped_cross_encoder(
