@@ -60,8 +60,9 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# the slowest tests are listed at the end: `make test` has a 30-minute budget
 pytest: install-dev browser
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # everything but what loads the real model, a server, a subprocess or a browser
 pytest-fast: install-dev
