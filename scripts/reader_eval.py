@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -202,8 +203,18 @@ def main() -> int:
         "--cache", type=Path, default=Path.home() / ".cache" / "articlebot", help="cache folder"
     )
     parser.add_argument("--devset", type=Path, default=REPO / "data" / "devset.jsonl")
+    parser.add_argument(
+        "--reranker-dir",
+        type=Path,
+        default=None,
+        help="a train-reranker output folder to measure (default: the shipped bot/data)",
+    )
     args = parser.parse_args()
-    scorer = load_scorer(None, args.cache / "reranker")
+    if args.reranker_dir is not None:
+        # the bundled article's line goes through `articlebot eval`, whose settings come
+        # from the environment: the same folder is measured there
+        os.environ["ARTICLEBOT_RERANKER_DIR"] = str(args.reranker_dir)
+    scorer = load_scorer(args.reranker_dir, args.cache / "reranker")
     rows = norquad_rows(args.norquad, args.cache, scorer)
     assert scorer.reader is not None
     show_above = scorer.reader.show_above
