@@ -89,8 +89,8 @@ def checkpoint_path(out: Path) -> Path:
 
 def resumable(out: Path, settings: TrainSettings, init: Path | None) -> dict[str, Any] | None:
     """The checkpoint a run under `out` continues, or None for a fresh start. One written
-    with other settings, or started from another `--init`, is refused in one line (checked
-    before the candidate lists are built, and again when it is loaded)."""
+    with other settings, or started from another `--init`, is refused in one line; the
+    pipeline calls this before building the candidate lists, so a refusal comes in seconds."""
     ckpt = checkpoint_path(out)
     if not ckpt.exists():
         return None
@@ -117,10 +117,12 @@ def train(
     settings: TrainSettings,
     say: Callable[[str], None] = print,
     init: Path | None = None,
+    state: dict[str, Any] | None = None,
 ) -> CrossEncoder:
     """Fine-tune (or resume fine-tuning) and return the model; checkpoints and the log go
-    under `out`. `validation` gives the monitoring lists when first needed. With `init` (a
-    shipped reranker folder) a new run starts from that cross-encoder's weights, null and
+    under `out`. `validation` gives the monitoring lists when first needed. `state` is the
+    checkpoint to continue, as `resumable` returned it (None: a fresh start). With `init` (a
+    shipped reranker folder) a fresh run starts from that cross-encoder's weights, null and
     first-stage weight instead of e5's own (`bot.training.reranker.warm_start`)."""
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -162,7 +164,6 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     step = 0
     started_from: dict[str, Any] | None = None  # the shipped cross-encoder it started from
-    state = resumable(out, settings, init)
     if state is not None:
         started_from = state.get("init")
         model.load_state_dict(state["model"], strict=False)

@@ -125,7 +125,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
     graph, shipped = out / "reranker-fp32.onnx", out / "reranker.onnx"
     packing = out / "reranker-frozen.json"
     if not shipped.exists():
-        resumable(out, recipe, job.init)  # a checkpoint it cannot continue: before the lists
+        state = resumable(out, recipe, job.init)  # refused before the lists, not after
         notice("building the first stage's candidate lists ...")
         # lists are built over all items (one cached array of question vectors, one draw of
         # the other passages) and then split
@@ -151,7 +151,14 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
             return own[: recipe.val_questions]
 
         model = train(
-            e5file, lists, validation if val_items else None, out, recipe, notice, job.init
+            e5file,
+            lists,
+            validation if val_items else None,
+            out,
+            recipe,
+            notice,
+            job.init,
+            state,
         )
         export_onnx(model.eval(), graph)
         del model
