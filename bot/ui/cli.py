@@ -532,6 +532,16 @@ def _signals(p: argparse.ArgumentParser, noise: float) -> None:
     )
 
 
+def _added_sources(args: argparse.Namespace) -> dict[str, object]:
+    """Where the added questions come from, as the trained model's provenance records it."""
+    return {
+        "noise": args.noise,
+        "cross_lingual": Path(args.cross_lingual).name if args.cross_lingual else None,
+        "pairs_per_question": args.pairs_per_question,
+        "paraphrases": Path(args.paraphrases).name if args.paraphrases else None,
+    }
+
+
 def _added_items(
     args: argparse.Namespace, items: Sequence[QAItem], file_items: Sequence[QAItem]
 ) -> list[TrainingItem]:
@@ -580,10 +590,7 @@ def cmd_train_ranker(
         "train_file": Path(args.file).name,
         "train_sha256": qa.sha256,
         "max_contexts": args.max_contexts,
-        "noise": args.noise,
-        "cross_lingual": Path(args.cross_lingual).name if args.cross_lingual else None,
-        "pairs_per_question": args.pairs_per_question,
-        "paraphrases": Path(args.paraphrases).name if args.paraphrases else None,
+        **_added_sources(args),
     }
     extra = _added_items(args, items, qa.items)  # a bad file fails before the models load
     write_model(
@@ -638,6 +645,7 @@ def cmd_train_reranker(
             language_of=detect_language,
             extra=extra,
             init=init,
+            extra_sources=_added_sources(args),
         ),
         notice,
     )

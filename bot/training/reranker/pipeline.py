@@ -69,6 +69,9 @@ class TrainingRun:
     extra: Sequence[QAItem] = ()
     # a shipped reranker folder to start fine-tuning from instead of e5's own weights
     init: Path | None = None
+    # where `extra` came from, for the provenance: the noise rate, the cross-lingual folder's
+    # and the paraphrase file's names (an XQuAD-trained graph carries XQuAD's licence)
+    extra_sources: dict[str, Any] | None = None
 
 
 def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
@@ -165,7 +168,7 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         packing.write_text(json.dumps(pack_graph(graph, e5file, shipped)) + "\n", encoding="utf-8")
     if tap_graph(shipped, recipe.reader_tap, e5file.header.hidden):
         notice(f"the graph now also gives its hidden rows after layer {recipe.reader_tap}")
-    trained = _trained(out, packing)
+    trained = _trained(out, packing, job.extra_sources)
     null = float(trained["null_logit"])
     meta: dict[str, Any] = {
         "source": "articlebot train-reranker",
@@ -314,9 +317,10 @@ def _fitted(
     return {"rule": rule.to_json(), "heldout": figures}
 
 
-def _trained(out: Path, packing: Path) -> dict[str, Any]:
+def _trained(out: Path, packing: Path, extra_sources: dict[str, Any] | None) -> dict[str, Any]:
     """What the answer rules need of the fine-tuned model (its null logit, the first stage's
-    weight, its steps) and how its graph was packed: from the run's final state, or, in a
+    weight, its steps), what it was fine-tuned on besides the file (`fine_tuned_with`) and
+    how its graph was packed: from the run's final state and `extra_sources`, or, in a
     directory that holds only a shipped graph, from that graph's reranker.json."""
     state_file = out / "model.pt"
     if state_file.exists():
@@ -326,10 +330,20 @@ def _trained(out: Path, packing: Path) -> dict[str, Any]:
             "alpha": float(state["alpha"]),
             "steps": int(state.get("steps", 0)),
             "init": state.get("init"),
+            "fine_tuned_with": extra_sources,
             **json.loads(packing.read_text(encoding="utf-8")),
         }
     shipped = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
-    keep = ("null_logit", "alpha", "steps", "init", "frozen", "frozen_file", "frozen_sha256")
+    keep = (
+        "null_logit",
+        "alpha",
+        "steps",
+        "init",
+        "fine_tuned_with",
+        "frozen",
+        "frozen_file",
+        "frozen_sha256",
+    )
     return {k: shipped[k] for k in (*keep, "frozen_bytes") if k in shipped}
 
 

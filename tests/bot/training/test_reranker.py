@@ -81,6 +81,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_a_loadable_reranker
     meta = json.loads((out / "reranker.json").read_text())
     assert meta["steps"] == 6 and meta["recipe"]["max_steps"] == 6
     assert meta["rule"]["k"] in (3, 5, 8) and len(meta["train_sha256"]) == 64
+    # fine-tuned on the file alone: no added questions, and the record says so
+    assert meta["fine_tuned_with"] == {
+        "noise": 0.0,
+        "cross_lingual": None,
+        "pairs_per_question": 2,
+        "paraphrases": None,
+    }
     scorer = load_scorer(out, tmp_path / "completed")
     scores = scorer.score(
         "Hvem er Sergej Radtsjenko?", ["Været var fint.", "Sergej Radtsjenko er ekspert."]
@@ -131,6 +138,9 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     meta = json.loads((out / "reranker.json").read_text())
     assert meta["null_logit"] == shipped["null_logit"] and meta["steps"] == shipped["steps"]
     assert meta["frozen_sha256"] == shipped["frozen_sha256"]
+    # what the graph was fine-tuned on is the graph's, not this refit's flags
+    assert meta["fine_tuned_with"] == shipped["fine_tuned_with"]
+    assert shipped["fine_tuned_with"]["cross_lingual"] == "xquad"
     assert meta["rule"] != shipped["rule"] and meta["added_questions"]["heldout"] > 0
     assert "rule_crosslingual" not in meta  # too few cross-lingual questions held out
     assert load_scorer(out, tmp_path / "completed").rule.k == meta["rule"]["k"]
