@@ -8,6 +8,7 @@ lets `/dev/zero` fill memory and a FIFO block forever.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -79,3 +80,13 @@ def read_text_bounded(
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{name or path}: not valid UTF-8 at byte {exc.start}") from None
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes, read in chunks (a model's provenance names the data
+    it was trained on by it). OSError when it cannot be read."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

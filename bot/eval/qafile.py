@@ -14,7 +14,6 @@ only fail later, when an answer record is written) are all reported with their l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import stat
@@ -37,7 +36,7 @@ from bot.eval.qarows import (
     squad_rows,
 )
 from core.errors import QAFileError
-from core.files import read_bounded
+from core.files import read_bounded, sha256_file
 from core.text import clean_text
 from index.article import MAX_ARTICLE_BYTES
 
@@ -267,14 +266,6 @@ def _item(row: Any, line: int) -> QAItem:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _open(path: Path) -> tuple[str, int]:
     """The file's sha256 and size; QAFileError when it cannot be read."""
     try:
@@ -284,7 +275,7 @@ def _open(path: Path) -> tuple[str, int]:
         if not stat.S_ISREG(mode):
             # a FIFO would block the read and /dev/zero would never end it
             raise QAFileError(f"{path}: not a regular file")
-        return _sha256(path), path.stat().st_size
+        return sha256_file(path), path.stat().st_size
     except FileNotFoundError:
         raise QAFileError(f"{path}: no such file") from None
     except OSError as exc:

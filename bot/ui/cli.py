@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from bot import __version__
 from bot.settings import Settings, config_error
 from core.errors import ArticlebotError, ConfigError
+from core.files import sha256_file
 
 if TYPE_CHECKING:
     from bot.answer_records import Answer
@@ -532,19 +534,18 @@ def _signals(p: argparse.ArgumentParser, noise: float) -> None:
     )
 
 
-def _added_sources(args: argparse.Namespace) -> dict[str, object]:
-    """Where the added questions come from, as the trained model's provenance records it."""
-    return {
-        "noise": args.noise,
-        "cross_lingual": Path(args.cross_lingual).name if args.cross_lingual else None,
-        "pairs_per_question": args.pairs_per_question,
-        "paraphrases": Path(args.paraphrases).name if args.paraphrases else None,
-    }
+@dataclass(frozen=True)
+class _Added:
+    """The added training questions and where they came from, as the trained model's
+    provenance records it: the flags, and the sha256 of every data file read."""
+
+    items: list[TrainingItem]
+    sources: dict[str, object]
 
 
 def _added_items(
     args: argparse.Namespace, items: Sequence[QAItem], file_items: Sequence[QAItem]
-) -> list[TrainingItem]:
+) -> _Added:
     """The messy copies, cross-lingual pairs and paraphrases the flags ask for, of `items`
     (the file's items, `file_items`, or the part of them kept for training)."""
     from bot.eval.qafile import read_qa_file
@@ -552,6 +553,12 @@ def _added_items(
     from bot.training.noise import noisy_copies
     from bot.training.paraphrase import paraphrased, read_paraphrases
 
+    sources: dict[str, object] = {
+        "noise": args.noise,
+        "cross_lingual": None,
+        "pairs_per_question": args.pairs_per_question,
+        "paraphrases": None,
+    }
     added: list[TrainingItem] = list(noisy_copies(items, args.noise, args.seed))
     if args.cross_lingual:
         folder = Path(args.cross_lingual)
@@ -561,13 +568,19 @@ def _added_items(
                 f"--cross-lingual {folder}: needs a folder with two or more XQuAD files "
                 "(xquad.<lang>.json) of the same questions"
             )
-        by_language = {f.name.split(".")[1]: read_qa_file(f).items for f in files}
+        read = {f: read_qa_file(f) for f in files}
+        by_language = {f.name.split(".")[1]: qa.items for f, qa in read.items()}
         added += cross_pairs(by_language, args.pairs_per_question, args.seed)
+        sources["cross_lingual"] = folder.name
+        sources["cross_lingual_sha256"] = {f.name: qa.sha256 for f, qa in read.items()}
     if args.paraphrases:
-        reworded = read_paraphrases(Path(args.paraphrases))
+        path = Path(args.paraphrases)
+        reworded = read_paraphrases(path)
         kept = {i.context for i in items}
         added += [p for p in paraphrased(file_items, reworded, args.file) if p.context in kept]
-    return added
+        sources["paraphrases"] = path.name
+        sources["paraphrases_sha256"] = sha256_file(path)
+    return _Added(added, sources)
 
 
 def cmd_train_ranker(
@@ -586,13 +599,13 @@ def cmd_train_ranker(
     if args.max_contexts is not None:
         keep = set(list(dict.fromkeys(i.context for i in items))[: args.max_contexts])
         items = [i for i in items if i.context in keep]
-    provenance = {
+    provenance: dict[str, object] = {
         "train_file": Path(args.file).name,
         "train_sha256": qa.sha256,
         "max_contexts": args.max_contexts,
-        **_added_sources(args),
     }
     extra = _added_items(args, items, qa.items)  # a bad file fails before the models load
+    provenance.update(extra.sources)
     write_model(
         items,
         provenance,
@@ -601,7 +614,7 @@ def cmd_train_ranker(
         Path(args.cache) if args.cache else None,
         args.seed,
         notice,
-        extra=extra,
+        extra=extra.items,
         lexical_dropout=args.lexical_dropout,
         abstain_dropout=args.abstain_dropout,
     )
@@ -643,9 +656,9 @@ def cmd_train_reranker(
             embedder=make_embedder(settings.embedder),
             ranker=load_model(settings.ranker_file),
             language_of=detect_language,
-            extra=extra,
+            extra=extra.items,
             init=init,
-            extra_sources=_added_sources(args),
+            extra_sources=extra.sources,
         ),
         notice,
     )

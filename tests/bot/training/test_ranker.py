@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,13 @@ def test_train_ranker_takes_noise_and_cross_lingual_pairs(
     meta = json.loads(out.read_text())["meta"]
     assert meta["noise"] == 0.5 and meta["cross_lingual"] == "xquad"
     assert meta["paraphrases"] == "para.jsonl"
+    # the data read is pinned by its bytes, each XQuAD file and the paraphrase file
+    xquad = sorted((tmp_path / "xquad").glob("xquad.*.json"))
+    assert meta["cross_lingual_sha256"] == {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in xquad
+    }
+    assert len(xquad) >= 2
+    assert meta["paraphrases_sha256"] == hashlib.sha256(paraphrases.read_bytes()).hexdigest()
     assert meta["lexical_dropout"] == 0.3 and meta["abstain_dropout"] == 0.4
     assert meta["n_added"] > 20
     unknown = tmp_path / "unknown.jsonl"
