@@ -29,6 +29,11 @@ def decode_article(data: bytes, name: str) -> str:
     nothing is ever dropped silently.
     """
     if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        if _utf8_behind_a_mark(data[2:]):
+            raise ArticleError(
+                f"{name}: starts with a UTF-16 byte-order mark (0x{data[0]:02x} 0x{data[1]:02x}) "
+                "but the rest is UTF-8 text; remove the first two bytes or save it as UTF-8"
+            )
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
@@ -42,6 +47,20 @@ def decode_article(data: bytes, name: str) -> str:
             f"{name}: not valid UTF-8 at byte {exc.start} "
             f"(0x{data[exc.start]:02x}); save the file as UTF-8"
         ) from None
+
+
+def _utf8_behind_a_mark(body: bytes) -> bool:
+    """Whether the bytes after a UTF-16 byte-order mark are UTF-8 text rather than UTF-16:
+    they decode as UTF-8 and hold no zero byte. UTF-16 text in a Latin script has a zero in
+    every other byte, and text in other scripts is hardly ever valid UTF-8, while UTF-8 read
+    as UTF-16 pairs its letters into CJK characters without an error."""
+    if not body or b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def slugify(stem: str) -> str:

@@ -41,6 +41,20 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
     assert read_article(f).text == "Bjørnøya på Svalbard."
 
 
+def test_utf8_behind_a_utf16_mark_is_refused_not_read_as_cjk(tmp_path: Path) -> None:
+    f = tmp_path / "marked.txt"
+    for mark in (b"\xff\xfe", b"\xfe\xff"):
+        f.write_bytes(mark + "Bjørnøya på Svalbard er en øy.\n".encode())
+        with pytest.raises(
+            ArticleError, match=r"marked\.txt: starts with a UTF-16 byte-order mark"
+        ):
+            read_article(f)
+    # UTF-16 text in other scripts is still read: no zero byte, but not UTF-8 either
+    f.write_bytes("斯瓦尔巴群岛。".encode("utf-16"))
+    assert b"\x00" not in f.read_bytes()
+    assert read_article(f).text == "斯瓦尔巴群岛。"
+
+
 def test_empty_and_invisible_only_articles_are_errors(tmp_path: Path) -> None:
     f = tmp_path / "empty.txt"
     f.write_text("\u200b\n \x00\n")
