@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -164,12 +163,16 @@ def _precision(rows: Sequence[dict[str, object]], key: str) -> str:
     return f"{np.mean([float(r[key]) for r in rows]):.3f}"  # type: ignore[arg-type]
 
 
-def devset_factual(devset: Path, store: Path) -> str:
-    """Right short answers among the bundled article's factual questions (the product)."""
+def devset_factual(devset: Path, store: Path, reranker_dir: Path | None) -> str:
+    """Right short answers among the bundled article's factual questions (the product, with
+    the cross-encoder of `reranker_dir`, default the shipped one)."""
     items = {i.id: i for i in read_qa_file(devset).items}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "eval"
-        code = cli_main(["eval", str(devset), "--out", str(out), "-q", "--store", str(store)])
+        args = ["eval", str(devset), "--out", str(out), "-q", "--store", str(store)]
+        if reranker_dir is not None:
+            args += ["--reranker-dir", str(reranker_dir)]
+        code = cli_main(args)
         if code not in (0, 1):
             raise SystemExit(f"eval failed on {devset}")
         records = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
@@ -210,10 +213,6 @@ def main() -> int:
         help="a train-reranker output folder to measure (default: the shipped bot/data)",
     )
     args = parser.parse_args()
-    if args.reranker_dir is not None:
-        # the bundled article's line goes through `articlebot eval`, whose settings come
-        # from the environment: the same folder is measured there
-        os.environ["ARTICLEBOT_RERANKER_DIR"] = str(args.reranker_dir)
     scorer = load_scorer(args.reranker_dir, args.cache / "reranker")
     rows = norquad_rows(args.norquad, args.cache, scorer)
     assert scorer.reader is not None
@@ -229,7 +228,7 @@ def main() -> int:
         f"(p95 {np.percentile([float(r['reader_ms']) for r in rows], 95):.2f} ms)\n"  # type: ignore[arg-type]
     )
     with tempfile.TemporaryDirectory() as store:
-        print(devset_factual(args.devset, Path(store)))
+        print(devset_factual(args.devset, Path(store), args.reranker_dir))
     return 0
 
 

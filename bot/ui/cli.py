@@ -58,6 +58,16 @@ def _common(p: argparse.ArgumentParser, llm: bool = False) -> None:
         help="ce: the cross-encoder rescores the best sentences (default); "
         "none: the first-stage ranker alone",
     )
+    g.add_argument(
+        "--ranker-file",
+        metavar="FILE",
+        help="a first-stage model written by train-ranker (default: the shipped one)",
+    )
+    g.add_argument(
+        "--reranker-dir",
+        metavar="DIR",
+        help="a folder written by train-reranker (default: the shipped cross-encoder)",
+    )
     g.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     g.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
     if llm:
@@ -261,6 +271,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ("port", "port"),
         ("auth", "auth"),
         ("reranker", "reranker"),
+        ("ranker_file", "ranker_file"),
+        ("reranker_dir", "reranker_dir"),
     ):
         value = getattr(args, flag, None)
         if value is not None:

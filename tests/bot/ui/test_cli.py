@@ -71,14 +71,18 @@ def test_reranker_none_keeps_the_first_stage_and_bad_reranker_settings_are_one_l
     assert records["none"]["timings_ms"]["rerank"] == 0
     r = run_cli([*ask, "--reranker", "bogus"], cli_env)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    for env in (
-        {"ARTICLEBOT_RERANKER": "bogus"},
-        {"ARTICLEBOT_RERANKER_DIR": str(tmp_path / "nothing-here")},
+    missing = str(tmp_path / "nothing-here")
+    for env, flags in (
+        ({"ARTICLEBOT_RERANKER": "bogus"}, []),
+        ({"ARTICLEBOT_RERANKER_DIR": missing}, []),
+        ({}, ["--reranker-dir", missing]),  # the flag reaches the same setting
     ):
-        r = run_cli(ask, {**cli_env, **env})
+        r = run_cli([*ask, *flags], {**cli_env, **env})
         assert r.returncode == 2, r.stderr
         assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
         assert "reranker" in r.stderr.lower(), r.stderr
+    r = run_cli([*ask, "--ranker-file", str(tmp_path / "none.json")], cli_env)
+    assert r.returncode == 2 and "none.json" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_index_articles_remove_and_eval(tmp_path: Path, cli_env: dict[str, str]) -> None:
