@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -552,7 +552,7 @@ class _Added:
     provenance records it: the flags, and the sha256 of every data file read."""
 
     items: list[TrainingItem]
-    sources: dict[str, object]
+    sources: Mapping[str, object]
 
 
 def _added_items(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class TrainingRun:
     init: Path | None = None
     # where `extra` came from, for the provenance: the noise rate, the cross-lingual folder's
     # and the paraphrase file's names (an XQuAD-trained graph carries XQuAD's licence)
-    extra_sources: dict[str, Any] | None = None
+    extra_sources: Mapping[str, object] | None = None
 
 
 def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
@@ -317,7 +317,9 @@ def _fitted(
     return {"rule": rule.to_json(), "heldout": figures}
 
 
-def _trained(out: Path, packing: Path, extra_sources: dict[str, Any] | None) -> dict[str, Any]:
+def _trained(
+    out: Path, packing: Path, extra_sources: Mapping[str, object] | None
+) -> dict[str, Any]:
     """What the answer rules need of the fine-tuned model (its null logit, the first stage's
     weight, its steps), what it was fine-tuned on besides the file (`fine_tuned_with`) and
     how its graph was packed: from the run's final state and `extra_sources`, or, in a
@@ -330,7 +332,7 @@ def _trained(out: Path, packing: Path, extra_sources: dict[str, Any] | None) -> 
             "alpha": float(state["alpha"]),
             "steps": int(state.get("steps", 0)),
             "init": state.get("init"),
-            "fine_tuned_with": extra_sources,
+            "fine_tuned_with": dict(extra_sources) if extra_sources is not None else None,
             **json.loads(packing.read_text(encoding="utf-8")),
         }
     shipped = json.loads((out / "reranker.json").read_text(encoding="utf-8"))
