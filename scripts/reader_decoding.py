@@ -43,7 +43,7 @@ from bot.eval.metrics import exact_match, short_right, token_f1  # noqa: E402
 from bot.eval.qafile import read_qa_file  # noqa: E402
 from bot.intent import question_intent  # noqa: E402
 from bot.language import detect_language  # noqa: E402
-from bot.ranking.crossencoder import load_scorer  # noqa: E402
+from bot.ranking.crossencoder import CrossEncoderScorer, load_scorer  # noqa: E402
 from bot.ranking.features import QuestionInfo, question_info  # noqa: E402
 from bot.ranking.model import load_model  # noqa: E402
 from bot.ranking.reader import (  # noqa: E402
@@ -54,14 +54,15 @@ from bot.ranking.reader import (  # noqa: E402
     Span,
     span_features,
 )
-from bot.training.reranker.candidates import build_lists, heldout_contexts  # noqa: E402
-from bot.training.reranker.reader.calibration import fit_logistic  # noqa: E402
-from bot.training.short_answer import threshold  # noqa: E402
+from bot.training.reranker.candidates import (  # noqa: E402
+    QuestionLists,
+    build_lists,
+    heldout_items,
+)
+from bot.training.reranker.reader.calibration import FOLDS, cross_fitted  # noqa: E402
 from index.embedder import make_embedder  # noqa: E402
 
-FOLDS = 5
 PRECISION = 0.9
-MIN_JUDGED = 50
 CANDIDATES = 20  # spans whose expected_right is computed
 SUPPORT = 60  # spans whose probability counts towards it
 
@@ -157,19 +158,11 @@ def choice(
     return Choice(text, np.append(base, expected_right(text, support)))
 
 
-def read_all(items_path: Path, held_only: bool, cache: Path, reranker: Path | None) -> list[Read]:
-    """Every answerable question of the file (only the held-out passages' when asked)."""
-    items = [i for i in read_qa_file(items_path).items if i.answerable]
-    if held_only:
-        held = heldout_contexts(read_qa_file(items_path).items, 0)
-        items = [i for i in items if i.context in held]
-    scorer = load_scorer(reranker, cache / "reranker")
-    if scorer.reader is None:
-        raise SystemExit("the reranker has no span reader")
+def read_all(lists: Sequence[QuestionLists], scorer: CrossEncoderScorer) -> list[Read]:
+    """Each question of `lists` read in the sentence the answer rule cites first."""
     reader = scorer.reader
-    lists = build_lists(
-        items, make_embedder("e5-small-q4"), cache, load_model(), 3, 0, detect_language
-    )
+    if reader is None:
+        raise SystemExit("the reranker has no span reader")
     out = []
     for q in lists:
         own = q.own
@@ -217,13 +210,8 @@ def row(held: Sequence[Read], val: Sequence[Read], name: str, decoded: bool, ext
     x = np.stack([pick(r).features[:cols] for r in answered])
     y = np.array([short_right(pick(r).text, r.golds) for r in answered])
     groups = np.array([r.group for r in answered])
-    oof = np.zeros(len(y))
-    for g in range(FOLDS):
-        part = groups == g
-        oof[part] = fit_logistic(x[~part], y[~part], names).probability(x[part])
-    t = threshold(oof, y, PRECISION, MIN_JUDGED)
+    model, t, oof = cross_fitted(x, y, groups, PRECISION, names)
     shown = oof >= t
-    model = fit_logistic(x, y, names)
     v_answered = [r for r in val if r.answered]
     v = [r for r in v_answered if r.shown_allowed]
     vp = model.probability(np.stack([pick(r).features[:cols] for r in v]))
@@ -248,8 +236,17 @@ def main() -> int:
         "--reranker-dir", type=Path, default=None, help="a train-reranker folder (default: shipped)"
     )
     args = parser.parse_args()
-    held = read_all(args.norquad / "train.jsonl", True, args.cache, args.reranker_dir)
-    val = read_all(args.norquad / "validation.jsonl", False, args.cache, args.reranker_dir)
+    scorer = load_scorer(args.reranker_dir, args.cache / "reranker")
+    train = read_qa_file(args.norquad / "train.jsonl").items
+    validation = read_qa_file(args.norquad / "validation.jsonl").items
+    embedder, ranker = make_embedder("e5-small-q4"), load_model()
+    held = read_all(
+        build_lists(heldout_items(train, 0), embedder, args.cache, ranker, 3, 0, detect_language),
+        scorer,
+    )
+    val = read_all(
+        build_lists(validation, embedder, args.cache, ranker, 3, 0, detect_language), scorer
+    )
     print(
         "| decoding, confidence inputs | held out: EM / F1 (all) | held out: shown "
         "| held out: precision | validation: EM / F1 (all) "

@@ -44,14 +44,11 @@ from bot.ranking.lexical import tokenize  # noqa: E402
 from bot.ranking.model import load_model  # noqa: E402
 from bot.ranking.reader import READER_FEATURES, span_features  # noqa: E402
 from bot.training.reranker.candidates import build_lists, heldout_contexts  # noqa: E402
-from bot.training.reranker.reader.calibration import fit_logistic  # noqa: E402
-from bot.training.short_answer import threshold  # noqa: E402
+from bot.training.reranker.reader.calibration import FOLDS, cross_fitted  # noqa: E402
 from core.records import Sentence  # noqa: E402
 from index.embedder import make_embedder  # noqa: E402
 
-FOLDS = 5
 PRECISION = 0.9
-MIN_JUDGED = 50
 CLIP = 10.0
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 EXTRA = ("type_match", "type_mismatch", "echo")
@@ -154,13 +151,8 @@ def confidence_row(held: Sequence[Read], val: Sequence[Read], columns: int, name
     x = np.stack([r.features[:columns] for r in answered])
     y = np.array([r.right for r in answered], dtype=float)
     groups = np.array([r.group for r in answered])
-    oof = np.zeros(len(y))
-    for g in range(FOLDS):
-        part = groups == g
-        oof[part] = fit_logistic(x[~part], y[~part], names).probability(x[part])
-    t = threshold(oof, y, PRECISION, MIN_JUDGED)
+    model, t, oof = cross_fitted(x, y, groups, PRECISION, names)
     shown = oof >= t
-    model = fit_logistic(x, y, names)
     v_answered = [r for r in val if r.answered]
     v = [r for r in v_answered if r.shown_allowed]
     vp = model.probability(np.stack([r.features[:columns] for r in v]))

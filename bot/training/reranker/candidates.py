@@ -75,6 +75,13 @@ def heldout_contexts(
     return frozenset(contexts[: round(len(contexts) * share)])
 
 
+def heldout_items(items: Sequence[QAItem], seed: int) -> list[QAItem]:
+    """The items whose passages fine-tuning holds out (`heldout_contexts`), where the answer
+    rule and the span reader's confidence are fitted."""
+    held = heldout_contexts(items, seed)
+    return [i for i in items if i.context in held]
+
+
 def heldout_extra(
     extra: Sequence[QAItem],
     primary: frozenset[str],

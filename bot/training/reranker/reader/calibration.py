@@ -112,17 +112,29 @@ def fit_confidence(
         # too little to fit on: a model that shows nothing
         return neutral(), 1.0, {**figures, "coverage": 0.0, "precision": 1.0}
     x = np.stack([c.features for c in answered])
-    groups = np.array([c.group for c in answered])
+    model, t, oof = cross_fitted(x, y, np.array([c.group for c in answered]), precision)
+    shown = oof >= t
+    figures["coverage"] = float(shown.mean())
+    figures["precision"] = float(y[shown].mean()) if shown.any() else 1.0
+    return model, t, figures
+
+
+def cross_fitted(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    precision: float,
+    names: Sequence[str] = READER_FEATURES,
+) -> tuple[LinearModel, float, np.ndarray]:
+    """The logistic model of `y` over every row of `x`, the threshold at `precision` judged
+    from `MIN_JUDGED` shown on, and the out-of-fold probabilities it was set on (each of the
+    `FOLDS` passage groups scored by a model fitted on the others)."""
     oof = np.zeros(len(y))
     for g in range(FOLDS):
         held = groups == g
         if held.any() and len(set(y[~held].tolist())) == 2:
-            oof[held] = fit_logistic(x[~held], y[~held]).probability(x[held])
-    t = threshold(oof, y, precision, MIN_JUDGED)
-    shown = oof >= t
-    figures["coverage"] = float(shown.mean())
-    figures["precision"] = float(y[shown].mean()) if shown.any() else 1.0
-    return fit_logistic(x, y), t, figures
+            oof[held] = fit_logistic(x[~held], y[~held], names).probability(x[held])
+    return fit_logistic(x, y, names), threshold(oof, y, precision, MIN_JUDGED), oof
 
 
 def neutral() -> LinearModel:
