@@ -154,10 +154,12 @@ def fit_rule(
     seed: int = 0,
     start: tuple[float, float] = (1.0, 0.0),
     operating: Sequence[bool] | None = None,
+    ignore: Sequence[str] = (),
 ) -> tuple[AnswerRule, dict[str, float]]:
     """The answer rule for the top k, fitted on held-out questions; with its figures there.
     `operating` marks the questions whose false abstentions set the threshold (default:
-    all); the model is fitted on every one."""
+    all); the model is fitted on every one. The features named in `ignore` are left out of
+    the answerability model (their weight is zero)."""
     from sklearn.linear_model import LogisticRegression
 
     own = [r["own"] for r in scored]
@@ -167,12 +169,19 @@ def fit_rule(
     x_neg = np.stack([features_of(s, k, null, weights) for s in negs])
     x = np.concatenate([x_pos, x_neg])
     y = np.concatenate([np.ones(len(x_pos)), np.zeros(len(x_neg))])
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    names = READER_ANSWER_FEATURES if own[0].margins is not None else ANSWER_FEATURES
+    unknown = set(ignore) - set(names)
+    if unknown:
+        raise ValueError(f"not an answer rule feature: {', '.join(sorted(unknown))}")
+    used = np.array([n not in ignore for n in names])
+    mean = np.where(used, x.mean(axis=0), 0.0)
+    scale = np.where(used, x.std(axis=0), 1.0)
     scale[scale < 1e-9] = 1.0
     clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-    clf.fit((x - mean) / scale, y)
-    coef, icpt = np.asarray(clf.coef_[0]), float(clf.intercept_[0])
+    clf.fit(((x - mean) / scale)[:, used], y)
+    coef = np.zeros(len(names))
+    coef[used] = clf.coef_[0]
+    icpt = float(clf.intercept_[0])
 
     def prob(rows: np.ndarray) -> np.ndarray:
         return np.asarray(1 / (1 + np.exp(-(((rows - mean) / scale) @ coef + icpt))))
@@ -192,7 +201,7 @@ def fit_rule(
     budget = int(np.floor((max_citations - 1.0) * len(gap_arr)))
     within = float(gap_arr[budget - 1]) if budget > 0 else 0.0
     rule = AnswerRule(
-        features=READER_ANSWER_FEATURES if own[0].margins is not None else ANSWER_FEATURES,
+        features=names,
         k=k,
         ce_weight=weights[0],
         first_stage_weight=weights[1],

@@ -281,6 +281,10 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
 MIN_RULE_QUESTIONS = 100
 
 
+# the answer rule's inputs that come from the first stage (`rule_first_stage`)
+FIRST_STAGE_EVIDENCE = ("first_stage_abstain_logit", "top_first_stage")
+
+
 def _fitted(
     scored: Sequence[dict[str, Scored]],
     k: int,
@@ -299,6 +303,7 @@ def _fitted(
         seed=recipe.seed,
         start=start,
         operating=operating,
+        ignore=() if recipe.rule_first_stage else FIRST_STAGE_EVIDENCE,
     )
     hits = [
         bool(

@@ -57,6 +57,12 @@ class TrainSettings:
     # the answer rules also read the span reader's margin on the sentence they would cite
     # (how far its best answer span scores above "no answer in this sentence")
     rule_reader: bool = False
+    # the answer rule's answerability model reads the first stage's evidence (its abstainer's
+    # log-odds and its best score) beside the cross-encoder's; off, the cross-encoder's alone
+    # (the first stage still weighs in the ranking). Measured in docs/quality.md ("The answer
+    # rule without the first stage's evidence"): off, the rule answers the readers'
+    # paraphrases, and also 31% of NorQuAD validation's questions about another document.
+    rule_first_stage: bool = True
     # the answer rule's operating point: the share of held-out answerable questions (those
     # that set the threshold) it refuses
     rule_false_abstention: float = 0.025

@@ -390,3 +390,46 @@ def test_the_answer_rules_threshold_is_set_by_the_questions_marked_for_it() -> N
     assert file_figures["false_abstention_added"] > 0.05
     assert "false_abstention_added" not in all_figures
     assert np.allclose(file_rule.coef, all_rule.coef)  # one model, two operating points
+
+
+def test_an_answer_rule_can_leave_the_first_stages_evidence_out() -> None:
+    """With the first stage's inputs ignored, the rule weighs them zero and still separates
+    what the cross-encoder separates; an unknown name is refused."""
+    from bot.ranking.crossencoder import apply_rule
+    from bot.training.reranker.calibration import Scored, fit_rule
+    from bot.training.reranker.candidates import CandidateList
+    from bot.training.reranker.pipeline import FIRST_STAGE_EVIDENCE
+
+    rng = np.random.default_rng(1)
+
+    def scored(top: float, abstain_logit: float, answerable: bool) -> Scored:
+        ce = np.sort(rng.normal(0.0, 1.0, 3))[::-1] + np.array([top, 0.0, 0.0])
+        first = np.sort(rng.normal(0.0, 1.0, 3))[::-1]
+        gold = np.array([answerable, False, False])
+        return Scored(
+            CandidateList("q", ("a", "b", "c"), first, gold, answerable, abstain_logit), ce
+        )
+
+    # here the first stage's abstainer tells the two apart better than the cross-encoder
+    rows = [
+        {
+            "own": scored(rng.normal(2.0, 1.0), rng.normal(3.0, 0.5), True),
+            "other": scored(rng.normal(0.0, 1.0), rng.normal(-3.0, 0.5), False),
+        }
+        for _ in range(300)
+    ]
+    both, _ = fit_rule(rows, 3, 0.0)
+    alone, figures = fit_rule(rows, 3, 0.0, ignore=FIRST_STAGE_EVIDENCE)
+    names = list(alone.features)
+    for name in FIRST_STAGE_EVIDENCE:
+        assert alone.coef[names.index(name)] == 0.0 and both.coef[names.index(name)] != 0.0
+    # the cross-encoder's evidence alone refuses fewer questions about another passage
+    assert 0.5 < figures["other_abstained"] < fit_rule(rows, 3, 0.0)[1]["other_abstained"]
+    # the first stage's abstainer no longer moves the decision
+    s = rows[0]["own"]
+    decide = [
+        apply_rule(alone, 0.0, s.ce, s.lists.first_stage, logit).answerable for logit in (-9, 9)
+    ]
+    assert decide[0] == pytest.approx(decide[1])
+    with pytest.raises(ValueError, match="not an answer rule feature: bogus"):
+        fit_rule(rows, 3, 0.0, ignore=("bogus",))
