@@ -76,7 +76,11 @@ def _probe(store: Path, env: dict[str, str], question: str | None = None) -> dic
 
 
 def _quick_check(store: Path) -> str:
-    with sqlite3.connect(f"file:{store / 'chroma.sqlite3'}?mode=ro", uri=True) as db:
+    """SQLite's own check of the store's database, opened as the next process opens it: a
+    writer killed mid-transaction leaves a hot journal, which SQLite rolls back on the first
+    read-write open (a read-only connection cannot, and fails with "attempt to write a
+    readonly database" instead of checking)."""
+    with sqlite3.connect(store / "chroma.sqlite3") as db:
         return str(db.execute("PRAGMA quick_check").fetchone()[0])
 
 
