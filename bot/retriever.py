@@ -4,8 +4,10 @@ Dense scores come from the article's vectors, read from its Chroma collection wh
 is loaded; lexical scores from BM25 over stemmed terms; the learned ranker fuses them with cheap
 features. With the cross-encoder reranker (the default), the first stage's best few sentences
 are read together with the question and rescored, and the reranker's answer rule decides
-whether the article answers and whether a second sentence is cited (for questions in the
-languages it was trained on: Norwegian and its neighbours).
+whether the article answers and whether a second sentence is cited. Questions in other
+languages than the article's, which the first stage ranks on another scale, have a rule of
+their own for the languages it serves (the shipped one: Swedish, ranking and citing, with the
+refusal left to the first stage); in a language no rule serves the first stage answers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.ranking.features import (
     prepare_sentences,
     question_info,
 )
-from bot.ranking.model import LEXICAL_LANGUAGES, RankerModel, logit
+from bot.ranking.model import RankerModel, logit
 from bot.ranking.reader import Reading
 from core.records import Article, Manifest, Sentence
 from index.embedder import SentenceEmbedder
@@ -118,10 +120,10 @@ class SentenceRetriever:
         )
         # The answer rule combines the cross-encoder with the first stage's scores, whose
         # scale differs between the lexical and the cross-lingual variant: each has its own
-        # rule, and without one for the question's variant the first stage answers.
+        # rule, and without one for the question's language the first stage answers.
         if self.reranker is None or not ranked:
             return first
-        rule = self.reranker.rule_for(language not in LEXICAL_LANGUAGES)
+        rule = self.reranker.rule_for(language)
         if rule is None:
             return self._read_best(question, first)
         return self._reranked(
@@ -175,8 +177,9 @@ class SentenceRetriever:
         ]
         return Retrieval(
             ranked=(*top, *rest),
-            answerable=verdict.answerable,
-            abstain=verdict.abstain,
+            # a rule that does not decide refusals leaves them to the first stage
+            answerable=verdict.answerable if rule.refuses else first.answerable,
+            abstain=verdict.abstain if rule.refuses else first.abstain,
             question=first.question,
             second_within=rule.second_within,
             first_stage=first.first_stage,

@@ -24,6 +24,7 @@ import numpy as np
 from bot.ranking.e5file import E5File, default_path
 from bot.ranking.e5tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from bot.ranking.frozen import frozen_bytes
+from bot.ranking.model import LEXICAL_LANGUAGES
 from bot.ranking.reader import OUTSIDE, Reading, SpanReader, load_reader
 from bot.ranking.session import open_session
 from core.errors import RerankerError
@@ -84,6 +85,12 @@ class AnswerRule:
     abstain_below: float  # answerability probability under which to abstain
     second_within: float  # cite the runner-up when its combined score is this close
     features: tuple[str, ...] = ANSWER_FEATURES  # or READER_ANSWER_FEATURES
+    # whether the answerability model decides refusals; a rule that does not ranks and cites,
+    # and the first stage's abstainer decides whether the article answers
+    refuses: bool = True
+    # the question languages it serves (None: every language its first-stage variant ranks);
+    # a question in another keeps the first stage's answer
+    languages: tuple[str, ...] | None = None
 
     @property
     def reads_span(self) -> bool:
@@ -103,6 +110,8 @@ class AnswerRule:
             "intercept": self.intercept,
             "abstain_below": self.abstain_below,
             "second_within": self.second_within,
+            "refuses": self.refuses,
+            "languages": None if self.languages is None else list(self.languages),
         }
 
     @classmethod
@@ -113,6 +122,18 @@ class AnswerRule:
             raise RerankerError("the reranker's answer rule was fitted on other features")
         if any(len(data[key]) != len(features) for key in ("mean", "scale", "coef")):
             raise RerankerError("the reranker's answer rule has not one weight a feature")
+        refuses = data.get("refuses", True)  # rules written before the field refused
+        if not isinstance(refuses, bool):
+            raise RerankerError(
+                "the reranker's answer rule has a 'refuses' that is not true or false"
+            )
+        languages = data.get("languages")  # rules written before the field served all
+        if languages is not None and not (
+            isinstance(languages, list)
+            and languages
+            and all(isinstance(x, str) and x for x in languages)
+        ):
+            raise RerankerError("the reranker's answer rule lists its languages wrongly")
         return cls(
             features=features,
             k=int(data["k"]),
@@ -124,6 +145,8 @@ class AnswerRule:
             intercept=float(data["intercept"]),
             abstain_below=float(data["abstain_below"]),
             second_within=float(data["second_within"]),
+            refuses=refuses,
+            languages=None if languages is None else tuple(languages),
         )
 
 
@@ -317,10 +340,16 @@ class CrossEncoderScorer:
         scores = np.asarray(out[0], dtype=np.float64).reshape(-1)
         return scores, (np.asarray(out[1], dtype=np.float32) if rows else None)
 
-    def rule_for(self, crosslingual: bool) -> AnswerRule | None:
-        """The answer rule for a question ranked by the first stage's lexical variant, or by
-        its cross-lingual one (None when no rule was fitted for those)."""
-        return self.crosslingual_rule if crosslingual else self.rule
+    def rule_for(self, language: str) -> AnswerRule | None:
+        """The answer rule for a question in `language`: the lexical variant's rule for the
+        languages the first stage ranks lexically, else the cross-lingual rule when one was
+        fitted and serves that language; None (the first stage answers) otherwise."""
+        if language in LEXICAL_LANGUAGES:
+            return self.rule
+        rule = self.crosslingual_rule
+        if rule is None or (rule.languages is not None and language not in rule.languages):
+            return None
+        return rule
 
     def rerank(
         self,

@@ -236,27 +236,32 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
         desc="held-out",
         margins=margins,
     )
-    crossing = [job.language_of(q.item.question) not in LEXICAL_LANGUAGES for q in held_lists]
+    languages = [job.language_of(q.item.question) for q in held_lists]
+    crossing = [lang not in LEXICAL_LANGUAGES for lang in languages]
+    rows_of = list(zip(scored, drawn, languages, crossing, strict=True))
     groups = {
-        "rule": [(r, t) for r, c, (_, t, _) in zip(scored, crossing, drawn, strict=True) if not c],
-        "rule_crosslingual": [
-            (r, t) for r, c, (_, t, _) in zip(scored, crossing, drawn, strict=True) if c
-        ],
+        "rule": [(r, t, lang) for r, (_, t, _), lang, c in rows_of if not c],
+        "rule_crosslingual": [(r, t, lang) for r, (_, t, _), lang, c in rows_of if c],
     }
     start = (1.0, float(trained["alpha"]))
     for name, rows in groups.items():
-        group = [r for r, _ in rows]
+        group = [r for r, _, _ in rows]
         if name == "rule_crosslingual" and len(group) < MIN_RULE_QUESTIONS:
             meta.pop(name, None)
             continue
         # the cross-lingual group's questions are mostly added ones (the file's own come
         # there only when the language guess errs): all of them set its threshold
-        operating = [name == "rule_crosslingual" or t for _, t in rows]
-        rules = {str(k): _fitted(group, k, null, recipe, start, operating) for k in CALIBRATION_KS}
-        if name == "rule" or recipe.crosslingual_rule:
-            meta[name] = rules[str(recipe.rerank_k)]["rule"]
-        else:
+        operating = [name == "rule_crosslingual" or t for _, t, _ in rows]
+        group_languages = [lang for _, _, lang in rows]
+        rules = {
+            str(k): _fitted(group, k, null, recipe, start, operating, group_languages)
+            for k in CALIBRATION_KS
+        }
+        shipped_rule = rule_to_ship(name, rules[str(recipe.rerank_k)]["rule"], recipe)
+        if shipped_rule is None:
             meta.pop(name, None)
+        else:
+            meta[name] = shipped_rule
         meta[f"heldout_by_k{name[4:]}"] = {k: v["heldout"] for k, v in rules.items()}
         meta[f"heldout_questions{name[4:]}"] = len(group)
     # the span reader's confidence: calibrated on the file's own held-out questions that the
@@ -281,6 +286,19 @@ def run(job: TrainingRun, notice: Callable[[str], None]) -> Path:
 MIN_RULE_QUESTIONS = 100
 
 
+def rule_to_ship(name: str, rule: dict[str, Any], recipe: TrainSettings) -> dict[str, Any] | None:
+    """The fitted rule `name` ("rule", or "rule_crosslingual") as `reranker.json` ships it, or
+    None when the recipe ships none for it: the lexical variant's rule decides refusals; the
+    cross-lingual one ships with `crosslingual_rule`, decides them unless the recipe's
+    `crosslingual_refuses` is off, and serves the recipe's `crosslingual_languages`."""
+    if name == "rule":
+        return {**rule, "refuses": True, "languages": None}
+    if not recipe.crosslingual_rule:
+        return None
+    languages = recipe.crosslingual_languages
+    return {**rule, "refuses": recipe.crosslingual_refuses, "languages": languages}
+
+
 # the answer rule's inputs that come from the first stage (`rule_first_stage`)
 FIRST_STAGE_EVIDENCE = ("first_stage_abstain_logit", "top_first_stage")
 
@@ -292,8 +310,10 @@ def _fitted(
     recipe: TrainSettings,
     start: tuple[float, float],
     operating: Sequence[bool],
+    languages: Sequence[str],
 ) -> dict[str, Any]:
-    """The answer rule for the top k of these held-out lists, with its figures there;
+    """The answer rule for the top k of these held-out lists, with its figures there (hit@1
+    of its ranking and of the first stage's, over all and by each question's language);
     `operating` marks the lists that set its threshold."""
     rule, figures = fit_rule(
         scored,
@@ -305,21 +325,28 @@ def _fitted(
         operating=operating,
         ignore=() if recipe.rule_first_stage else FIRST_STAGE_EVIDENCE,
     )
-    hits = [
-        bool(
-            r["own"].lists.gold[:k][
-                int(
-                    np.argmax(
-                        rule.ce_weight * r["own"].ce[:k]
-                        + rule.first_stage_weight * r["own"].lists.first_stage[:k]
-                    )
-                )
-            ]
-        )
-        for r in scored
-    ]
-    figures["hit_at_1"] = float(np.mean(hits))
-    return {"rule": rule.to_json(), "heldout": figures}
+    hits, first_hits = [], []
+    for r in scored:
+        own = r["own"]
+        gold, first = own.lists.gold[:k], own.lists.first_stage[:k]
+        combined = rule.ce_weight * own.ce[:k] + rule.first_stage_weight * first
+        hits.append(bool(gold[int(np.argmax(combined))]))
+        first_hits.append(bool(gold[int(np.argmax(first))]))
+    by_language: dict[str, dict[str, float]] = {}
+    for lang in sorted(set(languages)):
+        mine = [i for i, x in enumerate(languages) if x == lang]
+        by_language[lang] = {
+            "questions": len(mine),
+            "hit_at_1": float(np.mean([hits[i] for i in mine])),
+            "first_stage_hit_at_1": float(np.mean([first_hits[i] for i in mine])),
+        }
+    heldout = {
+        **figures,
+        "hit_at_1": float(np.mean(hits)),
+        "first_stage_hit_at_1": float(np.mean(first_hits)),
+        "by_language": by_language,
+    }
+    return {"rule": rule.to_json(), "heldout": heldout}
 
 
 def _trained(

@@ -43,6 +43,16 @@ class TrainSettings:
     # cross-lingual variant (English, Swedish, ...); off: they keep the first stage's answer.
     # Its held-out figures are written either way.
     crosslingual_rule: bool = False
+    # with `crosslingual_rule`, that rule also decides refusals; off, it ranks and cites, and
+    # the first stage's cross-lingual abstainer keeps the refusal decision (measured in
+    # docs/quality.md, "Questions in other languages and the cross-encoder")
+    crosslingual_refuses: bool = True
+    # with `crosslingual_rule`, the question languages it serves (ISO 639-1 codes, as
+    # `bot/language.py` gives them); null: every language the cross-lingual variant ranks.
+    # Questions in a language it does not serve keep the first stage's answer. Measured in
+    # docs/quality.md ("Questions in other languages and the cross-encoder"): over a Norwegian
+    # article it ranks Swedish questions better than the first stage, and English ones worse.
+    crosslingual_languages: list[str] | None = None
     # fit the answer rules on the added questions' held-out part too (messy copies and
     # cross-lingual pairs, when the command adds them); off, the rules are fitted on the
     # file's own held-out questions, and the added ones train the cross-encoder only.
@@ -121,6 +131,15 @@ class TrainSettings:
             raise ValueError("other_k, freeze_layers and warmup_steps must not be negative")
         if self.reader_tap + self.reader_layers > 12:
             raise ValueError("reader_tap + reader_layers must not pass e5's 12 layers")
+        if not self.crosslingual_refuses and not self.crosslingual_rule:
+            raise ValueError("crosslingual_refuses needs crosslingual_rule")
+        if self.crosslingual_languages is not None:
+            if not self.crosslingual_rule:
+                raise ValueError("crosslingual_languages needs crosslingual_rule")
+            if not self.crosslingual_languages or not all(
+                isinstance(x, str) and x for x in self.crosslingual_languages
+            ):
+                raise ValueError("crosslingual_languages must list one or more language codes")
         if self.rule_threshold_added and not self.rule_added:
             raise ValueError("rule_threshold_added needs rule_added")
         for name in ("reader_precision", "rule_false_abstention"):

@@ -140,6 +140,18 @@ def test_a_rule_that_reads_the_span_reader_uses_its_margin_on_the_top_sentence(
     )
     again = AnswerRule.from_json(json.loads(json.dumps(reading.to_json())))
     assert again.reads_span and again.features == READER_ANSWER_FEATURES
+    written = reading.to_json()
+    assert again.refuses and not AnswerRule.from_json({**written, "refuses": False}).refuses
+    # a rule written before `refuses` existed decides refusals, as rules then did
+    assert AnswerRule.from_json({k: v for k, v in written.items() if k != "refuses"}).refuses
+    with pytest.raises(RerankerError, match="refuses"):
+        AnswerRule.from_json({**written, "refuses": "false"})
+    # the languages a rule serves: all (None, as rules written before the field), or a list
+    assert again.languages is None
+    assert AnswerRule.from_json({**written, "languages": ["sv"]}).languages == ("sv",)
+    for wrong in ([], "sv", [""], [1]):
+        with pytest.raises(RerankerError, match="languages"):
+            AnswerRule.from_json({**written, "languages": wrong})
     ce, first = np.array([0.5, 2.0]), np.array([1.0, 0.0])
     asked: list[int] = []
 

@@ -143,6 +143,15 @@ def test_a_shipped_graph_has_its_answer_rules_refitted_without_fine_tuning(
     assert shipped["fine_tuned_with"]["cross_lingual"] == "xquad"
     assert meta["rule"] != shipped["rule"] and meta["added_questions"]["heldout"] > 0
     assert "rule_crosslingual" not in meta  # too few cross-lingual questions held out
+    assert meta["rule"]["refuses"] is True  # the lexical rule decides refusals
+    # the held-out figures put the rule's ranking beside the first stage's, by language too
+    held = meta["heldout_by_k"][str(meta["rule"]["k"])]
+    languages = held["by_language"]
+    n = meta["heldout_questions"]
+    assert sum(v["questions"] for v in languages.values()) == n
+    for figure in ("hit_at_1", "first_stage_hit_at_1"):
+        overall = sum(v[figure] * v["questions"] for v in languages.values()) / n
+        assert overall == pytest.approx(held[figure])
     assert load_scorer(out, tmp_path / "completed").rule.k == meta["rule"]["k"]
     # with `reader_added`, the span reader is fine-tuned on the added messy copies too
     read = meta["fine_tune_questions"] + meta["added_questions"]["fine_tune"]
@@ -186,6 +195,27 @@ def test_another_recipe_does_not_resume_a_checkpoint(
     assert r.returncode == 2
     assert "was written with other settings" in r.stderr and "Traceback" not in r.stderr
     assert "candidate lists" not in r.stderr  # refused before the lists are built
+
+
+def test_the_recipe_says_which_rules_ship_and_which_refuse() -> None:
+    from bot.training.reranker.pipeline import rule_to_ship
+    from bot.training.reranker.recipe import TrainSettings
+
+    fitted = {"k": 3, "abstain_below": 0.2}
+    every = {"refuses": True, "languages": None}
+    plain = TrainSettings()
+    assert rule_to_ship("rule", fitted, plain) == {**fitted, **every}
+    assert rule_to_ship("rule_crosslingual", fitted, plain) is None
+    deciding = TrainSettings(crosslingual_rule=True)
+    assert rule_to_ship("rule_crosslingual", fitted, deciding) == {**fitted, **every}
+    ranking = TrainSettings(
+        crosslingual_rule=True, crosslingual_refuses=False, crosslingual_languages=["sv"]
+    )
+    shipped = {**fitted, "refuses": False, "languages": ["sv"]}
+    assert rule_to_ship("rule_crosslingual", fitted, ranking) == shipped
+    assert rule_to_ship("rule", fitted, ranking) == {**fitted, **every}
+    with pytest.raises(ValueError, match="language codes"):
+        TrainSettings(crosslingual_rule=True, crosslingual_languages=[])
 
 
 @pytest.mark.parametrize(("started", "given"), [(None, "bot/data"), ("bot/data", None)])
@@ -301,6 +331,8 @@ def test_a_bad_recipe_is_one_line(tmp_path: Path, cli_env: dict[str, str], recip
         {"rule_false_abstention": 0.0},
         {"reader_precision": 1.0},
         {"rule_threshold_added": True},
+        {"crosslingual_refuses": False},
+        {"crosslingual_languages": ["sv"]},
     ],
 )
 def test_a_recipe_that_could_not_finish_is_refused_when_made(field: dict[str, object]) -> None:
