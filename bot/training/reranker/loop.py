@@ -28,7 +28,7 @@ from bot.training.reranker.batching import FrozenCache, PairEncoder, batches, ma
 from bot.training.reranker.candidates import CandidateList, QuestionLists
 from bot.training.reranker.loss import initial_null, list_loss
 from bot.training.reranker.model import CrossEncoder, trainable_state
-from bot.training.reranker.recipe import STOP_FILE, TrainSettings
+from bot.training.reranker.recipe import RULE_FIELDS, STOP_FILE, TrainSettings
 from bot.training.reranker.validation import validation_figures
 from bot.training.reranker.warm_start import warm_start
 from core.errors import ConfigError
@@ -70,10 +70,14 @@ def _logged_epochs(path: Path) -> set[tuple[int, int]]:
 def _continues(saved: dict[str, Any], settings: TrainSettings) -> bool:
     """Whether a checkpoint written with the `saved` settings continues under `settings`:
     every setting must match but `max_steps`, which says where fine-tuning stops, not how it
-    trains (a run stopped at step N continues under a larger `max_steps`, or none)."""
+    trains (a run stopped at step N continues under a larger `max_steps`, or none), and the
+    answer rules' own (`RULE_FIELDS`). A setting added after the checkpoint was written counts
+    as its default, which is how that run behaved."""
+    ignored = RULE_FIELDS | {"max_steps"}
+    then = {**asdict(TrainSettings()), **saved}
     now = asdict(settings)
-    return {k: v for k, v in saved.items() if k != "max_steps"} == {
-        k: v for k, v in now.items() if k != "max_steps"
+    return {k: v for k, v in then.items() if k not in ignored} == {
+        k: v for k, v in now.items() if k not in ignored
     }
 
 

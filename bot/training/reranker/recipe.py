@@ -152,3 +152,18 @@ class TrainSettings:
 # Creating this file in the output directory ends fine-tuning after the current step, as if
 # max_steps had been set to that step; the model is then saved and exported as usual.
 STOP_FILE = "STOP"
+# the recipe fields that only the answer rules' fit reads, after fine-tuning: an interrupted
+# fine-tuning run resumes whatever they say, since they do not change how the graph trains
+RULE_FIELDS = frozenset(
+    {
+        "calibration_questions",
+        "crosslingual_rule",
+        "crosslingual_refuses",
+        "crosslingual_languages",
+        "rule_added",
+        "rule_threshold_added",
+        "rule_reader",
+        "rule_first_stage",
+        "rule_false_abstention",
+    }
+)

@@ -218,6 +218,31 @@ def test_the_recipe_says_which_rules_ship_and_which_refuse() -> None:
         TrainSettings(crosslingual_rule=True, crosslingual_languages=[])
 
 
+def test_a_checkpoint_from_before_a_recipe_field_existed_resumes(tmp_path: Path) -> None:
+    """A field added to the recipe later defaults to what runs did before it, so a checkpoint
+    without it resumes under a recipe that leaves it at its default. The answer rules' fields
+    do not change how the graph trains, so a checkpoint resumes whatever they say; another
+    training setting is refused."""
+    from dataclasses import asdict
+
+    from bot.training.reranker.loop import checkpoint_path, resumable
+    from bot.training.reranker.recipe import TrainSettings
+    from core.errors import ConfigError
+
+    out = tmp_path / "rr"
+    checkpoint_path(out).parent.mkdir(parents=True)
+    older = asdict(TrainSettings(**RECIPE))  # type: ignore[arg-type]
+    del older["crosslingual_refuses"], older["rule_first_stage"]
+    torch.save({"settings": older, "init": None}, checkpoint_path(out))
+    state = resumable(out, TrainSettings(**RECIPE), None)  # type: ignore[arg-type]
+    assert state is not None and state["settings"] == older
+    rules = {**RECIPE, "rule_first_stage": False, "crosslingual_rule": True}
+    assert resumable(out, TrainSettings(**rules), None) is not None  # type: ignore[arg-type]
+    changed = {**RECIPE, "lr": 1e-3}
+    with pytest.raises(ConfigError, match="other settings"):
+        resumable(out, TrainSettings(**changed), None)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("started", "given"), [(None, "bot/data"), ("bot/data", None)])
 def test_a_checkpoint_resumes_only_from_where_it_started(
     tmp_path: Path, cli_env: dict[str, str], started: str | None, given: str | None
