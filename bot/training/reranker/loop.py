@@ -6,7 +6,8 @@ from it. A JSONL log holds the loss and the validation hit@1 (monitoring only) o
 Creating `STOP` in the output directory ends it after the current step. A run that ended
 early (`STOP`, or the recipe's `max_steps`) continues for more steps, even over more
 questions, when rerun with a larger `max_steps` (or none) once `STOP` and the exported
-`reranker.onnx` are removed: every other setting must be the checkpoint's."""
+`reranker.onnx` are removed: every other setting must be the checkpoint's, but for the
+answer rules' own (`RULE_FIELDS`)."""
 
 from __future__ import annotations
 
